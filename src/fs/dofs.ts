@@ -1,0 +1,617 @@
+// DOFS: a POSIX-like filesystem on a Durable Object's SQLite storage.
+//
+// Every call is synchronous because DO SQLite is: a sequence of DOFS calls with no
+// `await` between them cannot interleave with another request (DESIGN invariant 3).
+// Files are stored as fixed-size chunks, well under SQLite's 2 MB row limit, so a
+// file of any size streams in and out and byte ranges read only the chunks they touch.
+import { FsError } from "./errors";
+import { ByteLru } from "../util/lru";
+
+export const FILE = 1;
+export const DIR = 2;
+export const SYMLINK = 3;
+
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const MAX_SYMLINK_HOPS = 40;
+
+export interface DofsOptions {
+  /** Bytes per stored chunk. */
+  chunkSize?: number;
+  /** Total file bytes allowed; writes past it fail with ENOSPC. */
+  quotaBytes?: number;
+  /** Byte budget of the in-memory chunk cache. */
+  cacheBytes?: number;
+}
+
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+export const DEFAULT_QUOTA = 9 * 1024 ** 3;
+
+type NodeRow = {
+  path: string;
+  parent: string;
+  kind: number;
+  mode: number;
+  size: number;
+  mtime: number;
+  ino: number;
+  target: string | null;
+};
+
+/** The subset of Node's fs.Stats that isomorphic-git and our callers use. */
+export class Stats {
+  readonly dev = 1;
+  readonly uid = 0;
+  readonly gid = 0;
+  readonly ino: number;
+  readonly mode: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly mtime: Date;
+  readonly ctime: Date;
+  private readonly kind: number;
+
+  constructor(row: NodeRow) {
+    this.kind = row.kind;
+    this.ino = row.ino;
+    const type = row.kind === DIR ? S_IFDIR : row.kind === SYMLINK ? S_IFLNK : S_IFREG;
+    this.mode = type | (row.mode & 0o7777);
+    this.size = row.kind === SYMLINK ? (row.target ?? "").length : row.size;
+    this.mtimeMs = row.mtime;
+    this.ctimeMs = row.mtime;
+    this.mtime = new Date(row.mtime);
+    this.ctime = this.mtime;
+  }
+  isFile(): boolean { return this.kind === FILE; }
+  isDirectory(): boolean { return this.kind === DIR; }
+  isSymbolicLink(): boolean { return this.kind === SYMLINK; }
+}
+
+/** Normalizes to an absolute path without `.`/`..` or repeated slashes. */
+export function normalizePath(path: string): string {
+  const out: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return "/" + out.join("/");
+}
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** Upper bound for a path-prefix range scan: '0' sorts right after '/'. */
+function descendantRange(path: string): [string, string] {
+  const prefix = path === "/" ? "/" : path + "/";
+  return [prefix, prefix.slice(0, -1) + "0"];
+}
+
+export class Dofs {
+  readonly chunkSize: number;
+  readonly quotaBytes: number;
+  private readonly sql: SqlStorage;
+  private readonly cache: ByteLru<string, Uint8Array>;
+  private usedBytes = 0;
+  private nextIno = 1;
+  private symlinkCount = 0;
+  private readonly rollbackListeners: (() => void)[] = [];
+
+  constructor(private readonly storage: DurableObjectStorage, options: DofsOptions = {}) {
+    this.sql = storage.sql;
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.quotaBytes = options.quotaBytes ?? DEFAULT_QUOTA;
+    this.cache = new ByteLru(options.cacheBytes ?? 16 * 1024 * 1024, (b) => b.byteLength + 64);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_node (
+      path TEXT PRIMARY KEY,
+      parent TEXT NOT NULL,
+      kind INTEGER NOT NULL,
+      mode INTEGER NOT NULL,
+      size INTEGER NOT NULL DEFAULT 0,
+      mtime INTEGER NOT NULL,
+      ino INTEGER NOT NULL UNIQUE,
+      target TEXT
+    )`);
+    this.sql.exec("CREATE INDEX IF NOT EXISTS dofs_node_parent ON dofs_node(parent)");
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_chunk (
+      ino INTEGER NOT NULL,
+      idx INTEGER NOT NULL,
+      data BLOB NOT NULL,
+      PRIMARY KEY (ino, idx)
+    )`);
+    this.sql.exec("CREATE TABLE IF NOT EXISTS dofs_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+    this.loadState();
+    if (!this.node("/")) {
+      this.sql.exec(
+        "INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino) VALUES ('/', '/', ?, 493, 0, ?, 0)",
+        DIR,
+        Date.now(),
+      );
+    }
+  }
+
+  private loadState(): void {
+    this.usedBytes = 0;
+    this.nextIno = 1;
+    this.symlinkCount = 0;
+    for (const row of this.sql.exec<{ key: string; value: number }>("SELECT key, value FROM dofs_meta")) {
+      if (row.key === "used") this.usedBytes = row.value;
+      else if (row.key === "next_ino") this.nextIno = row.value;
+      else if (row.key === "symlinks") this.symlinkCount = row.value;
+    }
+  }
+
+  /**
+   * Runs `fn` in one SQLite transaction. On a throw, SQLite rolls back and so must
+   * every in-memory mirror of it: DOFS's own counters and cache, and the caches of
+   * layers above, which register through `onRollback`.
+   */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.storage.transactionSync(fn);
+    } catch (e) {
+      this.cache.clear();
+      this.loadState();
+      for (const listener of this.rollbackListeners) listener();
+      throw e;
+    }
+  }
+
+  onRollback(listener: () => void): void {
+    this.rollbackListeners.push(listener);
+  }
+
+  // ---- queries -------------------------------------------------------------
+
+  exists(path: string): boolean {
+    try {
+      return this.resolve(path, "stat", true) !== null;
+    } catch {
+      return false;
+    }
+  }
+
+  stat(path: string): Stats {
+    return new Stats(this.mustResolve(path, "stat", true));
+  }
+
+  lstat(path: string): Stats {
+    return new Stats(this.mustResolve(path, "lstat", false));
+  }
+
+  readdir(path: string): string[] {
+    const dir = this.mustResolve(path, "scandir", true);
+    if (dir.kind !== DIR) throw new FsError("ENOTDIR", "scandir", path);
+    return this.sql
+      .exec<{ path: string }>("SELECT path FROM dofs_node WHERE parent = ? AND path != '/' ORDER BY path", dir.path)
+      .toArray()
+      .map((r) => baseName(r.path));
+  }
+
+  readlink(path: string): string {
+    const row = this.mustResolve(path, "readlink", false);
+    if (row.kind !== SYMLINK) throw new FsError("EINVAL", "readlink", path);
+    return row.target ?? "";
+  }
+
+  readFile(path: string): Uint8Array {
+    const row = this.fileNode(path, "open");
+    return this.readRange(row, 0, row.size);
+  }
+
+  /** Reads up to `length` bytes at `offset`; shorter at end of file. */
+  read(path: string, offset: number, length: number): Uint8Array {
+    const row = this.fileNode(path, "read");
+    return this.readRange(row, offset, length);
+  }
+
+  /** Paths of all regular files below `dir`, in path order. */
+  listFiles(dir: string): { path: string; size: number }[] {
+    const [lo, hi] = descendantRange(normalizePath(dir));
+    return this.sql
+      .exec<{ path: string; size: number }>(
+        "SELECT path, size FROM dofs_node WHERE path >= ? AND path < ? AND kind = ? ORDER BY path",
+        lo,
+        hi,
+        FILE,
+      )
+      .toArray();
+  }
+
+  /** Every node, parents before children, for export. */
+  *walk(): Generator<{ path: string; stats: Stats; target: string | null }> {
+    for (const row of this.sql.exec<NodeRow>("SELECT * FROM dofs_node ORDER BY path")) {
+      yield { path: row.path, stats: new Stats(row), target: row.target };
+    }
+  }
+
+  usage(): { usedBytes: number; quotaBytes: number } {
+    return { usedBytes: this.usedBytes, quotaBytes: this.quotaBytes };
+  }
+
+  // ---- mutations -----------------------------------------------------------
+
+  mkdir(path: string, options: { recursive?: boolean; mode?: number } = {}): void {
+    const p = normalizePath(path);
+    const existing = this.node(p);
+    if (existing) {
+      if (options.recursive && existing.kind === DIR) return;
+      throw new FsError("EEXIST", "mkdir", path);
+    }
+    const parent = this.node(parentOf(p));
+    if (!parent) {
+      if (!options.recursive) throw new FsError("ENOENT", "mkdir", path);
+      this.mkdir(parentOf(p), options);
+    } else if (parent.kind !== DIR) {
+      throw new FsError("ENOTDIR", "mkdir", path);
+    }
+    this.insertNode(p, DIR, options.mode ?? 0o755, null);
+  }
+
+  rmdir(path: string): void {
+    const p = normalizePath(path);
+    const row = this.node(p);
+    if (!row) throw new FsError("ENOENT", "rmdir", path);
+    if (row.kind !== DIR) throw new FsError("ENOTDIR", "rmdir", path);
+    if (p === "/") throw new FsError("EINVAL", "rmdir", path);
+    const child = this.sql.exec("SELECT 1 FROM dofs_node WHERE parent = ? LIMIT 1", p).toArray();
+    if (child.length) throw new FsError("ENOTEMPTY", "rmdir", path);
+    this.sql.exec("DELETE FROM dofs_node WHERE path = ?", p);
+  }
+
+  writeFile(path: string, data: Uint8Array | string, options: { mode?: number } = {}): void {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    this.transaction(() => {
+      const row = this.createOrTruncate(path, options.mode ?? 0o644, "open");
+      this.writeChunks(row, 0, bytes);
+    });
+  }
+
+  /** Writes `data` at `offset`, growing the file (with zeros) as needed. */
+  writeAt(path: string, offset: number, data: Uint8Array): void {
+    this.transaction(() => this.writeChunks(this.fileNode(path, "write"), offset, data));
+  }
+
+  truncate(path: string, size: number): void {
+    this.transaction(() => {
+      const row = this.fileNode(path, "ftruncate");
+      if (size >= row.size) {
+        if (size > row.size) this.writeChunks(row, size, new Uint8Array(0));
+        return;
+      }
+      const keep = Math.ceil(size / this.chunkSize);
+      this.dropChunks(row.ino, keep);
+      if (size % this.chunkSize !== 0) {
+        const last = keep - 1;
+        const chunk = this.loadChunk(row.ino, last);
+        this.storeChunk(row.ino, last, chunk.subarray(0, size - last * this.chunkSize));
+      }
+      this.setSize(row, size);
+    });
+  }
+
+  unlink(path: string): void {
+    const p = normalizePath(path);
+    const row = this.node(p);
+    if (!row) throw new FsError("ENOENT", "unlink", path);
+    if (row.kind === DIR) throw new FsError("EISDIR", "unlink", path);
+    this.transaction(() => this.removeNode(row));
+  }
+
+  rename(from: string, to: string): void {
+    const src = normalizePath(from);
+    const dst = normalizePath(to);
+    this.transaction(() => {
+      const row = this.node(src);
+      if (!row) throw new FsError("ENOENT", "rename", from);
+      if (src === dst) return;
+      if (dst.startsWith(src + "/")) throw new FsError("EINVAL", "rename", to);
+      const parent = this.node(parentOf(dst));
+      if (!parent) throw new FsError("ENOENT", "rename", to);
+      if (parent.kind !== DIR) throw new FsError("ENOTDIR", "rename", to);
+      const existing = this.node(dst);
+      if (existing) {
+        if (existing.kind === DIR) {
+          if (row.kind !== DIR) throw new FsError("EISDIR", "rename", to);
+          this.rmdir(dst);
+        } else {
+          if (row.kind === DIR) throw new FsError("ENOTDIR", "rename", to);
+          this.removeNode(existing);
+        }
+      }
+      this.sql.exec("UPDATE dofs_node SET path = ?, parent = ?, mtime = ? WHERE path = ?", dst, parentOf(dst), Date.now(), src);
+      if (row.kind === DIR) {
+        const [lo, hi] = descendantRange(src);
+        const n = src.length;
+        this.sql.exec(
+          "UPDATE dofs_node SET path = ? || substr(path, ?), parent = ? || substr(parent, ?) WHERE path >= ? AND path < ?",
+          dst,
+          n + 1,
+          dst,
+          n + 1,
+          lo,
+          hi,
+        );
+      }
+    });
+  }
+
+  symlink(target: string, path: string): void {
+    const p = normalizePath(path);
+    if (this.node(p)) throw new FsError("EEXIST", "symlink", path);
+    const parent = this.node(parentOf(p));
+    if (!parent) throw new FsError("ENOENT", "symlink", path);
+    if (parent.kind !== DIR) throw new FsError("ENOTDIR", "symlink", path);
+    this.transaction(() => {
+      this.insertNode(p, SYMLINK, 0o777, target);
+      this.setMeta("symlinks", ++this.symlinkCount);
+    });
+  }
+
+  chmod(path: string, mode: number): void {
+    const row = this.mustResolve(path, "chmod", true);
+    this.sql.exec("UPDATE dofs_node SET mode = ? WHERE path = ?", mode & 0o7777, row.path);
+  }
+
+  /**
+   * Opens a file for streaming appends. Data reaches storage a whole chunk at a time,
+   * so memory stays at one chunk however large the file grows. The file is visible
+   * (partially written) from the first flush; callers write to a temporary name and
+   * rename when complete.
+   */
+  createWriter(path: string, options: { mode?: number } = {}): FileWriter {
+    const row = this.transaction(() => this.createOrTruncate(path, options.mode ?? 0o644, "open"));
+    return new FileWriter(this, row.path);
+  }
+
+  /** Appends to a file; used by FileWriter. */
+  append(path: string, data: Uint8Array): void {
+    if (data.byteLength === 0) return;
+    this.transaction(() => {
+      const row = this.fileNode(path, "write");
+      this.writeChunks(row, row.size, data);
+    });
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  private node(path: string): NodeRow | null {
+    const rows = this.sql.exec<NodeRow>("SELECT * FROM dofs_node WHERE path = ?", path).toArray();
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Looks a path up, following symlinks in every component but the last, and in the
+   * last one too when `follow` is set. Skips the component walk when no symlink exists.
+   */
+  private resolve(path: string, syscall: string, follow: boolean): NodeRow | null {
+    let p = normalizePath(path);
+    if (this.symlinkCount === 0) return this.node(p);
+    for (let hops = 0; hops < MAX_SYMLINK_HOPS; hops++) {
+      const parts = p.split("/").filter(Boolean);
+      let cur = "/";
+      let redirected = false;
+      for (let i = 0; i < parts.length; i++) {
+        const next = cur === "/" ? `/${parts[i]}` : `${cur}/${parts[i]}`;
+        const row = this.node(next);
+        if (!row) return null;
+        const last = i === parts.length - 1;
+        if (row.kind === SYMLINK && (!last || follow)) {
+          const target = row.target ?? "";
+          const base = target.startsWith("/") ? target : `${cur}/${target}`;
+          p = normalizePath([base, ...parts.slice(i + 1)].join("/"));
+          redirected = true;
+          break;
+        }
+        if (!last && row.kind !== DIR) throw new FsError("ENOTDIR", syscall, path);
+        cur = next;
+      }
+      if (!redirected) return this.node(cur);
+    }
+    throw new FsError("ELOOP", syscall, path);
+  }
+
+  private mustResolve(path: string, syscall: string, follow: boolean): NodeRow {
+    const row = this.resolve(path, syscall, follow);
+    if (!row) throw new FsError("ENOENT", syscall, path);
+    return row;
+  }
+
+  private fileNode(path: string, syscall: string): NodeRow {
+    const row = this.mustResolve(path, syscall, true);
+    if (row.kind === DIR) throw new FsError("EISDIR", syscall, path);
+    return row;
+  }
+
+  private createOrTruncate(path: string, mode: number, syscall: string): NodeRow {
+    const existing = this.resolve(path, syscall, true);
+    if (existing) {
+      if (existing.kind === DIR) throw new FsError("EISDIR", syscall, path);
+      this.dropChunks(existing.ino, 0);
+      this.setSize(existing, 0);
+      return { ...existing, size: 0 };
+    }
+    const p = normalizePath(path);
+    const parent = this.node(parentOf(p));
+    if (!parent) throw new FsError("ENOENT", syscall, path);
+    if (parent.kind !== DIR) throw new FsError("ENOTDIR", syscall, path);
+    return this.insertNode(p, FILE, mode, null);
+  }
+
+  private insertNode(path: string, kind: number, mode: number, target: string | null): NodeRow {
+    const ino = this.nextIno++;
+    this.setMeta("next_ino", this.nextIno);
+    const row: NodeRow = { path, parent: parentOf(path), kind, mode, size: 0, mtime: Date.now(), ino, target };
+    this.sql.exec(
+      "INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino, target) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+      row.path,
+      row.parent,
+      kind,
+      mode,
+      row.mtime,
+      ino,
+      target,
+    );
+    return row;
+  }
+
+  private removeNode(row: NodeRow): void {
+    this.dropChunks(row.ino, 0);
+    if (row.kind === SYMLINK) this.setMeta("symlinks", --this.symlinkCount);
+    this.sql.exec("DELETE FROM dofs_node WHERE path = ?", row.path);
+  }
+
+  private setSize(row: NodeRow, size: number): void {
+    row.size = size;
+    this.sql.exec("UPDATE dofs_node SET size = ?, mtime = ? WHERE path = ?", size, Date.now(), row.path);
+  }
+
+  private setMeta(key: string, value: number): void {
+    this.sql.exec("INSERT INTO dofs_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  private addUsage(delta: number): void {
+    if (delta === 0) return;
+    this.usedBytes += delta;
+    this.setMeta("used", this.usedBytes);
+  }
+
+  private loadChunk(ino: number, idx: number): Uint8Array {
+    const key = `${ino}:${idx}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const rows = this.sql.exec<{ data: ArrayBuffer }>("SELECT data FROM dofs_chunk WHERE ino = ? AND idx = ?", ino, idx).toArray();
+    const data = rows.length ? new Uint8Array(rows[0].data) : new Uint8Array(0);
+    this.cache.set(key, data);
+    return data;
+  }
+
+  private storeChunk(ino: number, idx: number, data: Uint8Array): void {
+    const old = this.sql
+      .exec<{ n: number }>("SELECT length(data) AS n FROM dofs_chunk WHERE ino = ? AND idx = ?", ino, idx)
+      .toArray();
+    const delta = data.byteLength - (old[0]?.n ?? 0);
+    if (delta > 0 && this.usedBytes + delta > this.quotaBytes) {
+      throw new FsError("ENOSPC", "write", `inode ${ino}`);
+    }
+    this.sql.exec(
+      "INSERT INTO dofs_chunk (ino, idx, data) VALUES (?, ?, ?) ON CONFLICT(ino, idx) DO UPDATE SET data = excluded.data",
+      ino,
+      idx,
+      data,
+    );
+    this.addUsage(delta);
+    this.cache.set(`${ino}:${idx}`, data);
+  }
+
+  private dropChunks(ino: number, fromIdx: number): void {
+    const freed = this.sql
+      .exec<{ n: number | null }>("SELECT sum(length(data)) AS n FROM dofs_chunk WHERE ino = ? AND idx >= ?", ino, fromIdx)
+      .one().n;
+    this.sql.exec("DELETE FROM dofs_chunk WHERE ino = ? AND idx >= ?", ino, fromIdx);
+    this.addUsage(-(freed ?? 0));
+    this.cache.deleteWhere((k) => k.startsWith(`${ino}:`) && Number(k.slice(k.indexOf(":") + 1)) >= fromIdx);
+  }
+
+  private writeChunks(row: NodeRow, offset: number, data: Uint8Array): void {
+    const cs = this.chunkSize;
+    const end = offset + data.byteLength;
+    const newSize = Math.max(row.size, end);
+    // Bytes between the old end of file and `offset` read as zeros, so the touched
+    // range starts at whichever comes first.
+    const start = Math.min(offset, row.size);
+    if (end > start) {
+      for (let idx = Math.floor(start / cs); idx <= Math.floor((end - 1) / cs); idx++) {
+        const chunkStart = idx * cs;
+        const chunk = new Uint8Array(Math.min(cs, newSize - chunkStart));
+        if (chunkStart < row.size) {
+          const existing = this.loadChunk(row.ino, idx);
+          chunk.set(existing.subarray(0, Math.min(existing.byteLength, chunk.byteLength)));
+        }
+        const from = Math.max(offset, chunkStart);
+        const to = Math.min(end, chunkStart + chunk.byteLength);
+        if (to > from) chunk.set(data.subarray(from - offset, to - offset), from - chunkStart);
+        this.storeChunk(row.ino, idx, chunk);
+      }
+    }
+    if (newSize !== row.size) this.setSize(row, newSize);
+    else this.sql.exec("UPDATE dofs_node SET mtime = ? WHERE path = ?", Date.now(), row.path);
+  }
+
+  private readRange(row: NodeRow, offset: number, length: number): Uint8Array {
+    const end = Math.min(row.size, offset + length);
+    if (end <= offset) return new Uint8Array(0);
+    const cs = this.chunkSize;
+    const first = Math.floor(offset / cs);
+    const last = Math.floor((end - 1) / cs);
+    if (first === last) {
+      const chunk = this.loadChunk(row.ino, first);
+      return chunk.subarray(offset - first * cs, end - first * cs);
+    }
+    const out = new Uint8Array(end - offset);
+    for (let idx = first; idx <= last; idx++) {
+      const chunk = this.loadChunk(row.ino, idx);
+      const chunkStart = idx * cs;
+      const from = Math.max(offset, chunkStart) - chunkStart;
+      const to = Math.min(end, chunkStart + cs) - chunkStart;
+      out.set(chunk.subarray(from, to), chunkStart + from - offset);
+    }
+    return out;
+  }
+}
+
+/** Streaming appender returned by Dofs.createWriter: buffers at most one chunk. */
+export class FileWriter {
+  private buffer: Uint8Array;
+  private filled = 0;
+  private written = 0;
+
+  constructor(private readonly fs: Dofs, readonly path: string) {
+    this.buffer = new Uint8Array(fs.chunkSize);
+  }
+
+  get bytesWritten(): number {
+    return this.written + this.filled;
+  }
+
+  write(data: Uint8Array): void {
+    let off = 0;
+    while (off < data.byteLength) {
+      const n = Math.min(data.byteLength - off, this.buffer.byteLength - this.filled);
+      this.buffer.set(data.subarray(off, off + n), this.filled);
+      this.filled += n;
+      off += n;
+      if (this.filled === this.buffer.byteLength) this.flush();
+    }
+  }
+
+  flush(): void {
+    if (this.filled === 0) return;
+    // A copy: storage may keep a reference to what it was given (the chunk cache does).
+    this.fs.append(this.path, this.buffer.slice(0, this.filled));
+    this.written += this.filled;
+    this.filled = 0;
+  }
+
+  close(): void {
+    this.flush();
+  }
+
+  /** Drops what was written: the file is removed. */
+  abort(): void {
+    this.filled = 0;
+    try {
+      this.fs.unlink(this.path);
+    } catch {
+      // Already gone: nothing to undo.
+    }
+  }
+}

@@ -1,0 +1,375 @@
+// The pack indexer: what `git index-pack --fix-thin` does, over a pack stored in DOFS.
+//
+// Pass 1 walks the pack once, in order, through a window of a few MB: it finds each
+// entry's end by inflating it (the only way to find it), checks sizes and the trailer
+// checksum, computes CRC-32s, and hashes every whole object.
+// Pass 2 resolves deltas base-first, as git does: each base is inflated once and its
+// children are applied to it, so memory holds one delta chain, not the pack.
+// Ref-deltas whose base is not in the pack (a thin pack) are completed from the
+// repository's object store and those bases are appended, so the stored pack is
+// self-contained, as git requires of packs on disk.
+import { createHash, type Hash } from "node:crypto";
+import { crc32, deflateSync, inflateSync } from "node:zlib";
+import type { Dofs } from "../../fs/dofs";
+import {
+  OBJ_COMMIT,
+  OBJ_OFS_DELTA,
+  OBJ_REF_DELTA,
+  OBJ_TAG,
+  OBJ_TREE,
+  ObjectFormatError,
+  hashObject,
+  parseCommit,
+  parseTag,
+  toHex,
+  treeChildren,
+  typeName,
+} from "../object";
+import { applyDelta } from "./delta";
+import { PackFormatError, encodeEntryHeader, parseEntryHeader } from "./entry";
+import { inflateExact } from "./zlib";
+
+export const MAX_OBJECT_SIZE = 256 * 1024 * 1024;
+export const MAX_DELTA_DEPTH = 4095;
+const WINDOW_BLOCK = 1024 * 1024;
+const KEEP_DELTAS_BUDGET = 24 * 1024 * 1024;
+
+export interface IndexedObject {
+  oid: string;
+  offset: number;
+  /** Bytes of the whole entry: header and zlib stream. */
+  length: number;
+  crc32: number;
+  /** Resolved object type, 1..4. */
+  type: number;
+  /** Resolved object size. */
+  size: number;
+  /** Delta base id for delta entries. */
+  base: string | null;
+}
+
+export interface CommitLinks {
+  oid: string;
+  tree: string;
+  parents: string[];
+  time: number;
+}
+
+export interface IndexResult {
+  packChecksum: Uint8Array;
+  packSize: number;
+  objects: IndexedObject[];
+  commits: CommitLinks[];
+  /** Ids that objects in this pack refer to (trees, parents, blobs, tag targets). */
+  referenced: Set<string>;
+  /** Bases appended to complete a thin pack. */
+  thinBases: number;
+}
+
+/** What the indexer needs of the repository: bases for thin packs. */
+export interface BaseSource {
+  readObject(oid: string): { type: number; data: Uint8Array } | null;
+}
+
+export interface IndexOptions {
+  fixThin?: boolean;
+  maxObjectSize?: number;
+  onProgress?: (phase: "receiving" | "resolving", done: number, total: number) => void;
+}
+
+interface Pending {
+  index: number;
+  headerLength: number;
+  deltaSize: number;
+  baseOffset?: number;
+  baseOid?: string;
+}
+
+class PackWindow {
+  private buf = new Uint8Array(0);
+  private start = 0;
+  private hashedTo = 0;
+
+  constructor(
+    private readonly fs: Dofs,
+    private readonly path: string,
+    readonly size: number,
+    private readonly hash: Hash,
+  ) {}
+
+  /** Makes [pos, pos+need) available (clipped at end of file) and returns the window. */
+  view(pos: number, need: number, keep = pos): { bytes: Uint8Array; at: number } {
+    const end = Math.min(this.size, pos + need);
+    if (keep < this.start) throw new PackFormatError("pack window moved backwards");
+    if (end > this.start + this.buf.byteLength) {
+      const have = this.start + this.buf.byteLength;
+      const keepFrom = Math.min(keep, have);
+      const readTo = Math.min(this.size, Math.max(end, have + WINDOW_BLOCK));
+      const fresh = this.fs.read(this.path, have, readTo - have);
+      const kept = this.buf.subarray(keepFrom - this.start);
+      const merged = new Uint8Array(kept.byteLength + fresh.byteLength);
+      merged.set(kept);
+      merged.set(fresh, kept.byteLength);
+      this.buf = merged;
+      this.start = keepFrom;
+      // The trailer is the hash of everything before it: feed each byte once, in order.
+      const hashEnd = Math.min(readTo, this.size - 20);
+      if (hashEnd > this.hashedTo) {
+        this.hash.update(this.buf.subarray(this.hashedTo - this.start, hashEnd - this.start));
+        this.hashedTo = hashEnd;
+      }
+    }
+    return { bytes: this.buf, at: pos - this.start };
+  }
+
+  atEof(pos: number, need: number): boolean {
+    return pos + need > this.size;
+  }
+}
+
+function inflateAt(win: PackWindow, entryStart: number, pos: number, expected: number, maxSize: number): { data: Uint8Array; consumed: number } {
+  if (expected > maxSize) throw new PackFormatError(`object of ${expected} bytes exceeds the ${maxSize}-byte limit`);
+  let need = expected + 64 + (expected >> 6);
+  for (;;) {
+    const { bytes, at } = win.view(pos, need, entryStart);
+    try {
+      const r = inflateSync(bytes.subarray(at), { info: true, maxOutputLength: Math.max(1, expected) } as never) as unknown as {
+        buffer: Uint8Array;
+        engine: { bytesWritten: number };
+      };
+      if (r.buffer.byteLength !== expected) {
+        throw new PackFormatError(`object size mismatch: header says ${expected}, data inflates to ${r.buffer.byteLength}`);
+      }
+      return { data: r.buffer, consumed: r.engine.bytesWritten };
+    } catch (e) {
+      if (e instanceof PackFormatError) throw e;
+      const msg = (e as Error).message ?? String(e);
+      if (/unexpected end/i.test(msg) && !win.atEof(pos, need)) {
+        need *= 2;
+        continue;
+      }
+      if (/memory limit|maxOutputLength|buffer/i.test(msg) || e instanceof RangeError) {
+        throw new PackFormatError(`object inflates past its declared size of ${expected} bytes`);
+      }
+      throw new PackFormatError(`corrupt zlib stream at offset ${pos}: ${msg}`);
+    }
+  }
+}
+
+export function indexPack(fs: Dofs, path: string, base: BaseSource, options: IndexOptions = {}): IndexResult {
+  const maxSize = options.maxObjectSize ?? MAX_OBJECT_SIZE;
+  const packSize = fs.stat(path).size;
+  if (packSize < 32) throw new PackFormatError("pack is truncated: shorter than a header and trailer");
+  const hash = createHash("sha1");
+  const win = new PackWindow(fs, path, packSize, hash);
+
+  const head = win.view(0, 12);
+  const h = head.bytes.subarray(head.at, head.at + 12);
+  if (h[0] !== 0x50 || h[1] !== 0x41 || h[2] !== 0x43 || h[3] !== 0x4b) throw new PackFormatError("not a pack: bad signature");
+  const version = new DataView(h.buffer, h.byteOffset, 12).getUint32(4);
+  if (version !== 2 && version !== 3) throw new PackFormatError(`unsupported pack version ${version}`);
+  const count = new DataView(h.buffer, h.byteOffset, 12).getUint32(8);
+
+  const objects: IndexedObject[] = [];
+  const commits: CommitLinks[] = [];
+  const referenced = new Set<string>();
+  const pending: Pending[] = [];
+  const byOffset = new Map<number, number>();
+  const kept = new Map<number, Uint8Array>();
+  let keptBytes = 0;
+
+  const noteObject = (oid: string, type: number, data: Uint8Array) => {
+    try {
+      if (type === OBJ_COMMIT) {
+        const c = parseCommit(data);
+        commits.push({ oid, tree: c.tree, parents: c.parents, time: c.committer.timestamp });
+        referenced.add(c.tree);
+        for (const p of c.parents) referenced.add(p);
+      } else if (type === OBJ_TREE) {
+        for (const child of treeChildren(data)) referenced.add(child.oid);
+      } else if (type === OBJ_TAG) {
+        referenced.add(parseTag(data).object);
+      }
+    } catch (e) {
+      if (e instanceof ObjectFormatError) throw new PackFormatError(`malformed ${typeName(type)} ${oid}: ${e.message}`);
+      throw e;
+    }
+  };
+
+  let pos = 12;
+  for (let i = 0; i < count; i++) {
+    if (pos >= packSize - 20) throw new PackFormatError(`pack is truncated: ${count - i} of ${count} objects missing`);
+    const { bytes, at } = win.view(pos, 32);
+    const header = parseEntryHeader(bytes.subarray(0, Math.min(bytes.byteLength, at + 32)), at);
+    if (!header) throw new PackFormatError("pack is truncated inside an entry header");
+    const dataStart = pos + header.headerLength;
+    const { data, consumed } = inflateAt(win, pos, dataStart, header.size, maxSize);
+    const end = dataStart + consumed;
+    if (end > packSize - 20) throw new PackFormatError("pack is truncated inside an object");
+    const raw = win.view(pos, end - pos);
+    const crc = crc32(raw.bytes.subarray(raw.at, raw.at + (end - pos)));
+    byOffset.set(pos, i);
+    if (header.type === OBJ_OFS_DELTA || header.type === OBJ_REF_DELTA) {
+      const baseOffset = header.baseDistance !== undefined ? pos - header.baseDistance : undefined;
+      if (baseOffset !== undefined && (baseOffset < 12 || !byOffset.has(baseOffset))) {
+        throw new PackFormatError(`delta at offset ${pos} names a base at ${baseOffset}, which is not an entry`);
+      }
+      objects.push({ oid: "", offset: pos, length: end - pos, crc32: crc, type: 0, size: 0, base: header.baseOid ?? null });
+      pending.push({ index: i, headerLength: header.headerLength, deltaSize: header.size, baseOffset, baseOid: header.baseOid });
+      if (keptBytes + data.byteLength <= KEEP_DELTAS_BUDGET) {
+        kept.set(i, data);
+        keptBytes += data.byteLength;
+      }
+    } else {
+      const oid = hashObject(typeName(header.type), data);
+      objects.push({ oid, offset: pos, length: end - pos, crc32: crc, type: header.type, size: data.byteLength, base: null });
+      noteObject(oid, header.type, data);
+    }
+    pos = end;
+    if (options.onProgress && (i & 1023) === 0) options.onProgress("receiving", i, count);
+  }
+  if (pos !== packSize - 20) throw new PackFormatError(`pack has ${packSize - 20 - pos} bytes of junk after its last object`);
+  const trailer = win.view(pos, 20);
+  const stored = trailer.bytes.subarray(trailer.at, trailer.at + 20);
+  const computed = hash.digest();
+  if (toHex(stored) !== toHex(computed)) throw new PackFormatError("pack trailer checksum mismatch: the pack is corrupt");
+
+  // ---- pass 2: deltas, base-first -------------------------------------------
+  const childrenByOffset = new Map<number, Pending[]>();
+  const childrenByOid = new Map<string, Pending[]>();
+  for (const p of pending) {
+    if (p.baseOffset !== undefined) push(childrenByOffset, p.baseOffset, p);
+    else push(childrenByOid, p.baseOid!, p);
+  }
+  const oidIndex = new Map<string, number>();
+  for (let i = 0; i < objects.length; i++) if (objects[i].oid) oidIndex.set(objects[i].oid, i);
+
+  let resolved = 0;
+  const deltaData = (p: Pending): Uint8Array => {
+    const k = kept.get(p.index);
+    if (k) {
+      kept.delete(p.index);
+      return k;
+    }
+    const o = objects[p.index];
+    const raw = fs.read(path, o.offset + p.headerLength, o.length - p.headerLength);
+    return inflateExact(raw, p.deltaSize);
+  };
+  const readEntry = (i: number): Uint8Array => {
+    const o = objects[i];
+    const raw = fs.read(path, o.offset, o.length);
+    const hdr = parseEntryHeader(raw, 0)!;
+    return inflateExact(raw.subarray(hdr.headerLength), hdr.size);
+  };
+
+  const resolveFrom = (rootIndex: number | null, rootOid: string, rootType: number, rootData: Uint8Array) => {
+    // Explicit stack: chains may be thousands deep.
+    type Frame = { data: Uint8Array; oid: string; offset: number | null; kids: Pending[]; next: number; depth: number };
+    const kidsOf = (offset: number | null, oid: string) => [
+      ...(offset !== null ? childrenByOffset.get(offset) ?? [] : []),
+      ...(childrenByOid.get(oid) ?? []),
+    ];
+    const rootOffset = rootIndex !== null ? objects[rootIndex].offset : null;
+    const stack: Frame[] = [{ data: rootData, oid: rootOid, offset: rootOffset, kids: kidsOf(rootOffset, rootOid), next: 0, depth: 0 }];
+    if (rootOffset !== null) childrenByOffset.delete(rootOffset);
+    childrenByOid.delete(rootOid);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      if (top.next >= top.kids.length) {
+        stack.pop();
+        continue;
+      }
+      const child = top.kids[top.next++];
+      if (top.depth + 1 > MAX_DELTA_DEPTH) throw new PackFormatError(`delta chain deeper than ${MAX_DELTA_DEPTH}`);
+      const result = applyDelta(top.data, deltaData(child));
+      if (result.byteLength > maxSize) throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${maxSize}-byte limit`);
+      const o = objects[child.index];
+      o.type = rootType;
+      o.size = result.byteLength;
+      o.oid = hashObject(typeName(rootType), result);
+      o.base = top.oid;
+      noteObject(o.oid, rootType, result);
+      if (!oidIndex.has(o.oid)) oidIndex.set(o.oid, child.index);
+      resolved++;
+      if (options.onProgress && (resolved & 1023) === 0) options.onProgress("resolving", resolved, pending.length);
+      const kids = kidsOf(o.offset, o.oid);
+      childrenByOffset.delete(o.offset);
+      childrenByOid.delete(o.oid);
+      if (kids.length) stack.push({ data: result, oid: o.oid, offset: o.offset, kids, next: 0, depth: top.depth + 1 });
+    }
+  };
+
+  for (let i = 0; i < objects.length; i++) {
+    const o = objects[i];
+    if (o.base !== null || !o.oid) continue;
+    if (!childrenByOffset.has(o.offset) && !childrenByOid.has(o.oid)) continue;
+    resolveFrom(i, o.oid, o.type, readEntry(i));
+  }
+
+  // Whatever is left names bases outside the pack: a thin pack.
+  const thin: { oid: string; type: number; data: Uint8Array }[] = [];
+  for (const oid of [...childrenByOid.keys()]) {
+    if (!childrenByOid.has(oid)) continue;
+    const found = options.fixThin === false ? null : base.readObject(oid);
+    if (!found) throw new PackFormatError(`delta base ${oid} is missing`);
+    thin.push({ oid, type: found.type, data: found.data });
+    resolveFrom(null, oid, found.type, found.data);
+  }
+  if (childrenByOffset.size || resolved !== pending.length) {
+    throw new PackFormatError("pack has deltas that cannot be resolved (a delta cycle)");
+  }
+
+  let checksum: Uint8Array = Uint8Array.from(computed);
+  let size = packSize;
+  if (thin.length) {
+    ({ checksum, size } = appendBases(fs, path, packSize, count, thin, objects));
+  }
+  return { packChecksum: checksum, packSize: size, objects, commits, referenced, thinBases: thin.length };
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/** Appends whole objects before the trailer, then rewrites the count and trailer. */
+function appendBases(
+  fs: Dofs,
+  path: string,
+  packSize: number,
+  count: number,
+  bases: { oid: string; type: number; data: Uint8Array }[],
+  objects: IndexedObject[],
+): { checksum: Uint8Array; size: number } {
+  fs.truncate(path, packSize - 20);
+  let pos = packSize - 20;
+  for (const b of bases) {
+    const header = encodeEntryHeader(b.type, b.data.byteLength);
+    const body = deflateSync(b.data);
+    const entry = new Uint8Array(header.byteLength + body.byteLength);
+    entry.set(header);
+    entry.set(body, header.byteLength);
+    fs.writeAt(path, pos, entry);
+    objects.push({ oid: b.oid, offset: pos, length: entry.byteLength, crc32: crc32(entry), type: b.type, size: b.data.byteLength, base: null });
+    pos += entry.byteLength;
+  }
+  const countBytes = new Uint8Array(4);
+  new DataView(countBytes.buffer).setUint32(0, count + bases.length);
+  fs.writeAt(path, 8, countBytes);
+  const hash = createHash("sha1");
+  for (let off = 0; off < pos; off += WINDOW_BLOCK) hash.update(fs.read(path, off, Math.min(WINDOW_BLOCK, pos - off)));
+  const checksum = new Uint8Array(hash.digest());
+  fs.writeAt(path, pos, checksum);
+  return { checksum, size: pos + 20 };
+}
+
+/** Encodes a whole object as a pack entry (used for objects with no reusable form). */
+export function encodeWholeEntry(type: number, data: Uint8Array): Uint8Array {
+  const header = encodeEntryHeader(type, data.byteLength);
+  const body = deflateSync(data);
+  const out = new Uint8Array(header.byteLength + body.byteLength);
+  out.set(header);
+  out.set(body, header.byteLength);
+  return out;
+}

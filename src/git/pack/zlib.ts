@@ -1,0 +1,17 @@
+// zlib for pack entries. When the compressed length is known (from the index),
+// `inflateSync` on exactly that stream is the fast path measured in DESIGN.md.
+import { inflateSync } from "node:zlib";
+import { PackFormatError } from "./entry";
+
+/** Inflates one whole zlib stream that must produce exactly `expected` bytes. */
+export function inflateExact(bytes: Uint8Array, expected: number): Uint8Array {
+  let out: Uint8Array;
+  try {
+    // The cap stops a zlib bomb at its declared size instead of at the isolate's limit.
+    out = inflateSync(bytes, { maxOutputLength: Math.max(1, expected) });
+  } catch (e) {
+    throw new PackFormatError(`corrupt zlib stream: ${(e as Error).message}`);
+  }
+  if (out.byteLength !== expected) throw new PackFormatError(`inflated size mismatch: expected ${expected}, got ${out.byteLength}`);
+  return out;
+}

@@ -1,0 +1,254 @@
+// receive-pack: the server side of push (gitprotocol-pack), with report-status(-v2),
+// side-band-64k, atomic, delete-refs, quiet, ofs-delta and push-options.
+//
+// Order of work, so that a failed push changes nothing (DESIGN invariants 2 and 6):
+// 1. read the commands; 2. stream the pack into a temporary DOFS file as it arrives;
+// 3. index it (synchronous: no other request runs meanwhile); 4. check connectivity;
+// 5. in one SQLite transaction, move the pack into objects/pack and swap the refs.
+import type { Dofs } from "../../fs/dofs";
+import { isFsError } from "../../fs/errors";
+import { BadBodyError } from "../../http/streams";
+import type { ObjectStore } from "../object-store";
+import { OBJ_COMMIT, ZERO_OID, isOid } from "../object";
+import { PackFormatError } from "../pack/entry";
+import { writeIdxV2 } from "../pack/idx";
+import type { IndexResult } from "../pack/indexer";
+import type { RefStore, RefUpdate } from "../refs";
+import { parseCapabilities } from "./capabilities";
+import { FLUSH, PktLineError, type PktReader, concatBytes, errPkt, pktLine, pktText, sideband } from "./pkt-line";
+
+export const INCOMING_DIR = "/objects/incoming";
+
+export interface PushCommand {
+  old: string;
+  new: string;
+  ref: string;
+}
+
+export interface PushRequest {
+  commands: PushCommand[];
+  caps: Map<string, string | true>;
+  pushOptions: string[];
+}
+
+/** What server-side hooks see; a pre-receive hook may refuse the push. */
+export interface PushHooks {
+  preReceive?(push: PushRequest): { ok: true } | { ok: false; message: string };
+  postReceive?(push: PushRequest, results: CommandResult[]): void;
+}
+
+export interface CommandResult {
+  ref: string;
+  ok: boolean;
+  reason?: string;
+}
+
+export interface ReceiveContext {
+  fs: Dofs;
+  store: ObjectStore;
+  refs: RefStore;
+  hooks?: PushHooks;
+  /** Runs before the first ref update of a repository that had no refs. */
+  onFirstPush?(): void;
+}
+
+export class ReceivePackError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ReceivePackError";
+  }
+}
+
+export async function readPushRequest(reader: PktReader): Promise<PushRequest | null> {
+  const commands: PushCommand[] = [];
+  let caps = new Map<string, string | true>();
+  for (;;) {
+    const pkt = await reader.read();
+    if (pkt === null) {
+      if (commands.length === 0) return null;
+      throw new ReceivePackError("protocol error: expected flush after commands");
+    }
+    if (pkt.kind === "flush") break;
+    if (pkt.kind !== "data") throw new ReceivePackError("protocol error: unexpected delimiter");
+    let line = pktText(pkt.data);
+    const nul = line.indexOf("\0");
+    if (nul >= 0) {
+      if (commands.length === 0) caps = parseCapabilities(line.slice(nul + 1));
+      line = line.slice(0, nul);
+    }
+    if (line.startsWith("shallow ")) continue;
+    const m = /^([0-9a-f]{40}) ([0-9a-f]{40}) (.+)$/.exec(line);
+    if (!m) throw new ReceivePackError(`protocol error: expected old/new/ref, got '${line.slice(0, 200)}'`);
+    commands.push({ old: m[1], new: m[2], ref: m[3] });
+  }
+  if (commands.length === 0) return null;
+  const pushOptions: string[] = [];
+  if (caps.has("push-options")) {
+    for (;;) {
+      const pkt = await reader.read();
+      if (pkt === null) throw new ReceivePackError("protocol error: expected flush after push options");
+      if (pkt.kind === "flush") break;
+      if (pkt.kind !== "data") throw new ReceivePackError("protocol error: unexpected delimiter");
+      pushOptions.push(pktText(pkt.data));
+    }
+  }
+  return { commands, caps, pushOptions };
+}
+
+function report(push: PushRequest, unpack: string, results: CommandResult[]): Uint8Array {
+  const lines: Uint8Array[] = [pktLine(`unpack ${unpack}\n`)];
+  for (const r of results) lines.push(pktLine(r.ok ? `ok ${r.ref}\n` : `ng ${r.ref} ${r.reason}\n`));
+  lines.push(FLUSH);
+  const body = concatBytes(lines);
+  if (!push.caps.has("side-band-64k")) return body;
+  return concatBytes([...sideband(1, body), FLUSH]);
+}
+
+/** Streams the rest of the request body (the pack) into a temporary DOFS file. */
+async function receivePackData(ctx: ReceiveContext, reader: PktReader): Promise<string> {
+  ctx.fs.mkdir(INCOMING_DIR, { recursive: true });
+  const path = `${INCOMING_DIR}/${crypto.randomUUID()}.pack`;
+  const writer = ctx.fs.createWriter(path);
+  try {
+    for await (const chunk of reader.rest()) writer.write(chunk);
+    writer.close();
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+  return path;
+}
+
+export async function receivePack(ctx: ReceiveContext, reader: PktReader): Promise<Uint8Array> {
+  let push: PushRequest | null;
+  try {
+    push = await readPushRequest(reader);
+  } catch (e) {
+    if (e instanceof ReceivePackError || e instanceof PktLineError) return concatBytes([errPkt(e.message)]);
+    throw new BadBodyError(`Could not read the request body: ${(e as Error).message}`);
+  }
+  if (!push) return new Uint8Array(0);
+  const { commands } = push;
+  const atomic = push.caps.has("atomic");
+  const needsPack = commands.some((c) => c.new !== ZERO_OID);
+
+  // A pack follows whenever something is created or updated.
+  let tempPath: string | null = null;
+  if (needsPack) {
+    try {
+      tempPath = await receivePackData(ctx, reader);
+    } catch (e) {
+      const why = isFsError(e, "ENOSPC") ? "repository quota exceeded" : `could not read the pack: ${(e as Error).message}`;
+      return report(push, why, commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" })));
+    }
+  } else {
+    await reader.cancel();
+  }
+
+  let indexed: IndexResult | null = null;
+  if (tempPath) {
+    if (ctx.fs.stat(tempPath).size === 0) {
+      ctx.fs.unlink(tempPath);
+      tempPath = null;
+    } else {
+      try {
+        indexed = ctx.store.index(tempPath);
+      } catch (e) {
+        ctx.fs.unlink(tempPath);
+        if (!(e instanceof PackFormatError)) throw e;
+        return report(push, e.message, commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" })));
+      }
+    }
+  }
+
+  const results = decide(ctx, push, indexed);
+  if (atomic && results.some((r) => r.reason)) {
+    for (const r of results) if (!r.reason) r.reason = "atomic push failed";
+  }
+  const hook = ctx.hooks?.preReceive?.(push);
+  if (hook && !hook.ok) for (const r of results) if (!r.reason) r.reason = `pre-receive hook declined: ${hook.message}`;
+
+  const final = commit(ctx, push, results, tempPath, indexed, atomic);
+  ctx.hooks?.postReceive?.(push, final);
+  return report(push, "ok", final);
+}
+
+type Pending = CommandResult & { cmd: PushCommand; reason?: string };
+
+/** Per-command checks before any write: names, objects, connectivity. */
+function decide(ctx: ReceiveContext, push: PushRequest, indexed: IndexResult | null): Pending[] {
+  const inPack = new Map<string, number>();
+  for (const o of indexed?.objects ?? []) inPack.set(o.oid, o.type);
+  // Objects the pack refers to must be in it or already stored: else it is incomplete.
+  let incomplete = false;
+  for (const oid of indexed?.referenced ?? []) {
+    if (!inPack.has(oid) && !ctx.store.has(oid)) {
+      incomplete = true;
+      break;
+    }
+  }
+  const seen = new Set<string>();
+  return push.commands.map((cmd) => {
+    const r: Pending = { ref: cmd.ref, ok: false, cmd };
+    if (seen.has(cmd.ref)) {
+      r.reason = "duplicate ref update";
+      return r;
+    }
+    seen.add(cmd.ref);
+    if (cmd.new === ZERO_OID) {
+      if (cmd.old === ZERO_OID) r.reason = "deleting a ref that does not exist";
+      return r;
+    }
+    if (!isOid(cmd.new)) {
+      r.reason = "invalid object id";
+      return r;
+    }
+    const type = inPack.get(cmd.new) ?? ctx.store.typeOf(cmd.new);
+    if (type === undefined || type === null || (incomplete && inPack.has(cmd.new))) {
+      r.reason = "missing necessary objects";
+    } else if (cmd.ref.startsWith("refs/heads/") && type !== OBJ_COMMIT) {
+      r.reason = "trying to write non-commit object to branch";
+    }
+    return r;
+  });
+}
+
+function commit(
+  ctx: ReceiveContext,
+  push: PushRequest,
+  pending: Pending[],
+  tempPath: string | null,
+  indexed: IndexResult | null,
+  atomic: boolean,
+): CommandResult[] {
+  const updates: RefUpdate[] = pending.filter((p) => !p.reason).map((p) => ({ name: p.cmd.ref, old: p.cmd.old, new: p.cmd.new }));
+  let outcome: Map<string, { ok: boolean; reason?: string }> = new Map();
+  const hadRefs = ctx.refs.list().size > 0;
+  const packNeeded = updates.some((u) => u.new !== ZERO_OID) && indexed !== null && indexed.objects.length > 0;
+  try {
+    ctx.fs.transaction(() => {
+      if (packNeeded) ctx.store.commitPack(tempPath!, indexed!, writeIdxV2(indexed!.objects, indexed!.packChecksum));
+      if (!hadRefs && updates.length) ctx.onFirstPush?.();
+      const results = ctx.refs.update(updates, atomic);
+      outcome = new Map(results.map((r) => [r.name, r.ok ? { ok: true } : { ok: false, reason: r.reason }]));
+      // Nothing moved: keep nothing of this push.
+      if (!results.some((r) => r.ok)) throw new NothingApplied();
+    });
+  } catch (e) {
+    if (!(e instanceof NothingApplied)) {
+      if (tempPath && ctx.fs.exists(tempPath)) ctx.fs.unlink(tempPath);
+      if (isFsError(e, "ENOSPC")) {
+        return pending.map((p) => ({ ref: p.ref, ok: false, reason: "repository quota exceeded" }));
+      }
+      throw e;
+    }
+  }
+  if (tempPath && ctx.fs.exists(tempPath)) ctx.fs.unlink(tempPath);
+  return pending.map((p) => {
+    if (p.reason) return { ref: p.ref, ok: false, reason: p.reason };
+    const o = outcome.get(p.ref);
+    return o?.ok ? { ref: p.ref, ok: true } : { ref: p.ref, ok: false, reason: o?.reason ?? "failed to update ref" };
+  });
+}
+
+class NothingApplied extends Error {}

@@ -1,0 +1,502 @@
+// upload-pack: the server side of clone and fetch, in protocol v2 (ls-refs, fetch,
+// object-info) and v0/v1 (ref advertisement, multi_ack_detailed negotiation).
+// Over HTTP every request is stateless: the client repeats its wants and known-common
+// haves in each round, so nothing is kept between requests.
+import type { ObjectStore } from "../object-store";
+import { OBJ_COMMIT, OBJ_TAG, ZERO_OID, isOid, parseTag } from "../object";
+import type { RefStore } from "../refs";
+import { type ObjectFilter, enumerateObjects, reachesAny } from "../walk";
+import { type DeepenRequest, INFINITE_DEPTH, ShallowError, planShallow } from "../shallow";
+import { type PackWriteStats, writePack } from "../pack/writer";
+import { UPLOAD_PACK_V0_CAPS, UPLOAD_PACK_V2_CAPS, parseCapabilities } from "./capabilities";
+import { DELIM, FLUSH, type Pkt, concatBytes, parsePktLines, pktLine, pktText, sideband } from "./pkt-line";
+
+export interface RepoView {
+  store: ObjectStore;
+  refs: RefStore;
+}
+
+/** A request the client got wrong: answered with an `ERR` pkt-line. */
+export class UploadPackError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UploadPackError";
+  }
+}
+
+// ---- shared helpers -----------------------------------------------------------
+
+/** Follows annotated tags to the object they finally name. */
+export function peel(store: ObjectStore, oid: string): string | null {
+  let cur = oid;
+  for (let i = 0; i < 64; i++) {
+    if (store.typeOf(cur) !== OBJ_TAG) return cur === oid ? null : cur;
+    cur = parseTag(store.read(cur).data).object;
+  }
+  return null;
+}
+
+const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+export function parseFilter(spec: string): ObjectFilter {
+  if (spec === "blob:none") return { kind: "blob:none" };
+  let m = /^blob:limit=(\d+)([kmg]?)$/i.exec(spec);
+  if (m) return { kind: "blob:limit", limit: Number(m[1]) * UNITS[m[2].toLowerCase()] };
+  m = /^tree:(\d+)$/.exec(spec);
+  if (m) return { kind: "tree", depth: Number(m[1]) };
+  m = /^object:type=(blob|tree|commit|tag)$/.exec(spec);
+  if (m) return { kind: "object:type", type: m[1] as "blob" };
+  throw new UploadPackError(`unsupported filter spec '${spec}'`);
+}
+
+interface FetchRequest {
+  wants: string[];
+  haves: string[];
+  done: boolean;
+  ofsDelta: boolean;
+  thinPack: boolean;
+  noProgress: boolean;
+  includeTag: boolean;
+  waitForDone: boolean;
+  sideband: "none" | "small" | "64k";
+  clientShallow: Set<string>;
+  deepen: DeepenRequest | null;
+  filter?: ObjectFilter;
+  wantRefs: string[];
+}
+
+function emptyRequest(): FetchRequest {
+  return {
+    wants: [],
+    haves: [],
+    done: false,
+    ofsDelta: false,
+    thinPack: false,
+    noProgress: false,
+    includeTag: false,
+    waitForDone: false,
+    sideband: "none",
+    clientShallow: new Set(),
+    deepen: null,
+    wantRefs: [],
+  };
+}
+
+function expectOid(value: string, what: string): string {
+  if (!isOid(value)) throw new UploadPackError(`protocol error: expected an object id after '${what}', got '${value}'`);
+  return value;
+}
+
+/** Parses a shallow/deepen/filter line shared by v0 and v2; false if not one. */
+function parseShallowArg(line: string, req: FetchRequest, refs: RefStore): boolean {
+  if (line.startsWith("shallow ")) {
+    req.clientShallow.add(expectOid(line.slice(8), "shallow"));
+  } else if (line.startsWith("deepen ")) {
+    const n = Number(line.slice(7));
+    if (!Number.isInteger(n) || n <= 0) throw new UploadPackError(`invalid deepen depth '${line.slice(7)}'`);
+    req.deepen = { ...req.deepen, depth: n };
+  } else if (line === "deepen-relative") {
+    req.deepen = { ...req.deepen, relative: true };
+  } else if (line.startsWith("deepen-since ")) {
+    const t = Number(line.slice(13));
+    if (!Number.isFinite(t)) throw new UploadPackError(`invalid deepen-since '${line.slice(13)}'`);
+    req.deepen = { ...req.deepen, since: t };
+  } else if (line.startsWith("deepen-not ")) {
+    const name = line.slice(11);
+    const oid = refs.resolve(name) ?? refs.resolve(`refs/heads/${name}`) ?? refs.resolve(`refs/tags/${name}`);
+    if (!oid) throw new UploadPackError(`git upload-pack: ambiguous deepen-not: ${name}`);
+    req.deepen = { ...req.deepen, not: [...(req.deepen?.not ?? []), oid] };
+  } else if (line.startsWith("filter ")) {
+    req.filter = parseFilter(line.slice(7));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/** Tracks what the client has in common with us, as git's upload-pack does. */
+class Negotiation {
+  readonly common = new Set<string>();
+  private oldest = Infinity;
+  private wantCommits: string[] = [];
+
+  constructor(
+    private readonly store: ObjectStore,
+    wants: string[],
+  ) {
+    for (const w of wants) {
+      const p = peel(store, w) ?? w;
+      if (store.typeOf(p) === OBJ_COMMIT) this.wantCommits.push(p);
+    }
+  }
+
+  /** Records a have; true if we have the object (it is common). */
+  have(oid: string): boolean {
+    if (!this.store.has(oid)) return false;
+    if (this.common.has(oid)) return true;
+    this.common.add(oid);
+    if (this.store.typeOf(oid) === OBJ_COMMIT) this.oldest = Math.min(this.oldest, this.store.commit(oid).time);
+    return true;
+  }
+
+  /** Every want reaches a common commit: enough to send a good pack. */
+  readyToGiveUp(): boolean {
+    if (this.common.size === 0) return false;
+    return this.wantCommits.every((w) => reachesAny(this.store, w, this.common, this.oldest));
+  }
+}
+
+function progressLine(req: FetchRequest, text: string): Uint8Array[] {
+  if (req.noProgress || req.sideband === "none") return [];
+  return [...sideband(2, new TextEncoder().encode(text), req.sideband === "64k" ? undefined : 999)];
+}
+
+/** The packfile itself: counting, then the pack, framed for the side-band if used. */
+function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<string>, extraWants: string[]): Generator<Uint8Array> {
+  const { store, refs } = repo;
+  const walk = enumerateObjects(store, [...req.wants, ...extraWants], {
+    haves: req.haves,
+    shallow: shallowWalk,
+    filter: req.filter,
+  });
+  const oids = walk.oids;
+  if (req.includeTag) {
+    const sent = new Set(oids);
+    for (const [name, oid] of refs.list()) {
+      if (!name.startsWith("refs/tags/") || sent.has(oid) || store.typeOf(oid) !== OBJ_TAG) continue;
+      const target = peel(store, oid);
+      if (target && sent.has(target)) {
+        oids.push(oid);
+        sent.add(oid);
+      }
+    }
+  }
+  yield* progressLine(req, `Enumerating objects: ${oids.length}, done.\n`);
+  const stats: PackWriteStats = { objects: 0, deltas: 0, reused: 0, reusedDeltas: 0 };
+  const thinBases = req.thinPack ? walk.clientHas : undefined;
+  const max = req.sideband === "64k" ? undefined : req.sideband === "small" ? 999 : 0;
+  for (const block of writePack(store, oids, { ofsDelta: req.ofsDelta, thinBases }, stats)) {
+    if (max === 0) yield block;
+    else yield* sideband(1, block, max);
+  }
+  yield* progressLine(
+    req,
+    `Total ${stats.objects} (delta ${stats.deltas}), reused ${stats.reused} (delta ${stats.reusedDeltas}), pack-reused 0\n`,
+  );
+}
+
+function checkWants(store: ObjectStore, wants: string[]): void {
+  for (const w of wants) {
+    if (!store.has(w)) throw new UploadPackError(`upload-pack: not our ref ${w}`);
+  }
+}
+
+// ---- protocol v2 --------------------------------------------------------------
+
+export function advertiseV2(): Uint8Array {
+  return concatBytes([...UPLOAD_PACK_V2_CAPS.map((c) => pktLine(c + "\n")), FLUSH]);
+}
+
+interface V2Command {
+  command: string;
+  caps: Map<string, string | true>;
+  args: string[];
+}
+
+function parseV2Request(body: Uint8Array): V2Command {
+  const pkts = parsePktLines(body);
+  let i = 0;
+  const first = pkts[i++];
+  if (!first || first.kind !== "data") throw new UploadPackError("protocol error: expected a command");
+  const cmdLine = pktText(first.data);
+  if (!cmdLine.startsWith("command=")) throw new UploadPackError(`protocol error: expected command=<name>, got '${cmdLine}'`);
+  const caps = new Map<string, string | true>();
+  for (; i < pkts.length && pkts[i].kind === "data"; i++) {
+    for (const [k, v] of parseCapabilities(pktText((pkts[i] as { data: Uint8Array }).data))) caps.set(k, v);
+  }
+  const args: string[] = [];
+  const sep: Pkt | undefined = pkts[i++];
+  if (!sep) throw new UploadPackError("protocol error: expected flush after capabilities");
+  if (sep.kind === "delim") {
+    for (; i < pkts.length && pkts[i].kind === "data"; i++) args.push(pktText((pkts[i] as { data: Uint8Array }).data));
+    const end = pkts[i++];
+    if (!end || end.kind !== "flush") throw new UploadPackError("protocol error: expected flush after arguments");
+  } else if (sep.kind !== "flush") {
+    throw new UploadPackError("protocol error: expected flush after capabilities");
+  }
+  const format = caps.get("object-format");
+  if (format !== undefined && format !== "sha1") throw new UploadPackError(`unsupported object format '${format}'`);
+  return { command: cmdLine.slice(8), caps, args };
+}
+
+export function* serveV2(repo: RepoView, body: Uint8Array): Generator<Uint8Array> {
+  const req = parseV2Request(body);
+  switch (req.command) {
+    case "ls-refs":
+      yield lsRefs(repo, req.args);
+      return;
+    case "fetch":
+      yield* fetchV2(repo, req.args);
+      return;
+    case "object-info":
+      yield objectInfo(repo, req.args);
+      return;
+    default:
+      throw new UploadPackError(`unknown command '${req.command}'`);
+  }
+}
+
+function lsRefs(repo: RepoView, args: string[]): Uint8Array {
+  let peelTags = false;
+  let symrefs = false;
+  let unborn = false;
+  const prefixes: string[] = [];
+  for (const a of args) {
+    if (a === "peel") peelTags = true;
+    else if (a === "symrefs") symrefs = true;
+    else if (a === "unborn") unborn = true;
+    else if (a.startsWith("ref-prefix ")) prefixes.push(a.slice(11));
+    else throw new UploadPackError(`unexpected line: '${a}'`);
+  }
+  const wanted = (name: string) => prefixes.length === 0 || prefixes.some((p) => name.startsWith(p));
+  const out: Uint8Array[] = [];
+  const head = repo.refs.head();
+  if (wanted("HEAD")) {
+    if (head.oid) {
+      const sym = symrefs && head.symref ? ` symref-target:${head.symref}` : "";
+      out.push(pktLine(`${head.oid} HEAD${sym}\n`));
+    } else if (unborn && head.symref) {
+      out.push(pktLine(`unborn HEAD${symrefs ? ` symref-target:${head.symref}` : ""}\n`));
+    }
+  }
+  for (const [name, oid] of repo.refs.list()) {
+    if (!wanted(name)) continue;
+    let line = `${oid} ${name}`;
+    if (peelTags) {
+      const peeled = peel(repo.store, oid);
+      if (peeled) line += ` peeled:${peeled}`;
+    }
+    out.push(pktLine(line + "\n"));
+  }
+  out.push(FLUSH);
+  return concatBytes(out);
+}
+
+function objectInfo(repo: RepoView, args: string[]): Uint8Array {
+  let size = false;
+  const oids: string[] = [];
+  for (const a of args) {
+    if (a === "size") size = true;
+    else if (a.startsWith("oid ")) oids.push(expectOid(a.slice(4), "oid"));
+    else throw new UploadPackError(`object-info: unexpected line: '${a}'`);
+  }
+  const out: Uint8Array[] = [];
+  if (size) out.push(pktLine("size\n"));
+  for (const oid of oids) {
+    const info = repo.store.info(oid);
+    out.push(pktLine(size ? `${oid} ${info ? info.size : ""}\n` : `${oid}\n`));
+  }
+  out.push(FLUSH);
+  return concatBytes(out);
+}
+
+function* fetchV2(repo: RepoView, args: string[]): Generator<Uint8Array> {
+  const req = emptyRequest();
+  req.sideband = "64k";
+  for (const a of args) {
+    if (a.startsWith("want ")) req.wants.push(expectOid(a.slice(5), "want"));
+    else if (a.startsWith("want-ref ")) req.wantRefs.push(a.slice(9));
+    else if (a.startsWith("have ")) req.haves.push(expectOid(a.slice(5), "have"));
+    else if (a === "done") req.done = true;
+    else if (a === "ofs-delta") req.ofsDelta = true;
+    else if (a === "thin-pack") req.thinPack = true;
+    else if (a === "no-progress") req.noProgress = true;
+    else if (a === "include-tag") req.includeTag = true;
+    else if (a === "wait-for-done") req.waitForDone = true;
+    else if (a === "sideband-all" || a.startsWith("packfile-uris ")) continue;
+    else if (!parseShallowArg(a, req, repo.refs)) throw new UploadPackError(`unexpected line: '${a}'`);
+  }
+  const wantedRefs: [string, string][] = [];
+  for (const name of req.wantRefs) {
+    const oid = repo.refs.resolve(name);
+    if (!oid) throw new UploadPackError(`unknown ref ${name}`);
+    wantedRefs.push([oid, name]);
+    req.wants.push(oid);
+  }
+  if (req.wants.length === 0) throw new UploadPackError("fetch: no wants given");
+  checkWants(repo.store, req.wants);
+
+  const out: Uint8Array[] = [];
+  if (!req.done) {
+    const neg = new Negotiation(repo.store, req.wants);
+    const acks: string[] = [];
+    for (const h of req.haves) if (neg.have(h)) acks.push(h);
+    out.push(pktLine("acknowledgments\n"));
+    if (acks.length === 0) out.push(pktLine("NAK\n"));
+    for (const a of acks) out.push(pktLine(`ACK ${a}\n`));
+    const ready = !req.waitForDone && neg.readyToGiveUp();
+    if (!ready) {
+      out.push(FLUSH);
+      yield concatBytes(out);
+      return;
+    }
+    out.push(pktLine("ready\n"), DELIM);
+    // Send only what we have in common as haves.
+    req.haves = [...neg.common];
+  } else {
+    req.haves = req.haves.filter((h) => repo.store.has(h));
+  }
+
+  const plan = shallowPlan(repo, req);
+  if (req.deepen || req.clientShallow.size) {
+    out.push(pktLine("shallow-info\n"));
+    for (const s of plan.shallow) out.push(pktLine(`shallow ${s}\n`));
+    for (const s of plan.unshallow) out.push(pktLine(`unshallow ${s}\n`));
+    out.push(DELIM);
+  }
+  if (wantedRefs.length) {
+    out.push(pktLine("wanted-refs\n"));
+    for (const [oid, name] of wantedRefs) out.push(pktLine(`${oid} ${name}\n`));
+    out.push(DELIM);
+  }
+  out.push(pktLine("packfile\n"));
+  yield concatBytes(out);
+  yield* packStream(repo, req, plan.walkShallow, plan.extraWants);
+  yield FLUSH;
+}
+
+function shallowPlan(repo: RepoView, req: FetchRequest) {
+  const wantCommits = req.wants.map((w) => peel(repo.store, w) ?? w).filter((w) => repo.store.typeOf(w) === OBJ_COMMIT);
+  try {
+    const deepen = req.deepen && req.deepen.depth === INFINITE_DEPTH ? { depth: INFINITE_DEPTH } : req.deepen;
+    return planShallow(repo.store, wantCommits, req.clientShallow, deepen);
+  } catch (e) {
+    if (e instanceof ShallowError) throw new UploadPackError(e.message);
+    throw e;
+  }
+}
+
+// ---- protocol v0 / v1 ---------------------------------------------------------
+
+/** The ref advertisement for v0 (and v1, which only adds a version line). */
+export function advertiseRefs(repo: RepoView, caps: string[], version: 0 | 1, peelTags: boolean): Uint8Array {
+  const out: Uint8Array[] = [];
+  if (version === 1) out.push(pktLine("version 1\n"));
+  const head = repo.refs.head();
+  const allCaps = [...caps];
+  if (head.symref && head.oid) allCaps.push(`symref=HEAD:${head.symref}`);
+  const lines: string[] = [];
+  if (head.oid) lines.push(`${head.oid} HEAD`);
+  for (const [name, oid] of repo.refs.list()) {
+    lines.push(`${oid} ${name}`);
+    if (peelTags) {
+      const peeled = peel(repo.store, oid);
+      if (peeled) lines.push(`${peeled} ${name}^{}`);
+    }
+  }
+  if (lines.length === 0) lines.push(`${ZERO_OID} capabilities^{}`);
+  lines.forEach((line, i) => out.push(pktLine(i === 0 ? `${line}\0${allCaps.join(" ")}\n` : `${line}\n`)));
+  out.push(FLUSH);
+  return concatBytes(out);
+}
+
+export function* serveV0(repo: RepoView, body: Uint8Array): Generator<Uint8Array> {
+  const pkts = parsePktLines(body);
+  const req = emptyRequest();
+  let i = 0;
+  let multiAck: "none" | "multi_ack" | "detailed" = "none";
+  let noDone = false;
+  for (; i < pkts.length; i++) {
+    const p = pkts[i];
+    if (p.kind === "flush") break;
+    if (p.kind !== "data") throw new UploadPackError("protocol error: unexpected delimiter");
+    const line = pktText(p.data);
+    if (line.startsWith("want ")) {
+      const rest = line.slice(5);
+      const oid = expectOid(rest.slice(0, 40), "want");
+      if (req.wants.length === 0) {
+        const caps = parseCapabilities(rest.slice(41));
+        if (caps.has("multi_ack_detailed")) multiAck = "detailed";
+        else if (caps.has("multi_ack")) multiAck = "multi_ack";
+        noDone = caps.has("no-done");
+        req.ofsDelta = caps.has("ofs-delta");
+        req.thinPack = caps.has("thin-pack");
+        req.noProgress = caps.has("no-progress");
+        req.includeTag = caps.has("include-tag");
+        req.sideband = caps.has("side-band-64k") ? "64k" : caps.has("side-band") ? "small" : "none";
+      }
+      req.wants.push(oid);
+    } else if (!parseShallowArg(line, req, repo.refs)) {
+      throw new UploadPackError(`protocol error: unexpected '${line}'`);
+    }
+  }
+  if (i >= pkts.length) throw new UploadPackError("protocol error: expected flush after wants");
+  i++;
+  if (req.wants.length === 0) return;
+  checkWants(repo.store, req.wants);
+
+  const out: Uint8Array[] = [];
+  const plan = shallowPlan(repo, req);
+  if (req.deepen) {
+    for (const s of plan.shallow) out.push(pktLine(`shallow ${s}\n`));
+    for (const s of plan.unshallow) out.push(pktLine(`unshallow ${s}\n`));
+    out.push(FLUSH);
+  }
+
+  const neg = new Negotiation(repo.store, req.wants);
+  let last = "";
+  let haveCount = 0;
+  let gotCommon = false;
+  let gotOther = false;
+  let sentReady = false;
+  let send = false;
+  for (; i < pkts.length; i++) {
+    const p = pkts[i];
+    if (p.kind === "flush") {
+      if (multiAck === "detailed" && gotCommon && !gotOther && neg.readyToGiveUp()) {
+        sentReady = true;
+        out.push(pktLine(`ACK ${last} ready\n`));
+      }
+      if (haveCount === 0 || multiAck !== "none") out.push(pktLine("NAK\n"));
+      if (noDone && sentReady) {
+        out.push(pktLine(`ACK ${last}\n`));
+        send = true;
+        break;
+      }
+      // Stateless: the client sends the next round in a new request.
+      gotCommon = false;
+      gotOther = false;
+      continue;
+    }
+    if (p.kind !== "data") throw new UploadPackError("protocol error: unexpected delimiter");
+    const line = pktText(p.data);
+    if (line.startsWith("have ")) {
+      const oid = expectOid(line.slice(5), "have");
+      if (neg.have(oid)) {
+        haveCount++;
+        gotCommon = true;
+        last = oid;
+        if (multiAck === "detailed") out.push(pktLine(`ACK ${oid} common\n`));
+        else if (multiAck === "multi_ack") out.push(pktLine(`ACK ${oid} continue\n`));
+        else if (haveCount === 1) out.push(pktLine(`ACK ${oid}\n`));
+      } else {
+        gotOther = true;
+        if (multiAck !== "none" && neg.readyToGiveUp()) {
+          out.push(pktLine(multiAck === "detailed" ? `ACK ${oid} ready\n` : `ACK ${oid} continue\n`));
+          if (multiAck === "detailed") sentReady = true;
+        }
+      }
+    } else if (line === "done") {
+      out.push(haveCount > 0 && multiAck !== "none" ? pktLine(`ACK ${last}\n`) : haveCount > 0 ? new Uint8Array(0) : pktLine("NAK\n"));
+      send = true;
+      break;
+    } else {
+      throw new UploadPackError(`protocol error: expected have or done, got '${line}'`);
+    }
+  }
+  yield concatBytes(out);
+  if (!send) return;
+  req.haves = [...neg.common];
+  yield* packStream(repo, req, plan.walkShallow, plan.extraWants);
+  if (req.sideband !== "none") yield FLUSH;
+}

@@ -1,0 +1,255 @@
+// Revision walks: which objects a fetch must send, as `git rev-list --objects
+// <wants> --not <haves>` computes them, and reachability questions for negotiation.
+import { MissingObjectError, type ObjectStore } from "./object-store";
+import { OBJ_BLOB, OBJ_COMMIT, OBJ_TAG, OBJ_TREE, parseTag, treeChildren } from "./object";
+
+/** A max-heap of commits by committer time: the order git's revision walk uses. */
+export class CommitQueue {
+  private items: { oid: string; time: number }[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(oid: string, time: number): void {
+    const a = this.items;
+    a.push({ oid, time });
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p].time >= a[i].time) break;
+      [a[p], a[i]] = [a[i], a[p]];
+      i = p;
+    }
+  }
+
+  pop(): { oid: string; time: number } | undefined {
+    const a = this.items;
+    if (!a.length) return undefined;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l].time > a[m].time) m = l;
+        if (r < a.length && a[r].time > a[m].time) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i], a[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+}
+
+export type ObjectFilter =
+  | { kind: "blob:none" }
+  | { kind: "blob:limit"; limit: number }
+  | { kind: "tree"; depth: number }
+  | { kind: "object:type"; type: "blob" | "tree" | "commit" | "tag" };
+
+export interface WalkOptions {
+  /** Commits the client has: they and their ancestry are not sent. */
+  haves?: Iterable<string>;
+  /** Commits whose parents are not walked: the client's (new) shallow boundary. */
+  shallow?: Set<string>;
+  filter?: ObjectFilter;
+  /** Called every few thousand objects, so a long walk can report progress. */
+  onProgress?: (count: number) => void;
+}
+
+export interface WalkResult {
+  /** Objects to send, commits and tags first, then trees and blobs in walk order. */
+  oids: string[];
+  commits: number;
+  /** Objects known to be on the client (boundary trees and their contents). */
+  clientHas: Set<string>;
+}
+
+/** Peels a want or have to the object it names: tags to their target. */
+function peelTags(store: ObjectStore, oid: string, tags: string[]): { oid: string; type: number } {
+  let cur = oid;
+  for (let depth = 0; depth < 64; depth++) {
+    const type = store.typeOf(cur);
+    if (type === null) throw new MissingObjectError(cur);
+    if (type !== OBJ_TAG) return { oid: cur, type };
+    tags.push(cur);
+    cur = parseTag(store.read(cur).data).object;
+  }
+  throw new Error(`tag chain too long at ${oid}`);
+}
+
+export function enumerateObjects(store: ObjectStore, wants: Iterable<string>, options: WalkOptions = {}): WalkResult {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const emit = (oid: string) => {
+    if (seen.has(oid)) return;
+    seen.add(oid);
+    out.push(oid);
+    if (options.onProgress && (out.length & 4095) === 0) options.onProgress(out.length);
+  };
+
+  const uninteresting = new Set<string>();
+  const queue = new CommitQueue();
+  const queued = new Set<string>();
+  // Queued commits still interesting: the walk ends when none are left.
+  const live = new Set<string>();
+  const rootTrees: string[] = [];
+  const rootBlobs: string[] = [];
+  const enqueue = (oid: string) => {
+    if (queued.has(oid)) return;
+    queued.add(oid);
+    if (!uninteresting.has(oid)) live.add(oid);
+    queue.push(oid, store.commit(oid).time);
+  };
+  const markUninteresting = (oid: string) => {
+    uninteresting.add(oid);
+    live.delete(oid);
+  };
+
+  for (const have of options.haves ?? []) {
+    if (!store.has(have)) continue;
+    const { oid, type } = peelTags(store, have, []);
+    markUninteresting(oid);
+    if (type === OBJ_COMMIT) enqueue(oid);
+  }
+  for (const want of wants) {
+    const tags: string[] = [];
+    const { oid, type } = peelTags(store, want, tags);
+    for (const t of tags) emit(t);
+    if (type === OBJ_COMMIT) enqueue(oid);
+    else if (type === OBJ_TREE) rootTrees.push(oid);
+    else if (type === OBJ_BLOB) rootBlobs.push(oid);
+  }
+
+  // Commit walk, newest first; stops when only uninteresting commits remain queued.
+  const commits: string[] = [];
+  const edges = new Set<string>();
+  while (live.size) {
+    const { oid } = queue.pop()!;
+    live.delete(oid);
+    const info = store.commit(oid);
+    const isUninteresting = uninteresting.has(oid);
+    if (!isUninteresting) commits.push(oid);
+    if (options.shallow?.has(oid)) continue;
+    for (const p of info.parents) {
+      if (isUninteresting) markUninteresting(p);
+      else if (!store.has(p)) continue;
+      if (isUninteresting || !uninteresting.has(p)) enqueue(p);
+      else edges.add(p);
+    }
+  }
+  // Remaining uninteresting commits in the queue are the boundary too.
+  for (let c = queue.pop(); c; c = queue.pop()) edges.add(c.oid);
+
+  // Objects in the trees of boundary commits are on the client already.
+  const excluded = new Set<string>();
+  for (const edge of edges) {
+    if (!uninteresting.has(edge) || !store.has(edge)) continue;
+    markTree(store, store.commit(edge).tree, excluded);
+  }
+
+  const filter = options.filter;
+  const sendCommits = filter?.kind !== "object:type" || filter.type === "commit";
+  let commitCount = 0;
+  for (const c of commits) {
+    if (uninteresting.has(c)) continue;
+    if (sendCommits) emit(c);
+    commitCount++;
+  }
+  for (const c of commits) {
+    if (uninteresting.has(c)) continue;
+    walkTree(store, store.commit(c).tree, 0, excluded, seen, emit, filter);
+  }
+  for (const t of rootTrees) walkTree(store, t, 0, excluded, seen, emit, filter, true);
+  for (const b of rootBlobs) emit(b);
+  return { oids: out, commits: commitCount, clientHas: excluded };
+}
+
+function markTree(store: ObjectStore, root: string, excluded: Set<string>): void {
+  const stack = [root];
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (excluded.has(t)) continue;
+    excluded.add(t);
+    if (!store.has(t)) continue;
+    for (const child of treeChildren(store.read(t).data)) {
+      if (child.isTree) stack.push(child.oid);
+      else excluded.add(child.oid);
+    }
+  }
+}
+
+function walkTree(
+  store: ObjectStore,
+  root: string,
+  rootDepth: number,
+  excluded: Set<string>,
+  seen: Set<string>,
+  emit: (oid: string) => void,
+  filter: ObjectFilter | undefined,
+  explicit = false,
+): void {
+  const stack: { oid: string; depth: number }[] = [{ oid: root, depth: rootDepth }];
+  while (stack.length) {
+    const { oid, depth } = stack.pop()!;
+    if (seen.has(oid) || excluded.has(oid)) continue;
+    // tree:<n> sends trees at depth < n (the root tree is depth 0).
+    if (filter?.kind === "tree" && depth >= filter.depth && !(explicit && depth === 0)) continue;
+    if (filter?.kind !== "object:type" || filter.type === "tree") emit(oid);
+    else seen.add(oid);
+    const children = treeChildren(store.read(oid).data);
+    // Reverse keeps the tree's own order when popping from the stack.
+    for (let i = children.length - 1; i >= 0; i--) {
+      const child = children[i];
+      if (child.isTree) {
+        stack.push({ oid: child.oid, depth: depth + 1 });
+      } else if (!seen.has(child.oid) && !excluded.has(child.oid) && blobPasses(store, child.oid, depth + 1, filter)) {
+        emit(child.oid);
+      }
+    }
+  }
+}
+
+function blobPasses(store: ObjectStore, oid: string, depth: number, filter: ObjectFilter | undefined): boolean {
+  if (!filter) return true;
+  switch (filter.kind) {
+    case "blob:none":
+      return false;
+    case "blob:limit": {
+      const info = store.info(oid);
+      return info !== null && info.size <= filter.limit;
+    }
+    case "tree":
+      return depth < filter.depth;
+    case "object:type":
+      return filter.type === "blob";
+  }
+}
+
+/**
+ * Whether `ancestor` is reachable from `from` through parents, walking no commit older
+ * than `notBefore` (commit times make the walk bounded, as in git's negotiation).
+ */
+export function reachesAny(store: ObjectStore, from: string, targets: Set<string>, notBefore: number): boolean {
+  if (targets.has(from)) return true;
+  const queue = new CommitQueue();
+  const seen = new Set<string>([from]);
+  queue.push(from, store.commit(from).time);
+  while (queue.size) {
+    const { oid } = queue.pop()!;
+    for (const p of store.commit(oid).parents) {
+      if (targets.has(p)) return true;
+      if (seen.has(p) || !store.has(p)) continue;
+      seen.add(p);
+      const t = store.commit(p).time;
+      if (t >= notBefore) queue.push(p, t);
+    }
+  }
+  return false;
+}

@@ -1,0 +1,90 @@
+// Streams between protocol generators and HTTP bodies, with bounded memory.
+
+export class BodyTooLargeError extends Error {
+  constructor(limit: number) {
+    super(`Request body larger than ${limit} bytes`);
+    this.name = "BodyTooLargeError";
+  }
+}
+
+/** Reads a whole body that is small by protocol (an upload-pack request), up to `limit`. */
+export async function readLimited(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > limit) {
+        await reader.cancel().catch(() => undefined);
+        throw new BodyTooLargeError(limit);
+      }
+      parts.push(value);
+    }
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) throw e;
+    throw new BadBodyError(`Could not read the request body: ${(e as Error).message}`);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** The body could not be decoded (for example a gzip header on a body that is not gzip). */
+export class BadBodyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BadBodyError";
+  }
+}
+
+/**
+ * A pull stream over a generator: each pull runs the generator for up to ~1 MB, so
+ * output waits for the client (backpressure) and CPU work is spread across pulls.
+ */
+export function generatorStream(
+  gen: Generator<Uint8Array>,
+  first?: IteratorResult<Uint8Array>,
+  onError?: (e: unknown) => Uint8Array | null,
+): ReadableStream<Uint8Array> {
+  let pending = first;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        try {
+          let sent = 0;
+          while (sent < 1024 * 1024) {
+            const r = pending ?? gen.next();
+            pending = undefined;
+            if (r.done) {
+              controller.close();
+              return;
+            }
+            if (r.value.byteLength) {
+              controller.enqueue(r.value);
+              sent += r.value.byteLength;
+            }
+          }
+        } catch (e) {
+          const tail = onError?.(e);
+          if (tail) {
+            controller.enqueue(tail);
+            controller.close();
+          } else {
+            controller.error(e);
+          }
+        }
+      },
+      cancel() {
+        gen.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

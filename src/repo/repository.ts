@@ -1,0 +1,220 @@
+// The Repository Durable Object: one per repository, named "owner/repo".
+// It owns the repository's DOFS (a bare git repository), its object index and refs.
+// Smart-HTTP requests arrive through `fetch` so bodies stream both ways; the web UI
+// and API use the RPC methods.
+import { DurableObject } from "cloudflare:workers";
+import { Dofs } from "../fs/dofs";
+import { ObjectStore } from "../git/object-store";
+import { RefStore } from "../git/refs";
+import { INCOMING_DIR, receivePack } from "../git/protocol/receive-pack";
+import { UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2 } from "../git/protocol/upload-pack";
+import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
+import { FLUSH, PktLineError, PktReader, concatBytes, errPkt, pktLine, sideband } from "../git/protocol/pkt-line";
+import { tarDofs } from "../git/export/tar";
+import { BadBodyError, BodyTooLargeError, generatorStream, readLimited } from "../http/streams";
+
+export interface Env {
+  REPO: DurableObjectNamespace<Repository>;
+  PACKS?: R2Bucket;
+}
+
+const MAX_UPLOAD_REQUEST = 32 * 1024 * 1024;
+const GIT_NO_CACHE = {
+  "Cache-Control": "no-cache, max-age=0, must-revalidate",
+  Pragma: "no-cache",
+  Expires: "Fri, 01 Jan 1980 00:00:00 GMT",
+};
+
+export type Service = "git-upload-pack" | "git-receive-pack";
+
+export class Repository extends DurableObject<Env> {
+  readonly fs: Dofs;
+  readonly store: ObjectStore;
+  readonly refs: RefStore;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.fs = new Dofs(ctx.storage);
+    this.store = new ObjectStore(this.fs, ctx.storage.sql);
+    this.refs = new RefStore(this.fs);
+    // A fresh instance has no push in flight: anything in incoming/ was interrupted.
+    if (this.fs.exists(INCOMING_DIR)) {
+      for (const f of this.fs.readdir(INCOMING_DIR)) this.fs.unlink(`${INCOMING_DIR}/${f}`);
+    }
+  }
+
+  // ---- lifecycle -------------------------------------------------------------
+
+  exists(): boolean {
+    return this.fs.exists("/HEAD");
+  }
+
+  /** Lays out an empty bare repository, as `git init --bare` does. */
+  init(defaultBranch = "main"): boolean {
+    if (this.exists()) return false;
+    this.fs.transaction(() => {
+      for (const d of ["/refs/heads", "/refs/tags", "/objects/info", "/objects/pack", "/info"]) {
+        this.fs.mkdir(d, { recursive: true });
+      }
+      this.fs.writeFile("/config", "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n");
+      this.fs.writeFile("/description", "Unnamed repository; edit this file 'description' to name the repository.\n");
+      this.fs.writeFile("/HEAD", `ref: refs/heads/${defaultBranch}\n`);
+    });
+    return true;
+  }
+
+  // ---- smart HTTP --------------------------------------------------------------
+
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    try {
+      if (request.method === "GET" && url.pathname === "/info/refs") {
+        return this.infoRefs(url.searchParams.get("service"), request.headers.get("Git-Protocol") ?? "");
+      }
+      if (request.method === "POST" && url.pathname === "/git-upload-pack") {
+        return await this.uploadPack(request);
+      }
+      if (request.method === "POST" && url.pathname === "/git-receive-pack") {
+        return await this.receivePack(request);
+      }
+      if (request.method === "GET" && url.pathname === "/export.tar") {
+        return this.exportTar(url.searchParams.get("name") ?? "repo.git");
+      }
+      return new Response("Not found\n", { status: 404 });
+    } catch (e) {
+      if (e instanceof BodyTooLargeError) return plain(413, e.message);
+      if (e instanceof BadRequest || e instanceof BadBodyError) return plain(400, e.message);
+      throw e;
+    }
+  }
+
+  private infoRefs(service: string | null, gitProtocol: string): Response {
+    if (service !== "git-upload-pack" && service !== "git-receive-pack") {
+      return plain(403, "Dumb HTTP is not supported: use a git client with smart HTTP (git 1.6.6 or later).");
+    }
+    if (service === "git-upload-pack" && !this.exists()) return plain(404, "Repository not found.");
+    const version = protocolVersion(gitProtocol);
+    const parts: Uint8Array[] = [pktLine(`# service=${service}\n`), FLUSH];
+    if (service === "git-upload-pack" && version === 2) {
+      parts.push(advertiseV2());
+    } else {
+      const caps = service === "git-upload-pack" ? UPLOAD_PACK_V0_CAPS : RECEIVE_PACK_CAPS;
+      parts.push(advertiseRefs(this, caps, version === 1 ? 1 : 0, service === "git-upload-pack"));
+    }
+    return new Response(concatBytes(parts), {
+      headers: { "Content-Type": `application/x-${service}-advertisement`, ...GIT_NO_CACHE },
+    });
+  }
+
+  private async uploadPack(request: Request): Promise<Response> {
+    if (!this.exists()) return plain(404, "Repository not found.");
+    checkContentType(request, "git-upload-pack");
+    const body = await readLimited(decodedBody(request), MAX_UPLOAD_REQUEST);
+    const version = protocolVersion(request.headers.get("Git-Protocol") ?? "");
+    const gen = version === 2 ? serveV2(this, body) : serveV0(this, body);
+    return gitResponse("git-upload-pack", gen, version === 2);
+  }
+
+  private async receivePack(request: Request): Promise<Response> {
+    checkContentType(request, "git-receive-pack");
+    const reader = new PktReader(decodedBody(request));
+    const result = await receivePack(
+      {
+        fs: this.fs,
+        store: this.store,
+        refs: this.refs,
+        onFirstPush: () => this.init(),
+      },
+      reader,
+    );
+    this.settleHead();
+    return new Response(result, {
+      headers: { "Content-Type": "application/x-git-receive-pack-result", ...GIT_NO_CACHE },
+    });
+  }
+
+  /**
+   * After a push, HEAD must name a branch that exists if any does: the first push
+   * of `master` (or any one branch) into a repository whose HEAD says main moves it.
+   */
+  private settleHead(): void {
+    if (!this.exists()) return;
+    const head = this.refs.head();
+    if (head.oid) return;
+    const branches = [...this.refs.list().keys()].filter((n) => n.startsWith("refs/heads/"));
+    if (!branches.length) return;
+    const pick = ["refs/heads/main", "refs/heads/master"].find((b) => branches.includes(b)) ?? branches[0];
+    this.refs.setHead(pick);
+  }
+
+  private exportTar(name: string): Response {
+    if (!this.exists()) return plain(404, "Repository not found.");
+    const root = name.replace(/[^A-Za-z0-9._-]/g, "_");
+    const gen = tarDofs(this.fs, root, (p) => p === INCOMING_DIR || p.startsWith(INCOMING_DIR + "/"));
+    return new Response(generatorStream(gen), {
+      headers: {
+        "Content-Type": "application/x-tar",
+        "Content-Disposition": `attachment; filename="${root}.tar"`,
+        ...GIT_NO_CACHE,
+      },
+    });
+  }
+}
+
+class BadRequest extends Error {}
+
+function plain(status: number, message: string): Response {
+  return new Response(message.endsWith("\n") ? message : message + "\n", {
+    status,
+    headers: { "Content-Type": "text/plain; charset=utf-8", ...GIT_NO_CACHE },
+  });
+}
+
+function protocolVersion(header: string): 0 | 1 | 2 {
+  // Git-Protocol is a colon-separated list of key=value; the highest version wins.
+  let v: 0 | 1 | 2 = 0;
+  for (const part of header.split(":")) {
+    if (part === "version=2") v = 2;
+    else if (part === "version=1" && v < 1) v = 1;
+  }
+  return v;
+}
+
+function checkContentType(request: Request, service: Service): void {
+  const type = request.headers.get("Content-Type") ?? "";
+  if (type !== `application/x-${service}-request`) {
+    throw new BadRequest(`Expected Content-Type application/x-${service}-request, got '${type}'`);
+  }
+}
+
+function decodedBody(request: Request): ReadableStream<Uint8Array> {
+  const body = request.body ?? new ReadableStream({ start: (c) => c.close() });
+  const encoding = (request.headers.get("Content-Encoding") ?? "").toLowerCase();
+  if (encoding === "gzip" || encoding === "x-gzip") return body.pipeThrough(new DecompressionStream("gzip"));
+  if (encoding && encoding !== "identity") throw new BadRequest(`Unsupported Content-Encoding '${encoding}'`);
+  return body;
+}
+
+/**
+ * Runs a protocol generator into a response. The first step runs before the response
+ * starts, so a request error is answered with an `ERR` pkt-line; a failure later, in
+ * the middle of a pack, goes to side-band 3 where the client prints it.
+ */
+function gitResponse(service: Service, gen: Generator<Uint8Array>, sidebandErrors: boolean): Response {
+  const headers = { "Content-Type": `application/x-${service}-result`, ...GIT_NO_CACHE };
+  let first: IteratorResult<Uint8Array>;
+  try {
+    first = gen.next();
+  } catch (e) {
+    if (e instanceof UploadPackError || e instanceof PktLineError) return new Response(errPkt(e.message), { headers });
+    throw e;
+  }
+  const stream = generatorStream(gen, first, (e) => {
+    const message = e instanceof Error ? e.message : String(e);
+    console.error("upload-pack failed mid-stream:", message);
+    return sidebandErrors ? concatBytes([...sideband(3, new TextEncoder().encode(`error: ${message}\n`))]) : null;
+  });
+  return new Response(stream, { headers });
+}
+
+export { BadRequest };

@@ -1,0 +1,53 @@
+// A least-recently-used cache bounded by bytes, not entries: every cache in the
+// Durable Object must fit the 128 MB isolate, whatever the repository's size.
+export class ByteLru<K, V> {
+  private readonly map = new Map<K, { value: V; bytes: number }>();
+  private used = 0;
+
+  constructor(
+    readonly budget: number,
+    private readonly sizeOf: (value: V) => number,
+  ) {}
+
+  get(key: K): V | undefined {
+    const hit = this.map.get(key);
+    if (!hit) return undefined;
+    // Map keeps insertion order: re-inserting marks the entry as most recent.
+    this.map.delete(key);
+    this.map.set(key, hit);
+    return hit.value;
+  }
+
+  set(key: K, value: V): void {
+    const bytes = this.sizeOf(value);
+    this.delete(key);
+    if (bytes > this.budget) return;
+    this.map.set(key, { value, bytes });
+    this.used += bytes;
+    for (const [k, v] of this.map) {
+      if (this.used <= this.budget) break;
+      this.map.delete(k);
+      this.used -= v.bytes;
+    }
+  }
+
+  delete(key: K): void {
+    const hit = this.map.get(key);
+    if (!hit) return;
+    this.map.delete(key);
+    this.used -= hit.bytes;
+  }
+
+  deleteWhere(pred: (key: K) => boolean): void {
+    for (const key of [...this.map.keys()]) if (pred(key)) this.delete(key);
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.used = 0;
+  }
+
+  get bytes(): number {
+    return this.used;
+  }
+}
