@@ -4,5 +4,5 @@ import { defineConfig } from "vitest/config";
 // Unit and Durable Object tests, run inside workerd.
 export default defineConfig({
   plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.jsonc" } })],
-  test: { include: ["test/**/*.test.ts"], testTimeout: 60_000 },
+  test: { include: ["test/**/*.test.ts"], globalSetup: ["test/global-setup.ts"], testTimeout: 60_000 },
 });
