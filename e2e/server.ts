@@ -1,0 +1,88 @@
+// Starts the real local server the way the README says (`npm start`), on a free port
+// and a temporary state directory, and stops it again.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+export class LocalServer {
+  private proc: ChildProcess | null = null;
+  private log = "";
+  readonly stateDir: string;
+  port = 0;
+
+  constructor(stateDir?: string) {
+    this.stateDir = stateDir ?? mkdtempSync(join(tmpdir(), "gitflare-state-"));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.port = await freePort();
+    this.log = "";
+    const proc = spawn("npm", ["start"], {
+      cwd: join(import.meta.dirname, ".."),
+      env: { ...process.env, PORT: String(this.port), GITFLARE_STATE: this.stateDir, WRANGLER_SEND_METRICS: "false", CI: "true" },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.proc = proc;
+    proc.stdout!.on("data", (d) => (this.log += d));
+    proc.stderr!.on("data", (d) => (this.log += d));
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null) throw new Error(`server exited early:\n${this.log}`);
+      try {
+        const res = await fetch(this.url + "/");
+        if (res.ok) {
+          await res.arrayBuffer();
+          return;
+        }
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await this.stop();
+    throw new Error(`server did not start in time:\n${this.log}`);
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    try {
+      process.kill(-proc.pid!, "SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-proc.pid!, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
+    this.proc = null;
+  }
+
+  output(): string {
+    return this.log;
+  }
+}
