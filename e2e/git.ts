@@ -80,3 +80,23 @@ export function parseRefs(text: string): Map<string, string> {
   }
   return m;
 }
+
+/**
+ * A repository whose commits are a day apart (for --shallow-since), with a file that
+ * grows by a few lines per commit (so deltas form) and a tag every ten commits.
+ */
+export async function makeDatedRepo(commits: number): Promise<string> {
+  const dir = tempDir("gitflare-dated-");
+  await git(dir, "init", "-q", "-b", "main");
+  const lines: string[] = [];
+  for (let i = 0; i < commits; i++) {
+    const date = new Date(Date.UTC(2020, 0, 1 + i)).toISOString();
+    lines.push(`line ${i}: ${"text ".repeat(8)}`);
+    writeFileSync(join(dir, "log.txt"), lines.join("\n") + "\n");
+    writeFileSync(join(dir, `f${i % 5}.txt`), `version ${i}\n`);
+    await git(dir, "add", "-A");
+    await gitRun(dir, ["commit", "-q", "-m", `day ${i}`], { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date });
+    if (i % 10 === 9) await gitRun(dir, ["tag", "-a", `t${i}`, "-m", `tag ${i}`], { GIT_COMMITTER_DATE: date });
+  }
+  return dir;
+}

@@ -11,6 +11,7 @@ import { UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2 } from ".
 import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
 import { FLUSH, PktLineError, PktReader, concatBytes, errPkt, pktLine, sideband } from "../git/protocol/pkt-line";
 import { tarDofs } from "../git/export/tar";
+import { PushLog, type PushRecord } from "./push-log";
 import { BadBodyError, BodyTooLargeError, generatorStream, readLimited } from "../http/streams";
 
 export interface Env {
@@ -31,12 +32,14 @@ export class Repository extends DurableObject<Env> {
   readonly fs: Dofs;
   readonly store: ObjectStore;
   readonly refs: RefStore;
+  readonly pushLog: PushLog;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.fs = new Dofs(ctx.storage);
     this.store = new ObjectStore(this.fs, ctx.storage.sql);
     this.refs = new RefStore(this.fs);
+    this.pushLog = new PushLog(ctx.storage.sql);
     // A fresh instance has no push in flight: anything in incoming/ was interrupted.
     if (this.fs.exists(INCOMING_DIR)) {
       for (const f of this.fs.readdir(INCOMING_DIR)) this.fs.unlink(`${INCOMING_DIR}/${f}`);
@@ -61,6 +64,11 @@ export class Repository extends DurableObject<Env> {
       this.fs.writeFile("/HEAD", `ref: refs/heads/${defaultBranch}\n`);
     });
     return true;
+  }
+
+  /** The most recent pushes, newest first (RPC for the API). */
+  recentPushes(limit = 20): PushRecord[] {
+    return this.pushLog.recent(limit);
   }
 
   // ---- smart HTTP --------------------------------------------------------------
@@ -123,6 +131,7 @@ export class Repository extends DurableObject<Env> {
         fs: this.fs,
         store: this.store,
         refs: this.refs,
+        hooks: [this.pushLog],
         onFirstPush: () => this.init(),
       },
       reader,
@@ -207,7 +216,9 @@ function gitResponse(service: Service, gen: Generator<Uint8Array>, sidebandError
     first = gen.next();
   } catch (e) {
     if (e instanceof UploadPackError || e instanceof PktLineError) return new Response(errPkt(e.message), { headers });
-    throw e;
+    // Never a bare 500 to a git client: it cannot show one to its user.
+    console.error("upload-pack failed:", e);
+    return new Response(errPkt(`internal server error: ${(e as Error).message}`), { headers });
   }
   const stream = generatorStream(gen, first, (e) => {
     const message = e instanceof Error ? e.message : String(e);

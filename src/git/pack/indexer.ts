@@ -27,7 +27,7 @@ import {
 } from "../object";
 import { applyDelta } from "./delta";
 import { PackFormatError, encodeEntryHeader, parseEntryHeader } from "./entry";
-import { inflateExact } from "./zlib";
+import { inflateCap, inflateExact } from "./zlib";
 
 export const MAX_OBJECT_SIZE = 256 * 1024 * 1024;
 export const MAX_DELTA_DEPTH = 4095;
@@ -133,7 +133,7 @@ function inflateAt(win: PackWindow, entryStart: number, pos: number, expected: n
   for (;;) {
     const { bytes, at } = win.view(pos, need, entryStart);
     try {
-      const r = inflateSync(bytes.subarray(at), { info: true, maxOutputLength: Math.max(1, expected) } as never) as unknown as {
+      const r = inflateSync(bytes.subarray(at), { info: true, maxOutputLength: inflateCap(expected) } as never) as unknown as {
         buffer: Uint8Array;
         engine: { bytesWritten: number };
       };

@@ -31,7 +31,11 @@ export interface PushRequest {
   pushOptions: string[];
 }
 
-/** What server-side hooks see; a pre-receive hook may refuse the push. */
+/**
+ * In-process server-side hooks, git's pre-receive and post-receive. They see the
+ * commands and the push options (`git push -o …`). A pre-receive hook that returns
+ * `{ ok: false }` refuses every ref of the push with its message, as git does.
+ */
 export interface PushHooks {
   preReceive?(push: PushRequest): { ok: true } | { ok: false; message: string };
   postReceive?(push: PushRequest, results: CommandResult[]): void;
@@ -47,7 +51,7 @@ export interface ReceiveContext {
   fs: Dofs;
   store: ObjectStore;
   refs: RefStore;
-  hooks?: PushHooks;
+  hooks?: PushHooks[];
   /** Runs before the first ref update of a repository that had no refs. */
   onFirstPush?(): void;
 }
@@ -165,11 +169,16 @@ export async function receivePack(ctx: ReceiveContext, reader: PktReader): Promi
   if (atomic && results.some((r) => r.reason)) {
     for (const r of results) if (!r.reason) r.reason = "atomic push failed";
   }
-  const hook = ctx.hooks?.preReceive?.(push);
-  if (hook && !hook.ok) for (const r of results) if (!r.reason) r.reason = `pre-receive hook declined: ${hook.message}`;
+  for (const hook of ctx.hooks ?? []) {
+    const verdict = hook.preReceive?.(push);
+    if (verdict && !verdict.ok) {
+      for (const r of results) if (!r.reason) r.reason = `pre-receive hook declined: ${verdict.message}`;
+      break;
+    }
+  }
 
   const final = commit(ctx, push, results, tempPath, indexed, atomic);
-  ctx.hooks?.postReceive?.(push, final);
+  for (const hook of ctx.hooks ?? []) hook.postReceive?.(push, final);
   return report(push, "ok", final);
 }
 

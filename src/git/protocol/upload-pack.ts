@@ -88,7 +88,7 @@ function expectOid(value: string, what: string): string {
 }
 
 /** Parses a shallow/deepen/filter line shared by v0 and v2; false if not one. */
-function parseShallowArg(line: string, req: FetchRequest, refs: RefStore): boolean {
+function parseShallowArg(line: string, req: FetchRequest, repo: RepoView): boolean {
   if (line.startsWith("shallow ")) {
     req.clientShallow.add(expectOid(line.slice(8), "shallow"));
   } else if (line.startsWith("deepen ")) {
@@ -103,9 +103,10 @@ function parseShallowArg(line: string, req: FetchRequest, refs: RefStore): boole
     req.deepen = { ...req.deepen, since: t };
   } else if (line.startsWith("deepen-not ")) {
     const name = line.slice(11);
+    const { refs, store } = repo;
     const oid = refs.resolve(name) ?? refs.resolve(`refs/heads/${name}`) ?? refs.resolve(`refs/tags/${name}`);
     if (!oid) throw new UploadPackError(`git upload-pack: ambiguous deepen-not: ${name}`);
-    req.deepen = { ...req.deepen, not: [...(req.deepen?.not ?? []), oid] };
+    req.deepen = { ...req.deepen, not: [...(req.deepen?.not ?? []), peel(store, oid) ?? oid] };
   } else if (line.startsWith("filter ")) {
     req.filter = parseFilter(line.slice(7));
   } else {
@@ -314,7 +315,7 @@ function* fetchV2(repo: RepoView, args: string[]): Generator<Uint8Array> {
     else if (a === "include-tag") req.includeTag = true;
     else if (a === "wait-for-done") req.waitForDone = true;
     else if (a === "sideband-all" || a.startsWith("packfile-uris ")) continue;
-    else if (!parseShallowArg(a, req, repo.refs)) throw new UploadPackError(`unexpected line: '${a}'`);
+    else if (!parseShallowArg(a, req, repo)) throw new UploadPackError(`unexpected line: '${a}'`);
   }
   const wantedRefs: [string, string][] = [];
   for (const name of req.wantRefs) {
@@ -406,6 +407,7 @@ export function* serveV0(repo: RepoView, body: Uint8Array): Generator<Uint8Array
   let i = 0;
   let multiAck: "none" | "multi_ack" | "detailed" = "none";
   let noDone = false;
+  let deepenRelative = false;
   for (; i < pkts.length; i++) {
     const p = pkts[i];
     if (p.kind === "flush") break;
@@ -424,14 +426,17 @@ export function* serveV0(repo: RepoView, body: Uint8Array): Generator<Uint8Array
         req.noProgress = caps.has("no-progress");
         req.includeTag = caps.has("include-tag");
         req.sideband = caps.has("side-band-64k") ? "64k" : caps.has("side-band") ? "small" : "none";
+        // In v0 deepen-relative is a capability, not an argument line.
+        deepenRelative = caps.has("deepen-relative");
       }
       req.wants.push(oid);
-    } else if (!parseShallowArg(line, req, repo.refs)) {
+    } else if (!parseShallowArg(line, req, repo)) {
       throw new UploadPackError(`protocol error: unexpected '${line}'`);
     }
   }
   if (i >= pkts.length) throw new UploadPackError("protocol error: expected flush after wants");
   i++;
+  if (req.deepen && deepenRelative) req.deepen.relative = true;
   if (req.wants.length === 0) return;
   checkWants(repo.store, req.wants);
 
