@@ -61,6 +61,10 @@ export default function setup(project: TestProject) {
       head,
       base,
     });
+    project.provide("fuzz", {
+      iterations: Number(process.env.FUZZ_ITERATIONS ?? 150),
+      seed: Number(process.env.FUZZ_SEED ?? 20261125),
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -76,5 +80,6 @@ declare module "vitest" {
       head: string;
       base: string;
     };
+    fuzz: { iterations: number; seed: number };
   }
 }
