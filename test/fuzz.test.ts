@@ -34,7 +34,7 @@ function rng(s: number) {
 const INTERESTING = [0x00, 0x01, 0x0a, 0x20, 0x30, 0x66, 0x7f, 0x80, 0xff];
 
 function mutate(input: Uint8Array, rand: () => number, from = 0): Uint8Array {
-  let b = input.slice();
+  let b: Uint8Array = input.slice();
   const rounds = 1 + Math.floor(rand() * 4);
   const pos = () => from + Math.floor(rand() * Math.max(1, b.length - from));
   for (let r = 0; r < rounds; r++) {
@@ -77,9 +77,9 @@ function mutate(input: Uint8Array, rand: () => number, from = 0): Uint8Array {
   return b;
 }
 
-function expectClean(fn: () => unknown, allowed: (new (...a: never[]) => Error)[]) {
+async function expectClean(fn: () => unknown, allowed: (new (...a: never[]) => Error)[]) {
   try {
-    fn();
+    await fn();
   } catch (e) {
     if (!allowed.some((k) => e instanceof k)) throw new Error(`unclean failure: ${(e as Error)?.stack ?? e}`);
   }
@@ -89,11 +89,17 @@ function refSnapshot(repo: Repository): string {
   return JSON.stringify([...repo.refs.list()]);
 }
 
-function seedRepo(repo: Repository) {
+async function collect(gen: AsyncGenerator<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const b of gen) out.push(b);
+  return out;
+}
+
+async function seedRepo(repo: Repository) {
   repo.init();
   repo.fs.mkdir("/objects/incoming", { recursive: true });
   repo.fs.writeFile("/objects/incoming/seed.pack", fromBase64(fixtures.ofsPack.pack));
-  const result = repo.store.index("/objects/incoming/seed.pack");
+  const result = await repo.store.index("/objects/incoming/seed.pack");
   repo.fs.transaction(() => repo.store.commitPack("/objects/incoming/seed.pack", result, writeIdxV2(result.objects, result.packChecksum)));
   repo.refs.update([{ name: "refs/heads/main", old: ZERO, new: fixtures.head }], false);
 }
@@ -119,33 +125,33 @@ const pushSeed = concatBytes([
 ]);
 
 describe(`fuzzing (seed ${seed}, ${iterations} cases per target)`, () => {
-  it("pkt-line parser", () => {
+  it("pkt-line parser", async () => {
     const rand = rng(seed);
     for (let i = 0; i < iterations * 4; i++) {
       const input = rand() < 0.2 ? Uint8Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256)) : mutate(v2Seeds[i % 3], rand);
-      expectClean(() => parsePktLines(input), [PktLineError]);
+      await expectClean(() => parsePktLines(input), [PktLineError]);
     }
   });
 
   it("v2 command parser and commands", () =>
-    inRepo(freshRepo("fuzz"), (repo) => {
-      seedRepo(repo);
+    inRepo(freshRepo("fuzz"), async (repo) => {
+      await seedRepo(repo);
       const before = refSnapshot(repo);
       const rand = rng(seed + 1);
       for (let i = 0; i < iterations; i++) {
         const input = mutate(v2Seeds[i % v2Seeds.length], rand);
-        expectClean(() => [...serveV2(repo, input)], [UploadPackError, PktLineError]);
+        await expectClean(() => collect(serveV2(repo, input)), [UploadPackError, PktLineError]);
       }
       expect(refSnapshot(repo)).toBe(before);
     }));
 
   it("v0 upload-pack negotiation", () =>
-    inRepo(freshRepo("fuzz"), (repo) => {
-      seedRepo(repo);
+    inRepo(freshRepo("fuzz"), async (repo) => {
+      await seedRepo(repo);
       const before = refSnapshot(repo);
       const rand = rng(seed + 2);
       for (let i = 0; i < iterations; i++) {
-        expectClean(() => [...serveV0(repo, mutate(v0Seed, rand))], [UploadPackError, PktLineError]);
+        await expectClean(() => collect(serveV0(repo, mutate(v0Seed, rand))), [UploadPackError, PktLineError]);
       }
       expect(refSnapshot(repo)).toBe(before);
     }));
@@ -169,8 +175,8 @@ describe(`fuzzing (seed ${seed}, ${iterations} cases per target)`, () => {
   });
 
   it("pack indexer, with checksums fixed up", () =>
-    inRepo(freshRepo("fuzz"), (repo) => {
-      seedRepo(repo);
+    inRepo(freshRepo("fuzz"), async (repo) => {
+      await seedRepo(repo);
       const before = refSnapshot(repo);
       const rand = rng(seed + 4);
       const packs = [fromBase64(fixtures.refPack.pack), fromBase64(fixtures.thinPack.pack)];
@@ -179,8 +185,8 @@ describe(`fuzzing (seed ${seed}, ${iterations} cases per target)`, () => {
         const pack = packs[i % 2];
         const mutated = withTrailer(mutate(pack.subarray(0, pack.length - 20), rand, 12));
         repo.fs.writeFile("/objects/incoming/fuzz.pack", mutated);
-        expectClean(() => {
-          repo.store.index("/objects/incoming/fuzz.pack");
+        await expectClean(async () => {
+          await repo.store.index("/objects/incoming/fuzz.pack");
           accepted++;
         }, [PackFormatError]);
       }
@@ -191,11 +197,12 @@ describe(`fuzzing (seed ${seed}, ${iterations} cases per target)`, () => {
 
   it("whole pushes through the Durable Object", () =>
     inRepo(freshRepo("fuzz"), async (repo) => {
-      seedRepo(repo);
+      await seedRepo(repo);
       const before = refSnapshot(repo);
       const rand = rng(seed + 5);
       const pack = fromBase64(fixtures.thinPack.pack);
       const packsBefore = repo.store.stats().packs;
+      let accepted = 0;
       for (let i = 0; i < Math.max(10, iterations / 5); i++) {
         const mutated = withTrailer(mutate(pack.subarray(0, pack.length - 20), rand, 12));
         const body = concatBytes([pktLine(`${fixtures.head} ${fixtures.head} refs/heads/main\0report-status\n`), enc("0000"), mutated]);
@@ -209,10 +216,14 @@ describe(`fuzzing (seed ${seed}, ${iterations} cases per target)`, () => {
         expect(res.status).toBe(200);
         const text = await res.text();
         expect(text).toMatch(/unpack /);
+        // A mutation can leave a valid pack (say, a changed byte in a blob); then the
+        // no-op ref update succeeds and the pack is kept, as git would keep it.
+        if (text.includes("ok refs/heads/main")) accepted++;
       }
       expect(refSnapshot(repo)).toBe(before);
-      // Pushes that moved no ref keep no pack.
-      expect(repo.store.stats().packs).toBe(packsBefore);
+      expect(repo.store.stats().packs).toBe(packsBefore + accepted);
       expect(repo.fs.readdir("/objects/incoming")).toEqual([]);
+      // Whatever was kept is sound: every object matches its id.
+      await repo.store.rebuildIndex();
     }));
 });

@@ -9,11 +9,11 @@ import { fromBase64, freshRepo, hex, inRepo } from "./helpers";
 const fixtures = inject("fixtures");
 
 /** Stores a pack in the repository the way receive-pack does, and indexes it. */
-function indexInto(repo: Repository, packB64: string) {
+async function indexInto(repo: Repository, packB64: string) {
   repo.fs.mkdir("/objects/incoming", { recursive: true });
   const path = `/objects/incoming/${crypto.randomUUID()}.pack`;
   repo.fs.writeFile(path, fromBase64(packB64));
-  const result = repo.store.index(path);
+  const result = await repo.store.index(path);
   const idx = writeIdxV2(result.objects, result.packChecksum);
   return { path, result, idx };
 }
@@ -21,8 +21,8 @@ function indexInto(repo: Repository, packB64: string) {
 describe("pack indexing", () => {
   for (const kind of ["ofsPack", "refPack"] as const) {
     it(`writes the same .idx as git index-pack (${kind})`, () =>
-      inRepo(freshRepo("idx"), (repo) => {
-        const { result, idx } = indexInto(repo, fixtures[kind].pack);
+      inRepo(freshRepo("idx"), async (repo) => {
+        const { result, idx } = await indexInto(repo, fixtures[kind].pack);
         expect(result.objects.length).toBeGreaterThan(30);
         expect(result.objects.some((o) => o.base !== null)).toBe(true);
         expect(hex(idx)).toBe(hex(fromBase64(fixtures[kind].idx)));
@@ -30,27 +30,27 @@ describe("pack indexing", () => {
   }
 
   it("completes a thin pack from stored objects and stays readable", () =>
-    inRepo(freshRepo("thin"), (repo) => {
+    inRepo(freshRepo("thin"), async (repo) => {
       repo.init();
-      const base = indexInto(repo, fixtures.basePack.pack);
+      const base = await indexInto(repo, fixtures.basePack.pack);
       repo.fs.transaction(() => repo.store.commitPack(base.path, base.result, base.idx));
-      const thin = indexInto(repo, fixtures.thinPack.pack);
+      const thin = await indexInto(repo, fixtures.thinPack.pack);
       expect(thin.result.thinBases).toBeGreaterThan(0);
       // The completed pack parses again on its own, with no outside bases.
-      const again = repo.store.index(thin.path);
+      const again = await repo.store.index(thin.path);
       expect(again.thinBases).toBe(0);
       expect(again.objects.length).toBe(thin.result.objects.length);
       repo.fs.transaction(() => repo.store.commitPack(thin.path, thin.result, thin.idx));
-      expect(repo.store.read(fixtures.head).type).toBe("commit");
+      expect((await repo.store.read(fixtures.head)).type).toBe("commit");
     }));
 
   it("reads back every object, and rebuilds its SQL index from the .idx files", () =>
-    inRepo(freshRepo("rebuild"), (repo) => {
+    inRepo(freshRepo("rebuild"), async (repo) => {
       repo.init();
-      const { path, result, idx } = indexInto(repo, fixtures.ofsPack.pack);
+      const { path, result, idx } = await indexInto(repo, fixtures.ofsPack.pack);
       repo.fs.transaction(() => repo.store.commitPack(path, result, idx));
       const before = result.objects.map((o) => [o.oid, repo.store.info(o.oid)]);
-      repo.store.rebuildIndex();
+      await repo.store.rebuildIndex();
       expect(result.objects.map((o) => [o.oid, repo.store.info(o.oid)])).toEqual(before);
       expect(readIdxV2(idx).entries.length).toBe(result.objects.length);
     }));
@@ -58,7 +58,7 @@ describe("pack indexing", () => {
   it("is readable by isomorphic-git through IsoGitFs", () =>
     inRepo(freshRepo("isogit"), async (repo) => {
       repo.init();
-      const { path, result, idx } = indexInto(repo, fixtures.ofsPack.pack);
+      const { path, result, idx } = await indexInto(repo, fixtures.ofsPack.pack);
       repo.fs.transaction(() => repo.store.commitPack(path, result, idx));
       repo.refs.update([{ name: "refs/heads/main", old: "0".repeat(40), new: fixtures.head }], false);
       const fs = createIsoGitFs(repo.fs);
@@ -78,28 +78,28 @@ describe("pack indexing", () => {
     };
 
     it("with a wrong trailer checksum", () =>
-      inRepo(freshRepo("bad"), (repo) => {
+      inRepo(freshRepo("bad"), async (repo) => {
         const run = corrupt((p) => {
           p[p.length - 1] ^= 1;
           return p;
         })(repo);
-        expect(run).toThrow(/checksum/);
+        await expect(run()).rejects.toThrow(/checksum/);
       }));
 
     it("when truncated", () =>
-      inRepo(freshRepo("bad"), (repo) => {
-        expect(corrupt((p) => p.subarray(0, p.length - 100))(repo)).toThrow(PackFormatError);
+      inRepo(freshRepo("bad"), async (repo) => {
+        await expect(corrupt((p) => p.subarray(0, p.length - 100))(repo)()).rejects.toThrow(PackFormatError);
       }));
 
     it("with a bad signature or version", () =>
-      inRepo(freshRepo("bad"), (repo) => {
-        expect(corrupt((p) => ((p[0] = 0x51), p))(repo)).toThrow(/signature/);
-        expect(corrupt((p) => ((p[7] = 9), p))(repo)).toThrow(/version/);
+      inRepo(freshRepo("bad"), async (repo) => {
+        await expect(corrupt((p) => ((p[0] = 0x51), p))(repo)()).rejects.toThrow(/signature/);
+        await expect(corrupt((p) => ((p[7] = 9), p))(repo)()).rejects.toThrow(/version/);
       }));
 
     it("with a corrupt zlib stream", () =>
-      inRepo(freshRepo("bad"), (repo) => {
-        expect(corrupt((p) => ((p[40] ^= 0xff), (p[41] ^= 0xff), p))(repo)).toThrow(PackFormatError);
+      inRepo(freshRepo("bad"), async (repo) => {
+        await expect(corrupt((p) => ((p[40] ^= 0xff), (p[41] ^= 0xff), p))(repo)()).rejects.toThrow(PackFormatError);
       }));
   });
 });

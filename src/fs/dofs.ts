@@ -17,6 +17,10 @@ const S_IFLNK = 0o120000;
 const MAX_SYMLINK_HOPS = 40;
 
 export interface DofsOptions {
+  /** Where tiered-out files live. Without it, everything stays in SQLite. */
+  bucket?: R2Bucket;
+  /** Byte budget of the in-memory cache of blocks read back from R2. */
+  r2CacheBytes?: number;
   /** Bytes per stored chunk. */
   chunkSize?: number;
   /** Total file bytes allowed; writes past it fail with ENOSPC. */
@@ -37,6 +41,8 @@ type NodeRow = {
   mtime: number;
   ino: number;
   target: string | null;
+  /** Null while the contents are in SQLite; the R2 key once tiered out. */
+  tier: string | null;
 };
 
 /** The subset of Node's fs.Stats that isomorphic-git and our callers use. */
@@ -104,12 +110,16 @@ export class Dofs {
   private nextIno = 1;
   private symlinkCount = 0;
   private readonly rollbackListeners: (() => void)[] = [];
+  readonly bucket: R2Bucket | undefined;
+  private readonly r2Blocks: ByteLru<string, Uint8Array>;
 
   constructor(private readonly storage: DurableObjectStorage, options: DofsOptions = {}) {
     this.sql = storage.sql;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.quotaBytes = options.quotaBytes ?? DEFAULT_QUOTA;
     this.cache = new ByteLru(options.cacheBytes ?? 16 * 1024 * 1024, (b) => b.byteLength + 64);
+    this.bucket = options.bucket;
+    this.r2Blocks = new ByteLru(options.r2CacheBytes ?? 24 * 1024 * 1024, (b) => b.byteLength + 64);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_node (
       path TEXT PRIMARY KEY,
       parent TEXT NOT NULL,
@@ -118,8 +128,10 @@ export class Dofs {
       size INTEGER NOT NULL DEFAULT 0,
       mtime INTEGER NOT NULL,
       ino INTEGER NOT NULL UNIQUE,
-      target TEXT
+      target TEXT,
+      tier TEXT
     )`);
+    this.sql.exec("CREATE TABLE IF NOT EXISTS dofs_r2_trash (key TEXT PRIMARY KEY)");
     this.sql.exec("CREATE INDEX IF NOT EXISTS dofs_node_parent ON dofs_node(parent)");
     this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_chunk (
       ino INTEGER NOT NULL,
@@ -203,14 +215,26 @@ export class Dofs {
   }
 
   readFile(path: string): Uint8Array {
-    const row = this.fileNode(path, "open");
+    const row = this.localFile(path, "open");
     return this.readRange(row, 0, row.size);
   }
 
-  /** Reads up to `length` bytes at `offset`; shorter at end of file. */
+  /** Reads up to `length` bytes at `offset`; shorter at end of file. Local files only. */
   read(path: string, offset: number, length: number): Uint8Array {
-    const row = this.fileNode(path, "read");
+    const row = this.localFile(path, "read");
     return this.readRange(row, offset, length);
+  }
+
+  /** Like `read`, for a file in either tier: R2 blocks are fetched and cached. */
+  async readAsync(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const row = this.fileNode(path, "read");
+    if (!row.tier) return this.readRange(row, offset, length);
+    return this.readTiered(row.tier, row.size, offset, length);
+  }
+
+  /** Whether a file's contents have moved to R2. */
+  isTiered(path: string): boolean {
+    return this.fileNode(path, "stat").tier !== null;
   }
 
   /** Paths of all regular files below `dir`, in path order. */
@@ -277,12 +301,12 @@ export class Dofs {
 
   /** Writes `data` at `offset`, growing the file (with zeros) as needed. */
   writeAt(path: string, offset: number, data: Uint8Array): void {
-    this.transaction(() => this.writeChunks(this.fileNode(path, "write"), offset, data));
+    this.transaction(() => this.writeChunks(this.localFile(path, "write"), offset, data));
   }
 
   truncate(path: string, size: number): void {
     this.transaction(() => {
-      const row = this.fileNode(path, "ftruncate");
+      const row = this.localFile(path, "ftruncate");
       if (size >= row.size) {
         if (size > row.size) this.writeChunks(row, size, new Uint8Array(0));
         return;
@@ -376,9 +400,85 @@ export class Dofs {
   append(path: string, data: Uint8Array): void {
     if (data.byteLength === 0) return;
     this.transaction(() => {
-      const row = this.fileNode(path, "write");
+      const row = this.localFile(path, "write");
       this.writeChunks(row, row.size, data);
     });
+  }
+
+  // ---- tiering to R2 ----------------------------------------------------------
+
+  /**
+   * Moves a file's contents to R2 and frees its SQLite chunks. The upload streams a
+   * chunk at a time; readers keep reading the SQLite copy until the switch, which is
+   * one transaction that first checks the file did not change meanwhile.
+   */
+  async tierOut(path: string, key: string): Promise<boolean> {
+    const bucket = this.bucket;
+    if (!bucket) return false;
+    const row = this.localFile(path, "tier");
+    const { readable, writable } = new FixedLengthStream(row.size);
+    const writer = writable.getWriter();
+    const pump = (async () => {
+      const step = this.chunkSize * 16;
+      for (let off = 0; off < row.size; off += step) {
+        await writer.write(this.readRange(row, off, Math.min(step, row.size - off)).slice());
+      }
+      await writer.close();
+    })();
+    await Promise.all([bucket.put(key, readable), pump]);
+    const moved = this.transaction(() => {
+      const now = this.node(row.path);
+      if (!now || now.ino !== row.ino || now.size !== row.size || now.tier) return false;
+      this.sql.exec("UPDATE dofs_node SET tier = ? WHERE path = ?", key, row.path);
+      this.dropChunks(row.ino, 0);
+      return true;
+    });
+    if (!moved) await bucket.delete(key);
+    return moved;
+  }
+
+  /** Deletes R2 objects of files that were removed. */
+  async emptyR2Trash(): Promise<number> {
+    if (!this.bucket) return 0;
+    const keys = this.sql.exec<{ key: string }>("SELECT key FROM dofs_r2_trash LIMIT 1000").toArray().map((r) => r.key);
+    if (!keys.length) return 0;
+    await this.bucket.delete(keys);
+    for (const k of keys) this.sql.exec("DELETE FROM dofs_r2_trash WHERE key = ?", k);
+    return keys.length;
+  }
+
+  private static readonly R2_BLOCK = 1024 * 1024;
+
+  private async readTiered(key: string, size: number, offset: number, length: number): Promise<Uint8Array> {
+    const end = Math.min(size, offset + length);
+    if (end <= offset) return new Uint8Array(0);
+    const bs = Dofs.R2_BLOCK;
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((end - 1) / bs);
+    const blocks: Uint8Array[] = [];
+    for (let b = first; b <= last; b++) blocks.push(await this.r2Block(key, size, b));
+    if (first === last) return blocks[0].subarray(offset - first * bs, end - first * bs);
+    const out = new Uint8Array(end - offset);
+    for (let b = first; b <= last; b++) {
+      const start = b * bs;
+      const from = Math.max(offset, start) - start;
+      const to = Math.min(end, start + bs) - start;
+      out.set(blocks[b - first].subarray(from, to), start + from - offset);
+    }
+    return out;
+  }
+
+  private async r2Block(key: string, size: number, b: number): Promise<Uint8Array> {
+    const id = `${key}:${b}`;
+    const hit = this.r2Blocks.get(id);
+    if (hit) return hit;
+    const start = b * Dofs.R2_BLOCK;
+    const length = Math.min(Dofs.R2_BLOCK, size - start);
+    const obj = await this.bucket?.get(key, { range: { offset: start, length } });
+    if (!obj) throw new FsError("ENOENT", "read", key, "tiered file is missing from R2");
+    const data = new Uint8Array(await obj.arrayBuffer());
+    this.r2Blocks.set(id, data);
+    return data;
   }
 
   // ---- internals -----------------------------------------------------------
@@ -425,6 +525,13 @@ export class Dofs {
     return row;
   }
 
+  /** A file whose contents are in SQLite: synchronous reads and writes need one. */
+  private localFile(path: string, syscall: string): NodeRow {
+    const row = this.fileNode(path, syscall);
+    if (row.tier) throw new FsError("EINVAL", syscall, path, "file is tiered to R2; read it with readAsync");
+    return row;
+  }
+
   private fileNode(path: string, syscall: string): NodeRow {
     const row = this.mustResolve(path, syscall, true);
     if (row.kind === DIR) throw new FsError("EISDIR", syscall, path);
@@ -435,9 +542,13 @@ export class Dofs {
     const existing = this.resolve(path, syscall, true);
     if (existing) {
       if (existing.kind === DIR) throw new FsError("EISDIR", syscall, path);
+      if (existing.tier) {
+        this.sql.exec("INSERT OR IGNORE INTO dofs_r2_trash (key) VALUES (?)", existing.tier);
+        this.sql.exec("UPDATE dofs_node SET tier = NULL WHERE path = ?", existing.path);
+      }
       this.dropChunks(existing.ino, 0);
       this.setSize(existing, 0);
-      return { ...existing, size: 0 };
+      return { ...existing, size: 0, tier: null };
     }
     const p = normalizePath(path);
     const parent = this.node(parentOf(p));
@@ -449,7 +560,7 @@ export class Dofs {
   private insertNode(path: string, kind: number, mode: number, target: string | null): NodeRow {
     const ino = this.nextIno++;
     this.setMeta("next_ino", this.nextIno);
-    const row: NodeRow = { path, parent: parentOf(path), kind, mode, size: 0, mtime: Date.now(), ino, target };
+    const row: NodeRow = { path, parent: parentOf(path), kind, mode, size: 0, mtime: Date.now(), ino, target, tier: null };
     this.sql.exec(
       "INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino, target) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
       row.path,
@@ -464,6 +575,7 @@ export class Dofs {
   }
 
   private removeNode(row: NodeRow): void {
+    if (row.tier) this.sql.exec("INSERT OR IGNORE INTO dofs_r2_trash (key) VALUES (?)", row.tier);
     this.dropChunks(row.ino, 0);
     if (row.kind === SYMLINK) this.setMeta("symlinks", --this.symlinkCount);
     this.sql.exec("DELETE FROM dofs_node WHERE path = ?", row.path);

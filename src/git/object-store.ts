@@ -6,7 +6,19 @@
 // the fast path, and resolved objects sit in a byte-budgeted cache.
 import type { Dofs } from "../fs/dofs";
 import { ByteLru } from "../util/lru";
-import { OBJ_COMMIT, OBJ_OFS_DELTA, OBJ_REF_DELTA, type ObjectType, hashObject, parseCommit, toHex, typeName } from "./object";
+import {
+  OBJ_COMMIT,
+  OBJ_OFS_DELTA,
+  OBJ_REF_DELTA,
+  OBJ_TAG,
+  type ObjectType,
+  hashObject,
+  parseCommit,
+  parseTag,
+  toHex,
+  typeCode,
+  typeName,
+} from "./object";
 import { applyDelta } from "./pack/delta";
 import { PackFormatError, parseEntryHeader } from "./pack/entry";
 import { readIdxV2 } from "./pack/idx";
@@ -81,6 +93,11 @@ export class ObjectStore implements BaseSource {
       size INTEGER NOT NULL,
       base TEXT
     ) WITHOUT ROWID`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS git_tag (
+      oid TEXT PRIMARY KEY,
+      object TEXT NOT NULL,
+      type INTEGER NOT NULL
+    ) WITHOUT ROWID`);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS git_commit (
       oid TEXT PRIMARY KEY,
       tree TEXT NOT NULL,
@@ -119,20 +136,36 @@ export class ObjectStore implements BaseSource {
     return loc ? { type: typeName(loc.type), size: loc.size } : null;
   }
 
-  /** The raw bytes of an object's pack entry, as stored. */
-  rawEntry(loc: ObjectLocation): Uint8Array {
+  /** The raw bytes of an object's pack entry, as stored (in DOFS or tiered to R2). */
+  async rawEntry(loc: ObjectLocation): Promise<Uint8Array> {
     const path = this.packPaths.get(loc.pack);
     if (!path) throw new MissingObjectError(loc.oid);
-    return this.fs.read(path, loc.offset, loc.length);
+    return this.fs.readAsync(path, loc.offset, loc.length);
   }
 
-  read(oid: string): GitObject {
-    const o = this.readObject(oid);
+  async read(oid: string): Promise<GitObject> {
+    const o = await this.readObject(oid);
     if (!o) throw new MissingObjectError(oid);
     return { type: typeName(o.type), data: o.data };
   }
 
-  readObject(oid: string): { type: number; data: Uint8Array } | null {
+  /** The object an annotated tag names directly (one level), or null. */
+  tagTarget(oid: string): string | null {
+    return this.sql.exec<{ object: string }>("SELECT object FROM git_tag WHERE oid = ?", oid).toArray()[0]?.object ?? null;
+  }
+
+  /** Follows annotated tags to the object they finally name; null if `oid` is no tag. */
+  peel(oid: string): string | null {
+    let cur = oid;
+    for (let i = 0; i < 64; i++) {
+      const row = this.sql.exec<{ object: string }>("SELECT object FROM git_tag WHERE oid = ?", cur).toArray()[0];
+      if (!row) return cur === oid ? null : cur;
+      cur = row.object;
+    }
+    return null;
+  }
+
+  async readObject(oid: string): Promise<{ type: number; data: Uint8Array } | null> {
     const cached = this.objects.get(oid);
     if (cached) return cached;
     // Walk down to the first cached or whole object, then apply deltas on the way up.
@@ -145,7 +178,7 @@ export class ObjectStore implements BaseSource {
         if (chain.length === 0) return null;
         throw new MissingObjectError(cur);
       }
-      const raw = this.rawEntry(loc);
+      const raw = await this.rawEntry(loc);
       const hdr = parseEntryHeader(raw, 0);
       if (!hdr) throw new PackFormatError(`truncated entry for ${cur}`);
       const body = inflateExact(raw.subarray(hdr.headerLength), hdr.size);
@@ -180,15 +213,9 @@ export class ObjectStore implements BaseSource {
     const row = this.sql
       .exec<{ tree: string; parents: string; time: number }>("SELECT tree, parents, time FROM git_commit WHERE oid = ?", oid)
       .toArray()[0];
-    let info: CommitInfo;
-    if (row) {
-      info = { tree: row.tree, parents: row.parents ? row.parents.split(" ") : [], time: row.time };
-    } else {
-      const o = this.read(oid);
-      if (o.type !== "commit") throw new Error(`${oid} is a ${o.type}, not a commit`);
-      const c = parseCommit(o.data);
-      info = { tree: c.tree, parents: c.parents, time: c.committer.timestamp };
-    }
+    // Every commit passes through the indexer, which records it: no inflating here.
+    if (!row) throw new MissingObjectError(oid);
+    const info: CommitInfo = { tree: row.tree, parents: row.parents ? row.parents.split(" ") : [], time: row.time };
     if (this.commits.size > 200_000) this.commits.clear();
     this.commits.set(oid, info);
     return info;
@@ -202,7 +229,7 @@ export class ObjectStore implements BaseSource {
   // ---- writing ---------------------------------------------------------------
 
   /** Indexes a pack that sits at a temporary path in DOFS. Throws PackFormatError. */
-  index(tempPath: string, onProgress?: IndexOptions["onProgress"]): IndexResult {
+  index(tempPath: string, onProgress?: IndexOptions["onProgress"]): Promise<IndexResult> {
     return indexPack(this.fs, tempPath, this, { onProgress });
   }
 
@@ -243,81 +270,82 @@ export class ObjectStore implements BaseSource {
         o.base,
       );
     }
-    for (const c of result.commits) {
-      this.sql.exec(
-        "INSERT OR IGNORE INTO git_commit (oid, tree, parents, time) VALUES (?, ?, ?, ?)",
-        c.oid,
-        c.tree,
-        c.parents.join(" "),
-        c.time,
-      );
-    }
+    for (const c of result.commits) this.recordCommit(c.oid, c.tree, c.parents, c.time);
+    for (const t of result.tags) this.sql.exec("INSERT OR IGNORE INTO git_tag (oid, object, type) VALUES (?, ?, ?)", t.oid, t.object, t.type);
     this.packPaths.set(id, packPath);
     return name;
   }
 
-  /** Drops the SQL index and rebuilds it from the .idx and .pack files in DOFS. */
-  rebuildIndex(): void {
+  private recordCommit(oid: string, tree: string, parents: string[], time: number): void {
+    this.sql.exec("INSERT OR IGNORE INTO git_commit (oid, tree, parents, time) VALUES (?, ?, ?, ?)", oid, tree, parents.join(" "), time);
+  }
+
+  /**
+   * Drops the SQL index and rebuilds it from the .idx and .pack files in DOFS. The
+   * index rows are written in one transaction; types, sizes, commits and tags need the
+   * objects themselves, which may live in R2, so they are filled in afterwards.
+   */
+  async rebuildIndex(): Promise<void> {
+    type Row = { oid: string; offset: number; length: number; base: string | null };
+    const packs: { name: string; size: number; rows: Row[] }[] = [];
+    const files = this.fs.exists(PACK_DIR) ? this.fs.readdir(PACK_DIR) : [];
+    for (const f of files.filter((n) => n.endsWith(".idx"))) {
+      const name = f.slice(0, -4);
+      const packPath = `${PACK_DIR}/${name}.pack`;
+      if (!this.fs.exists(packPath)) continue;
+      const { entries } = readIdxV2(this.fs.readFile(`${PACK_DIR}/${f}`));
+      const size = this.fs.stat(packPath).size;
+      // Entry lengths come from the next entry's offset; the last ends at the trailer.
+      const sorted = [...entries].sort((a, b) => a.offset - b.offset);
+      const byOffset = new Map(sorted.map((e) => [e.offset, e.oid]));
+      const rows: Row[] = [];
+      for (let i = 0; i < sorted.length; i++) {
+        const e = sorted[i];
+        const end = i + 1 < sorted.length ? sorted[i + 1].offset : size - 20;
+        const head = parseEntryHeader(await this.fs.readAsync(packPath, e.offset, 32), 0)!;
+        const base =
+          head.type === OBJ_OFS_DELTA ? byOffset.get(e.offset - head.baseDistance!) ?? null : head.type === OBJ_REF_DELTA ? head.baseOid! : null;
+        rows.push({ oid: e.oid, offset: e.offset, length: end - e.offset, base });
+      }
+      packs.push({ name, size, rows });
+    }
     this.fs.transaction(() => {
       this.sql.exec("DELETE FROM git_object");
       this.sql.exec("DELETE FROM git_commit");
+      this.sql.exec("DELETE FROM git_tag");
       this.sql.exec("DELETE FROM git_pack");
-      this.objects.clear();
-      this.commits.clear();
-      this.packPaths.clear();
-      const files = this.fs.exists(PACK_DIR) ? this.fs.readdir(PACK_DIR) : [];
-      for (const f of files.filter((n) => n.endsWith(".idx"))) {
-        const name = f.slice(0, -4);
-        const packPath = `${PACK_DIR}/${name}.pack`;
-        if (!this.fs.exists(packPath)) continue;
-        const { entries } = readIdxV2(this.fs.readFile(`${PACK_DIR}/${f}`));
+      for (const p of packs) {
         const id = this.sql
-          .exec<{ id: number }>(
-            "INSERT INTO git_pack (name, size, objects, created) VALUES (?, ?, ?, ?) RETURNING id",
-            name,
-            this.fs.stat(packPath).size,
-            entries.length,
-            Date.now(),
-          )
+          .exec<{ id: number }>("INSERT INTO git_pack (name, size, objects, created) VALUES (?, ?, ?, ?) RETURNING id", p.name, p.size, p.rows.length, Date.now())
           .one().id;
-        this.packPaths.set(id, packPath);
-        // Entry lengths come from the next entry's offset; the last ends at the trailer.
-        const sorted = [...entries].sort((a, b) => a.offset - b.offset);
-        const packSize = this.fs.stat(packPath).size;
-        const byOffset = new Map(sorted.map((e) => [e.offset, e.oid]));
-        for (let i = 0; i < sorted.length; i++) {
-          const e = sorted[i];
-          const end = i + 1 < sorted.length ? sorted[i + 1].offset : packSize - 20;
-          const head = parseEntryHeader(this.fs.read(packPath, e.offset, 32), 0)!;
-          const base =
-            head.type === OBJ_OFS_DELTA ? byOffset.get(e.offset - head.baseDistance!) ?? null : head.type === OBJ_REF_DELTA ? head.baseOid! : null;
+        for (const r of p.rows) {
           this.sql.exec(
             "INSERT OR IGNORE INTO git_object (oid, pack, offset, length, type, size, base) VALUES (?, ?, ?, ?, 0, 0, ?)",
-            e.oid,
+            r.oid,
             id,
-            e.offset,
-            end - e.offset,
-            base,
+            r.offset,
+            r.length,
+            r.base,
           );
         }
-      }
-      // Types and sizes need the objects themselves: resolve each one once.
-      for (const { oid } of this.sql.exec<{ oid: string }>("SELECT oid FROM git_object").toArray()) {
-        const o = this.readObject(oid)!;
-        this.sql.exec("UPDATE git_object SET type = ?, size = ? WHERE oid = ?", o.type, o.data.byteLength, oid);
-        if (o.type === OBJ_COMMIT) {
-          const c = parseCommit(o.data);
-          this.sql.exec(
-            "INSERT OR IGNORE INTO git_commit (oid, tree, parents, time) VALUES (?, ?, ?, ?)",
-            oid,
-            c.tree,
-            c.parents.join(" "),
-            c.committer.timestamp,
-          );
-        }
-        if (hashObject(typeName(o.type), o.data) !== oid) throw new PackFormatError(`object ${oid} does not match its id`);
       }
     });
+    this.objects.clear();
+    this.commits.clear();
+    this.loadPacks();
+    // Types, sizes, commits and tags need the objects themselves.
+    for (const { oid } of this.sql.exec<{ oid: string }>("SELECT oid FROM git_object").toArray()) {
+      const o = (await this.readObject(oid))!;
+      if (hashObject(typeName(o.type), o.data) !== oid) throw new PackFormatError(`object ${oid} does not match its id`);
+      this.sql.exec("UPDATE git_object SET type = ?, size = ? WHERE oid = ?", o.type, o.data.byteLength, oid);
+      if (o.type === OBJ_COMMIT) {
+        const c = parseCommit(o.data);
+        this.recordCommit(oid, c.tree, c.parents, c.committer.timestamp);
+      } else if (o.type === OBJ_TAG) {
+        const t = parseTag(o.data);
+        this.sql.exec("INSERT OR IGNORE INTO git_tag (oid, object, type) VALUES (?, ?, ?)", oid, t.object, typeCode(t.type));
+      }
+    }
   }
 
   stats(): { packs: number; objects: number } {

@@ -1,7 +1,7 @@
 // Revision walks: which objects a fetch must send, as `git rev-list --objects
 // <wants> --not <haves>` computes them, and reachability questions for negotiation.
 import { MissingObjectError, type ObjectStore } from "./object-store";
-import { OBJ_BLOB, OBJ_COMMIT, OBJ_TAG, OBJ_TREE, parseTag, treeChildren } from "./object";
+import { OBJ_BLOB, OBJ_COMMIT, OBJ_TAG, OBJ_TREE, treeChildren } from "./object";
 
 /** A max-heap of commits by committer time: the order git's revision walk uses. */
 export class CommitQueue {
@@ -71,7 +71,7 @@ export interface WalkResult {
   clientHas: Set<string>;
 }
 
-/** Peels a want or have to the object it names: tags to their target. */
+/** Peels a want or have to the object it names, collecting the tags on the way. */
 function peelTags(store: ObjectStore, oid: string, tags: string[]): { oid: string; type: number } {
   let cur = oid;
   for (let depth = 0; depth < 64; depth++) {
@@ -79,12 +79,15 @@ function peelTags(store: ObjectStore, oid: string, tags: string[]): { oid: strin
     if (type === null) throw new MissingObjectError(cur);
     if (type !== OBJ_TAG) return { oid: cur, type };
     tags.push(cur);
-    cur = parseTag(store.read(cur).data).object;
+    const next = store.peel(cur);
+    if (!next) throw new MissingObjectError(cur);
+    // peel() goes all the way; walk one level at a time to collect nested tags.
+    cur = store.tagTarget(cur) ?? next;
   }
   throw new Error(`tag chain too long at ${oid}`);
 }
 
-export function enumerateObjects(store: ObjectStore, wants: Iterable<string>, options: WalkOptions = {}): WalkResult {
+export async function enumerateObjects(store: ObjectStore, wants: Iterable<string>, options: WalkOptions = {}): Promise<WalkResult> {
   const out: string[] = [];
   const seen = new Set<string>();
   const emit = (oid: string) => {
@@ -151,7 +154,7 @@ export function enumerateObjects(store: ObjectStore, wants: Iterable<string>, op
   const excluded = new Set<string>();
   for (const edge of edges) {
     if (!uninteresting.has(edge) || !store.has(edge)) continue;
-    markTree(store, store.commit(edge).tree, excluded);
+    await markTree(store, store.commit(edge).tree, excluded);
   }
 
   const filter = options.filter;
@@ -164,28 +167,28 @@ export function enumerateObjects(store: ObjectStore, wants: Iterable<string>, op
   }
   for (const c of commits) {
     if (uninteresting.has(c)) continue;
-    walkTree(store, store.commit(c).tree, 0, excluded, seen, emit, filter);
+    await walkTree(store, store.commit(c).tree, 0, excluded, seen, emit, filter);
   }
-  for (const t of rootTrees) walkTree(store, t, 0, excluded, seen, emit, filter, true);
+  for (const t of rootTrees) await walkTree(store, t, 0, excluded, seen, emit, filter, true);
   for (const b of rootBlobs) emit(b);
   return { oids: out, commits: commitCount, clientHas: excluded };
 }
 
-function markTree(store: ObjectStore, root: string, excluded: Set<string>): void {
+async function markTree(store: ObjectStore, root: string, excluded: Set<string>): Promise<void> {
   const stack = [root];
   while (stack.length) {
     const t = stack.pop()!;
     if (excluded.has(t)) continue;
     excluded.add(t);
     if (!store.has(t)) continue;
-    for (const child of treeChildren(store.read(t).data)) {
+    for (const child of treeChildren((await store.read(t)).data)) {
       if (child.isTree) stack.push(child.oid);
       else excluded.add(child.oid);
     }
   }
 }
 
-function walkTree(
+async function walkTree(
   store: ObjectStore,
   root: string,
   rootDepth: number,
@@ -194,7 +197,7 @@ function walkTree(
   emit: (oid: string) => void,
   filter: ObjectFilter | undefined,
   explicit = false,
-): void {
+): Promise<void> {
   const stack: { oid: string; depth: number }[] = [{ oid: root, depth: rootDepth }];
   while (stack.length) {
     const { oid, depth } = stack.pop()!;
@@ -203,7 +206,7 @@ function walkTree(
     if (filter?.kind === "tree" && depth >= filter.depth && !(explicit && depth === 0)) continue;
     if (filter?.kind !== "object:type" || filter.type === "tree") emit(oid);
     else seen.add(oid);
-    const children = treeChildren(store.read(oid).data);
+    const children = treeChildren((await store.read(oid)).data);
     // Reverse keeps the tree's own order when popping from the stack.
     for (let i = children.length - 1; i >= 0; i--) {
       const child = children[i];

@@ -19,12 +19,21 @@ function forward(env: Env, owner: string, repo: string, path: string, request: R
 }
 
 smartHttp.get("/:owner/:repo/info/refs", (c) => forward(c.env, c.req.param("owner"), c.req.param("repo"), "/info/refs", c.req.raw));
-smartHttp.post("/:owner/:repo/git-upload-pack", (c) =>
-  forward(c.env, c.req.param("owner"), c.req.param("repo"), "/git-upload-pack", c.req.raw),
-);
-smartHttp.post("/:owner/:repo/git-receive-pack", (c) =>
-  forward(c.env, c.req.param("owner"), c.req.param("repo"), "/git-receive-pack", c.req.raw),
-);
+/** Refuses a POST whose content type is not the service's before its body moves. */
+function wrongContentType(request: Request, service: string): Response | null {
+  const type = request.headers.get("Content-Type") ?? "";
+  if (type === `application/x-${service}-request`) return null;
+  return new Response(`Expected Content-Type application/x-${service}-request, got '${type}'\n`, {
+    status: 400,
+    headers: { "Content-Type": "text/plain; charset=utf-8" },
+  });
+}
+
+for (const service of ["git-upload-pack", "git-receive-pack"]) {
+  smartHttp.post(`/:owner/:repo/${service}`, (c) => {
+    return wrongContentType(c.req.raw, service) ?? forward(c.env, c.req.param("owner"), c.req.param("repo"), `/${service}`, c.req.raw);
+  });
+}
 smartHttp.get("/:owner/:repo/export.tar", (c) => {
   const name = stripGitSuffix(c.req.param("repo"));
   const req = new Request(new URL(`?name=${encodeURIComponent(name + ".git")}`, c.req.url), c.req.raw);

@@ -49,18 +49,18 @@ export class BadBodyError extends Error {
  * output waits for the client (backpressure) and CPU work is spread across pulls.
  */
 export function generatorStream(
-  gen: Generator<Uint8Array>,
+  gen: Generator<Uint8Array> | AsyncGenerator<Uint8Array>,
   first?: IteratorResult<Uint8Array>,
   onError?: (e: unknown) => Uint8Array | null,
 ): ReadableStream<Uint8Array> {
   let pending = first;
   return new ReadableStream<Uint8Array>(
     {
-      pull(controller) {
+      async pull(controller) {
         try {
           let sent = 0;
           while (sent < 1024 * 1024) {
-            const r = pending ?? gen.next();
+            const r = pending ?? (await gen.next());
             pending = undefined;
             if (r.done) {
               controller.close();
@@ -81,8 +81,8 @@ export function generatorStream(
           }
         }
       },
-      cancel() {
-        gen.return(undefined);
+      async cancel() {
+        await gen.return(undefined);
       },
     },
     { highWaterMark: 0 },

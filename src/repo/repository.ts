@@ -90,6 +90,8 @@ export class Repository extends DurableObject<Env> {
       }
       return new Response("Not found\n", { status: 404 });
     } catch (e) {
+      // Release a body we will not read, so its sender is not left writing into it.
+      if (request.body && !request.bodyUsed) await request.body.cancel().catch(() => undefined);
       if (e instanceof BodyTooLargeError) return plain(413, e.message);
       if (e instanceof BadRequest || e instanceof BadBodyError) return plain(400, e.message);
       throw e;
@@ -120,7 +122,7 @@ export class Repository extends DurableObject<Env> {
     const body = await readLimited(decodedBody(request), MAX_UPLOAD_REQUEST);
     const version = protocolVersion(request.headers.get("Git-Protocol") ?? "");
     const gen = version === 2 ? serveV2(this, body) : serveV0(this, body);
-    return gitResponse("git-upload-pack", gen, version === 2);
+    return await gitResponse("git-upload-pack", gen, version === 2);
   }
 
   private async receivePack(request: Request): Promise<Response> {
@@ -209,11 +211,11 @@ function decodedBody(request: Request): ReadableStream<Uint8Array> {
  * starts, so a request error is answered with an `ERR` pkt-line; a failure later, in
  * the middle of a pack, goes to side-band 3 where the client prints it.
  */
-function gitResponse(service: Service, gen: Generator<Uint8Array>, sidebandErrors: boolean): Response {
+async function gitResponse(service: Service, gen: AsyncGenerator<Uint8Array>, sidebandErrors: boolean): Promise<Response> {
   const headers = { "Content-Type": `application/x-${service}-result`, ...GIT_NO_CACHE };
   let first: IteratorResult<Uint8Array>;
   try {
-    first = gen.next();
+    first = await gen.next();
   } catch (e) {
     if (e instanceof UploadPackError || e instanceof PktLineError) return new Response(errPkt(e.message), { headers });
     // Never a bare 500 to a git client: it cannot show one to its user.

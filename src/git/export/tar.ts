@@ -40,7 +40,7 @@ function header(name: string, size: number, mode: number, mtime: number, type: "
 }
 
 /** The DOFS tree under `root` names, skipping paths for which `skip` is true. */
-export function* tarDofs(fs: Dofs, root: string, skip: (path: string) => boolean): Generator<Uint8Array> {
+export async function* tarDofs(fs: Dofs, root: string, skip: (path: string) => boolean): AsyncGenerator<Uint8Array> {
   const chunk = 256 * 1024;
   for (const { path, stats, target } of fs.walk()) {
     if (path === "/" || skip(path)) continue;
@@ -51,7 +51,7 @@ export function* tarDofs(fs: Dofs, root: string, skip: (path: string) => boolean
       yield header(name, 0, stats.mode, stats.mtimeMs, "2", target ?? "");
     } else {
       yield header(name, stats.size, stats.mode, stats.mtimeMs, "0");
-      for (let off = 0; off < stats.size; off += chunk) yield fs.read(path, off, Math.min(chunk, stats.size - off));
+      for (let off = 0; off < stats.size; off += chunk) yield await fs.readAsync(path, off, Math.min(chunk, stats.size - off));
       const pad = (BLOCK - (stats.size % BLOCK)) % BLOCK;
       if (pad) yield new Uint8Array(pad);
     }

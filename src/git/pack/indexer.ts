@@ -23,6 +23,7 @@ import {
   parseTag,
   toHex,
   treeChildren,
+  typeCode,
   typeName,
 } from "../object";
 import { applyDelta } from "./delta";
@@ -55,11 +56,19 @@ export interface CommitLinks {
   time: number;
 }
 
+export interface TagLink {
+  oid: string;
+  /** The object the tag names, and its type code. */
+  object: string;
+  type: number;
+}
+
 export interface IndexResult {
   packChecksum: Uint8Array;
   packSize: number;
   objects: IndexedObject[];
   commits: CommitLinks[];
+  tags: TagLink[];
   /** Ids that objects in this pack refer to (trees, parents, blobs, tag targets). */
   referenced: Set<string>;
   /** Bases appended to complete a thin pack. */
@@ -68,7 +77,7 @@ export interface IndexResult {
 
 /** What the indexer needs of the repository: bases for thin packs. */
 export interface BaseSource {
-  readObject(oid: string): { type: number; data: Uint8Array } | null;
+  readObject(oid: string): Promise<{ type: number; data: Uint8Array } | null>;
 }
 
 export interface IndexOptions {
@@ -156,7 +165,7 @@ function inflateAt(win: PackWindow, entryStart: number, pos: number, expected: n
   }
 }
 
-export function indexPack(fs: Dofs, path: string, base: BaseSource, options: IndexOptions = {}): IndexResult {
+export async function indexPack(fs: Dofs, path: string, base: BaseSource, options: IndexOptions = {}): Promise<IndexResult> {
   const maxSize = options.maxObjectSize ?? MAX_OBJECT_SIZE;
   const packSize = fs.stat(path).size;
   if (packSize < 32) throw new PackFormatError("pack is truncated: shorter than a header and trailer");
@@ -172,6 +181,7 @@ export function indexPack(fs: Dofs, path: string, base: BaseSource, options: Ind
 
   const objects: IndexedObject[] = [];
   const commits: CommitLinks[] = [];
+  const tags: TagLink[] = [];
   const referenced = new Set<string>();
   const pending: Pending[] = [];
   const byOffset = new Map<number, number>();
@@ -188,7 +198,9 @@ export function indexPack(fs: Dofs, path: string, base: BaseSource, options: Ind
       } else if (type === OBJ_TREE) {
         for (const child of treeChildren(data)) referenced.add(child.oid);
       } else if (type === OBJ_TAG) {
-        referenced.add(parseTag(data).object);
+        const t = parseTag(data);
+        tags.push({ oid, object: t.object, type: typeCode(t.type) });
+        referenced.add(t.object);
       }
     } catch (e) {
       if (e instanceof ObjectFormatError) throw new PackFormatError(`malformed ${typeName(type)} ${oid}: ${e.message}`);
@@ -310,7 +322,7 @@ export function indexPack(fs: Dofs, path: string, base: BaseSource, options: Ind
   const thin: { oid: string; type: number; data: Uint8Array }[] = [];
   for (const oid of [...childrenByOid.keys()]) {
     if (!childrenByOid.has(oid)) continue;
-    const found = options.fixThin === false ? null : base.readObject(oid);
+    const found = options.fixThin === false ? null : await base.readObject(oid);
     if (!found) throw new PackFormatError(`delta base ${oid} is missing`);
     thin.push({ oid, type: found.type, data: found.data });
     resolveFrom(null, oid, found.type, found.data);
@@ -324,7 +336,7 @@ export function indexPack(fs: Dofs, path: string, base: BaseSource, options: Ind
   if (thin.length) {
     ({ checksum, size } = appendBases(fs, path, packSize, count, thin, objects));
   }
-  return { packChecksum: checksum, packSize: size, objects, commits, referenced, thinBases: thin.length };
+  return { packChecksum: checksum, packSize: size, objects, commits, tags, referenced, thinBases: thin.length };
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -25,12 +25,12 @@ export interface PackWriteStats {
   reusedDeltas: number;
 }
 
-export function* writePack(
+export async function* writePack(
   store: ObjectStore,
   oids: string[],
   options: PackWriteOptions,
   stats: PackWriteStats = { objects: 0, deltas: 0, reused: 0, reusedDeltas: 0 },
-): Generator<Uint8Array> {
+): AsyncGenerator<Uint8Array> {
   const blockSize = options.blockSize ?? 256 * 1024;
   const sending = new Set(oids);
   const written = new Map<string, number>();
@@ -63,18 +63,18 @@ export function* writePack(
   new DataView(header.buffer).setUint32(8, oids.length);
   put(header);
 
-  const writeOne = (oid: string, reuseDelta: boolean) => {
+  const writeOne = async (oid: string, reuseDelta: boolean) => {
     const loc = store.locate(oid)!;
     const start = offset;
     stats.objects++;
     if (loc.base === null) {
-      put(store.rawEntry(loc));
+      put(await store.rawEntry(loc));
       stats.reused++;
     } else {
       const baseAt = written.get(loc.base);
       const baseOnClient = options.thinBases?.has(loc.base) ?? false;
       if (reuseDelta && (baseAt !== undefined || baseOnClient)) {
-        const raw = store.rawEntry(loc);
+        const raw = await store.rawEntry(loc);
         const hdr = parseEntryHeader(raw, 0)!;
         const useOfs = options.ofsDelta && baseAt !== undefined;
         put(
@@ -87,7 +87,7 @@ export function* writePack(
         stats.reusedDeltas++;
         stats.reused++;
       } else {
-        const obj = store.readObject(oid)!;
+        const obj = (await store.readObject(oid))!;
         put(encodeWholeEntry(obj.type, obj.data));
       }
     }
@@ -113,7 +113,7 @@ export function* writePack(
     }
     for (let i = chain.length - 1; i >= 0; i--) {
       // The deepest entry of a cycle is sent whole, which breaks the cycle.
-      writeOne(chain[i], !(cycle && i === chain.length - 1));
+      await writeOne(chain[i], !(cycle && i === chain.length - 1));
       while (blocks.length) yield blocks.shift()!;
     }
   }

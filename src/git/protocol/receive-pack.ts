@@ -156,7 +156,7 @@ export async function receivePack(ctx: ReceiveContext, reader: PktReader): Promi
       tempPath = null;
     } else {
       try {
-        indexed = ctx.store.index(tempPath);
+        indexed = await ctx.store.index(tempPath);
       } catch (e) {
         ctx.fs.unlink(tempPath);
         if (!(e instanceof PackFormatError)) throw e;

@@ -3,7 +3,7 @@
 // Over HTTP every request is stateless: the client repeats its wants and known-common
 // haves in each round, so nothing is kept between requests.
 import type { ObjectStore } from "../object-store";
-import { OBJ_COMMIT, OBJ_TAG, ZERO_OID, isOid, parseTag } from "../object";
+import { OBJ_COMMIT, OBJ_TAG, ZERO_OID, isOid } from "../object";
 import type { RefStore } from "../refs";
 import { type ObjectFilter, enumerateObjects, reachesAny } from "../walk";
 import { type DeepenRequest, INFINITE_DEPTH, ShallowError, planShallow } from "../shallow";
@@ -28,12 +28,7 @@ export class UploadPackError extends Error {
 
 /** Follows annotated tags to the object they finally name. */
 export function peel(store: ObjectStore, oid: string): string | null {
-  let cur = oid;
-  for (let i = 0; i < 64; i++) {
-    if (store.typeOf(cur) !== OBJ_TAG) return cur === oid ? null : cur;
-    cur = parseTag(store.read(cur).data).object;
-  }
-  return null;
+  return store.peel(oid);
 }
 
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
@@ -153,9 +148,9 @@ function progressLine(req: FetchRequest, text: string): Uint8Array[] {
 }
 
 /** The packfile itself: counting, then the pack, framed for the side-band if used. */
-function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<string>, extraWants: string[]): Generator<Uint8Array> {
+async function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<string>, extraWants: string[]): AsyncGenerator<Uint8Array> {
   const { store, refs } = repo;
-  const walk = enumerateObjects(store, [...req.wants, ...extraWants], {
+  const walk = await enumerateObjects(store, [...req.wants, ...extraWants], {
     haves: req.haves,
     shallow: shallowWalk,
     filter: req.filter,
@@ -176,7 +171,7 @@ function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<string>
   const stats: PackWriteStats = { objects: 0, deltas: 0, reused: 0, reusedDeltas: 0 };
   const thinBases = req.thinPack ? walk.clientHas : undefined;
   const max = req.sideband === "64k" ? undefined : req.sideband === "small" ? 999 : 0;
-  for (const block of writePack(store, oids, { ofsDelta: req.ofsDelta, thinBases }, stats)) {
+  for await (const block of writePack(store, oids, { ofsDelta: req.ofsDelta, thinBases }, stats)) {
     if (max === 0) yield block;
     else yield* sideband(1, block, max);
   }
@@ -230,7 +225,7 @@ function parseV2Request(body: Uint8Array): V2Command {
   return { command: cmdLine.slice(8), caps, args };
 }
 
-export function* serveV2(repo: RepoView, body: Uint8Array): Generator<Uint8Array> {
+export async function* serveV2(repo: RepoView, body: Uint8Array): AsyncGenerator<Uint8Array> {
   const req = parseV2Request(body);
   switch (req.command) {
     case "ls-refs":
@@ -301,7 +296,7 @@ function objectInfo(repo: RepoView, args: string[]): Uint8Array {
   return concatBytes(out);
 }
 
-function* fetchV2(repo: RepoView, args: string[]): Generator<Uint8Array> {
+async function* fetchV2(repo: RepoView, args: string[]): AsyncGenerator<Uint8Array> {
   const req = emptyRequest();
   req.sideband = "64k";
   for (const a of args) {
@@ -401,7 +396,7 @@ export function advertiseRefs(repo: RepoView, caps: string[], version: 0 | 1, pe
   return concatBytes(out);
 }
 
-export function* serveV0(repo: RepoView, body: Uint8Array): Generator<Uint8Array> {
+export async function* serveV0(repo: RepoView, body: Uint8Array): AsyncGenerator<Uint8Array> {
   const pkts = parsePktLines(body);
   const req = emptyRequest();
   let i = 0;
