@@ -112,13 +112,14 @@ export class ObjectStore implements BaseSource {
     });
   }
 
+  /**
+   * Adds packs to the id-to-path map. Entries are never removed here: a read that
+   * located an object just before maintenance retired its pack can still finish.
+   */
   private loadPacks(): void {
-    this.packPaths = new Map(
-      this.sql
-        .exec<{ id: number; name: string }>("SELECT id, name FROM git_pack")
-        .toArray()
-        .map((r) => [r.id, `${PACK_DIR}/${r.name}.pack`]),
-    );
+    for (const r of this.sql.exec<{ id: number; name: string }>("SELECT id, name FROM git_pack")) {
+      this.packPaths.set(r.id, `${PACK_DIR}/${r.name}.pack`);
+    }
   }
 
   has(oid: string): boolean {
@@ -258,9 +259,11 @@ export class ObjectStore implements BaseSource {
         Date.now(),
       )
       .one().id;
+    // The newest copy of an object wins: a pack's rows then all point into it, so its
+    // deltas resolve inside it, and maintenance can retire older packs independently.
     for (const o of result.objects) {
       this.sql.exec(
-        "INSERT OR IGNORE INTO git_object (oid, pack, offset, length, type, size, base) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO git_object (oid, pack, offset, length, type, size, base) VALUES (?, ?, ?, ?, ?, ?, ?)",
         o.oid,
         id,
         o.offset,

@@ -12,11 +12,29 @@ import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabili
 import { FLUSH, PktLineError, PktReader, concatBytes, errPkt, pktLine, sideband } from "../git/protocol/pkt-line";
 import { tarDofs } from "../git/export/tar";
 import { PushLog, type PushRecord } from "./push-log";
+import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport } from "./maintenance";
 import { BadBodyError, BodyTooLargeError, generatorStream, readLimited } from "../http/streams";
 
 export interface Env {
   REPO: DurableObjectNamespace<Repository>;
   PACKS?: R2Bucket;
+  /** Packs at least this many bytes move to R2 (default 64 MiB). */
+  GITFLARE_TIER_MIN_BYTES?: string;
+  /** Packs at least this many days old move to R2 (default 7). */
+  GITFLARE_TIER_AGE_DAYS?: string;
+  /** Seconds an object stays unreachable before compaction drops it (default 3600). */
+  GITFLARE_PRUNE_GRACE_SECONDS?: string;
+}
+
+function maintenanceConfig(env: Env, overrides: Partial<MaintenanceConfig> = {}): MaintenanceConfig {
+  const num = (v: string | undefined, fallback: number) => (v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : fallback);
+  return {
+    ...DEFAULT_MAINTENANCE,
+    tierMinBytes: num(env.GITFLARE_TIER_MIN_BYTES, DEFAULT_MAINTENANCE.tierMinBytes),
+    tierAgeMs: num(env.GITFLARE_TIER_AGE_DAYS, DEFAULT_MAINTENANCE.tierAgeMs / 86_400_000) * 86_400_000,
+    graceMs: num(env.GITFLARE_PRUNE_GRACE_SECONDS, DEFAULT_MAINTENANCE.graceMs / 1000) * 1000,
+    ...overrides,
+  };
 }
 
 const MAX_UPLOAD_REQUEST = 32 * 1024 * 1024;
@@ -33,13 +51,16 @@ export class Repository extends DurableObject<Env> {
   readonly store: ObjectStore;
   readonly refs: RefStore;
   readonly pushLog: PushLog;
+  private maintenance: Maintenance;
+  private maintaining = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.fs = new Dofs(ctx.storage);
+    this.fs = new Dofs(ctx.storage, { bucket: env.PACKS });
     this.store = new ObjectStore(this.fs, ctx.storage.sql);
     this.refs = new RefStore(this.fs);
     this.pushLog = new PushLog(ctx.storage.sql);
+    this.maintenance = new Maintenance(this.fs, this.store, this.refs, ctx.storage.sql, maintenanceConfig(env));
     // A fresh instance has no push in flight: anything in incoming/ was interrupted.
     if (this.fs.exists(INCOMING_DIR)) {
       for (const f of this.fs.readdir(INCOMING_DIR)) this.fs.unlink(`${INCOMING_DIR}/${f}`);
@@ -64,6 +85,44 @@ export class Repository extends DurableObject<Env> {
       this.fs.writeFile("/HEAD", `ref: refs/heads/${defaultBranch}\n`);
     });
     return true;
+  }
+
+  // ---- maintenance -----------------------------------------------------------
+
+  private async scheduleMaintenance(delayMs: number): Promise<void> {
+    if (!this.maintenance.needsWork()) return;
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + delayMs);
+  }
+
+  /** One slice of compaction, tiering and cleanup; more slices follow by alarm. */
+  async alarm(): Promise<void> {
+    const report = await this.maintenanceSlice();
+    if (report.more) await this.ctx.storage.setAlarm(Date.now() + 1000);
+  }
+
+  /**
+   * Runs one maintenance slice now (also RPC, for tests and operators). Overrides
+   * replace the configured thresholds for this slice only.
+   */
+  async maintenanceSlice(overrides: Partial<MaintenanceConfig> = {}, now?: number): Promise<SliceReport> {
+    if (this.maintaining) return { more: true, copied: 0, tiered: 0, pruned: 0, merged: 0 };
+    this.maintaining = true;
+    try {
+      const m = Object.keys(overrides).length
+        ? new Maintenance(this.fs, this.store, this.refs, this.ctx.storage.sql, maintenanceConfig(this.env, overrides))
+        : this.maintenance;
+      return await m.slice(now);
+    } finally {
+      this.maintaining = false;
+    }
+  }
+
+  /** The repository's packs and where they live. */
+  packs(): { name: string; objects: number; size: number; tier: "sqlite" | "r2" }[] {
+    return this.ctx.storage.sql
+      .exec<{ name: string; objects: number; size: number }>("SELECT name, objects, size FROM git_pack ORDER BY id")
+      .toArray()
+      .map((p) => ({ ...p, tier: this.fs.isTiered(`/objects/pack/${p.name}.pack`) ? ("r2" as const) : ("sqlite" as const) }));
   }
 
   /** The most recent pushes, newest first (RPC for the API). */
@@ -139,6 +198,7 @@ export class Repository extends DurableObject<Env> {
       reader,
     );
     this.settleHead();
+    await this.scheduleMaintenance(10_000);
     return new Response(result, {
       headers: { "Content-Type": "application/x-git-receive-pack-result", ...GIT_NO_CACHE },
     });
@@ -161,7 +221,9 @@ export class Repository extends DurableObject<Env> {
   private exportTar(name: string): Response {
     if (!this.exists()) return plain(404, "Repository not found.");
     const root = name.replace(/[^A-Za-z0-9._-]/g, "_");
-    const gen = tarDofs(this.fs, root, (p) => p === INCOMING_DIR || p.startsWith(INCOMING_DIR + "/"));
+    // Work in progress (incoming pushes, a compaction's output) is not part of the repository.
+    const skip = (p: string) => [INCOMING_DIR, "/objects/compact"].some((d) => p === d || p.startsWith(d + "/"));
+    const gen = tarDofs(this.fs, root, skip);
     return new Response(generatorStream(gen), {
       headers: {
         "Content-Type": "application/x-tar",

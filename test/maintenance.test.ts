@@ -1,0 +1,195 @@
+// Compaction, tiering to R2 and pruning, in workerd, including eviction mid-compaction
+// and reads while packs move between tiers.
+import { SELF, abortAllDurableObjects, env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
+import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object";
+import { buildPack, oidOf } from "./pack-builder";
+import { freshRepo, inRepo } from "./helpers";
+import { indexPack } from "../src/git/pack/indexer";
+
+const ZERO = "0".repeat(40);
+const enc = (s: string) => new TextEncoder().encode(s);
+let n = 0;
+
+/** A repository name, its URL and stub. */
+function repoFixture() {
+  const name = `maint/r${Date.now().toString(36)}${n++}`;
+  return { name, url: `http://gitflare.test/${name}`, stub: env.REPO.getByName(name) };
+}
+
+/** Pushes one commit (a new blob and tree) on top of `parent` to `ref`. */
+async function pushCommit(url: string, ref: string, parent: string | null, i: number, old = parent): Promise<string> {
+  const blob = enc(`content of commit ${i}\n`.repeat(20 + i));
+  const tree = concatBytes([enc("100644 file.txt\0"), fromHex(oidOf(OBJ_BLOB, blob)), enc(`100644 n${i}.txt\0`), fromHex(oidOf(OBJ_BLOB, blob))]);
+  const commit = enc(
+    `tree ${oidOf(OBJ_TREE, tree)}\n${parent ? `parent ${parent}\n` : ""}author A <a@b> ${1700000000 + i} +0000\ncommitter A <a@b> ${1700000000 + i} +0000\n\ncommit ${i}\n`,
+  );
+  const pack = buildPack([
+    { type: OBJ_COMMIT, data: commit },
+    { type: OBJ_TREE, data: tree },
+    { type: OBJ_BLOB, data: blob },
+  ]);
+  const oid = oidOf(OBJ_COMMIT, commit);
+  const body = concatBytes([pktLine(`${old ?? ZERO} ${oid} ${ref}\0report-status\n`), enc("0000"), pack]);
+  const res = await SELF.fetch(`${url}/git-receive-pack`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-git-receive-pack-request" },
+    body,
+  });
+  expect(await res.text()).toContain(`ok ${ref}`);
+  return oid;
+}
+
+/** A full v2 fetch of `want`, returning the pack bytes. */
+async function fetchPack(url: string, want: string): Promise<Uint8Array> {
+  const res = await SELF.fetch(`${url}/git-upload-pack`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
+    body: concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine(`want ${want}\n`), pktLine("ofs-delta\n"), pktLine("no-progress\n"), pktLine("done\n"), enc("0000")]),
+  });
+  return packFromResponse(new Uint8Array(await res.arrayBuffer()));
+}
+
+function packFromResponse(buf: Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  let inPack = false;
+  while (at + 4 <= buf.length) {
+    const len = parseInt(new TextDecoder().decode(buf.subarray(at, at + 4)), 16);
+    if (len < 4) {
+      at += 4;
+      continue;
+    }
+    const data = buf.subarray(at + 4, at + len);
+    if (!inPack) inPack = new TextDecoder().decode(data) === "packfile\n";
+    else if (data[0] === 1) parts.push(data.subarray(1));
+    at += len;
+  }
+  return concatBytes(parts);
+}
+
+/** Indexes a fetched pack in a scratch repository: it must be complete and sound. */
+async function objectCount(pack: Uint8Array): Promise<number> {
+  return inRepo(freshRepo("scratch"), async (repo) => {
+    repo.fs.writeFile("/check.pack", pack);
+    const result = await indexPack(repo.fs, "/check.pack", { readObject: async () => null }, { fixThin: false });
+    return result.objects.length;
+  });
+}
+
+describe("compaction", () => {
+  it("merges many small packs into one, resuming after eviction, and keeps every object", async () => {
+    const { url, name } = repoFixture();
+    let stub = env.REPO.getByName(name);
+    let tip: string | null = null;
+    for (let i = 0; i < 24; i++) tip = await pushCommit(url, "refs/heads/main", tip, i);
+    const before = await objectCount(await fetchPack(url, tip!));
+    expect(before).toBe(24 * 3);
+    expect((await stub.packs()).length).toBe(24);
+
+    // Small slices, and the object is evicted after every one of them.
+    let slices = 0;
+    for (;;) {
+      const report = await stub.maintenanceSlice({ sliceObjects: 7, tierMinBytes: Number.MAX_SAFE_INTEGER, tierAgeMs: Number.MAX_SAFE_INTEGER });
+      slices++;
+      await abortAllDurableObjects().catch(() => undefined);
+      stub = env.REPO.getByName(name);
+      if (!report.more) break;
+      expect(slices).toBeLessThan(100);
+    }
+    expect(slices).toBeGreaterThan(5);
+    const packs = await stub.packs();
+    expect(packs.length).toBe(1);
+    expect(packs[0].objects).toBe(24 * 3);
+    expect(await objectCount(await fetchPack(url, tip!))).toBe(before);
+  });
+
+  it("leaves a geometric sequence alone", async () => {
+    const { url, stub } = repoFixture();
+    const tip = await pushCommit(url, "refs/heads/main", null, 100);
+    await inRepo(stub, (repo) => expect(repo["maintenance"].choosePacks()).toEqual([]));
+    await pushCommit(url, "refs/heads/main", tip, 101);
+    await inRepo(stub, (repo) => expect(repo["maintenance"].choosePacks().length).toBe(2));
+  });
+
+  it("drops objects only after they stay unreachable for the grace period", async () => {
+    const { url, stub } = repoFixture();
+    const main = await pushCommit(url, "refs/heads/main", null, 0);
+    const side = await pushCommit(url, "refs/heads/side", main, 1, null);
+    // Delete the side branch: its commit, tree and blob become unreachable.
+    const res = await SELF.fetch(`${url}/git-receive-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request" },
+      body: concatBytes([pktLine(`${side} ${ZERO} refs/heads/side\0report-status\n`), enc("0000")]),
+    });
+    expect(await res.text()).toContain("ok refs/heads/side");
+    const t0 = Date.now();
+    const opts = { tierMinBytes: Number.MAX_SAFE_INTEGER, tierAgeMs: Number.MAX_SAFE_INTEGER, graceMs: 60_000 };
+    const run = async (now: number) => {
+      for (let i = 0; i < 20; i++) if (!(await stub.maintenanceSlice(opts, now)).more) return;
+    };
+    await run(t0);
+    // Within the grace period the side commit is kept (an in-flight fetch may need it).
+    await inRepo(stub, (repo) => expect(repo.store.has(side)).toBe(true));
+    await pushCommit(url, "refs/heads/main", main, 2);
+    await run(t0 + 120_000);
+    await inRepo(stub, (repo) => {
+      expect(repo.store.has(side)).toBe(false);
+      expect(repo.store.has(main)).toBe(true);
+    });
+  });
+});
+
+describe("tiering to R2", () => {
+  it("moves packs to R2 and serves fetches, export and reads from there", async () => {
+    const { url, stub } = repoFixture();
+    let tip: string | null = null;
+    for (let i = 0; i < 3; i++) tip = await pushCommit(url, "refs/heads/main", tip, i);
+    const expected = await objectCount(await fetchPack(url, tip!));
+    for (let i = 0; i < 5; i++) {
+      const r = await stub.maintenanceSlice({ tierMinBytes: 0, sliceObjects: 1_000_000 });
+      if (!r.more) break;
+    }
+    const packs = await stub.packs();
+    expect(packs.every((p) => p.tier === "r2")).toBe(true);
+    const listed = await env.PACKS!.list();
+    expect(listed.objects.length).toBeGreaterThanOrEqual(packs.length);
+    expect(await objectCount(await fetchPack(url, tip!))).toBe(expected);
+    const tar = await SELF.fetch(`${url}/export.tar`);
+    expect(tar.status).toBe(200);
+    expect((await tar.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+    // DOFS keeps only what finds the pack: its chunks are gone from SQLite.
+    await inRepo(stub, (_repo, state) => {
+      const left = state.storage.sql
+        .exec<{ n: number }>("SELECT count(*) AS n FROM dofs_chunk c JOIN dofs_node n ON n.ino = c.ino WHERE n.tier IS NOT NULL")
+        .one().n;
+      expect(left).toBe(0);
+    });
+  });
+
+  it("serves a fetch that is being read while its pack moves to R2", async () => {
+    const { url, stub } = repoFixture();
+    // One bigger pack so that the response spans many reads.
+    let tip: string | null = null;
+    for (let i = 0; i < 2; i++) tip = await pushCommit(url, "refs/heads/main", tip, i * 400);
+    await stub.maintenanceSlice({ tierMinBytes: Number.MAX_SAFE_INTEGER });
+    const res = await SELF.fetch(`${url}/git-upload-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
+      body: concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine(`want ${tip}\n`), pktLine("ofs-delta\n"), pktLine("done\n"), enc("0000")]),
+    });
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    // Move every pack while the response is in flight.
+    for (let i = 0; i < 5; i++) if (!(await stub.maintenanceSlice({ tierMinBytes: 0 })).more) break;
+    expect((await stub.packs()).every((p) => p.tier === "r2")).toBe(true);
+    const parts = [first.value!];
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      parts.push(r.value);
+    }
+    expect(await objectCount(packFromResponse(concatBytes(parts)))).toBe(2 * 3);
+  });
+});
