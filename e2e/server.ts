@@ -27,6 +27,11 @@ export class LocalServer {
     this.stateDir = stateDir ?? mkdtempSync(join(tmpdir(), "gitflare-state-"));
   }
 
+  /** The process group of the server (npm, wrangler and workerd). */
+  get processGroup(): number | null {
+    return this.proc?.pid ?? null;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }

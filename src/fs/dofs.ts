@@ -110,6 +110,7 @@ export class Dofs {
   private nextIno = 1;
   private symlinkCount = 0;
   private readonly rollbackListeners: (() => void)[] = [];
+  private readonly nodes = new Map<string, NodeRow | null>();
   readonly bucket: R2Bucket | undefined;
   private readonly r2Blocks: ByteLru<string, Uint8Array>;
 
@@ -142,8 +143,7 @@ export class Dofs {
     this.sql.exec("CREATE TABLE IF NOT EXISTS dofs_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
     this.loadState();
     if (!this.node("/")) {
-      this.sql.exec(
-        "INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino) VALUES ('/', '/', ?, 493, 0, ?, 0)",
+      this.nodeExec("INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino) VALUES ('/', '/', ?, 493, 0, ?, 0)",
         DIR,
         Date.now(),
       );
@@ -171,6 +171,7 @@ export class Dofs {
       return this.storage.transactionSync(fn);
     } catch (e) {
       this.cache.clear();
+      this.nodes.clear();
       this.loadState();
       for (const listener of this.rollbackListeners) listener();
       throw e;
@@ -288,7 +289,7 @@ export class Dofs {
     if (p === "/") throw new FsError("EINVAL", "rmdir", path);
     const child = this.sql.exec("SELECT 1 FROM dofs_node WHERE parent = ? LIMIT 1", p).toArray();
     if (child.length) throw new FsError("ENOTEMPTY", "rmdir", path);
-    this.sql.exec("DELETE FROM dofs_node WHERE path = ?", p);
+    this.nodeExec("DELETE FROM dofs_node WHERE path = ?", p);
   }
 
   writeFile(path: string, data: Uint8Array | string, options: { mode?: number } = {}): void {
@@ -351,12 +352,11 @@ export class Dofs {
           this.removeNode(existing);
         }
       }
-      this.sql.exec("UPDATE dofs_node SET path = ?, parent = ?, mtime = ? WHERE path = ?", dst, parentOf(dst), Date.now(), src);
+      this.nodeExec("UPDATE dofs_node SET path = ?, parent = ?, mtime = ? WHERE path = ?", dst, parentOf(dst), Date.now(), src);
       if (row.kind === DIR) {
         const [lo, hi] = descendantRange(src);
         const n = src.length;
-        this.sql.exec(
-          "UPDATE dofs_node SET path = ? || substr(path, ?), parent = ? || substr(parent, ?) WHERE path >= ? AND path < ?",
+        this.nodeExec("UPDATE dofs_node SET path = ? || substr(path, ?), parent = ? || substr(parent, ?) WHERE path >= ? AND path < ?",
           dst,
           n + 1,
           dst,
@@ -382,7 +382,7 @@ export class Dofs {
 
   chmod(path: string, mode: number): void {
     const row = this.mustResolve(path, "chmod", true);
-    this.sql.exec("UPDATE dofs_node SET mode = ? WHERE path = ?", mode & 0o7777, row.path);
+    this.nodeExec("UPDATE dofs_node SET mode = ? WHERE path = ?", mode & 0o7777, row.path);
   }
 
   /**
@@ -429,7 +429,7 @@ export class Dofs {
     const moved = this.transaction(() => {
       const now = this.node(row.path);
       if (!now || now.ino !== row.ino || now.size !== row.size || now.tier) return false;
-      this.sql.exec("UPDATE dofs_node SET tier = ? WHERE path = ?", key, row.path);
+      this.nodeExec("UPDATE dofs_node SET tier = ? WHERE path = ?", key, row.path);
       this.dropChunks(row.ino, 0);
       return true;
     });
@@ -483,9 +483,22 @@ export class Dofs {
 
   // ---- internals -----------------------------------------------------------
 
+  /**
+   * Node lookups are the most frequent query (every pack read starts with one), so
+   * rows are cached; any change to any node clears the cache.
+   */
   private node(path: string): NodeRow | null {
-    const rows = this.sql.exec<NodeRow>("SELECT * FROM dofs_node WHERE path = ?", path).toArray();
-    return rows[0] ?? null;
+    const hit = this.nodes.get(path);
+    if (hit !== undefined) return hit ? { ...hit } : null;
+    const row = this.sql.exec<NodeRow>("SELECT * FROM dofs_node WHERE path = ?", path).toArray()[0] ?? null;
+    if (this.nodes.size > 10_000) this.nodes.clear();
+    this.nodes.set(path, row);
+    return row ? { ...row } : null;
+  }
+
+  private nodeExec(query: string, ...params: SqlStorageValue[]): void {
+    this.nodes.clear();
+    this.sql.exec(query, ...params);
   }
 
   /**
@@ -544,7 +557,7 @@ export class Dofs {
       if (existing.kind === DIR) throw new FsError("EISDIR", syscall, path);
       if (existing.tier) {
         this.sql.exec("INSERT OR IGNORE INTO dofs_r2_trash (key) VALUES (?)", existing.tier);
-        this.sql.exec("UPDATE dofs_node SET tier = NULL WHERE path = ?", existing.path);
+        this.nodeExec("UPDATE dofs_node SET tier = NULL WHERE path = ?", existing.path);
       }
       this.dropChunks(existing.ino, 0);
       this.setSize(existing, 0);
@@ -561,8 +574,7 @@ export class Dofs {
     const ino = this.nextIno++;
     this.setMeta("next_ino", this.nextIno);
     const row: NodeRow = { path, parent: parentOf(path), kind, mode, size: 0, mtime: Date.now(), ino, target, tier: null };
-    this.sql.exec(
-      "INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino, target) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+    this.nodeExec("INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino, target) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
       row.path,
       row.parent,
       kind,
@@ -578,12 +590,12 @@ export class Dofs {
     if (row.tier) this.sql.exec("INSERT OR IGNORE INTO dofs_r2_trash (key) VALUES (?)", row.tier);
     this.dropChunks(row.ino, 0);
     if (row.kind === SYMLINK) this.setMeta("symlinks", --this.symlinkCount);
-    this.sql.exec("DELETE FROM dofs_node WHERE path = ?", row.path);
+    this.nodeExec("DELETE FROM dofs_node WHERE path = ?", row.path);
   }
 
   private setSize(row: NodeRow, size: number): void {
     row.size = size;
-    this.sql.exec("UPDATE dofs_node SET size = ?, mtime = ? WHERE path = ?", size, Date.now(), row.path);
+    this.nodeExec("UPDATE dofs_node SET size = ?, mtime = ? WHERE path = ?", size, Date.now(), row.path);
   }
 
   private setMeta(key: string, value: number): void {
@@ -655,7 +667,7 @@ export class Dofs {
       }
     }
     if (newSize !== row.size) this.setSize(row, newSize);
-    else this.sql.exec("UPDATE dofs_node SET mtime = ? WHERE path = ?", Date.now(), row.path);
+    else this.nodeExec("UPDATE dofs_node SET mtime = ? WHERE path = ?", Date.now(), row.path);
   }
 
   private readRange(row: NodeRow, offset: number, length: number): Uint8Array {

@@ -4,7 +4,7 @@
 // is resolved and recompressed. Output is produced a block at a time, so memory holds
 // a block and the delta-base cache, never the pack.
 import { createHash } from "node:crypto";
-import { type ObjectStore } from "../object-store";
+import type { ObjectLocation, ObjectStore } from "../object-store";
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, fromHex } from "../object";
 import { encodeEntryHeader, parseEntryHeader } from "./entry";
 import { encodeWholeEntry } from "./indexer";
@@ -63,8 +63,20 @@ export async function* writePack(
   new DataView(header.buffer).setUint32(8, oids.length);
   put(header);
 
+  // Locations are looked up a window ahead, in batches.
+  let window = new Map<string, ObjectLocation>();
+  let windowEnd = 0;
+  const locate = (oid: string, at: number): ObjectLocation | null => {
+    if (at >= windowEnd) {
+      window = store.locateMany(oids.slice(at, at + 1000));
+      windowEnd = at + 1000;
+    }
+    return window.get(oid) ?? store.locate(oid);
+  };
+  let position = 0;
+
   const writeOne = async (oid: string, reuseDelta: boolean) => {
-    const loc = store.locate(oid)!;
+    const loc = locate(oid, position)!;
     const start = offset;
     stats.objects++;
     if (loc.base === null) {
@@ -94,14 +106,15 @@ export async function* writePack(
     written.set(oid, start);
   };
 
-  for (const oid of oids) {
+  for (; position < oids.length; position++) {
+    const oid = oids[position];
     if (written.has(oid)) continue;
     // A stored delta can be copied only after its base: emit the chain base-first.
     const chain = [oid];
     const inChain = new Set(chain);
     let cycle = false;
     for (;;) {
-      const loc = store.locate(chain[chain.length - 1]);
+      const loc = locate(chain[chain.length - 1], position);
       const base = loc?.base;
       if (!base || !sending.has(base) || written.has(base)) break;
       if (inChain.has(base)) {

@@ -1,0 +1,63 @@
+// A counting HTTP proxy put in front of both servers, so both are measured the same
+// way: bytes each way, and the duration of every request (first byte in to last out).
+import { type Server, createServer, request } from "node:http";
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  requestBytes: number;
+  responseBytes: number;
+  ms: number;
+}
+
+export class CountingProxy {
+  records: RequestRecord[] = [];
+  private server: Server | null = null;
+
+  constructor(private readonly target: number) {}
+
+  start(port: number): Promise<void> {
+    this.server = createServer((req, res) => {
+      const started = performance.now();
+      const rec: RequestRecord = { method: req.method ?? "", path: req.url ?? "", requestBytes: 0, responseBytes: 0, ms: 0 };
+      // Recorded now and counted as bytes pass: the client may finish before 'end' fires.
+      this.records.push(rec);
+      // The proxy has already answered any `Expect: 100-continue` itself.
+      const { expect: _expect, ...headers } = req.headers;
+      const out = request(
+        { host: "127.0.0.1", port: this.target, method: req.method, path: req.url, headers },
+        (upstream) => {
+          res.writeHead(upstream.statusCode ?? 502, upstream.headers);
+          upstream.on("data", (c: Buffer) => {
+            rec.responseBytes += c.length;
+            res.write(c);
+          });
+          upstream.on("end", () => {
+            rec.ms = performance.now() - started;
+            res.end();
+          });
+        },
+      );
+      out.on("error", (e) => {
+        res.writeHead(502);
+        res.end(String(e));
+      });
+      req.on("data", (c: Buffer) => {
+        rec.requestBytes += c.length;
+        out.write(c);
+      });
+      req.on("end", () => out.end());
+    });
+    return new Promise((resolve) => this.server!.listen(port, "127.0.0.1", () => resolve()));
+  }
+
+  take(): RequestRecord[] {
+    const r = this.records;
+    this.records = [];
+    return r;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}

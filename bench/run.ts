@@ -1,0 +1,193 @@
+// `npm run bench`: Gitflare against C git's `git http-backend` on the same repository,
+// on the same machine, in one run. Prints a table and writes docs/bench/results.json,
+// results.md and ratios.svg.
+//
+//   npm run bench -- [--commits 3000] [--repo /path/to/repo] [--refs 1000] [--out docs/bench]
+import { execFile, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { LocalServer, freePort } from "../e2e/server";
+import { startCgitServer } from "./cgit-server";
+import { CountingProxy, type RequestRecord } from "./proxy";
+import { generateRepo } from "./generate";
+import { renderChart } from "./chart";
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
+const commits = Number(args.get("commits") ?? 3000);
+const extraRefs = Number(args.get("refs") ?? 1000);
+const outDir = resolve(args.get("out") ?? "docs/bench");
+const work = mkdtempSync(join(tmpdir(), "gitflare-bench-"));
+const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", HOME: work };
+
+/** Runs git without blocking the event loop: the proxies live in this process. */
+function git(cwd: string, ...a: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("git", a, { cwd, env, maxBuffer: 1 << 30 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`git ${a.join(" ")} failed:\n${stderr}`)) : resolve(String(stdout)),
+    );
+  });
+}
+
+/** Resident memory of the workerd processes in the server's process group, in bytes. */
+function workerdRss(group: number): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) !== group || !stat.includes("(workerd)")) continue;
+      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (rss) total += Number(rss[1]) * 1024;
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return total;
+}
+
+interface Measure {
+  ms: number;
+  bytes: number;
+  longestRequestMs: number;
+  peakRss?: number;
+}
+
+interface Row {
+  op: string;
+  gitflare: Measure;
+  cgit: Measure;
+}
+
+async function main() {
+  mkdirSync(outDir, { recursive: true });
+  let source = args.get("repo");
+  if (!source) {
+    source = join(work, "source.git");
+    console.log(`generating a repository of ${commits} commits and ${extraRefs} extra refs…`);
+    await generateRepo(source, { commits, binaryEvery: 400, binaryBytes: 1 << 20, extraRefs });
+  } else {
+    source = resolve(source);
+  }
+  const sizePack = execFileSync("git", ["count-objects", "-v"], { cwd: source }).toString();
+  const objects = Number(/in-pack: (\d+)/.exec(sizePack)?.[1] ?? 0);
+  const packKiB = Number(/size-pack: (\d+)/.exec(sizePack)?.[1] ?? 0);
+  const refCount = (await git(source, "for-each-ref")).split("\n").filter(Boolean).length;
+  console.log(`repository: ${objects} objects, ${(packKiB / 1024).toFixed(1)} MiB pack, ${refCount} refs`);
+
+  const gitflare = new LocalServer(join(work, "state"));
+  await gitflare.start();
+  const cgitRoot = join(work, "cgit");
+  mkdirSync(cgitRoot);
+  const cgitPort = await freePort();
+  const cgit = await startCgitServer(cgitRoot, cgitPort);
+  const proxies = { gitflare: new CountingProxy(gitflare.port), cgit: new CountingProxy(cgitPort) };
+  const ports = { gitflare: await freePort(), cgit: await freePort() };
+  await proxies.gitflare.start(ports.gitflare);
+  await proxies.cgit.start(ports.cgit);
+  const url = (t: "gitflare" | "cgit", repo: string) => `http://127.0.0.1:${ports[t]}/${t === "gitflare" ? "bench/" : ""}${repo}.git`;
+  // HEAD must name main, as Gitflare's first push makes it, or a --depth clone (which is
+  // single-branch) of C git's copy would follow a HEAD that names nothing.
+  await git(cgitRoot, "init", "-q", "--bare", "--initial-branch=main", "main.git");
+  await git(join(cgitRoot, "main.git"), "config", "http.receivepack", "true");
+
+  await new Promise((r) => setTimeout(r, 1000));
+  const idleRss = workerdRss(gitflare.processGroup!);
+  const rows: Row[] = [];
+
+  async function measure(op: string, fn: (t: "gitflare" | "cgit") => void | Promise<void>, bytesOf: (recs: RequestRecord[]) => number) {
+    const row = { op } as Row;
+    for (const t of ["gitflare", "cgit"] as const) {
+      proxies[t].take();
+      let peak = 0;
+      const sampler = t === "gitflare" ? setInterval(() => (peak = Math.max(peak, workerdRss(gitflare.processGroup!))), 50) : null;
+      const started = performance.now();
+      await fn(t);
+      const ms = performance.now() - started;
+      if (sampler) clearInterval(sampler);
+      // Let the proxy see the end of the last response before reading its records.
+      await new Promise((r) => setTimeout(r, 50));
+      const recs = proxies[t].take();
+      row[t] = {
+        ms,
+        bytes: bytesOf(recs),
+        longestRequestMs: Math.max(0, ...recs.map((r) => r.ms)),
+        ...(t === "gitflare" ? { peakRss: Math.max(peak, workerdRss(gitflare.processGroup!)) } : {}),
+      };
+    }
+    rows.push(row);
+    const r = row;
+    console.log(
+      `${op.padEnd(24)} gitflare ${r.gitflare.ms.toFixed(0).padStart(7)} ms  cgit ${r.cgit.ms.toFixed(0).padStart(7)} ms  ` +
+        `ratio ${(r.gitflare.ms / r.cgit.ms).toFixed(2)}  bytes ${(r.gitflare.bytes / Math.max(1, r.cgit.bytes)).toFixed(3)}`,
+    );
+  }
+  const uploadBytes = (recs: RequestRecord[]) => recs.filter((r) => r.path.endsWith("git-upload-pack")).reduce((s, r) => s + r.responseBytes, 0);
+  const receiveBytes = (recs: RequestRecord[]) => recs.filter((r) => r.path.endsWith("git-receive-pack")).reduce((s, r) => s + r.requestBytes, 0);
+  const allBytes = (recs: RequestRecord[]) => recs.reduce((s, r) => s + r.responseBytes, 0);
+
+  await measure("push (full, into empty)", async (t) => void (await git(source!, "push", "-q", url(t, "main"), "refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*")), receiveBytes);
+  // The first clone after the push finds the Durable Object's caches cold; the next ones warm.
+  await measure("clone (v2, first)", async (t) => void (await git(work, "-c", "protocol.version=2", "clone", "-q", "--bare", url(t, "main"), `${t}-v2.git`)), uploadBytes);
+  await measure("clone (v2, again)", async (t) => void (await git(work, "-c", "protocol.version=2", "clone", "-q", "--bare", url(t, "main"), `${t}-v2b.git`)), uploadBytes);
+  await measure("clone (v0)", async (t) => void (await git(work, "-c", "protocol.version=0", "clone", "-q", "--bare", url(t, "main"), `${t}-v0.git`)), uploadBytes);
+  await measure("shallow clone (--depth 1)", async (t) => void (await git(work, "clone", "-q", "--depth", "1", url(t, "main"), `${t}-shallow`)), uploadBytes);
+
+  // One new commit: pushed to both, then fetched into the earlier clones.
+  const wt = join(work, "worktree");
+  await git(work, "clone", "-q", "--no-local", source, wt);
+  const file = (await git(wt, "ls-files")).split("\n").find((f) => f.endsWith(".md") || f.endsWith(".c")) ?? "README";
+  writeFileSync(join(wt, file), readFileSync(join(wt, file), "utf8") + "one more line\n");
+  await git(wt, "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-qam", "one more commit");
+  await measure("incremental push (1 commit)", async (t) => void (await git(wt, "push", "-q", url(t, "main"), "HEAD:refs/heads/main")), receiveBytes);
+  await measure("incremental fetch (1 commit)", async (t) => void (await git(join(work, `${t}-v2.git`), "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")), uploadBytes);
+  await measure(`ls-remote (${refCount} refs)`, async (t) => void (await git(work, "ls-remote", url(t, "main"))), allBytes);
+
+  // Correctness: the Gitflare clone is complete and sound.
+  await git(join(work, "gitflare-v2.git"), "fsck", "--connectivity-only");
+
+  await gitflare.stop();
+  await proxies.gitflare.stop();
+  await proxies.cgit.stop();
+  cgit.close();
+
+  const machine = {
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    git: execFileSync("git", ["--version"]).toString().trim(),
+    date: new Date().toISOString(),
+  };
+  const result = { machine, repository: { objects, packMiB: packKiB / 1024, refs: refCount, commits: args.get("repo") ? null : commits }, idleRss, rows };
+  writeFileSync(join(outDir, "results.json"), JSON.stringify(result, null, 2) + "\n");
+  writeFileSync(join(outDir, "ratios.svg"), renderChart(rows));
+  writeFileSync(join(outDir, "results.md"), markdown(result));
+  console.log("\n" + markdown(result));
+}
+
+function markdown(r: { machine: Record<string, unknown>; repository: { objects: number; packMiB: number; refs: number }; idleRss: number; rows: Row[] }): string {
+  const mb = (b: number) => (b / 2 ** 20).toFixed(1);
+  const lines = [
+    `Repository: ${r.repository.objects} objects, ${r.repository.packMiB.toFixed(1)} MiB pack after \`git gc\`, ${r.repository.refs} refs.`,
+    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.node}, ${r.machine.git}, ${String(r.machine.date).slice(0, 10)}.`,
+    `workerd resident memory when idle: ${mb(r.idleRss)} MiB.`,
+    "",
+    "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest request | workerd peak RSS (above idle) |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const row of r.rows) {
+    const g = row.gitflare;
+    const c = row.cgit;
+    lines.push(
+      `| ${row.op} | ${g.ms.toFixed(0)} ms | ${c.ms.toFixed(0)} ms | ${(g.ms / c.ms).toFixed(2)}× | ${g.bytes.toLocaleString("en-US")} | ${c.bytes ? (g.bytes / c.bytes).toFixed(3) + "×" : "–"} | ${g.longestRequestMs.toFixed(0)} ms | ${mb(g.peakRss ?? 0)} MiB (+${mb(Math.max(0, (g.peakRss ?? 0) - r.idleRss))}) |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
