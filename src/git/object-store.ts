@@ -5,7 +5,7 @@
 // entry's compressed length from the index, so they inflate exactly one zlib stream,
 // the fast path, and resolved objects sit in a byte-budgeted cache.
 import type { Dofs } from "../fs/dofs";
-import { ByteLru } from "../util/lru";
+import { ByteLru, compact } from "../util/lru";
 import {
   OBJ_COMMIT,
   OBJ_OFS_DELTA,
@@ -198,7 +198,7 @@ export class ObjectStore implements BaseSource {
       const raw = await this.rawEntry(loc);
       const hdr = parseEntryHeader(raw, 0);
       if (!hdr) throw new PackFormatError(`truncated entry for ${cur}`);
-      const body = inflateExact(raw.subarray(hdr.headerLength), hdr.size);
+      const body = compact(inflateExact(raw.subarray(hdr.headerLength), hdr.size));
       if (hdr.type !== OBJ_OFS_DELTA && hdr.type !== OBJ_REF_DELTA) {
         baseObj = { type: hdr.type, data: body };
         if (chain.length) this.objects.set(cur, baseObj);

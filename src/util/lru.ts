@@ -1,5 +1,13 @@
 // A least-recently-used cache bounded by bytes, not entries: every cache in the
 // Durable Object must fit the 128 MB isolate, whatever the repository's size.
+
+/**
+ * A byte array fit to be kept: a view that pins a much larger buffer (zlib and
+ * Buffer pools hand those out) is copied, so a cache's byte count is what it holds.
+ */
+export function compact(bytes: Uint8Array): Uint8Array {
+  return bytes.buffer.byteLength > bytes.byteLength + 1024 ? bytes.slice() : bytes;
+}
 export class ByteLru<K, V> {
   private readonly map = new Map<K, { value: V; bytes: number }>();
   private used = 0;

@@ -29,6 +29,7 @@ import {
 import { applyDelta } from "./delta";
 import { PackFormatError, encodeEntryHeader, parseEntryHeader } from "./entry";
 import { inflateCap, inflateExact } from "./zlib";
+import { compact } from "../../util/lru";
 
 export const MAX_OBJECT_SIZE = 256 * 1024 * 1024;
 export const MAX_DELTA_DEPTH = 4095;
@@ -229,7 +230,7 @@ export async function indexPack(fs: Dofs, path: string, base: BaseSource, option
       objects.push({ oid: "", offset: pos, length: end - pos, crc32: crc, type: 0, size: 0, base: header.baseOid ?? null });
       pending.push({ index: i, headerLength: header.headerLength, deltaSize: header.size, baseOffset, baseOid: header.baseOid });
       if (keptBytes + data.byteLength <= KEEP_DELTAS_BUDGET) {
-        kept.set(i, data);
+        kept.set(i, compact(data));
         keptBytes += data.byteLength;
       }
     } else {
