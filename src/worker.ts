@@ -3,14 +3,16 @@ import { Hono } from "hono";
 import type { Env } from "./repo/repository";
 import { smartHttp } from "./http/smart-http";
 import { api } from "./api/routes";
+import { web } from "./web/routes";
 
 export { Repository } from "./repo/repository";
+export { Directory } from "./directory/directory";
 
 const app = new Hono<{ Bindings: Env }>();
 
 app.route("/api", api);
 app.route("/", smartHttp);
-app.get("/", (c) => c.text("Gitflare: a Git host on Cloudflare Workers.\n"));
+app.route("/", web);
 app.notFound((c) => c.text("Not found\n", 404));
 app.onError((err, c) => {
   console.error(err);

@@ -11,6 +11,7 @@ api.post("/repos/:owner/:repo", async (c) => {
   if (!isValidOwner(owner) || !isValidName(repo)) return c.json({ error: "invalid owner or repository name" }, 400);
   const created = await c.env.REPO.getByName(repoKey(owner, repo)).init();
   if (!created) return c.json({ error: "repository already exists" }, 409);
+  await c.env.DIRECTORY.getByName("directory").touch(owner, repo);
   return c.json({ owner, name: repo, clone_url: new URL(`/${owner}/${repo}.git`, c.req.url).toString() }, 201);
 });
 

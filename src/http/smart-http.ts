@@ -29,11 +29,20 @@ function wrongContentType(request: Request, service: string): Response | null {
   });
 }
 
-for (const service of ["git-upload-pack", "git-receive-pack"]) {
-  smartHttp.post(`/:owner/:repo/${service}`, (c) => {
-    return wrongContentType(c.req.raw, service) ?? forward(c.env, c.req.param("owner"), c.req.param("repo"), `/${service}`, c.req.raw);
-  });
-}
+smartHttp.post("/:owner/:repo/git-upload-pack", (c) => {
+  return wrongContentType(c.req.raw, "git-upload-pack") ?? forward(c.env, c.req.param("owner"), c.req.param("repo"), "/git-upload-pack", c.req.raw);
+});
+
+smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
+  const refused = wrongContentType(c.req.raw, "git-receive-pack");
+  if (refused) return refused;
+  const { owner } = c.req.param();
+  const name = stripGitSuffix(c.req.param("repo"));
+  const res = await forward(c.env, owner, name, "/git-receive-pack", c.req.raw);
+  // The directory lists repositories for the home page; a push may have created one.
+  if (res.ok) c.executionCtx.waitUntil(c.env.DIRECTORY.getByName("directory").touch(owner, name));
+  return res;
+});
 smartHttp.get("/:owner/:repo/export.tar", (c) => {
   const name = stripGitSuffix(c.req.param("repo"));
   const req = new Request(new URL(`?name=${encodeURIComponent(name + ".git")}`, c.req.url), c.req.raw);

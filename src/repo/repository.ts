@@ -3,6 +3,7 @@
 // Smart-HTTP requests arrive through `fetch` so bodies stream both ways; the web UI
 // and API use the RPC methods.
 import { DurableObject } from "cloudflare:workers";
+import type { Directory } from "../directory/directory";
 import { Dofs } from "../fs/dofs";
 import { ObjectStore } from "../git/object-store";
 import { RefStore } from "../git/refs";
@@ -11,12 +12,15 @@ import { UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2 } from ".
 import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
 import { FLUSH, PktLineError, PktReader, concatBytes, errPkt, pktLine, sideband } from "../git/protocol/pkt-line";
 import { tarDofs } from "../git/export/tar";
+import { tarArchive, zipArchive } from "../git/export/archive";
 import { PushLog, type PushRecord } from "./push-log";
+import { Views } from "./views";
 import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport } from "./maintenance";
 import { BadBodyError, BodyTooLargeError, generatorStream, readLimited } from "../http/streams";
 
 export interface Env {
   REPO: DurableObjectNamespace<Repository>;
+  DIRECTORY: DurableObjectNamespace<Directory>;
   PACKS?: R2Bucket;
   /** Packs at least this many bytes move to R2 (default 64 MiB). */
   GITFLARE_TIER_MIN_BYTES?: string;
@@ -51,6 +55,7 @@ export class Repository extends DurableObject<Env> {
   readonly store: ObjectStore;
   readonly refs: RefStore;
   readonly pushLog: PushLog;
+  readonly views: Views;
   private maintenance: Maintenance;
   private maintaining = false;
 
@@ -60,6 +65,7 @@ export class Repository extends DurableObject<Env> {
     this.store = new ObjectStore(this.fs, ctx.storage.sql);
     this.refs = new RefStore(this.fs);
     this.pushLog = new PushLog(ctx.storage.sql);
+    this.views = new Views(this.store, this.refs);
     this.maintenance = new Maintenance(this.fs, this.store, this.refs, ctx.storage.sql, maintenanceConfig(env));
     // A fresh instance has no push in flight: anything in incoming/ was interrupted.
     if (this.fs.exists(INCOMING_DIR)) {
@@ -85,6 +91,67 @@ export class Repository extends DurableObject<Env> {
       this.fs.writeFile("/HEAD", `ref: refs/heads/${defaultBranch}\n`);
     });
     return true;
+  }
+
+  // ---- web views (RPC) ----------------------------------------------------------
+  // Each returns null when the repository, ref or path does not exist.
+
+  summary() {
+    return this.exists() ? this.views.summary() : null;
+  }
+
+  async homeView() {
+    return this.exists() ? this.views.home() : null;
+  }
+
+  async treeView(parts: string[]) {
+    const at = this.exists() ? this.views.resolve(parts) : null;
+    if (!at) return null;
+    const listing = await this.views.listing(at, true);
+    return listing ? { at, listing } : null;
+  }
+
+  async blobView(parts: string[]) {
+    const at = this.exists() ? this.views.resolve(parts) : null;
+    if (!at) return null;
+    const blob = await this.views.blob(at);
+    return blob ? { at, blob } : null;
+  }
+
+  async rawView(parts: string[], limit: number) {
+    const at = this.exists() ? this.views.resolve(parts) : null;
+    if (!at) return null;
+    const raw = await this.views.raw(at, limit);
+    return raw ? { at, ...raw } : null;
+  }
+
+  async logView(parts: string[], path: string | undefined, page: number) {
+    const at = this.exists() ? this.views.resolve(parts) : null;
+    if (!at) return null;
+    const commits = await this.views.log(at, path, page);
+    return { at, commits: commits.slice(0, 30), more: commits.length > 30 };
+  }
+
+  async commitView(oid: string) {
+    return this.exists() && /^[0-9a-f]{40}$/.test(oid) ? this.views.commit(oid) : null;
+  }
+
+  async compareView(base: string[], head: string[]) {
+    return this.exists() ? this.views.compare(base, head) : null;
+  }
+
+  async branchesView() {
+    return this.exists() ? this.views.branches() : null;
+  }
+
+  async tagsView() {
+    return this.exists() ? this.views.tags() : null;
+  }
+
+  async blameView(parts: string[]) {
+    const at = this.exists() ? this.views.resolve(parts) : null;
+    if (!at) return null;
+    return { at, lines: await this.views.blame(at) };
   }
 
   // ---- maintenance -----------------------------------------------------------
@@ -143,6 +210,9 @@ export class Repository extends DurableObject<Env> {
       }
       if (request.method === "POST" && url.pathname === "/git-receive-pack") {
         return await this.receivePack(request);
+      }
+      if (request.method === "GET" && url.pathname === "/archive") {
+        return await this.archive(url.searchParams.get("ref") ?? "", url.searchParams.get("format") ?? "", url.searchParams.get("name") ?? "repo");
       }
       if (request.method === "GET" && url.pathname === "/export.tar") {
         return this.exportTar(url.searchParams.get("name") ?? "repo.git");
@@ -216,6 +286,26 @@ export class Repository extends DurableObject<Env> {
     if (!branches.length) return;
     const pick = ["refs/heads/main", "refs/heads/master"].find((b) => branches.includes(b)) ?? branches[0];
     this.refs.setHead(pick);
+  }
+
+  /** `git archive` of a ref as .tar.gz or .zip, streamed. */
+  private async archive(ref: string, format: string, name: string): Promise<Response> {
+    const at = this.exists() ? this.views.resolve(ref.split("/")) : null;
+    if (!at || (format !== "tar.gz" && format !== "zip")) return plain(404, "No such ref.");
+    const commit = this.store.commit(at.commit);
+    const safeRef = at.ref.replace(/[^A-Za-z0-9._-]/g, "-");
+    const base = `${name.replace(/[^A-Za-z0-9._-]/g, "_")}-${safeRef}`;
+    const stream =
+      format === "zip"
+        ? generatorStream(zipArchive(this.views.browser, commit.tree, `${base}/`, commit.time))
+        : generatorStream(tarArchive(this.views.browser, commit.tree, `${base}/`, commit.time)).pipeThrough(new CompressionStream("gzip"));
+    return new Response(stream, {
+      headers: {
+        "Content-Type": format === "zip" ? "application/zip" : "application/gzip",
+        "Content-Disposition": `attachment; filename="${base}.${format}"`,
+        "X-Content-Type-Options": "nosniff",
+      },
+    });
   }
 
   private exportTar(name: string): Response {

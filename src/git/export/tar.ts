@@ -2,14 +2,14 @@
 // It yields one header or one file block at a time: memory stays at a block.
 import type { Dofs } from "../../fs/dofs";
 
-const BLOCK = 512;
+export const BLOCK = 512;
 const encoder = new TextEncoder();
 
 function octal(n: number, width: number): string {
   return n.toString(8).padStart(width - 1, "0") + "\0";
 }
 
-function header(name: string, size: number, mode: number, mtime: number, type: "0" | "2" | "5", link = ""): Uint8Array {
+export function tarHeader(name: string, size: number, mode: number, mtime: number, type: "0" | "2" | "5", link = ""): Uint8Array {
   const h = new Uint8Array(BLOCK);
   let prefix = "";
   let base = name;
@@ -46,11 +46,11 @@ export async function* tarDofs(fs: Dofs, root: string, skip: (path: string) => b
     if (path === "/" || skip(path)) continue;
     const name = `${root}${path}`;
     if (stats.isDirectory()) {
-      yield header(name + "/", 0, stats.mode, stats.mtimeMs, "5");
+      yield tarHeader(name + "/", 0, stats.mode, stats.mtimeMs, "5");
     } else if (stats.isSymbolicLink()) {
-      yield header(name, 0, stats.mode, stats.mtimeMs, "2", target ?? "");
+      yield tarHeader(name, 0, stats.mode, stats.mtimeMs, "2", target ?? "");
     } else {
-      yield header(name, stats.size, stats.mode, stats.mtimeMs, "0");
+      yield tarHeader(name, stats.size, stats.mode, stats.mtimeMs, "0");
       for (let off = 0; off < stats.size; off += chunk) yield await fs.readAsync(path, off, Math.min(chunk, stats.size - off));
       const pad = (BLOCK - (stats.size % BLOCK)) % BLOCK;
       if (pad) yield new Uint8Array(pad);

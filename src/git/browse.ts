@@ -1,0 +1,382 @@
+// Reading a repository the way a browser wants it: trees and blobs at a path, history,
+// diffs, blame, refs with ahead/behind. Everything goes through the ObjectStore, and
+// commit walks use the commit table (no inflating of commits).
+import { diffArrays, structuredPatch } from "diff";
+import type { ObjectStore } from "./object-store";
+import { type Commit, type Signature, parseCommit, parseTree } from "./object";
+import type { RefStore } from "./refs";
+import { CommitQueue } from "./walk";
+
+export interface TreeItem {
+  name: string;
+  path: string;
+  mode: string;
+  oid: string;
+  kind: "tree" | "blob" | "submodule" | "symlink";
+}
+
+export interface CommitSummary {
+  oid: string;
+  parents: string[];
+  tree: string;
+  author: Signature;
+  committer: Signature;
+  message: string;
+  subject: string;
+}
+
+export interface Change {
+  path: string;
+  status: "added" | "modified" | "deleted";
+  oldOid: string | null;
+  newOid: string | null;
+  oldMode: string | null;
+  newMode: string | null;
+}
+
+function kindOf(mode: string): TreeItem["kind"] {
+  if (mode === "40000" || mode === "040000") return "tree";
+  if (mode === "160000") return "submodule";
+  if (mode === "120000") return "symlink";
+  return "blob";
+}
+
+export class Browser {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly refs: RefStore,
+  ) {}
+
+  defaultBranch(): string | null {
+    const head = this.refs.head();
+    return head.symref?.replace(/^refs\/heads\//, "") ?? null;
+  }
+
+  /**
+   * Splits "feature/x/src/main.ts" into a ref and a path the way GitHub does: the
+   * longest prefix that names a branch or tag wins; a full commit id also works.
+   */
+  resolve(parts: string[]): { ref: string; commit: string; path: string } | null {
+    const refs = this.refs.list();
+    for (let i = parts.length; i >= 1; i--) {
+      const name = parts.slice(0, i).join("/");
+      const path = parts.slice(i).join("/");
+      for (const full of [`refs/heads/${name}`, `refs/tags/${name}`]) {
+        const oid = refs.get(full);
+        if (oid) {
+          const commit = this.store.peel(oid) ?? oid;
+          if (this.store.typeOf(commit) === 1) return { ref: name, commit, path };
+        }
+      }
+    }
+    if (parts.length && /^[0-9a-f]{40}$/.test(parts[0]) && this.store.typeOf(parts[0]) === 1) {
+      return { ref: parts[0], commit: parts[0], path: parts.slice(1).join("/") };
+    }
+    return null;
+  }
+
+  async commit(oid: string): Promise<CommitSummary> {
+    const o = await this.store.read(oid);
+    if (o.type !== "commit") throw new Error(`${oid} is not a commit`);
+    return summarize(oid, parseCommit(o.data));
+  }
+
+  /** The tree entry at `path` in a commit, or null. The root is a tree entry too. */
+  async entry(commit: string, path: string): Promise<{ oid: string; mode: string; kind: TreeItem["kind"] } | null> {
+    let oid = this.store.commit(commit).tree;
+    let mode = "40000";
+    for (const part of path.split("/").filter(Boolean)) {
+      if (kindOf(mode) !== "tree") return null;
+      const found = parseTree((await this.store.read(oid)).data).find((e) => e.name === part);
+      if (!found) return null;
+      oid = found.oid;
+      mode = found.mode;
+    }
+    return { oid, mode, kind: kindOf(mode) };
+  }
+
+  async tree(treeOid: string, base: string): Promise<TreeItem[]> {
+    const items = parseTree((await this.store.read(treeOid)).data).map((e) => ({
+      name: e.name,
+      path: base ? `${base}/${e.name}` : e.name,
+      mode: e.mode,
+      oid: e.oid,
+      kind: kindOf(e.mode),
+    }));
+    // Directories first, then files, each by name: what people expect from a file list.
+    return items.sort((a, b) => (a.kind === "tree") === (b.kind === "tree") ? (a.name < b.name ? -1 : 1) : a.kind === "tree" ? -1 : 1);
+  }
+
+  async blob(oid: string): Promise<Uint8Array> {
+    return (await this.store.read(oid)).data;
+  }
+
+  blobSize(oid: string): number {
+    return this.store.info(oid)?.size ?? 0;
+  }
+
+  /** History from `start`, newest first, optionally only commits that change `path`. */
+  async log(start: string, options: { path?: string; skip?: number; limit?: number } = {}): Promise<CommitSummary[]> {
+    const limit = options.limit ?? 30;
+    let skip = options.skip ?? 0;
+    const out: CommitSummary[] = [];
+    const queue = new CommitQueue();
+    const seen = new Set([start]);
+    queue.push(start, this.store.commit(start).time);
+    while (queue.size && out.length < limit) {
+      const { oid } = queue.pop()!;
+      const info = this.store.commit(oid);
+      for (const p of info.parents) {
+        if (!seen.has(p) && this.store.has(p)) {
+          seen.add(p);
+          queue.push(p, this.store.commit(p).time);
+        }
+      }
+      if (options.path && !(await this.touches(oid, options.path))) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      out.push(await this.commit(oid));
+    }
+    return out;
+  }
+
+  /** Whether a commit changes `path` compared with its first parent (or creates it). */
+  private async touches(commit: string, path: string): Promise<boolean> {
+    const mine = await this.entry(commit, path);
+    const parent = this.store.commit(commit).parents[0];
+    if (!parent || !this.store.has(parent)) return mine !== null;
+    const theirs = await this.entry(parent, path);
+    return (mine?.oid ?? null) !== (theirs?.oid ?? null);
+  }
+
+  countCommits(start: string): number {
+    const seen = new Set([start]);
+    const stack = [start];
+    while (stack.length) {
+      for (const p of this.store.commit(stack.pop()!).parents) {
+        if (!seen.has(p) && this.store.has(p)) {
+          seen.add(p);
+          stack.push(p);
+        }
+      }
+    }
+    return seen.size;
+  }
+
+  /** For each entry of the directory at `dir`, the newest commit that changed it. */
+  async lastCommits(commit: string, dir: string, names: string[], maxCommits = 3000): Promise<Map<string, CommitSummary>> {
+    const result = new Map<string, CommitSummary>();
+    const pending = new Set(names);
+    const entriesAt = async (c: string) => {
+      const e = await this.entry(c, dir);
+      if (!e || e.kind !== "tree") return new Map<string, string>();
+      return new Map(parseTree((await this.store.read(e.oid)).data).map((x) => [x.name, x.oid]));
+    };
+    let cur: string | undefined = commit;
+    let mine = await entriesAt(commit);
+    for (let n = 0; cur && pending.size && n < maxCommits; n++) {
+      const parent: string | undefined = this.store.commit(cur).parents[0];
+      const theirs = parent && this.store.has(parent) ? await entriesAt(parent) : new Map<string, string>();
+      const changed = [...pending].filter((name) => mine.get(name) !== theirs.get(name));
+      if (changed.length) {
+        const summary = await this.commit(cur);
+        for (const name of changed) {
+          result.set(name, summary);
+          pending.delete(name);
+        }
+      }
+      cur = parent && this.store.has(parent) ? parent : undefined;
+      mine = theirs;
+    }
+    return result;
+  }
+
+  /** Changes between two trees (either may be null), recursively, in path order. */
+  async diffTrees(a: string | null, b: string | null, base = ""): Promise<Change[]> {
+    const read = async (t: string | null) => (t ? parseTree((await this.store.read(t)).data) : []);
+    const left = new Map((await read(a)).map((e) => [e.name, e]));
+    const right = new Map((await read(b)).map((e) => [e.name, e]));
+    const names = [...new Set([...left.keys(), ...right.keys()])].sort();
+    const out: Change[] = [];
+    for (const name of names) {
+      const l = left.get(name);
+      const r = right.get(name);
+      const path = base ? `${base}/${name}` : name;
+      if (l && r && l.oid === r.oid && l.mode === r.mode) continue;
+      const lTree = l && kindOf(l.mode) === "tree";
+      const rTree = r && kindOf(r.mode) === "tree";
+      if (lTree || rTree) {
+        out.push(...(await this.diffTrees(lTree ? l!.oid : null, rTree ? r!.oid : null, path)));
+        if (l && !lTree) out.push({ path, status: "deleted", oldOid: l.oid, newOid: null, oldMode: l.mode, newMode: null });
+        if (r && !rTree) out.push({ path, status: "added", oldOid: null, newOid: r.oid, oldMode: null, newMode: r.mode });
+        continue;
+      }
+      out.push({
+        path,
+        status: !l ? "added" : !r ? "deleted" : "modified",
+        oldOid: l?.oid ?? null,
+        newOid: r?.oid ?? null,
+        oldMode: l?.mode ?? null,
+        newMode: r?.mode ?? null,
+      });
+    }
+    return out;
+  }
+
+  mergeBase(a: string, b: string): string | null {
+    const ancestors = new Set<string>();
+    const stack = [a];
+    while (stack.length) {
+      const c = stack.pop()!;
+      if (ancestors.has(c) || !this.store.has(c)) continue;
+      ancestors.add(c);
+      stack.push(...this.store.commit(c).parents);
+    }
+    const queue = new CommitQueue();
+    const seen = new Set([b]);
+    queue.push(b, this.store.commit(b).time);
+    while (queue.size) {
+      const { oid } = queue.pop()!;
+      if (ancestors.has(oid)) return oid;
+      for (const p of this.store.commit(oid).parents) {
+        if (!seen.has(p) && this.store.has(p)) {
+          seen.add(p);
+          queue.push(p, this.store.commit(p).time);
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Commits reachable from `head` but not from `base`, newest first. */
+  async between(base: string, head: string, limit = 250): Promise<{ commits: CommitSummary[]; total: number }> {
+    const excluded = new Set<string>();
+    const stack = [base];
+    while (stack.length) {
+      const c = stack.pop()!;
+      if (excluded.has(c) || !this.store.has(c)) continue;
+      excluded.add(c);
+      stack.push(...this.store.commit(c).parents);
+    }
+    const found: string[] = [];
+    const seen = new Set<string>();
+    const todo = [head];
+    while (todo.length) {
+      const c = todo.pop()!;
+      if (seen.has(c) || excluded.has(c) || !this.store.has(c)) continue;
+      seen.add(c);
+      found.push(c);
+      todo.push(...this.store.commit(c).parents);
+    }
+    found.sort((x, y) => this.store.commit(y).time - this.store.commit(x).time);
+    const commits: CommitSummary[] = [];
+    for (const c of found.slice(0, limit)) commits.push(await this.commit(c));
+    return { commits, total: found.length };
+  }
+
+  aheadBehind(base: string, head: string): { ahead: number; behind: number } {
+    const reach = (from: string) => {
+      const s = new Set<string>();
+      const stack = [from];
+      while (stack.length) {
+        const c = stack.pop()!;
+        if (s.has(c) || !this.store.has(c)) continue;
+        s.add(c);
+        stack.push(...this.store.commit(c).parents);
+      }
+      return s;
+    };
+    const a = reach(base);
+    const b = reach(head);
+    let ahead = 0;
+    let behind = 0;
+    for (const c of b) if (!a.has(c)) ahead++;
+    for (const c of a) if (!b.has(c)) behind++;
+    return { ahead, behind };
+  }
+
+  /** Line-by-line blame of `path` at `commit`, following first parents. */
+  async blame(commit: string, path: string, maxCommits = 2000): Promise<{ line: string; commit: CommitSummary }[]> {
+    const start = await this.entry(commit, path);
+    if (!start || start.kind !== "blob") return [];
+    const lines = splitLines(new TextDecoder().decode(await this.blob(start.oid)));
+    const owner: (string | null)[] = lines.map(() => null);
+    // Lines still unattributed: their index in the final file and in the version at `cur`.
+    let tracked = lines.map((_, i) => ({ orig: i, pos: i }));
+    let cur = commit;
+    let curLines = lines;
+    let curOid = start.oid;
+    for (let n = 0; n < maxCommits && tracked.length; n++) {
+      const parent = this.store.commit(cur).parents[0];
+      const pEntry = parent && this.store.has(parent) ? await this.entry(parent, path) : null;
+      if (!pEntry || pEntry.kind !== "blob") break;
+      if (pEntry.oid === curOid) {
+        cur = parent!;
+        continue;
+      }
+      const pLines = splitLines(new TextDecoder().decode(await this.blob(pEntry.oid)));
+      // Unchanged lines map from cur's numbering to the parent's; added lines are cur's.
+      const toParent = new Map<number, number>();
+      let oldI = 0;
+      let newI = 0;
+      for (const part of diffArrays(pLines, curLines)) {
+        const count = part.value.length;
+        if (part.added) newI += count;
+        else if (part.removed) oldI += count;
+        else for (let k = 0; k < count; k++) toParent.set(newI++, oldI++);
+      }
+      const next: typeof tracked = [];
+      for (const t of tracked) {
+        const p = toParent.get(t.pos);
+        if (p === undefined) owner[t.orig] = cur;
+        else next.push({ orig: t.orig, pos: p });
+      }
+      tracked = next;
+      cur = parent!;
+      curLines = pLines;
+      curOid = pEntry.oid;
+    }
+    for (const t of tracked) owner[t.orig] = cur;
+    const summaries = new Map<string, CommitSummary>();
+    const out: { line: string; commit: CommitSummary }[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const c = owner[i] ?? commit;
+      if (!summaries.has(c)) summaries.set(c, await this.commit(c));
+      out.push({ line: lines[i], commit: summaries.get(c)! });
+    }
+    return out;
+  }
+}
+
+
+
+function splitLines(text: string): string[] {
+  const lines = text.split("\n");
+  if (lines.length && lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+function summarize(oid: string, c: Commit): CommitSummary {
+  return {
+    oid,
+    parents: c.parents,
+    tree: c.tree,
+    author: c.author,
+    committer: c.committer,
+    message: c.message,
+    subject: c.message.split("\n")[0],
+  };
+}
+
+/** A unified diff of two texts as hunks, or null when either side is binary. */
+export function textDiff(oldText: string, newText: string, context = 3) {
+  return structuredPatch("a", "b", oldText, newText, "", "", { context }).hunks;
+}
+
+export function isBinary(data: Uint8Array): boolean {
+  const n = Math.min(data.byteLength, 8000);
+  for (let i = 0; i < n; i++) if (data[i] === 0) return true;
+  return false;
+}

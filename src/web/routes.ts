@@ -1,0 +1,389 @@
+// The web UI: server-rendered pages with GitHub's URL shapes. Every repository page
+// goes through `openRepository`, the one place that decides whether the caller may
+// see the repository; raw files are served so that nothing from a repository is ever
+// active content on this origin.
+import { Hono, type Context } from "hono";
+import type { Env } from "../repo/repository";
+import type { CommitSummary } from "../git/browse";
+import type { DiffFile } from "../repo/views";
+import { isValidName, isValidOwner, repoKey, stripGitSuffix } from "../http/names";
+import { CSS, JS, type Html, formatBytes, html, page, raw, relativeTime } from "./layout";
+import { highlightLines } from "./highlight";
+import { renderMarkdown } from "./markdown";
+
+export const web = new Hono<{ Bindings: Env }>();
+
+const RAW_LIMIT = 25 * 1024 * 1024;
+const IMAGE_TYPES: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif", webp: "image/webp", ico: "image/x-icon", bmp: "image/bmp" };
+
+type C = Context<{ Bindings: Env }>;
+
+function notFound(c: C, what = "This page does not exist."): Response | Promise<Response> {
+  return c.html(page("Not found", html`<h1>404</h1><p class="muted">${what}</p>`), 404);
+}
+
+/**
+ * The repository a page is about, or a 404. Names are checked here; this is also where
+ * the access check sits, so that no repository page can skip it.
+ */
+async function openRepository(c: C) {
+  const owner = c.req.param("owner") ?? "";
+  const name = stripGitSuffix(c.req.param("repo") ?? "");
+  if (!isValidOwner(owner) || !isValidName(name)) return null;
+  const stub = c.env.REPO.getByName(repoKey(owner, name));
+  const summary = await stub.summary();
+  if (!summary) return null;
+  return { owner, name, stub, summary, base: `/${owner}/${name}` };
+}
+
+type Repo = NonNullable<Awaited<ReturnType<typeof openRepository>>>;
+
+/** The URL path after `/:owner/:repo/<kind>/`, split and decoded. */
+function restOf(c: C, kind: string): string[] {
+  const prefix = `/${c.req.param("owner")}/${c.req.param("repo")}/${kind}/`;
+  const path = new URL(c.req.url).pathname;
+  if (!path.startsWith(prefix)) return [];
+  return path
+    .slice(prefix.length)
+    .split("/")
+    .filter(Boolean)
+    .map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return p;
+      }
+    });
+}
+
+const enc = (p: string) => p.split("/").map(encodeURIComponent).join("/");
+
+function repoHeader(repo: Repo, tab: string): Html {
+  const tabs = [
+    ["code", repo.base, "Code"],
+    ["commits", `${repo.base}/commits/${enc(repo.summary.defaultBranch ?? "main")}`, "Commits"],
+    ["branches", `${repo.base}/branches`, `Branches (${repo.summary.branches.length})`],
+    ["tags", `${repo.base}/tags`, `Tags (${repo.summary.tags.length})`],
+  ];
+  return html`<h1><a href="/${repo.owner}">${repo.owner}</a> / <a href="${repo.base}">${repo.name}</a></h1>
+<nav class="tabs">${tabs.map(([id, href, label]) => html`<a href="${href}"${id === tab ? raw(' aria-current="page" style="font-weight:600"') : ""}>${label}</a>`)}</nav>`;
+}
+
+function refSelector(repo: Repo, current: string, kind: string, path: string): Html {
+  const option = (name: string, group: string) =>
+    html`<option value="${repo.base}/${kind}/${enc(name)}${path ? "/" + enc(path) : ""}"${name === current ? raw(" selected") : ""}>${group}${name}</option>`;
+  return html`<select data-nav aria-label="Branch or tag">${repo.summary.branches.map((b) => option(b, ""))}${repo.summary.tags.map((t) => option(t, "tag: "))}${
+    repo.summary.branches.includes(current) || repo.summary.tags.includes(current) ? "" : html`<option selected>${current.slice(0, 12)}</option>`
+  }</select>`;
+}
+
+function crumbs(repo: Repo, ref: string, path: string): Html {
+  const parts = path.split("/").filter(Boolean);
+  return html`<span class="crumbs"><a href="${repo.base}/tree/${enc(ref)}">${repo.name}</a>${parts.map(
+    (p, i) => html` / ${i === parts.length - 1 ? html`<span>${p}</span>` : html`<a href="${repo.base}/tree/${enc(ref)}/${enc(parts.slice(0, i + 1).join("/"))}">${p}</a>`}`,
+  )}</span>`;
+}
+
+function commitLine(repo: Repo, c: CommitSummary): Html {
+  return html`<a href="${repo.base}/commit/${c.oid}">${c.subject}</a> <span class="muted">${c.author.name} · ${relativeTime(c.committer.timestamp)} · <code>${c.oid.slice(0, 7)}</code></span>`;
+}
+
+async function fileList(repo: Repo, ref: string, listing: { items: { name: string; path: string; kind: string; size?: number; last?: CommitSummary }[] }): Promise<Html> {
+  return html`<table class="list">${listing.items.map(
+    (i) => html`<tr><td class="name">${i.kind === "tree" ? "📁" : i.kind === "submodule" ? "📦" : "📄"} <a href="${repo.base}/${i.kind === "tree" ? "tree" : "blob"}/${enc(ref)}/${enc(i.path)}">${i.name}</a></td>
+<td class="msg">${i.last ? html`<a href="${repo.base}/commit/${i.last.oid}">${i.last.subject}</a>` : ""}</td><td class="age">${i.last ? relativeTime(i.last.committer.timestamp) : ""}</td></tr>`,
+  )}</table>`;
+}
+
+function readmeBox(repo: Repo, ref: string, readme: { path: string; text: string } | null): Html {
+  if (!readme) return html``;
+  const dir = readme.path.includes("/") ? readme.path.slice(0, readme.path.lastIndexOf("/")) : "";
+  const body = /\.(md|markdown)$/i.test(readme.path)
+    ? raw(renderMarkdown(readme.text, { blob: `${repo.base}/blob/${enc(ref)}`, raw: `${repo.base}/raw/${enc(ref)}`, dir }))
+    : html`<pre>${readme.text}</pre>`;
+  return html`<div class="box"><div class="head">${readme.path}</div><div class="markdown">${body}</div></div>`;
+}
+
+// Pages may run only our own script; a README's HTML, even if sanitizing missed
+// something, cannot load or run anything else.
+web.use("*", async (c, next) => {
+  await next();
+  if ((c.res.headers.get("Content-Type") ?? "").startsWith("text/html")) {
+    c.res.headers.set(
+      "Content-Security-Policy",
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+  }
+});
+
+// ---- static ------------------------------------------------------------------
+
+web.get("/static/app.css", (c) => c.body(CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300" }));
+web.get("/static/app.js", (c) => c.body(JS, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=300" }));
+
+// ---- home and owner -------------------------------------------------------------
+
+web.get("/", async (c) => {
+  const repos = await c.env.DIRECTORY.getByName("directory").recent(50);
+  return c.html(
+    page(
+      "Home",
+      html`<h1>Recently updated repositories</h1>
+<div class="box"><table class="list">${repos.length ? repos.map((r) => html`<tr><td class="name"><a href="/${r.owner}/${r.name}">${r.owner}/${r.name}</a></td><td class="age">${relativeTime(r.updated / 1000)}</td></tr>`) : html`<tr><td class="notice">No repositories yet. Push one: <code>git push http://${new URL(c.req.url).host}/you/project.git main</code></td></tr>`}</table></div>`,
+    ),
+  );
+});
+
+web.get("/:owner", async (c) => {
+  const owner = c.req.param("owner");
+  if (!isValidOwner(owner)) return notFound(c);
+  const repos = await c.env.DIRECTORY.getByName("directory").byOwner(owner);
+  if (!repos.length) return notFound(c, "No such owner.");
+  return c.html(
+    page(owner, html`<h1>${owner}</h1><div class="box"><table class="list">${repos.map((r) => html`<tr><td class="name"><a href="/${r.owner}/${r.name}">${r.name}</a></td><td class="age">updated ${relativeTime(r.updated / 1000)}</td></tr>`)}</table></div>`),
+  );
+});
+
+// ---- repository home, tree, blob ----------------------------------------------------
+
+web.get("/:owner/:repo", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return notFound(c, "Repository not found.");
+  const url = new URL(c.req.url);
+  const cloneUrl = `${url.protocol}//${url.host}${repo.base}.git`;
+  const clone = html`<div class="clone"><input readonly value="${cloneUrl}" aria-label="Clone URL"><button type="button" data-copy="${cloneUrl}">Copy</button></div>`;
+  const home = repo.summary.empty ? null : await repo.stub.homeView();
+  if (!home) {
+    return c.html(
+      page(
+        `${repo.owner}/${repo.name}`,
+        html`${repoHeader(repo, "code")}${clone}<div class="box"><div class="head">This repository is empty.</div><div class="markdown">
+<p>Push an existing repository:</p><pre class="cmd">git remote add origin ${cloneUrl}
+git push -u origin main</pre><p>Or start a new one:</p><pre class="cmd">git init
+git commit --allow-empty -m "First commit"
+git branch -M main
+git remote add origin ${cloneUrl}
+git push -u origin main</pre></div></div>`,
+      ),
+    );
+  }
+  const { ref, commit, count, listing } = home;
+  return c.html(
+    page(
+      `${repo.owner}/${repo.name}`,
+      html`${repoHeader(repo, "code")}
+<div class="box"><div class="head">${refSelector(repo, ref, "tree", "")} <a href="${repo.base}/commits/${enc(ref)}"><b>${count}</b> commits</a>
+<a href="${repo.base}/branches"><b>${repo.summary.branches.length}</b> branches</a> <a href="${repo.base}/tags"><b>${repo.summary.tags.length}</b> tags</a>
+<span style="margin-left:auto">${clone}</span></div>
+<div class="head">${commitLine(repo, commit)}</div>${await fileList(repo, ref, listing)}</div>
+${readmeBox(repo, ref, listing.readme)}
+<p class="muted">Download: <a href="${repo.base}/archive/${enc(ref)}.tar.gz">tar.gz</a> · <a href="${repo.base}/archive/${enc(ref)}.zip">zip</a></p>`,
+    ),
+  );
+});
+
+web.get("/:owner/:repo/tree/*", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return notFound(c, "Repository not found.");
+  const view = await repo.stub.treeView(restOf(c, "tree"));
+  if (!view) return notFound(c, "No such ref or directory.");
+  const { at, listing } = view;
+  return c.html(
+    page(
+      `${at.path || repo.name} at ${at.ref}`,
+      html`${repoHeader(repo, "code")}<div class="box"><div class="head">${refSelector(repo, at.ref, "tree", at.path)} ${crumbs(repo, at.ref, at.path)}
+<a style="margin-left:auto" href="${repo.base}/commits/${enc(at.ref)}${at.path ? `?path=${encodeURIComponent(at.path)}` : ""}">History</a></div>${await fileList(repo, at.ref, listing)}</div>${readmeBox(repo, at.ref, listing.readme)}`,
+    ),
+  );
+});
+
+function codeTable(lines: string[]): Html {
+  return html`<div class="code"><table>${lines.map((l, i) => html`<tr id="L${i + 1}"><td class="ln"><a href="#L${i + 1}">${i + 1}</a></td><td class="src">${raw(l)}</td></tr>`)}</table></div>`;
+}
+
+web.get("/:owner/:repo/blob/*", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return notFound(c, "Repository not found.");
+  const view = await repo.stub.blobView(restOf(c, "blob"));
+  if (!view) return notFound(c, "No such ref or file.");
+  const { at, blob } = view;
+  const rawUrl = `${repo.base}/raw/${enc(at.ref)}/${enc(at.path)}`;
+  const ext = at.path.slice(at.path.lastIndexOf(".") + 1).toLowerCase();
+  const showSource = c.req.query("plain") === "1";
+  let body: Html;
+  if (IMAGE_TYPES[ext]) body = html`<div class="preview"><img src="${rawUrl}" alt="${at.path}"></div>`;
+  else if (blob.text === null && blob.binary) body = html`<div class="notice">Binary file not shown. <a href="${rawUrl}">Download</a></div>`;
+  else if (blob.text === null) body = html`<div class="notice">This file is too large to display (${formatBytes(blob.size)}). <a href="${rawUrl}">View raw</a></div>`;
+  else if (/\.(md|markdown)$/i.test(at.path) && !showSource) {
+    const dir = at.path.includes("/") ? at.path.slice(0, at.path.lastIndexOf("/")) : "";
+    body = html`<div class="markdown">${raw(renderMarkdown(blob.text, { blob: `${repo.base}/blob/${enc(at.ref)}`, raw: `${repo.base}/raw/${enc(at.ref)}`, dir }))}</div>`;
+  } else body = codeTable(highlightLines(blob.text, at.path));
+  const toggle = /\.(md|markdown)$/i.test(at.path) ? html`<a href="?plain=${showSource ? "0" : "1"}">${showSource ? "Preview" : "Source"}</a>` : "";
+  return c.html(
+    page(
+      `${at.path} at ${at.ref}`,
+      html`${repoHeader(repo, "code")}<div class="box"><div class="head">${refSelector(repo, at.ref, "blob", at.path)} ${crumbs(repo, at.ref, at.path)}
+<span class="muted">${formatBytes(blob.size)}</span><span style="margin-left:auto">${toggle} <a href="${rawUrl}">Raw</a> · <a href="${repo.base}/blame/${enc(at.ref)}/${enc(at.path)}">Blame</a> · <a href="${repo.base}/commits/${enc(at.ref)}?path=${encodeURIComponent(at.path)}">History</a></span></div>${body}</div>`,
+    ),
+  );
+});
+
+web.get("/:owner/:repo/raw/*", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return c.text("Not found\n", 404);
+  const view = await repo.stub.rawView(restOf(c, "raw"), RAW_LIMIT);
+  if (!view) return c.text("Not found\n", 404);
+  if (view.size > RAW_LIMIT) return c.text(`File too large to serve (${view.size} bytes); clone the repository instead.\n`, 413);
+  const name = view.at.path.slice(view.at.path.lastIndexOf("/") + 1);
+  const ext = name.slice(name.lastIndexOf(".") + 1).toLowerCase();
+  const text = !view.data.subarray(0, 8000).includes(0);
+  // Never active content here: text is text/plain, images are images, anything else
+  // is a download, and a sandbox CSP covers whatever a browser might still try.
+  const headers: Record<string, string> = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+    "Cache-Control": "no-cache",
+  };
+  if (IMAGE_TYPES[ext]) headers["Content-Type"] = IMAGE_TYPES[ext];
+  else if (text) headers["Content-Type"] = "text/plain; charset=utf-8";
+  else {
+    headers["Content-Type"] = "application/octet-stream";
+    headers["Content-Disposition"] = `attachment; filename="${name.replace(/["\\\r\n]/g, "_")}"`;
+  }
+  return new Response(view.data, { headers });
+});
+
+web.get("/:owner/:repo/blame/*", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return notFound(c, "Repository not found.");
+  const view = await repo.stub.blameView(restOf(c, "blame"));
+  if (!view || !view.lines.length) return notFound(c, "No such ref or file.");
+  const { at, lines } = view;
+  const hl = highlightLines(lines.map((l) => l.line).join("\n") + "\n", at.path);
+  return c.html(
+    page(
+      `Blame ${at.path}`,
+      html`${repoHeader(repo, "code")}<div class="box"><div class="head">Blame ${crumbs(repo, at.ref, at.path)}</div><div class="code"><table>${lines.map(
+        (l, i) => html`<tr id="L${i + 1}"><td class="blame">${i === 0 || lines[i - 1].commit.oid !== l.commit.oid ? html`<a href="${repo.base}/commit/${l.commit.oid}" title="${l.commit.subject}">${l.commit.oid.slice(0, 7)}</a> ${l.commit.author.name}` : ""}</td><td class="ln"><a href="#L${i + 1}">${i + 1}</a></td><td class="src">${raw(hl[i] ?? "")}</td></tr>`,
+      )}</table></div></div>`,
+    ),
+  );
+});
+
+// ---- history, commits, compare ---------------------------------------------------------
+
+web.get("/:owner/:repo/commits/*", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return notFound(c, "Repository not found.");
+  const path = c.req.query("path");
+  const pageNo = Math.max(0, Number(c.req.query("page") ?? 0) || 0);
+  const view = await repo.stub.logView(restOf(c, "commits"), path, pageNo);
+  if (!view) return notFound(c, "No such ref.");
+  const q = (p: number) => `?${path ? `path=${encodeURIComponent(path)}&` : ""}page=${p}`;
+  return c.html(
+    page(
+      `Commits · ${repo.name}`,
+      html`${repoHeader(repo, "commits")}<div class="box"><div class="head">${refSelector(repo, view.at.ref, "commits", "")} ${path ? html`History of <b>${path}</b>` : ""}</div>
+<table class="list">${view.commits.map((cm) => html`<tr><td>${commitLine(repo, cm)}</td><td class="age"><a href="${repo.base}/tree/${cm.oid}">Browse</a></td></tr>`)}</table></div>
+<p>${pageNo > 0 ? html`<a class="btn" href="${q(pageNo - 1)}">Newer</a>` : ""} ${view.more ? html`<a class="btn" href="${q(pageNo + 1)}">Older</a>` : ""}</p>`,
+    ),
+  );
+});
+
+function diffView(repo: Repo, ref: string, files: DiffFile[], truncated: boolean): Html {
+  const adds = files.reduce((s, f) => s + f.additions, 0);
+  const dels = files.reduce((s, f) => s + f.deletions, 0);
+  return html`<p><span class="stat">${files.length} files changed</span><span class="stat add">+${adds}</span><span class="stat del">−${dels}</span></p>
+${files.map(
+  (f) => html`<div class="box"><div class="head"><b>${f.path}</b> <span class="muted">${f.status}</span> <span class="add">+${f.additions}</span> <span class="del">−${f.deletions}</span>
+${f.newOid ? html`<a style="margin-left:auto" href="${repo.base}/blob/${enc(ref)}/${enc(f.path)}">View file</a>` : ""}</div>
+${f.binary ? html`<div class="notice">Binary file changed.</div>` : f.tooLarge ? html`<div class="notice">Diff too large to show. <a href="${repo.base}/blob/${enc(ref)}/${enc(f.path)}">View the file</a></div>` : html`<div class="code"><table>${f.hunks.map(
+      (h) => html`<tr class="hunk"><td class="ln"></td><td class="src">@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@</td></tr>${h.lines.map(
+        (l) => html`<tr class="${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}"><td class="ln"></td><td class="src">${l}</td></tr>`,
+      )}`,
+    )}</table></div>`}</div>`,
+)}
+${truncated ? html`<div class="notice">This diff is too large to show in full. Clone the repository to see all of it.</div>` : ""}`;
+}
+
+web.get("/:owner/:repo/commit/:sha", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return notFound(c, "Repository not found.");
+  const view = await repo.stub.commitView(c.req.param("sha"));
+  if (!view) return notFound(c, "No such commit.");
+  const cm = view.commit;
+  return c.html(
+    page(
+      cm.subject,
+      html`${repoHeader(repo, "commits")}<div class="box"><div class="head"><b>${cm.subject}</b></div><div class="markdown"><pre>${cm.message}</pre>
+<p class="muted">Author: ${cm.author.name} &lt;${cm.author.email}&gt; · ${new Date(cm.author.timestamp * 1000).toISOString()}<br>
+Committer: ${cm.committer.name} &lt;${cm.committer.email}&gt; · ${new Date(cm.committer.timestamp * 1000).toISOString()}<br>
+Commit <code>${cm.oid}</code>${cm.parents.map((p) => html` · parent <a href="${repo.base}/commit/${p}"><code>${p.slice(0, 7)}</code></a>`)} · <a href="${repo.base}/tree/${cm.oid}">Browse files</a></p></div></div>
+${diffView(repo, cm.oid, view.files, view.truncated)}`,
+    ),
+  );
+});
+
+web.get("/:owner/:repo/compare/*", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return notFound(c, "Repository not found.");
+  const spec = restOf(c, "compare").join("/");
+  const [baseSpec, headSpec] = spec.split("...");
+  if (!baseSpec || !headSpec) return notFound(c, "Compare two refs as /compare/base...head.");
+  const view = await repo.stub.compareView(baseSpec.split("/"), headSpec.split("/"));
+  if (!view) return notFound(c, "No such refs.");
+  return c.html(
+    page(
+      `Compare ${baseSpec}...${headSpec}`,
+      html`${repoHeader(repo, "commits")}<h2>Comparing <code>${view.base.ref}</code>...<code>${view.head.ref}</code></h2>
+<div class="box"><div class="head">${view.total} commits</div><table class="list">${view.commits.map((cm) => html`<tr><td>${commitLine(repo, cm)}</td></tr>`)}</table></div>
+${diffView(repo, view.head.commit, view.files, view.truncated)}`,
+    ),
+  );
+});
+
+// ---- refs and archives ----------------------------------------------------------------
+
+web.get("/:owner/:repo/branches", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return notFound(c, "Repository not found.");
+  const branches = (await repo.stub.branchesView()) ?? [];
+  return c.html(
+    page(
+      `Branches · ${repo.name}`,
+      html`${repoHeader(repo, "branches")}<div class="box"><table class="list">${branches.map(
+        (b) => html`<tr><td class="name"><a href="${repo.base}/tree/${enc(b.name)}">${b.name}</a> ${b.isDefault ? html`<span class="muted">default</span>` : ""}</td>
+<td class="msg">${b.commit.subject}</td><td class="age">${b.isDefault ? "" : html`<a href="${repo.base}/compare/${enc(repo.summary.defaultBranch ?? "")}...${enc(b.name)}">${b.ahead} ahead, ${b.behind} behind</a> · `}${relativeTime(b.commit.committer.timestamp)}</td></tr>`,
+      )}</table></div>`,
+    ),
+  );
+});
+
+web.get("/:owner/:repo/tags", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return notFound(c, "Repository not found.");
+  const tags = (await repo.stub.tagsView()) ?? [];
+  return c.html(
+    page(
+      `Tags · ${repo.name}`,
+      html`${repoHeader(repo, "tags")}<div class="box"><table class="list">${tags.length ? tags.map(
+        (t) => html`<tr><td class="name"><a href="${repo.base}/tree/${enc(t.name)}">${t.name}</a></td><td class="msg">${t.commit?.subject ?? ""}</td>
+<td class="age">${t.commit ? relativeTime(t.commit.committer.timestamp) : ""} · <a href="${repo.base}/archive/${enc(t.name)}.tar.gz">tar.gz</a> · <a href="${repo.base}/archive/${enc(t.name)}.zip">zip</a></td></tr>`,
+      ) : html`<tr><td class="notice">No tags yet.</td></tr>`}</table></div>`,
+    ),
+  );
+});
+
+web.get("/:owner/:repo/archive/*", async (c) => {
+  const repo = await openRepository(c);
+  if (!repo) return c.text("Not found\n", 404);
+  const spec = restOf(c, "archive").join("/");
+  const m = /^(.+)\.(tar\.gz|zip)$/.exec(spec);
+  if (!m) return c.text("Not found\n", 404);
+  const url = new URL("https://repo.internal/archive");
+  url.searchParams.set("ref", m[1]);
+  url.searchParams.set("format", m[2]);
+  url.searchParams.set("name", repo.name);
+  return repo.stub.fetch(new Request(url));
+});
