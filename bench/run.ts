@@ -144,6 +144,12 @@ async function main() {
   await measure("incremental fetch (1 commit)", async (t) => void (await git(join(work, `${t}-v2.git`), "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")), uploadBytes);
   await measure(`ls-remote (${refCount} refs)`, async (t) => void (await git(work, "ls-remote", url(t, "main"))), allBytes);
 
+  // Web pages: the repository home from cold (a fresh server process), then every page warm.
+  await gitflare.stop();
+  await gitflare.start();
+  const pages = await timePages(`http://127.0.0.1:${gitflare.port}/bench/main`, join(work, "worktree"));
+  for (const p of pages) console.log(`page ${p.page.padEnd(28)} ${p.status} ${p.coldMs.toFixed(0).padStart(6)} ms first, ${p.warmMs.toFixed(0).padStart(5)} ms warm`);
+
   // Correctness: the Gitflare clone is complete and sound.
   await git(join(work, "gitflare-v2.git"), "fsck", "--connectivity-only");
 
@@ -160,14 +166,56 @@ async function main() {
     git: execFileSync("git", ["--version"]).toString().trim(),
     date: new Date().toISOString(),
   };
-  const result = { machine, repository: { objects, packMiB: packKiB / 1024, refs: refCount, commits: args.get("repo") ? null : commits }, idleRss, rows };
+  const result = { machine, repository: { objects, packMiB: packKiB / 1024, refs: refCount, commits: args.get("repo") ? null : commits }, idleRss, rows, pages };
   writeFileSync(join(outDir, "results.json"), JSON.stringify(result, null, 2) + "\n");
   writeFileSync(join(outDir, "ratios.svg"), renderChart(rows));
   writeFileSync(join(outDir, "results.md"), markdown(result));
+  const readme = resolve("README.md");
+  const text = readFileSync(readme, "utf8");
+  const a = text.indexOf("<!-- bench:start -->");
+  const b = text.indexOf("<!-- bench:end -->");
+  if (a >= 0 && b > a && outDir === resolve("docs/bench")) {
+    writeFileSync(readme, text.slice(0, a + "<!-- bench:start -->".length) + "\n" + markdown(result) + text.slice(b));
+  }
   console.log("\n" + markdown(result));
 }
 
-function markdown(r: { machine: Record<string, unknown>; repository: { objects: number; packMiB: number; refs: number }; idleRss: number; rows: Row[] }): string {
+/** Times each kind of page: first request (cold for the first page), then the median of 5. */
+async function timePages(base: string, worktree: string) {
+  const file = (await git(worktree, "ls-files")).split("\n").find((f) => f.includes("/") && /\.(js|ts|c|py)$/.test(f)) ?? "";
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  const head = (await git(worktree, "rev-parse", "HEAD")).trim();
+  const list: [string, string][] = [
+    ["repository home", ""],
+    ["tree", `/tree/main/${dir}`],
+    ["blob", `/blob/main/${file}`],
+    ["raw", `/raw/main/${file}`],
+    ["blame", `/blame/main/${file}`],
+    ["commits", "/commits/main"],
+    ["file history", `/commits/main?path=${encodeURIComponent(file)}`],
+    ["commit", `/commit/${head}`],
+    ["compare", "/compare/v1.0...main"],
+    ["branches", "/branches"],
+    ["tags", "/tags"],
+  ];
+  const out: { page: string; status: number; coldMs: number; warmMs: number }[] = [];
+  for (const [name, path] of list) {
+    const once = async () => {
+      const t = performance.now();
+      const res = await fetch(base + path);
+      await res.arrayBuffer();
+      return { ms: performance.now() - t, status: res.status };
+    };
+    const first = await once();
+    const warm: number[] = [];
+    for (let i = 0; i < 5; i++) warm.push((await once()).ms);
+    warm.sort((a, b) => a - b);
+    out.push({ page: name, status: first.status, coldMs: first.ms, warmMs: warm[2] });
+  }
+  return out;
+}
+
+function markdown(r: { machine: Record<string, unknown>; repository: { objects: number; packMiB: number; refs: number }; idleRss: number; rows: Row[]; pages: { page: string; status: number; coldMs: number; warmMs: number }[] }): string {
   const mb = (b: number) => (b / 2 ** 20).toFixed(1);
   const lines = [
     `Repository: ${r.repository.objects} objects, ${r.repository.packMiB.toFixed(1)} MiB pack after \`git gc\`, ${r.repository.refs} refs.`,
@@ -184,6 +232,8 @@ function markdown(r: { machine: Record<string, unknown>; repository: { objects: 
       `| ${row.op} | ${g.ms.toFixed(0)} ms | ${c.ms.toFixed(0)} ms | ${(g.ms / c.ms).toFixed(2)}× | ${g.bytes.toLocaleString("en-US")} | ${c.bytes ? (g.bytes / c.bytes).toFixed(3) + "×" : "–"} | ${g.longestRequestMs.toFixed(0)} ms | ${mb(g.peakRss ?? 0)} MiB (+${mb(Math.max(0, (g.peakRss ?? 0) - r.idleRss))}) |`,
     );
   }
+  lines.push("", "| web page | first request | warm (median of 5) |", "|---|---|---|");
+  for (const p of r.pages) lines.push(`| ${p.page} | ${p.coldMs.toFixed(0)} ms | ${p.warmMs.toFixed(0)} ms |`);
   return lines.join("\n") + "\n";
 }
 

@@ -81,6 +81,8 @@ select { padding:3px; border-radius:6px; border:1px solid var(--border); backgro
 .stat { color:var(--muted); margin-right:12px; }
 .add { color:#1a7f37; } .del { color:#d1242f; }
 .crumbs a, .crumbs span { margin-right:4px; }
+.icon { display:inline-block; width:13px; height:10px; border:1.5px solid var(--muted); border-radius:2px; margin-right:8px; vertical-align:-1px; }
+.icon.tree { background:var(--link); border-color:var(--link); } .icon.submodule { border-style:dashed; }
 .preview img { max-width:100%; display:block; margin:16px auto; }
 td.blame { white-space:nowrap; color:var(--muted); padding:0 10px; max-width:260px; overflow:hidden; text-overflow:ellipsis; border-right:1px solid var(--border); }
 pre.cmd { background:var(--panel); padding:12px; border-radius:6px; overflow:auto; }

@@ -2,7 +2,11 @@
 // allow-list, so a README can neither run script nor break out of its box. Relative
 // links and images resolve to the repository's own files.
 import { Marked } from "marked";
-import { FilterXSS, getDefaultWhiteList, safeAttrValue } from "xss";
+import * as XSS from "xss";
+
+// xss is CommonJS: its exports sit on `default` under Node's ESM loader, and on the
+// namespace itself in the Workers bundle.
+const { FilterXSS, getDefaultWhiteList, safeAttrValue } = (XSS as unknown as { default?: typeof XSS }).default ?? XSS;
 
 const allow = getDefaultWhiteList();
 for (const tag of ["h1", "h2", "h3", "h4", "h5", "h6", "pre", "code", "table", "thead", "tbody", "tr", "th", "td", "details", "summary", "input"]) {

@@ -90,7 +90,7 @@ function commitLine(repo: Repo, c: CommitSummary): Html {
 
 async function fileList(repo: Repo, ref: string, listing: { items: { name: string; path: string; kind: string; size?: number; last?: CommitSummary }[] }): Promise<Html> {
   return html`<table class="list">${listing.items.map(
-    (i) => html`<tr><td class="name">${i.kind === "tree" ? "📁" : i.kind === "submodule" ? "📦" : "📄"} <a href="${repo.base}/${i.kind === "tree" ? "tree" : "blob"}/${enc(ref)}/${enc(i.path)}">${i.name}</a></td>
+    (i) => html`<tr><td class="name"><span class="icon ${i.kind}" aria-hidden="true"></span><a href="${repo.base}/${i.kind === "tree" ? "tree" : "blob"}/${enc(ref)}/${enc(i.path)}">${i.name}</a></td>
 <td class="msg">${i.last ? html`<a href="${repo.base}/commit/${i.last.oid}">${i.last.subject}</a>` : ""}</td><td class="age">${i.last ? relativeTime(i.last.committer.timestamp) : ""}</td></tr>`,
   )}</table>`;
 }

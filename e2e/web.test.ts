@@ -1,0 +1,230 @@
+// The web UI in real Chromium (playwright-core with Debian's chromium) against the real
+// local server, with a pushed repository that includes hostile files.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, type Page, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalServer } from "./server";
+import { commitFile, git, gitEnv, makeRepo, tempDir } from "./git";
+
+const server = new LocalServer();
+const shots = join(import.meta.dirname, "../docs/screenshots");
+let browser: Browser;
+let page: Page;
+let src: string;
+let base: string;
+const dialogs: string[] = [];
+
+// A 1x1 PNG.
+const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+
+beforeAll(async () => {
+  await server.start();
+  src = await makeRepo(4);
+  mkdirSync(join(src, "src"), { recursive: true });
+  mkdirSync(join(src, "docs"), { recursive: true });
+  writeFileSync(join(src, "src/app.ts"), 'export function greet(name: string): string {\n  return `Hello, ${name}`;\n}\n\nconst answer = 42;\n');
+  writeFileSync(join(src, "docs/logo.png"), PNG);
+  writeFileSync(join(src, "docs/guide.md"), "# Guide\n\nSee [the app](../src/app.ts).\n");
+  writeFileSync(
+    join(src, "README.md"),
+    [
+      "# Demo project",
+      "",
+      "A **demo** with a [guide](docs/guide.md) and a logo:",
+      "",
+      "![logo](docs/logo.png)",
+      "",
+      "<script>alert('readme script')</script>",
+      '<img src="x" onerror="alert(\'readme onerror\')">',
+      "[click me](javascript:alert('readme link'))",
+      '<iframe src="javascript:alert(1)"></iframe>',
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(join(src, "evil.html"), "<html><body><script>alert('evil html')</script></body></html>\n");
+  writeFileSync(join(src, "evil.svg"), '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(\'evil svg\')"><script>alert("svg script")</script></svg>\n');
+  writeFileSync(join(src, "data.bin"), Buffer.from([0, 1, 2, 3, 0, 255, 0]));
+  await git(src, "add", "-A");
+  await git(src, "commit", "-q", "-m", "Add app, docs and a README");
+  await git(src, "tag", "-a", "v1.0", "-m", "first release");
+  await git(src, "checkout", "-q", "-b", "feature/login");
+  await commitFile(src, "src/app.ts", 'export function greet(name: string): string {\n  return `Hi, ${name}!`;\n}\n\nconst answer = 42;\n', "Friendlier greeting");
+  await git(src, "checkout", "-q", "main");
+  base = `${server.url}/acme/demo`;
+  await git(src, "push", "-q", `${base}.git`, "main", "feature/login", "v1.0");
+
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  page.on("dialog", async (d) => {
+    dialogs.push(d.message());
+    await d.dismiss();
+  });
+  mkdirSync(shots, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server.stop();
+});
+
+async function shot(name: string) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+}
+
+describe("web UI in Chromium", () => {
+  it("lists the repository on the home page and opens it", async () => {
+    await page.goto(server.url + "/");
+    await page.click("text=acme/demo");
+    await page.waitForURL(`${base}`);
+    await expect(page.locator("main > h1").textContent()).resolves.toContain("demo");
+    await expect(page.locator(".markdown h1").textContent()).resolves.toBe("Demo project");
+    const body = await page.content();
+    expect(body).toContain("commits");
+    expect(await page.locator('input[aria-label="Clone URL"]').inputValue()).toBe(`${base}.git`);
+    // The README's relative image and link resolve to the repository's files.
+    expect(await page.locator(".markdown img").first().getAttribute("src")).toBe("/acme/demo/raw/main/docs/logo.png");
+    expect(await page.locator(".markdown a", { hasText: "guide" }).getAttribute("href")).toBe("/acme/demo/blob/main/docs/guide.md");
+    // File list with last commits.
+    expect(await page.locator("td.msg").count()).toBeGreaterThan(3);
+    await shot("repository");
+  });
+
+  it("runs nothing from a malicious README", async () => {
+    await page.goto(base);
+    const html = await page.locator(".markdown").innerHTML();
+    expect(html).not.toContain("<script");
+    expect(html).not.toContain("onerror");
+    expect(html).not.toMatch(/(href|src)="\s*javascript:/i);
+    expect(html).not.toContain("<iframe");
+    expect(await page.locator(".markdown a[href^='javascript']").count()).toBe(0);
+    await page.waitForTimeout(300);
+    expect(dialogs).toEqual([]);
+  });
+
+  it("browses a tree with breadcrumbs, then a highlighted blob with a line range", async () => {
+    await page.goto(base);
+    await page.click("td.name >> text=src");
+    await page.waitForURL(`${base}/tree/main/src`);
+    expect(await page.locator(".crumbs").textContent()).toContain("src");
+    await page.click("td.name >> text=app.ts");
+    await page.waitForURL(`${base}/blob/main/src/app.ts`);
+    expect(await page.locator(".code .hljs-keyword").count()).toBeGreaterThan(0);
+    await page.goto(`${base}/blob/main/src/app.ts#L2-L3`);
+    await page.waitForSelector("tr.hl");
+    expect(await page.locator("tr.hl").count()).toBe(2);
+    await shot("blob");
+  });
+
+  it("renders Markdown files with a source toggle, images, and binary placeholders", async () => {
+    await page.goto(`${base}/blob/main/docs/guide.md`);
+    expect(await page.locator(".markdown h1").textContent()).toBe("Guide");
+    await page.click("text=Source");
+    expect(await page.locator(".code").textContent()).toContain("# Guide");
+    await page.goto(`${base}/blob/main/docs/logo.png`);
+    expect(await page.locator(".preview img").count()).toBe(1);
+    await page.goto(`${base}/blob/main/data.bin`);
+    expect(await page.locator(".notice").textContent()).toContain("Binary file");
+  });
+
+  it("serves raw files as inert content, never as HTML or SVG", async () => {
+    for (const file of ["evil.html", "evil.svg"]) {
+      const res = await page.goto(`${base}/raw/main/${file}`);
+      expect(res!.headers()["content-type"]).toBe("text/plain; charset=utf-8");
+      expect(res!.headers()["content-security-policy"]).toContain("sandbox");
+      expect(res!.headers()["x-content-type-options"]).toBe("nosniff");
+    }
+    await page.goto(`${base}/blob/main/evil.svg`);
+    await page.goto(`${base}/blob/main/evil.html`);
+    await page.waitForTimeout(300);
+    expect(dialogs).toEqual([]);
+  });
+
+  it("shows history, a commit with its diff, and file history", async () => {
+    await page.goto(`${base}/commits/main`);
+    expect(await page.locator("table.list tr").count()).toBe(5);
+    await shot("commits");
+    await page.click("text=Add app, docs and a README");
+    expect(await page.locator(".box .head b").first().textContent()).toBe("Add app, docs and a README");
+    expect(await page.locator("tr.add").count()).toBeGreaterThan(5);
+    await shot("commit");
+    await page.goto(`${base}/commits/main?path=src/app.ts`);
+    expect(await page.locator("table.list tr").count()).toBe(1);
+  });
+
+  it("resolves a branch name with a slash, compares it, and shows branches with ahead/behind", async () => {
+    await page.goto(`${base}/blob/feature/login/src/app.ts`);
+    expect(await page.locator(".code").textContent()).toContain("Hi, ${name}!");
+    await page.goto(`${base}/branches`);
+    expect(await page.locator("text=1 ahead, 0 behind").count()).toBe(1);
+    await page.click("text=1 ahead, 0 behind");
+    await page.waitForURL(`${base}/compare/main...feature/login`);
+    expect(await page.locator("h2").textContent()).toContain("feature/login");
+    expect(await page.locator("tr.add").count()).toBe(1);
+    await shot("compare");
+    await page.goto(`${base}/tags`);
+    expect(await page.locator("td.name").textContent()).toBe("v1.0");
+  });
+
+  it("blames a file line by line", async () => {
+    await page.goto(`${base}/blame/feature/login/src/app.ts`);
+    const cells = await page.locator("td.blame").allTextContents();
+    expect(cells.filter((t) => t.trim()).length).toBeGreaterThanOrEqual(2);
+    expect((await page.locator("td.src").nth(1).textContent())?.trim()).toBe("return `Hi, ${name}!`;");
+    await shot("blame");
+  });
+
+  it("downloads archives with the same content as git archive", async () => {
+    await page.goto(base);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("text=tar.gz")]);
+    const dir = tempDir();
+    const file = join(dir, "ours.tar.gz");
+    await download.saveAs(file);
+    const list = (args: string[]) =>
+      execFileSync("tar", args, { cwd: dir, env: gitEnv })
+        .toString()
+        .split("\n")
+        .filter((l) => l && !l.endsWith("/"))
+        .map((l) => l.replace(/^[^/]+\//, ""))
+        .sort();
+    execFileSync("git", ["archive", "--format=tar.gz", "--prefix=demo-main/", "-o", join(dir, "theirs.tar.gz"), "main"], { cwd: src, env: gitEnv });
+    expect(list(["-tzf", "ours.tar.gz"])).toEqual(list(["-tzf", "theirs.tar.gz"]));
+    // Same bytes and modes, file by file.
+    for (const [d, f] of [["x", "ours.tar.gz"], ["y", "theirs.tar.gz"]]) {
+      mkdirSync(join(dir, d));
+      execFileSync("tar", ["-xzf", `../${f}`, "--strip-components=1"], { cwd: join(dir, d) });
+    }
+    expect(execFileSync("diff", ["-r", "x", "y"], { cwd: dir }).toString()).toBe("");
+    const modes = (d: string) => execFileSync("sh", ["-c", "find . -type f -printf '%m %p\\n' | sort"], { cwd: join(dir, d) }).toString();
+    expect(modes("x")).toBe(modes("y"));
+    const zip = await page.request.get(`${base}/archive/v1.0.zip`);
+    expect(zip.headers()["content-type"]).toBe("application/zip");
+    writeFileSync(join(dir, "ours.zip"), await zip.body());
+    const unzip = execFileSync("python3", ["-c", "import zipfile,sys; print('\\n'.join(sorted(n.split('/',1)[1] for n in zipfile.ZipFile(sys.argv[1]).namelist() if not n.endswith('/'))))", join(dir, "ours.zip")]).toString().trim().split("\n");
+    expect(unzip).toEqual(list(["-tzf", "theirs.tar.gz"]));
+  });
+
+  it("explains an empty repository and 404s what does not exist", async () => {
+    await fetch(`${server.url}/api/repos/acme/empty`, { method: "POST" });
+    await page.goto(`${server.url}/acme/empty`);
+    expect(await page.locator("pre.cmd").first().textContent()).toContain("git push -u origin main");
+    await shot("empty");
+    for (const path of ["/acme/nothing", "/acme/demo/tree/nobranch", "/acme/demo/blob/main/missing.txt", "/acme/demo/commit/" + "0".repeat(40)]) {
+      const res = await page.goto(server.url + path);
+      expect(res!.status()).toBe(404);
+    }
+  });
+
+  it("works on a phone-width screen and in the dark theme", async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, colorScheme: "dark" });
+    await phone.goto(base);
+    const width = Number(await phone.evaluate("document.documentElement.scrollWidth"));
+    expect(width).toBeLessThanOrEqual(400);
+    await phone.screenshot({ path: join(shots, "phone-dark.png") });
+    await phone.close();
+  });
+});
