@@ -166,7 +166,7 @@ export class Browser {
   }
 
   /** For each entry of the directory at `dir`, the newest commit that changed it. */
-  async lastCommits(commit: string, dir: string, names: string[], maxCommits = 3000): Promise<Map<string, CommitSummary>> {
+  async lastCommits(commit: string, dir: string, names: string[], maxCommits = 1500): Promise<Map<string, CommitSummary>> {
     const result = new Map<string, CommitSummary>();
     const pending = new Set(names);
     const entriesAt = async (c: string) => {

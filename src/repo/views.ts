@@ -30,6 +30,8 @@ export type Resolved = { ref: string; commit: string; path: string };
 
 export class Views {
   readonly browser: Browser;
+  /** Last commit per directory entry is a history walk: keep recent answers. */
+  private readonly lastCommitCache = new Map<string, Map<string, CommitSummary>>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -62,7 +64,13 @@ export class Views {
     const items: Listing["items"] = await this.browser.tree(entry.oid, at.path);
     for (const item of items) if (item.kind === "blob") item.size = this.browser.blobSize(item.oid);
     if (withLastCommits) {
-      const last = await this.browser.lastCommits(at.commit, at.path, items.map((i) => i.name));
+      const key = `${at.commit}:${at.path}`;
+      let last = this.lastCommitCache.get(key);
+      if (!last) {
+        last = await this.browser.lastCommits(at.commit, at.path, items.map((i) => i.name));
+        if (this.lastCommitCache.size >= 64) this.lastCommitCache.delete(this.lastCommitCache.keys().next().value!);
+        this.lastCommitCache.set(key, last);
+      }
       for (const item of items) item.last = last.get(item.name);
     }
     const readmeItem = items.find((i) => i.kind === "blob" && /^readme(\.(md|markdown|txt))?$/i.test(i.name));
