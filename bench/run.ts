@@ -185,6 +185,7 @@ async function timePages(base: string, worktree: string) {
   const file = (await git(worktree, "ls-files")).split("\n").find((f) => f.includes("/") && /\.(js|ts|c|py)$/.test(f)) ?? "";
   const dir = file.slice(0, file.lastIndexOf("/"));
   const head = (await git(worktree, "rev-parse", "HEAD")).trim();
+  const firstTag = (await git(worktree, "tag", "--sort=creatordate")).split("\n").find(Boolean) ?? "main";
   const list: [string, string][] = [
     ["repository home", ""],
     ["tree", `/tree/main/${dir}`],
@@ -194,7 +195,7 @@ async function timePages(base: string, worktree: string) {
     ["commits", "/commits/main"],
     ["file history", `/commits/main?path=${encodeURIComponent(file)}`],
     ["commit", `/commit/${head}`],
-    ["compare", "/compare/v1.0...main"],
+    ["compare", `/compare/${firstTag}...main`],
     ["branches", "/branches"],
     ["tags", "/tags"],
   ];

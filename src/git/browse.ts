@@ -3,7 +3,7 @@
 // commit walks use the commit table (no inflating of commits).
 import { diffArrays, structuredPatch } from "diff";
 import type { ObjectStore } from "./object-store";
-import { type Commit, type Signature, parseCommit, parseTree } from "./object";
+import { type Commit, type Signature, type TreeEntry, parseCommit, parseTree } from "./object";
 import type { RefStore } from "./refs";
 import { CommitQueue } from "./walk";
 
@@ -42,10 +42,22 @@ function kindOf(mode: string): TreeItem["kind"] {
 }
 
 export class Browser {
+  /** Parsed trees by id: history pages look the same trees up again and again. */
+  private readonly trees = new Map<string, TreeEntry[]>();
+
   constructor(
     private readonly store: ObjectStore,
     private readonly refs: RefStore,
   ) {}
+
+  private async parsedTree(oid: string): Promise<TreeEntry[]> {
+    const hit = this.trees.get(oid);
+    if (hit) return hit;
+    const entries = parseTree((await this.store.read(oid)).data);
+    if (this.trees.size >= 4096) this.trees.delete(this.trees.keys().next().value!);
+    this.trees.set(oid, entries);
+    return entries;
+  }
 
   defaultBranch(): string | null {
     const head = this.refs.head();
@@ -87,7 +99,7 @@ export class Browser {
     let mode = "40000";
     for (const part of path.split("/").filter(Boolean)) {
       if (kindOf(mode) !== "tree") return null;
-      const found = parseTree((await this.store.read(oid)).data).find((e) => e.name === part);
+      const found = (await this.parsedTree(oid)).find((e) => e.name === part);
       if (!found) return null;
       oid = found.oid;
       mode = found.mode;
@@ -96,7 +108,7 @@ export class Browser {
   }
 
   async tree(treeOid: string, base: string): Promise<TreeItem[]> {
-    const items = parseTree((await this.store.read(treeOid)).data).map((e) => ({
+    const items = (await this.parsedTree(treeOid)).map((e) => ({
       name: e.name,
       path: base ? `${base}/${e.name}` : e.name,
       mode: e.mode,
@@ -144,8 +156,9 @@ export class Browser {
 
   /** Whether a commit changes `path` compared with its first parent (or creates it). */
   private async touches(commit: string, path: string): Promise<boolean> {
-    const mine = await this.entry(commit, path);
     const parent = this.store.commit(commit).parents[0];
+    if (parent && this.store.has(parent) && this.store.commit(parent).tree === this.store.commit(commit).tree) return false;
+    const mine = await this.entry(commit, path);
     if (!parent || !this.store.has(parent)) return mine !== null;
     const theirs = await this.entry(parent, path);
     return (mine?.oid ?? null) !== (theirs?.oid ?? null);
@@ -172,7 +185,7 @@ export class Browser {
     const entriesAt = async (c: string) => {
       const e = await this.entry(c, dir);
       if (!e || e.kind !== "tree") return new Map<string, string>();
-      return new Map(parseTree((await this.store.read(e.oid)).data).map((x) => [x.name, x.oid]));
+      return new Map((await this.parsedTree(e.oid)).map((x) => [x.name, x.oid]));
     };
     let cur: string | undefined = commit;
     let mine = await entriesAt(commit);
@@ -195,7 +208,7 @@ export class Browser {
 
   /** Changes between two trees (either may be null), recursively, in path order. */
   async diffTrees(a: string | null, b: string | null, base = ""): Promise<Change[]> {
-    const read = async (t: string | null) => (t ? parseTree((await this.store.read(t)).data) : []);
+    const read = async (t: string | null) => (t ? await this.parsedTree(t) : []);
     const left = new Map((await read(a)).map((e) => [e.name, e]));
     const right = new Map((await read(b)).map((e) => [e.name, e]));
     const names = [...new Set([...left.keys(), ...right.keys()])].sort();
@@ -276,24 +289,54 @@ export class Browser {
     return { commits, total: found.length };
   }
 
+  /**
+   * Commits only `head` has (ahead) and only `base` has (behind), by painting both
+   * histories newest first until every queued commit is reachable from both, as git's
+   * ahead/behind does: the walk stops near the merge base instead of at the roots.
+   */
   aheadBehind(base: string, head: string): { ahead: number; behind: number } {
-    const reach = (from: string) => {
-      const s = new Set<string>();
-      const stack = [from];
-      while (stack.length) {
-        const c = stack.pop()!;
-        if (s.has(c) || !this.store.has(c)) continue;
-        s.add(c);
-        stack.push(...this.store.commit(c).parents);
+    const BOTH = 3;
+    const flags = new Map<string, number>();
+    const queued = new Set<string>();
+    const queue = new CommitQueue();
+    // Distinct queued commits not yet known to be reachable from both sides.
+    let live = 0;
+    const paint = (oid: string, f: number) => {
+      const old = flags.get(oid) ?? 0;
+      const next = old | f;
+      if (next === old || !this.store.has(oid)) return;
+      flags.set(oid, next);
+      if (queued.has(oid)) {
+        if (next === BOTH) live--;
+        return;
       }
-      return s;
+      queued.add(oid);
+      if (next !== BOTH) live++;
+      queue.push(oid, this.store.commit(oid).time);
     };
-    const a = reach(base);
-    const b = reach(head);
+    paint(base, 1);
+    paint(head, 2);
+    while (queue.size) {
+      if (live <= 0) {
+        // Every queued commit is reachable from both sides. A commit still marked by one
+        // side can only be reached by a newer commit, so stop once the queue is older
+        // than all of them (equal commit times, common in scripted history, continue).
+        let oldestSingle = Infinity;
+        for (const [o, v] of flags) if (v !== BOTH) oldestSingle = Math.min(oldestSingle, this.store.commit(o).time);
+        if (queue.peekTime() < oldestSingle) break;
+      }
+      const { oid } = queue.pop()!;
+      queued.delete(oid);
+      const f = flags.get(oid)!;
+      if (f !== BOTH) live--;
+      for (const p of this.store.commit(oid).parents) paint(p, f);
+    }
     let ahead = 0;
     let behind = 0;
-    for (const c of b) if (!a.has(c)) ahead++;
-    for (const c of a) if (!b.has(c)) behind++;
+    for (const v of flags.values()) {
+      if (v === 2) ahead++;
+      else if (v === 1) behind++;
+    }
     return { ahead, behind };
   }
 

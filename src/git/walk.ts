@@ -11,6 +11,11 @@ export class CommitQueue {
     return this.items.length;
   }
 
+  /** Time of the newest queued commit (-Infinity when empty). */
+  peekTime(): number {
+    return this.items.length ? this.items[0].time : -Infinity;
+  }
+
   push(oid: string, time: number): void {
     const a = this.items;
     a.push({ oid, time });
