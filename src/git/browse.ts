@@ -304,7 +304,7 @@ export class Browser {
     const paint = (oid: string, f: number) => {
       const old = flags.get(oid) ?? 0;
       const next = old | f;
-      if (next === old || !this.store.has(oid)) return;
+      if (next === old || !this.store.commitIfStored(oid)) return;
       flags.set(oid, next);
       if (queued.has(oid)) {
         if (next === BOTH) live--;

@@ -223,6 +223,18 @@ export class ObjectStore implements BaseSource {
     return obj;
   }
 
+  /** Like `commit`, but null for a commit that is not stored (a shallow boundary's parent). */
+  commitIfStored(oid: string): CommitInfo | null {
+    const cached = this.commits.get(oid);
+    if (cached) return cached;
+    try {
+      return this.commit(oid);
+    } catch (e) {
+      if (e instanceof MissingObjectError) return null;
+      throw e;
+    }
+  }
+
   /** Tree, parents and time of a commit, from the commit table when it has them. */
   commit(oid: string): CommitInfo {
     const cached = this.commits.get(oid);

@@ -159,7 +159,16 @@ export class Views {
     return { base, head, mergeBase, ...between, ...(await this.diff(mergeBase, head.commit)) };
   }
 
+  private branchCache: { key: string; value: Awaited<ReturnType<Views["computeBranches"]>> } | null = null;
+
+  /** Branches with ahead/behind; recomputed only when some ref or HEAD changed. */
   async branches() {
+    const key = JSON.stringify([this.refs.head().symref, ...this.refs.list()]);
+    if (this.branchCache?.key !== key) this.branchCache = { key, value: await this.computeBranches() };
+    return this.branchCache.value;
+  }
+
+  private async computeBranches() {
     const def = this.browser.defaultBranch();
     const defOid = def ? this.refs.resolve(`refs/heads/${def}`) : null;
     const out: { name: string; commit: CommitSummary; ahead: number; behind: number; isDefault: boolean }[] = [];
