@@ -4,6 +4,7 @@
 // optionally many extra refs. The same options always give the same repository.
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
+import { mulberry32 } from "../src/util/prng";
 
 export interface GenerateOptions {
   commits: number;
@@ -17,24 +18,13 @@ export interface GenerateOptions {
   seed?: number;
 }
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const WORDS =
   "the of and to in is it that for on with as was by this be are from or at an not have which but they one all their has more can will would about there other when into some could them these than then its also after only".split(
     " ",
   );
 
 export async function generateRepo(dir: string, options: GenerateOptions): Promise<void> {
-  const rand = rng(options.seed ?? 42);
+  const rand = mulberry32(options.seed ?? 42);
   const pick = <T>(a: T[]) => a[Math.floor(rand() * a.length)];
   const line = () => Array.from({ length: 4 + Math.floor(rand() * 10) }, () => pick(WORDS)).join(" ");
   execFileSync("git", ["init", "-q", "--bare", dir]);

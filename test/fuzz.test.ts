@@ -13,6 +13,7 @@ import { PackFormatError } from "../src/git/pack/entry";
 import type { Repository } from "../src/repo/repository";
 import { fromBase64, freshRepo, inRepo } from "./helpers";
 import { withTrailer } from "./pack-builder";
+import { mulberry32 } from "../src/util/prng";
 import { writeIdxV2 } from "../src/git/pack/idx";
 
 const fixtures = inject("fixtures");
@@ -20,16 +21,7 @@ const { iterations, seed } = inject("fuzz");
 const ZERO = "0".repeat(40);
 const enc = (s: string) => new TextEncoder().encode(s);
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function rng(s: number) {
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const INTERESTING = [0x00, 0x01, 0x0a, 0x20, 0x30, 0x66, 0x7f, 0x80, 0xff];
 

@@ -165,17 +165,7 @@ export class Browser {
   }
 
   countCommits(start: string): number {
-    const seen = new Set([start]);
-    const stack = [start];
-    while (stack.length) {
-      for (const p of this.store.commit(stack.pop()!).parents) {
-        if (!seen.has(p) && this.store.has(p)) {
-          seen.add(p);
-          stack.push(p);
-        }
-      }
-    }
-    return seen.size;
+    return this.ancestors(start).size;
   }
 
   /** For each entry of the directory at `dir`, the newest commit that changed it. */
@@ -238,15 +228,21 @@ export class Browser {
     return out;
   }
 
-  mergeBase(a: string, b: string): string | null {
-    const ancestors = new Set<string>();
-    const stack = [a];
+  /** Every stored commit reachable from `start`, itself included. */
+  private ancestors(start: string): Set<string> {
+    const out = new Set<string>();
+    const stack = [start];
     while (stack.length) {
       const c = stack.pop()!;
-      if (ancestors.has(c) || !this.store.has(c)) continue;
-      ancestors.add(c);
+      if (out.has(c) || !this.store.commitIfStored(c)) continue;
+      out.add(c);
       stack.push(...this.store.commit(c).parents);
     }
+    return out;
+  }
+
+  mergeBase(a: string, b: string): string | null {
+    const ancestors = this.ancestors(a);
     const queue = new CommitQueue();
     const seen = new Set([b]);
     queue.push(b, this.store.commit(b).time);
@@ -265,14 +261,7 @@ export class Browser {
 
   /** Commits reachable from `head` but not from `base`, newest first. */
   async between(base: string, head: string, limit = 250): Promise<{ commits: CommitSummary[]; total: number }> {
-    const excluded = new Set<string>();
-    const stack = [base];
-    while (stack.length) {
-      const c = stack.pop()!;
-      if (excluded.has(c) || !this.store.has(c)) continue;
-      excluded.add(c);
-      stack.push(...this.store.commit(c).parents);
-    }
+    const excluded = this.ancestors(base);
     const found: string[] = [];
     const seen = new Set<string>();
     const todo = [head];
