@@ -6,10 +6,12 @@ import { PackFormatError } from "./entry";
 /**
  * The output cap for an object declared as `expected` bytes. workerd checks the cap
  * against its growing output buffer, not the bytes produced, so an exact cap fails on
- * honest data; twice the size plus 1 MiB still stops a zlib bomb near its declared size.
+ * honest data; the next power of two above it, doubled, still stops a zlib bomb near its declared size.
  */
 export function inflateCap(expected: number): number {
-  return expected * 2 + (1 << 20);
+  let cap = 1 << 16;
+  while (cap <= expected) cap *= 2;
+  return cap * 2;
 }
 
 /** Inflates one whole zlib stream that must produce exactly `expected` bytes. */
