@@ -219,6 +219,21 @@ describe("web UI in Chromium", () => {
     }
   });
 
+  it("cuts very large diffs off cleanly, with a link to the whole diff", async () => {
+    const big = await makeRepo(1);
+    mkdirSync(join(big, "many"));
+    for (let i = 0; i < 320; i++) writeFileSync(join(big, "many", `f${i}.txt`), `file ${i}\n`);
+    await git(big, "add", "-A");
+    await git(big, "commit", "-q", "-m", "Add 320 files");
+    const sha = (await git(big, "rev-parse", "HEAD")).trim();
+    await git(big, "push", "-q", `${server.url}/acme/big.git`, "main");
+    await page.goto(`${server.url}/acme/big/commit/${sha}`);
+    expect(await page.locator(".box .head b").count()).toBe(301);
+    await page.click("text=Show the whole diff");
+    await page.waitForURL(/full=1/);
+    expect(await page.locator(".box .head b").count()).toBe(321);
+  });
+
   it("works on a phone-width screen and in the dark theme", async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, colorScheme: "dark" });
     await phone.goto(base);

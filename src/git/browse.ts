@@ -50,6 +50,24 @@ export class Browser {
     private readonly refs: RefStore,
   ) {}
 
+  /** (tree, path) -> the id at that path: content-addressed, so valid forever. */
+  private readonly paths = new Map<string, string | null>();
+
+  /** The id at `path` under a tree, or null; memoized per subtree. */
+  private async pathOid(tree: string, path: string): Promise<string | null> {
+    const key = `${tree}:${path}`;
+    const hit = this.paths.get(key);
+    if (hit !== undefined) return hit;
+    const slash = path.indexOf("/");
+    const head = slash < 0 ? path : path.slice(0, slash);
+    const entry = (await this.parsedTree(tree)).find((e) => e.name === head);
+    let result: string | null = null;
+    if (entry) result = slash < 0 ? entry.oid : kindOf(entry.mode) === "tree" ? await this.pathOid(entry.oid, path.slice(slash + 1)) : null;
+    if (this.paths.size >= 100_000) this.paths.clear();
+    this.paths.set(key, result);
+    return result;
+  }
+
   private async parsedTree(oid: string): Promise<TreeEntry[]> {
     const hit = this.trees.get(oid);
     if (hit) return hit;
@@ -156,12 +174,13 @@ export class Browser {
 
   /** Whether a commit changes `path` compared with its first parent (or creates it). */
   private async touches(commit: string, path: string): Promise<boolean> {
+    const tree = this.store.commit(commit).tree;
     const parent = this.store.commit(commit).parents[0];
-    if (parent && this.store.has(parent) && this.store.commit(parent).tree === this.store.commit(commit).tree) return false;
-    const mine = await this.entry(commit, path);
-    if (!parent || !this.store.has(parent)) return mine !== null;
-    const theirs = await this.entry(parent, path);
-    return (mine?.oid ?? null) !== (theirs?.oid ?? null);
+    const parentInfo = parent ? this.store.commitIfStored(parent) : null;
+    const mine = await this.pathOid(tree, path);
+    if (!parentInfo) return mine !== null;
+    if (parentInfo.tree === tree) return false;
+    return mine !== (await this.pathOid(parentInfo.tree, path));
   }
 
   countCommits(start: string): number {
@@ -169,7 +188,7 @@ export class Browser {
   }
 
   /** For each entry of the directory at `dir`, the newest commit that changed it. */
-  async lastCommits(commit: string, dir: string, names: string[], maxCommits = 1500): Promise<Map<string, CommitSummary>> {
+  async lastCommits(commit: string, dir: string, names: string[], maxCommits = 20_000): Promise<Map<string, CommitSummary>> {
     const result = new Map<string, CommitSummary>();
     const pending = new Set(names);
     const entriesAt = async (c: string) => {

@@ -132,12 +132,12 @@ export class Repository extends DurableObject<Env> {
     return { at, commits: commits.slice(0, 30), more: commits.length > 30 };
   }
 
-  async commitView(oid: string) {
-    return this.exists() && /^[0-9a-f]{40}$/.test(oid) ? this.views.commit(oid) : null;
+  async commitView(oid: string, full = false) {
+    return this.exists() && /^[0-9a-f]{40}$/.test(oid) ? this.views.commit(oid, full) : null;
   }
 
-  async compareView(base: string[], head: string[]) {
-    return this.exists() ? this.views.compare(base, head) : null;
+  async compareView(base: string[], head: string[], full = false) {
+    return this.exists() ? this.views.compare(base, head, full) : null;
   }
 
   async branchesView() {

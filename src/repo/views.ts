@@ -5,8 +5,8 @@ import type { ObjectStore } from "../git/object-store";
 import type { RefStore } from "../git/refs";
 
 export const MAX_RENDER_BYTES = 512 * 1024;
-const MAX_DIFF_FILES = 300;
-const MAX_DIFF_LINES = 3000;
+/** How much of a diff a page shows: a first view, and "show everything" on request. */
+const DIFF_LIMITS = { normal: { files: 300, lines: 3000 }, full: { files: 5000, lines: 100_000 } };
 
 export interface RefInfo {
   name: string;
@@ -30,8 +30,17 @@ export type Resolved = { ref: string; commit: string; path: string };
 
 export class Views {
   readonly browser: Browser;
-  /** Last commit per directory entry is a history walk: keep recent answers. */
+  /** Answers about immutable commits (history walks) are kept: the same page again is cheap. */
   private readonly lastCommitCache = new Map<string, Map<string, CommitSummary>>();
+  private readonly results = new Map<string, unknown>();
+
+  private async memo<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    if (this.results.has(key)) return this.results.get(key) as T;
+    const value = await compute();
+    if (this.results.size >= 128) this.results.delete(this.results.keys().next().value!);
+    this.results.set(key, value);
+    return value;
+  }
 
   constructor(
     private readonly store: ObjectStore,
@@ -111,18 +120,21 @@ export class Views {
   }
 
   log(at: Resolved, path: string | undefined, page: number, perPage = 30) {
-    return this.browser.log(at.commit, { path: path || undefined, skip: page * perPage, limit: perPage + 1 });
+    return this.memo(`log:${at.commit}:${path ?? ""}:${page}`, () =>
+      this.browser.log(at.commit, { path: path || undefined, skip: page * perPage, limit: perPage + 1 }),
+    );
   }
 
-  async diff(base: string | null, head: string): Promise<{ files: DiffFile[]; truncated: boolean }> {
+  async diff(base: string | null, head: string, full = false): Promise<{ files: DiffFile[]; truncated: boolean }> {
+    const limits = full ? DIFF_LIMITS.full : DIFF_LIMITS.normal;
     const baseTree = base ? this.store.commit(base).tree : null;
     const changes = await this.browser.diffTrees(baseTree, this.store.commit(head).tree);
     const files: DiffFile[] = [];
     let lines = 0;
-    for (const ch of changes.slice(0, MAX_DIFF_FILES)) {
+    for (const ch of changes.slice(0, limits.files)) {
       const f: DiffFile = { ...ch, binary: false, tooLarge: false, hunks: [], additions: 0, deletions: 0 };
       const sizes = [ch.oldOid, ch.newOid].map((o) => (o ? this.browser.blobSize(o) : 0));
-      if (ch.oldMode === "160000" || ch.newMode === "160000" || sizes.some((s) => s > MAX_RENDER_BYTES) || lines > MAX_DIFF_LINES) {
+      if (ch.oldMode === "160000" || ch.newMode === "160000" || sizes.some((s) => s > MAX_RENDER_BYTES) || lines > limits.lines) {
         f.tooLarge = true;
       } else {
         const [a, b] = await Promise.all([ch.oldOid, ch.newOid].map((o) => (o ? this.browser.blob(o) : Promise.resolve(new Uint8Array(0)))));
@@ -140,23 +152,25 @@ export class Views {
       }
       files.push(f);
     }
-    return { files, truncated: changes.length > MAX_DIFF_FILES || lines > MAX_DIFF_LINES };
+    return { files, truncated: changes.length > limits.files || lines > limits.lines };
   }
 
-  async commit(oid: string) {
+  async commit(oid: string, full = false) {
     if (this.store.typeOf(oid) !== 1) return null;
     const commit = await this.browser.commit(oid);
     const parent = commit.parents[0] && this.store.has(commit.parents[0]) ? commit.parents[0] : null;
-    return { commit, ...(await this.diff(parent, oid)) };
+    return { commit, ...(await this.diff(parent, oid, full)) };
   }
 
-  async compare(baseParts: string[], headParts: string[]) {
+  async compare(baseParts: string[], headParts: string[], full = false) {
     const base = this.resolve(baseParts);
     const head = this.resolve(headParts);
     if (!base || !head) return null;
-    const mergeBase = this.browser.mergeBase(base.commit, head.commit);
-    const between = await this.browser.between(base.commit, head.commit);
-    return { base, head, mergeBase, ...between, ...(await this.diff(mergeBase, head.commit)) };
+    return this.memo(`compare:${base.commit}:${head.commit}:${full}`, async () => {
+      const mergeBase = this.browser.mergeBase(base.commit, head.commit);
+      const between = await this.browser.between(base.commit, head.commit);
+      return { base, head, mergeBase, ...between, ...(await this.diff(mergeBase, head.commit, full)) };
+    });
   }
 
   private branchCache: { key: string; value: Awaited<ReturnType<Views["computeBranches"]>> } | null = null;

@@ -304,13 +304,13 @@ ${f.binary ? html`<div class="notice">Binary file changed.</div>` : f.tooLarge ?
       )}`,
     )}</table></div>`}</div>`,
 )}
-${truncated ? html`<div class="notice">This diff is too large to show in full. Clone the repository to see all of it.</div>` : ""}`;
+${truncated ? html`<div class="notice">This diff is too large to show at once. <a href="?full=1">Show the whole diff</a> (or clone the repository).</div>` : ""}`;
 }
 
 web.get("/:owner/:repo/commit/:sha", async (c) => {
   const repo = await openRepository(c);
   if (!repo) return notFound(c, "Repository not found.");
-  const view = await repo.stub.commitView(c.req.param("sha"));
+  const view = await repo.stub.commitView(c.req.param("sha"), c.req.query("full") === "1");
   if (!view) return notFound(c, "No such commit.");
   const cm = view.commit;
   return c.html(
@@ -331,7 +331,7 @@ web.get("/:owner/:repo/compare/*", async (c) => {
   const spec = restOf(c, "compare").join("/");
   const [baseSpec, headSpec] = spec.split("...");
   if (!baseSpec || !headSpec) return notFound(c, "Compare two refs as /compare/base...head.");
-  const view = await repo.stub.compareView(baseSpec.split("/"), headSpec.split("/"));
+  const view = await repo.stub.compareView(baseSpec.split("/"), headSpec.split("/"), c.req.query("full") === "1");
   if (!view) return notFound(c, "No such refs.");
   return c.html(
     page(
