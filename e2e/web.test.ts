@@ -151,6 +151,8 @@ describe("web UI in Chromium", () => {
     await page.click("text=Add app, docs and a README");
     expect(await page.locator(".box .head b").first().textContent()).toBe("Add app, docs and a README");
     expect(await page.locator("tr.add").count()).toBeGreaterThan(5);
+    // Diff lines are highlighted by file type too.
+    expect(await page.locator("tr.add .hljs-keyword").count()).toBeGreaterThan(0);
     await shot("commit");
     await page.goto(`${base}/commits/main?path=src/app.ts`);
     expect(await page.locator("table.list tr").count()).toBe(1);

@@ -65,7 +65,9 @@ export class Repository extends DurableObject<Env> {
     this.store = new ObjectStore(this.fs, ctx.storage.sql);
     this.refs = new RefStore(this.fs);
     this.pushLog = new PushLog(ctx.storage.sql);
-    this.views = new Views(this.store, this.refs);
+    this.views = new Views(this.store, this.refs, () =>
+      this.fs.exists("/description") ? new TextDecoder().decode(this.fs.readFile("/description")) : "",
+    );
     this.maintenance = new Maintenance(this.fs, this.store, this.refs, ctx.storage.sql, maintenanceConfig(env));
     // A fresh instance has no push in flight: anything in incoming/ was interrupted.
     if (this.fs.exists(INCOMING_DIR)) {

@@ -45,6 +45,7 @@ export class Views {
   constructor(
     private readonly store: ObjectStore,
     private readonly refs: RefStore,
+    private readonly readDescription: () => string = () => "",
   ) {
     this.browser = new Browser(store, refs);
   }
@@ -54,7 +55,10 @@ export class Views {
     const branches = [...refs.keys()].filter((r) => r.startsWith("refs/heads/")).map((r) => r.slice(11));
     const tags = [...refs.keys()].filter((r) => r.startsWith("refs/tags/")).map((r) => r.slice(10));
     const head = this.refs.head();
+    const description = this.readDescription().trim();
     return {
+      // git init's placeholder text is no description.
+      description: description.startsWith("Unnamed repository") ? "" : description,
       empty: head.oid === null && branches.length === 0,
       defaultBranch: this.browser.defaultBranch(),
       headCommit: head.oid,

@@ -65,7 +65,7 @@ function repoHeader(repo: Repo, tab: string): Html {
     ["branches", `${repo.base}/branches`, `Branches (${repo.summary.branches.length})`],
     ["tags", `${repo.base}/tags`, `Tags (${repo.summary.tags.length})`],
   ];
-  return html`<h1><a href="/${repo.owner}">${repo.owner}</a> / <a href="${repo.base}">${repo.name}</a></h1>
+  return html`<h1><a href="/${repo.owner}">${repo.owner}</a> / <a href="${repo.base}">${repo.name}</a></h1>${repo.summary.description ? html`<p class="muted">${repo.summary.description}</p>` : ""}
 <nav class="tabs">${tabs.map(([id, href, label]) => html`<a href="${href}"${id === tab ? raw(' aria-current="page" style="font-weight:600"') : ""}>${label}</a>`)}</nav>`;
 }
 
@@ -300,7 +300,7 @@ ${files.map(
 ${f.newOid ? html`<a style="margin-left:auto" href="${repo.base}/blob/${enc(ref)}/${enc(f.path)}">View file</a>` : ""}</div>
 ${f.binary ? html`<div class="notice">Binary file changed.</div>` : f.tooLarge ? html`<div class="notice">Diff too large to show. <a href="${repo.base}/blob/${enc(ref)}/${enc(f.path)}">View the file</a></div>` : html`<div class="code"><table>${f.hunks.map(
       (h) => html`<tr class="hunk"><td class="ln"></td><td class="src">@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@</td></tr>${h.lines.map(
-        (l) => html`<tr class="${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}"><td class="ln"></td><td class="src">${l}</td></tr>`,
+        (l) => html`<tr class="${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}"><td class="ln"></td><td class="src">${l.slice(0, 1)}${raw(highlightLines(l.slice(1), f.path)[0] ?? "")}</td></tr>`,
       )}`,
     )}</table></div>`}</div>`,
 )}
