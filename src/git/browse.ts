@@ -6,6 +6,7 @@ import type { ObjectStore } from "./object-store";
 import { type Commit, type Signature, type TreeEntry, parseCommit, parseTree } from "./object";
 import type { RefStore } from "./refs";
 import { CommitQueue } from "./walk";
+import { ByteLru, approxBytes } from "../util/lru";
 
 export interface TreeItem {
   name: string;
@@ -43,7 +44,7 @@ function kindOf(mode: string): TreeItem["kind"] {
 
 export class Browser {
   /** Parsed trees by id: history pages look the same trees up again and again. */
-  private readonly trees = new Map<string, TreeEntry[]>();
+  private readonly trees = new ByteLru<string, TreeEntry[]>(6 * 1024 * 1024, (t) => approxBytes(t));
 
   constructor(
     private readonly store: ObjectStore,
@@ -51,7 +52,7 @@ export class Browser {
   ) {}
 
   /** (tree, path) -> the id at that path: content-addressed, so valid forever. */
-  private readonly paths = new Map<string, string | null>();
+  private readonly paths = new ByteLru<string, string | null>(2 * 1024 * 1024, () => 200);
 
   /** The id at `path` under a tree, or null; memoized per subtree. */
   private async pathOid(tree: string, path: string): Promise<string | null> {
@@ -63,7 +64,6 @@ export class Browser {
     const entry = (await this.parsedTree(tree)).find((e) => e.name === head);
     let result: string | null = null;
     if (entry) result = slash < 0 ? entry.oid : kindOf(entry.mode) === "tree" ? await this.pathOid(entry.oid, path.slice(slash + 1)) : null;
-    if (this.paths.size >= 100_000) this.paths.clear();
     this.paths.set(key, result);
     return result;
   }
@@ -72,7 +72,6 @@ export class Browser {
     const hit = this.trees.get(oid);
     if (hit) return hit;
     const entries = parseTree((await this.store.read(oid)).data);
-    if (this.trees.size >= 4096) this.trees.delete(this.trees.keys().next().value!);
     this.trees.set(oid, entries);
     return entries;
   }

@@ -67,13 +67,13 @@ type LocationRow = {
 export class ObjectStore implements BaseSource {
   private readonly sql: SqlStorage;
   private readonly objects: ByteLru<string, { type: number; data: Uint8Array }>;
-  private readonly commits = new Map<string, CommitInfo>();
+  private readonly commits = new ByteLru<string, CommitInfo>(6 * 1024 * 1024, (c) => 160 + c.parents.length * 100);
   private packPaths = new Map<number, string>();
 
   constructor(
     private readonly fs: Dofs,
     sql: SqlStorage,
-    cacheBytes = 32 * 1024 * 1024,
+    cacheBytes = 24 * 1024 * 1024,
   ) {
     this.sql = sql;
     this.objects = new ByteLru(cacheBytes, (o) => o.data.byteLength + 96);
@@ -245,7 +245,6 @@ export class ObjectStore implements BaseSource {
     // Every commit passes through the indexer, which records it: no inflating here.
     if (!row) throw new MissingObjectError(oid);
     const info: CommitInfo = { tree: row.tree, parents: row.parents ? row.parents.split(" ") : [], time: row.time };
-    if (this.commits.size > 200_000) this.commits.clear();
     this.commits.set(oid, info);
     return info;
   }

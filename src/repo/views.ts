@@ -3,6 +3,7 @@
 import { Browser, type Change, type CommitSummary, type TreeItem, isBinary, textDiff } from "../git/browse";
 import type { ObjectStore } from "../git/object-store";
 import type { RefStore } from "../git/refs";
+import { ByteLru, approxBytes } from "../util/lru";
 
 export const MAX_RENDER_BYTES = 512 * 1024;
 /** How much of a diff a page shows: a first view, and "show everything" on request. */
@@ -31,14 +32,14 @@ export type Resolved = { ref: string; commit: string; path: string };
 export class Views {
   readonly browser: Browser;
   /** Answers about immutable commits (history walks) are kept: the same page again is cheap. */
-  private readonly lastCommitCache = new Map<string, Map<string, CommitSummary>>();
-  private readonly results = new Map<string, unknown>();
+  private readonly lastCommitCache = new ByteLru<string, Map<string, CommitSummary>>(2 * 1024 * 1024, (m) => approxBytes(m));
+  private readonly results = new ByteLru<string, { value: unknown }>(6 * 1024 * 1024, (r) => approxBytes(r.value));
 
   private async memo<T>(key: string, compute: () => Promise<T>): Promise<T> {
-    if (this.results.has(key)) return this.results.get(key) as T;
+    const hit = this.results.get(key);
+    if (hit) return hit.value as T;
     const value = await compute();
-    if (this.results.size >= 128) this.results.delete(this.results.keys().next().value!);
-    this.results.set(key, value);
+    this.results.set(key, { value });
     return value;
   }
 
@@ -81,7 +82,6 @@ export class Views {
       let last = this.lastCommitCache.get(key);
       if (!last) {
         last = await this.browser.lastCommits(at.commit, at.path, items.map((i) => i.name));
-        if (this.lastCommitCache.size >= 64) this.lastCommitCache.delete(this.lastCommitCache.keys().next().value!);
         this.lastCommitCache.set(key, last);
       }
       for (const item of items) item.last = last.get(item.name);

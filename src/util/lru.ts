@@ -59,3 +59,22 @@ export class ByteLru<K, V> {
     return this.used;
   }
 }
+
+/**
+ * A rough size in bytes of plain data (strings, numbers, arrays, objects), for caches
+ * of computed answers: good enough to keep a byte budget honest.
+ */
+export function approxBytes(value: unknown, depth = 0): number {
+  if (value === null || value === undefined) return 8;
+  if (typeof value === "string") return 16 + value.length * 2;
+  if (typeof value !== "object") return 16;
+  if (value instanceof Uint8Array) return 64 + value.byteLength;
+  if (depth > 12) return 64;
+  let n = 32;
+  if (value instanceof Map) {
+    for (const [k, v] of value) n += approxBytes(k, depth + 1) + approxBytes(v, depth + 1);
+    return n;
+  }
+  for (const v of Array.isArray(value) ? value : Object.values(value)) n += 8 + approxBytes(v, depth + 1);
+  return n;
+}
