@@ -213,7 +213,10 @@ describe(`fuzzing (seed ${seed}, ${iterations} cases per target)`, () => {
         if (text.includes("ok refs/heads/main")) accepted++;
       }
       expect(refSnapshot(repo)).toBe(before);
-      expect(repo.store.stats().packs).toBe(packsBefore + accepted);
+      // At most one new pack per accepted push: an identical pack, or one with no objects
+      // (its count mutated to zero), adds none.
+      expect(repo.store.stats().packs).toBeGreaterThanOrEqual(packsBefore);
+      expect(repo.store.stats().packs).toBeLessThanOrEqual(packsBefore + accepted);
       expect(repo.fs.readdir("/objects/incoming")).toEqual([]);
       // Whatever was kept is sound: every object matches its id.
       await repo.store.rebuildIndex();

@@ -8,7 +8,7 @@ import type { RefStore } from "../refs";
 import { type ObjectFilter, enumerateObjects, reachesAny } from "../walk";
 import { type DeepenRequest, INFINITE_DEPTH, ShallowError, planShallow } from "../shallow";
 import { type PackWriteStats, writePack } from "../pack/writer";
-import { UPLOAD_PACK_V0_CAPS, UPLOAD_PACK_V2_CAPS, parseCapabilities } from "./capabilities";
+import { UPLOAD_PACK_V2_CAPS, parseCapabilities } from "./capabilities";
 import { DELIM, FLUSH, type Pkt, concatBytes, parsePktLines, pktLine, pktText, sideband } from "./pkt-line";
 
 export interface RepoView {
