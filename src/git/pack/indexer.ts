@@ -28,7 +28,7 @@ import {
 } from "../object";
 import { applyDelta } from "./delta";
 import { PackFormatError, encodeEntryHeader, parseEntryHeader } from "./entry";
-import { inflateCap, inflateExact } from "./zlib";
+import { inflateCap, inflateChunk, inflateExact } from "./zlib";
 import { compact } from "../../util/lru";
 
 export const MAX_OBJECT_SIZE = 256 * 1024 * 1024;
@@ -143,7 +143,7 @@ function inflateAt(win: PackWindow, entryStart: number, pos: number, expected: n
   for (;;) {
     const { bytes, at } = win.view(pos, need, entryStart);
     try {
-      const r = inflateSync(bytes.subarray(at), { info: true, maxOutputLength: inflateCap(expected) } as never) as unknown as {
+      const r = inflateSync(bytes.subarray(at), { info: true, maxOutputLength: inflateCap(expected), chunkSize: inflateChunk(expected) } as never) as unknown as {
         buffer: Uint8Array;
         engine: { bytesWritten: number };
       };
