@@ -291,16 +291,21 @@ web.get("/:owner/:repo/commits/*", async (c) => {
   );
 });
 
+/** Diffs longer than this are shown without syntax highlighting, to keep pages fast. */
+const HIGHLIGHT_DIFF_LINES = 1000;
+
 function diffView(repo: Repo, ref: string, files: DiffFile[], truncated: boolean): Html {
   const adds = files.reduce((s, f) => s + f.additions, 0);
   const dels = files.reduce((s, f) => s + f.deletions, 0);
+  const highlight = adds + dels <= HIGHLIGHT_DIFF_LINES;
+  const line = (l: string, path: string) => (highlight ? raw(highlightLines(l.slice(1), path)[0] ?? "") : l.slice(1));
   return html`<p><span class="stat">${files.length} files changed</span><span class="stat add">+${adds}</span><span class="stat del">−${dels}</span></p>
 ${files.map(
   (f) => html`<div class="box"><div class="head"><b>${f.path}</b> <span class="muted">${f.status}</span> <span class="add">+${f.additions}</span> <span class="del">−${f.deletions}</span>
 ${f.newOid ? html`<a style="margin-left:auto" href="${repo.base}/blob/${enc(ref)}/${enc(f.path)}">View file</a>` : ""}</div>
 ${f.binary ? html`<div class="notice">Binary file changed.</div>` : f.tooLarge ? html`<div class="notice">Diff too large to show. <a href="${repo.base}/blob/${enc(ref)}/${enc(f.path)}">View the file</a></div>` : html`<div class="code"><table>${f.hunks.map(
       (h) => html`<tr class="hunk"><td class="ln"></td><td class="src">@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@</td></tr>${h.lines.map(
-        (l) => html`<tr class="${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}"><td class="ln"></td><td class="src">${l.slice(0, 1)}${raw(highlightLines(l.slice(1), f.path)[0] ?? "")}</td></tr>`,
+        (l) => html`<tr class="${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}"><td class="ln"></td><td class="src">${l.slice(0, 1)}${line(l, f.path)}</td></tr>`,
       )}`,
     )}</table></div>`}</div>`,
 )}
