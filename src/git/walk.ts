@@ -84,10 +84,10 @@ function peelTags(store: ObjectStore, oid: string, tags: string[]): { oid: strin
     if (type === null) throw new MissingObjectError(cur);
     if (type !== OBJ_TAG) return { oid: cur, type };
     tags.push(cur);
-    const next = store.peel(cur);
-    if (!next) throw new MissingObjectError(cur);
-    // peel() goes all the way; walk one level at a time to collect nested tags.
-    cur = store.tagTarget(cur) ?? next;
+    // One level at a time, to collect every tag of a nested chain.
+    const target = store.tagTarget(cur);
+    if (!target) throw new MissingObjectError(cur);
+    cur = target;
   }
   throw new Error(`tag chain too long at ${oid}`);
 }

@@ -102,33 +102,38 @@ export class Repository extends DurableObject<Env> {
     return this.exists() ? this.views.summary() : null;
   }
 
+  /** The ref and path that URL parts name, or null (also for a missing repository). */
+  private at(parts: string[]) {
+    return this.exists() ? this.views.resolve(parts) : null;
+  }
+
   async homeView() {
     return this.exists() ? this.views.home() : null;
   }
 
   async treeView(parts: string[]) {
-    const at = this.exists() ? this.views.resolve(parts) : null;
+    const at = this.at(parts);
     if (!at) return null;
     const listing = await this.views.listing(at, true);
     return listing ? { at, listing } : null;
   }
 
   async blobView(parts: string[]) {
-    const at = this.exists() ? this.views.resolve(parts) : null;
+    const at = this.at(parts);
     if (!at) return null;
     const blob = await this.views.blob(at);
     return blob ? { at, blob } : null;
   }
 
   async rawView(parts: string[], limit: number) {
-    const at = this.exists() ? this.views.resolve(parts) : null;
+    const at = this.at(parts);
     if (!at) return null;
     const raw = await this.views.raw(at, limit);
     return raw ? { at, ...raw } : null;
   }
 
   async logView(parts: string[], path: string | undefined, page: number) {
-    const at = this.exists() ? this.views.resolve(parts) : null;
+    const at = this.at(parts);
     if (!at) return null;
     const commits = await this.views.log(at, path, page);
     return { at, commits: commits.slice(0, 30), more: commits.length > 30 };
@@ -151,7 +156,7 @@ export class Repository extends DurableObject<Env> {
   }
 
   async blameView(parts: string[]) {
-    const at = this.exists() ? this.views.resolve(parts) : null;
+    const at = this.at(parts);
     if (!at) return null;
     return { at, lines: await this.views.blame(at) };
   }

@@ -26,11 +26,6 @@ export class UploadPackError extends Error {
 
 // ---- shared helpers -----------------------------------------------------------
 
-/** Follows annotated tags to the object they finally name. */
-export function peel(store: ObjectStore, oid: string): string | null {
-  return store.peel(oid);
-}
-
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 export function parseFilter(spec: string): ObjectFilter {
@@ -101,7 +96,7 @@ function parseShallowArg(line: string, req: FetchRequest, repo: RepoView): boole
     const { refs, store } = repo;
     const oid = refs.resolve(name) ?? refs.resolve(`refs/heads/${name}`) ?? refs.resolve(`refs/tags/${name}`);
     if (!oid) throw new UploadPackError(`git upload-pack: ambiguous deepen-not: ${name}`);
-    req.deepen = { ...req.deepen, not: [...(req.deepen?.not ?? []), peel(store, oid) ?? oid] };
+    req.deepen = { ...req.deepen, not: [...(req.deepen?.not ?? []), store.peel(oid) ?? oid] };
   } else if (line.startsWith("filter ")) {
     req.filter = parseFilter(line.slice(7));
   } else {
@@ -121,7 +116,7 @@ class Negotiation {
     wants: string[],
   ) {
     for (const w of wants) {
-      const p = peel(store, w) ?? w;
+      const p = store.peel(w) ?? w;
       if (store.typeOf(p) === OBJ_COMMIT) this.wantCommits.push(p);
     }
   }
@@ -160,7 +155,7 @@ async function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<s
     const sent = new Set(oids);
     for (const [name, oid] of refs.list()) {
       if (!name.startsWith("refs/tags/") || sent.has(oid) || store.typeOf(oid) !== OBJ_TAG) continue;
-      const target = peel(store, oid);
+      const target = store.peel(oid);
       if (target && sent.has(target)) {
         oids.push(oid);
         sent.add(oid);
@@ -269,7 +264,7 @@ function lsRefs(repo: RepoView, args: string[]): Uint8Array {
     if (!wanted(name)) continue;
     let line = `${oid} ${name}`;
     if (peelTags) {
-      const peeled = peel(repo.store, oid);
+      const peeled = repo.store.peel(oid);
       if (peeled) line += ` peeled:${peeled}`;
     }
     out.push(pktLine(line + "\n"));
@@ -362,7 +357,7 @@ async function* fetchV2(repo: RepoView, args: string[]): AsyncGenerator<Uint8Arr
 }
 
 function shallowPlan(repo: RepoView, req: FetchRequest) {
-  const wantCommits = req.wants.map((w) => peel(repo.store, w) ?? w).filter((w) => repo.store.typeOf(w) === OBJ_COMMIT);
+  const wantCommits = req.wants.map((w) => repo.store.peel(w) ?? w).filter((w) => repo.store.typeOf(w) === OBJ_COMMIT);
   try {
     const deepen = req.deepen && req.deepen.depth === INFINITE_DEPTH ? { depth: INFINITE_DEPTH } : req.deepen;
     return planShallow(repo.store, wantCommits, req.clientShallow, deepen);
@@ -386,7 +381,7 @@ export function advertiseRefs(repo: RepoView, caps: string[], version: 0 | 1, pe
   for (const [name, oid] of repo.refs.list()) {
     lines.push(`${oid} ${name}`);
     if (peelTags) {
-      const peeled = peel(repo.store, oid);
+      const peeled = repo.store.peel(oid);
       if (peeled) lines.push(`${peeled} ${name}^{}`);
     }
   }
