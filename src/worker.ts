@@ -1,20 +1,55 @@
 // Gitflare's Worker: routes requests to the smart-HTTP endpoints, the API and the web UI.
+// Every route that touches a repository passes the access check in src/access/check.ts.
 import { Hono } from "hono";
 import type { Env } from "./repo/repository";
 import { smartHttp } from "./http/smart-http";
+import { GIT_REALM, plainText } from "./http/responses";
 import { api } from "./api/routes";
 import { web } from "./web/routes";
+import { account } from "./web/account";
+import { settings } from "./web/settings";
+import { BadCredentials, RateLimited } from "./auth/caller";
 
 export { Repository } from "./repo/repository";
-export { Directory } from "./directory/directory";
 
 const app = new Hono<{ Bindings: Env }>();
 
+// Pages may run only our own script; a README's HTML, even if sanitizing missed
+// something, cannot load or run anything else.
+app.use("*", async (c, next) => {
+  await next();
+  if ((c.res.headers.get("Content-Type") ?? "").startsWith("text/html")) {
+    c.res.headers.set(
+      "Content-Security-Policy",
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+    c.res.headers.set("Referrer-Policy", "same-origin");
+    // Pages can show private data; shared caches must not keep them.
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "private, no-cache");
+  }
+});
+
 app.route("/api", api);
 app.route("/", smartHttp);
+app.route("/", account);
+app.route("/", settings);
 app.route("/", web);
 app.notFound((c) => c.text("Not found\n", 404));
+
+/** Git's own paths, whose clients need 401 with WWW-Authenticate to ask for credentials. */
+const GIT_PATH = /\/(info\/refs|git-upload-pack|git-receive-pack|export\.tar)$/;
+
 app.onError((err, c) => {
+  const path = new URL(c.req.url).pathname;
+  if (err instanceof RateLimited) {
+    const headers = { "Retry-After": String(Math.ceil(err.retryAfterMs / 1000)) };
+    return path.startsWith("/api/") ? c.json({ error: err.message }, 429, headers) : plainText(429, err.message, headers);
+  }
+  if (err instanceof BadCredentials) {
+    if (path.startsWith("/api/")) return c.json({ error: err.message }, 401);
+    return plainText(401, err.message, GIT_PATH.test(path) ? { "WWW-Authenticate": GIT_REALM } : {});
+  }
   console.error(err);
   return c.text("Internal error\n", 500);
 });

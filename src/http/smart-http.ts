@@ -1,50 +1,94 @@
-// Smart HTTP (gitprotocol-http): the three endpoints git clients use, plus export.
-// The Worker only checks names and hands the request, body unread, to the repository's
+// Smart HTTP (gitprotocol-http): the endpoints git clients use, plus export. Each route
+// passes the access check, then hands the request, body unread, to the repository's
 // Durable Object, so a push streams from the client into DOFS.
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { Env } from "../repo/repository";
-import { isValidName, isValidOwner, repoKey, stripGitSuffix } from "./names";
+import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } from "../access/check";
+import { RepoExists, insertRepo, touchPushed } from "../access/repos";
+import type { Permission } from "../access/roles";
+import { GIT_REALM, plainText } from "./responses";
 
 export const smartHttp = new Hono<{ Bindings: Env }>();
+type C = Context<{ Bindings: Env }>;
 
-function forward(env: Env, owner: string, repo: string, path: string, request: Request): Promise<Response> | Response {
-  const name = stripGitSuffix(repo);
-  if (!isValidOwner(owner) || !isValidName(name)) {
-    return new Response("Repository not found.\n", { status: 404, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+/** A refusal in the form git clients understand: 401 makes git ask for credentials. */
+export function gitRefusal(a: Refusal, method: string): Response {
+  switch (a.reason) {
+    case "unauthenticated":
+      return plainText(401, "Authentication required: use your username and a personal access token.", { "WWW-Authenticate": GIT_REALM });
+    case "not-found":
+      return plainText(404, "Repository not found.");
+    case "forbidden":
+      return plainText(403, `Permission denied: ${a.need} access to ${a.repo.owner}/${a.repo.name} is required.`);
+    case "redirect":
+      // git follows a redirect of its first request and uses the new URL from then on.
+      return new Response(null, { status: method === "GET" ? 301 : 307, headers: { Location: a.location } });
   }
-  const src = new URL(request.url);
-  const url = new URL(path + src.search, "https://repo.internal");
-  const stub = env.REPO.getByName(repoKey(owner, name));
+}
+
+function forward(stub: DurableObjectStub, path: string, request: Request, search = new URL(request.url).search): Promise<Response> {
+  const url = new URL(path + search, "https://repo.internal");
   return stub.fetch(new Request(url, request));
 }
 
-smartHttp.get("/:owner/:repo/info/refs", (c) => forward(c.env, c.req.param("owner"), c.req.param("repo"), "/info/refs", c.req.raw));
 /** Refuses a POST whose content type is not the service's before its body moves. */
 function wrongContentType(request: Request, service: string): Response | null {
   const type = request.headers.get("Content-Type") ?? "";
   if (type === `application/x-${service}-request`) return null;
-  return new Response(`Expected Content-Type application/x-${service}-request, got '${type}'\n`, {
-    status: 400,
-    headers: { "Content-Type": "text/plain; charset=utf-8" },
-  });
+  return plainText(400, `Expected Content-Type application/x-${service}-request, got '${type}'`);
 }
 
-smartHttp.post("/:owner/:repo/git-upload-pack", (c) => {
-  return wrongContentType(c.req.raw, "git-upload-pack") ?? forward(c.env, c.req.param("owner"), c.req.param("repo"), "/git-upload-pack", c.req.raw);
+/**
+ * Access for a push. A push under the caller's own name to a repository that does not
+ * exist yet may create it; `create` says whether to record it now (the POST) or only
+ * to advertise an empty repository (info/refs).
+ */
+async function pushAccess(c: C, create: boolean): Promise<Access> {
+  const access = await checkAccess(c, "write");
+  if (access.ok || (access.reason !== "not-found" && access.reason !== "unauthenticated")) return access;
+  const owner = await pushToCreateOwner(c);
+  if (!owner) return access;
+  if (!create) {
+    // Advertise an empty repository from an object that holds nothing.
+    const repo = { id: 0, ownerId: owner.ownerId, owner: owner.owner, name: owner.name, description: "", isPrivate: true, doName: `${owner.owner.toLowerCase()}/${owner.name.toLowerCase()}~new`, createdAt: 0, pushedAt: null };
+    return { ok: true, repo, role: "owner", caller: access.caller, stub: stubFor(c.env, repo), base: "" };
+  }
+  try {
+    await insertRepo(c.env.DB, owner.ownerId, owner.owner, owner.name, "", true);
+  } catch (e) {
+    // Another push created it first; it is ours either way.
+    if (!(e instanceof RepoExists)) throw e;
+  }
+  return checkAccess(c, "write");
+}
+
+smartHttp.get("/:owner/:repo/info/refs", async (c) => {
+  const service = c.req.query("service");
+  const need: Permission = service === "git-receive-pack" ? "write" : "read";
+  const access = need === "write" ? await pushAccess(c, false) : await checkAccess(c, need);
+  if (!access.ok) return gitRefusal(access, "GET");
+  return forward(access.stub, "/info/refs", c.req.raw);
+});
+
+smartHttp.post("/:owner/:repo/git-upload-pack", async (c) => {
+  const access = await checkAccess(c, "read");
+  if (!access.ok) return gitRefusal(access, "POST");
+  return wrongContentType(c.req.raw, "git-upload-pack") ?? forward(access.stub, "/git-upload-pack", c.req.raw);
 });
 
 smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   const refused = wrongContentType(c.req.raw, "git-receive-pack");
   if (refused) return refused;
-  const { owner } = c.req.param();
-  const name = stripGitSuffix(c.req.param("repo"));
-  const res = await forward(c.env, owner, name, "/git-receive-pack", c.req.raw);
-  // The directory lists repositories for the home page; a push may have created one.
-  if (res.ok) c.executionCtx.waitUntil(c.env.DIRECTORY.getByName("directory").touch(owner, name));
+  const access = await pushAccess(c, true);
+  if (!access.ok) return gitRefusal(access, "POST");
+  const res = await forward(access.stub, "/git-receive-pack", c.req.raw);
+  // Listings sort by the last push.
+  if (res.ok) c.executionCtx.waitUntil(touchPushed(c.env.DB, access.repo.id));
   return res;
 });
-smartHttp.get("/:owner/:repo/export.tar", (c) => {
-  const name = stripGitSuffix(c.req.param("repo"));
-  const req = new Request(new URL(`?name=${encodeURIComponent(name + ".git")}`, c.req.url), c.req.raw);
-  return forward(c.env, c.req.param("owner"), c.req.param("repo"), "/export.tar", req);
+
+smartHttp.get("/:owner/:repo/export.tar", async (c) => {
+  const access = await checkAccess(c, "read");
+  if (!access.ok) return gitRefusal(access, "GET");
+  return forward(access.stub, "/export.tar", c.req.raw, `?name=${encodeURIComponent(access.repo.name + ".git")}`);
 });

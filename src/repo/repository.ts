@@ -3,7 +3,6 @@
 // Smart-HTTP requests arrive through `fetch` so bodies stream both ways; the web UI
 // and API use the RPC methods.
 import { DurableObject } from "cloudflare:workers";
-import type { Directory } from "../directory/directory";
 import { Dofs } from "../fs/dofs";
 import { ObjectStore } from "../git/object-store";
 import { RefStore } from "../git/refs";
@@ -20,7 +19,10 @@ import { BadBodyError, BodyTooLargeError, generatorStream, readLimited } from ".
 
 export interface Env {
   REPO: DurableObjectNamespace<Repository>;
-  DIRECTORY: DurableObjectNamespace<Directory>;
+  /** Accounts, tokens and repository metadata. */
+  DB: D1Database;
+  /** "closed" stops new sign-ups (the first account can always be made). */
+  GITFLARE_SIGNUPS?: string;
   PACKS?: R2Bucket;
   /** Packs at least this many bytes move to R2 (default 64 MiB). */
   GITFLARE_TIER_MIN_BYTES?: string;
@@ -51,28 +53,33 @@ const GIT_NO_CACHE = {
 export type Service = "git-upload-pack" | "git-receive-pack";
 
 export class Repository extends DurableObject<Env> {
-  readonly fs: Dofs;
-  readonly store: ObjectStore;
-  readonly refs: RefStore;
-  readonly pushLog: PushLog;
-  readonly views: Views;
-  private maintenance: Maintenance;
+  fs!: Dofs;
+  store!: ObjectStore;
+  refs!: RefStore;
+  pushLog!: PushLog;
+  views!: Views;
+  private maintenance!: Maintenance;
   private maintaining = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.fs = new Dofs(ctx.storage, { bucket: env.PACKS });
-    this.store = new ObjectStore(this.fs, ctx.storage.sql);
-    this.refs = new RefStore(this.fs);
-    this.pushLog = new PushLog(ctx.storage.sql);
-    this.views = new Views(this.store, this.refs, () =>
-      this.fs.exists("/description") ? new TextDecoder().decode(this.fs.readFile("/description")) : "",
-    );
-    this.maintenance = new Maintenance(this.fs, this.store, this.refs, ctx.storage.sql, maintenanceConfig(env));
+    this.open();
     // A fresh instance has no push in flight: anything in incoming/ was interrupted.
     if (this.fs.exists(INCOMING_DIR)) {
       for (const f of this.fs.readdir(INCOMING_DIR)) this.fs.unlink(`${INCOMING_DIR}/${f}`);
     }
+  }
+
+  /** Builds the layers over storage; again after `destroy`, so no cache outlives the data. */
+  private open(): void {
+    this.fs = new Dofs(this.ctx.storage, { bucket: this.env.PACKS });
+    this.store = new ObjectStore(this.fs, this.ctx.storage.sql);
+    this.refs = new RefStore(this.fs);
+    this.pushLog = new PushLog(this.ctx.storage.sql);
+    this.views = new Views(this.store, this.refs, () =>
+      this.fs.exists("/description") ? new TextDecoder().decode(this.fs.readFile("/description")) : "",
+    );
+    this.maintenance = new Maintenance(this.fs, this.store, this.refs, this.ctx.storage.sql, maintenanceConfig(this.env));
   }
 
   // ---- lifecycle -------------------------------------------------------------
@@ -93,6 +100,36 @@ export class Repository extends DurableObject<Env> {
       this.fs.writeFile("/HEAD", `ref: refs/heads/${defaultBranch}\n`);
     });
     return true;
+  }
+
+  /** Writes the `description` file, which `git instaweb`-style tools and exports show. */
+  setDescription(text: string): void {
+    if (!this.exists()) return;
+    this.fs.writeFile("/description", text ? text + "\n" : "");
+  }
+
+  /** Points HEAD at a branch; false if the branch does not exist. */
+  setDefaultBranch(branch: string): boolean {
+    if (!this.exists() || !this.refs.list().has(`refs/heads/${branch}`)) return false;
+    this.refs.setHead(`refs/heads/${branch}`);
+    return true;
+  }
+
+  /**
+   * Erases the repository: its R2 objects, its alarm and all of its SQLite storage.
+   * The object is left as a fresh, empty one.
+   */
+  async destroy(): Promise<void> {
+    if (this.env.PACKS) {
+      const keys = this.ctx.storage.sql
+        .exec<{ key: string }>("SELECT tier AS key FROM dofs_node WHERE tier IS NOT NULL UNION SELECT key FROM dofs_r2_trash")
+        .toArray()
+        .map((r) => r.key);
+      for (let i = 0; i < keys.length; i += 1000) await this.env.PACKS.delete(keys.slice(i, i + 1000));
+    }
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.open();
   }
 
   // ---- web views (RPC) ----------------------------------------------------------

@@ -1,12 +1,33 @@
 // The page shell: header, theme, and the stylesheet. Pages are server-rendered with
 // hono/html, which escapes every interpolated value; `raw` is used only for HTML that
 // we produced (highlighting) or sanitized (Markdown).
+import type { Context } from "hono";
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
+import { callerOf } from "../auth/caller";
+import { csrfToken } from "../auth/csrf";
 
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-export function page(title: string, body: Html, crumbs: Html = html``): Html {
+/** The signed-in user's links, or the sign-in links. */
+async function userNav(c: Context): Promise<HtmlEscapedString> {
+  const caller = await callerOf(c);
+  if (caller.kind === "anonymous") {
+    const next = encodeURIComponent(new URL(c.req.url).pathname);
+    return html`<nav class="user"><a href="/login?next=${next}">Sign in</a> <a class="btn" href="/signup">Sign up</a></nav>` as HtmlEscapedString;
+  }
+  const u = caller.user;
+  return html`<nav class="user"><a href="/new">New repository</a> <a href="/${u.username}">${u.username}</a> <a href="/settings/tokens">Tokens</a>${
+    caller.kind === "session" ? html` <form method="post" action="/logout" class="inline">${csrfField(c, caller)}<button type="submit">Sign out</button></form>` : ""
+  }</nav>` as HtmlEscapedString;
+}
+
+/** The hidden CSRF field every form carries. */
+export function csrfField(c: Context, caller: Parameters<typeof csrfToken>[1]): HtmlEscapedString {
+  return html`<input type="hidden" name="_csrf" value="${csrfToken(c, caller)}">` as HtmlEscapedString;
+}
+
+export function page(c: Context, title: string, body: Html): Html {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -17,7 +38,7 @@ export function page(title: string, body: Html, crumbs: Html = html``): Html {
 <script src="/static/app.js" defer></script>
 </head>
 <body>
-<header class="top"><a class="brand" href="/">Gitflare</a>${crumbs}<button class="theme" type="button" data-theme-toggle aria-label="Toggle theme">◐</button></header>
+<header class="top"><a class="brand" href="/">Gitflare</a>${userNav(c)}<button class="theme" type="button" data-theme-toggle aria-label="Toggle theme">◐</button></header>
 <main>${body}</main>
 </body>
 </html>`;
@@ -85,6 +106,17 @@ select { padding:3px; border-radius:6px; border:1px solid var(--border); backgro
 .icon.tree { background:var(--link); border-color:var(--link); } .icon.submodule { border-style:dashed; }
 .preview img { max-width:100%; display:block; margin:16px auto; }
 td.blame { white-space:nowrap; color:var(--muted); padding:0 10px; max-width:260px; overflow:hidden; text-overflow:ellipsis; border-right:1px solid var(--border); }
+.badge { font-size:12px; font-weight:500; border:1px solid var(--border); border-radius:10px; padding:0 7px; color:var(--muted); vertical-align:middle; }
+nav.user { display:flex; gap:12px; align-items:center; margin-left:auto; }
+nav.user + .theme { margin-left:0; }
+form.inline { display:inline; margin:0; }
+form.stack { display:flex; flex-direction:column; gap:10px; max-width:460px; padding:16px; }
+form.stack label { display:flex; flex-direction:column; gap:4px; font-weight:600; }
+form.stack label.check { flex-direction:row; font-weight:normal; gap:6px; align-items:center; }
+input[type=text], input[type=password], input[type=email], textarea { padding:6px 8px; border:1px solid var(--border); border-radius:6px; background:var(--bg); color:var(--fg); font:inherit; }
+.error { background:var(--del); border:1px solid #d1242f; padding:8px 12px; border-radius:6px; margin-bottom:12px; }
+.ok { background:var(--add); border:1px solid #1a7f37; padding:8px 12px; border-radius:6px; margin-bottom:12px; }
+.danger { border-color:#d1242f; } button.danger { color:#d1242f; }
 pre.cmd { background:var(--panel); padding:12px; border-radius:6px; overflow:auto; }
 .hljs-comment,.hljs-quote{color:#6e7781}.hljs-keyword,.hljs-selector-tag,.hljs-type{color:#cf222e}.hljs-string,.hljs-regexp,.hljs-attr{color:#0a3069}.hljs-number,.hljs-literal,.hljs-built_in{color:#0550ae}.hljs-title,.hljs-section,.hljs-function{color:#8250df}.hljs-meta{color:#953800}
 @media (prefers-color-scheme: dark) { :root:not([data-theme=light]) .hljs-keyword,:root:not([data-theme=light]) .hljs-type{color:#ff7b72} :root:not([data-theme=light]) .hljs-string,:root:not([data-theme=light]) .hljs-attr{color:#a5d6ff} :root:not([data-theme=light]) .hljs-title,:root:not([data-theme=light]) .hljs-function{color:#d2a8ff} :root:not([data-theme=light]) .hljs-number,:root:not([data-theme=light]) .hljs-built_in{color:#79c0ff} }

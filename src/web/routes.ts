@@ -1,13 +1,18 @@
 // The web UI: server-rendered pages with GitHub's URL shapes. Every repository page
-// goes through `openRepository`, the one place that decides whether the caller may
-// see the repository; raw files are served so that nothing from a repository is ever
-// active content on this origin.
+// goes through `openRepository`, which passes the one access check; raw files are
+// served so that nothing from a repository is ever active content on this origin.
 import { Hono, type Context } from "hono";
 import type { Env } from "../repo/repository";
 import type { CommitSummary } from "../git/browse";
 import type { DiffFile } from "../repo/views";
-import { isValidName, isValidOwner, repoKey, stripGitSuffix } from "../http/names";
+import { isValidOwner } from "../http/names";
+import { checkAccess } from "../access/check";
+import { allows, type Permission } from "../access/roles";
+import { visibleRepos } from "../access/repos";
+import { findUserByName } from "../auth/accounts";
+import { callerOf, userOf } from "../auth/caller";
 import { CSS, JS, type Html, formatBytes, html, page, raw, relativeTime } from "./layout";
+import { webRefusal } from "./refusal";
 import { highlightLines } from "./highlight";
 import { renderMarkdown } from "./markdown";
 
@@ -19,24 +24,23 @@ const IMAGE_TYPES: Record<string, string> = { png: "image/png", jpg: "image/jpeg
 type C = Context<{ Bindings: Env }>;
 
 function notFound(c: C, what = "This page does not exist."): Response | Promise<Response> {
-  return c.html(page("Not found", html`<h1>404</h1><p class="muted">${what}</p>`), 404);
+  return c.html(page(c, "Not found", html`<h1>404</h1><p class="muted">${what}</p>`), 404);
 }
 
 /**
- * The repository a page is about, or a 404. Names are checked here; this is also where
- * the access check sits, so that no repository page can skip it.
+ * The repository a page is about, after the access check, or the response that
+ * refuses it (404, sign-in, 403, or a redirect after a rename).
  */
-async function openRepository(c: C) {
-  const owner = c.req.param("owner") ?? "";
-  const name = stripGitSuffix(c.req.param("repo") ?? "");
-  if (!isValidOwner(owner) || !isValidName(name)) return null;
-  const stub = c.env.REPO.getByName(repoKey(owner, name));
-  const summary = await stub.summary();
-  if (!summary) return null;
-  return { owner, name, stub, summary, base: `/${owner}/${name}` };
+export async function openRepository(c: C, need: Permission = "read") {
+  const access = await checkAccess(c, need);
+  if (!access.ok) return webRefusal(c, access);
+  const summary = await access.stub.summary();
+  const { repo: record, stub, base, role } = access;
+  const empty = { empty: true, branches: [] as string[], tags: [] as string[], defaultBranch: null as string | null, description: "" };
+  return { owner: record.owner, name: record.name, record, role, stub, summary: summary ?? empty, base, grant: access };
 }
 
-type Repo = NonNullable<Awaited<ReturnType<typeof openRepository>>>;
+type Repo = Exclude<Awaited<ReturnType<typeof openRepository>>, Response>;
 
 /** The URL path after `/:owner/:repo/<kind>/`, split and decoded. */
 function restOf(c: C, kind: string): string[] {
@@ -58,14 +62,15 @@ function restOf(c: C, kind: string): string[] {
 
 const enc = (p: string) => p.split("/").map(encodeURIComponent).join("/");
 
-function repoHeader(repo: Repo, tab: string): Html {
+export function repoHeader(repo: Repo, tab: string): Html {
   const tabs = [
     ["code", repo.base, "Code"],
     ["commits", `${repo.base}/commits/${enc(repo.summary.defaultBranch ?? "main")}`, "Commits"],
     ["branches", `${repo.base}/branches`, `Branches (${repo.summary.branches.length})`],
     ["tags", `${repo.base}/tags`, `Tags (${repo.summary.tags.length})`],
   ];
-  return html`<h1><a href="/${repo.owner}">${repo.owner}</a> / <a href="${repo.base}">${repo.name}</a></h1>${repo.summary.description ? html`<p class="muted">${repo.summary.description}</p>` : ""}
+  if (allows(repo.role, "admin")) tabs.push(["settings", `${repo.base}/settings`, "Settings"]);
+  return html`<h1><a href="/${repo.owner}">${repo.owner}</a> / <a href="${repo.base}">${repo.name}</a> <span class="badge">${repo.record.isPrivate ? "Private" : "Public"}</span></h1>${repo.record.description ? html`<p class="muted">${repo.record.description}</p>` : ""}
 <nav class="tabs">${tabs.map(([id, href, label]) => html`<a href="${href}"${id === tab ? raw(' aria-current="page" style="font-weight:600"') : ""}>${label}</a>`)}</nav>`;
 }
 
@@ -104,19 +109,6 @@ function readmeBox(repo: Repo, ref: string, readme: { path: string; text: string
   return html`<div class="box"><div class="head">${readme.path}</div><div class="markdown">${body}</div></div>`;
 }
 
-// Pages may run only our own script; a README's HTML, even if sanitizing missed
-// something, cannot load or run anything else.
-web.use("*", async (c, next) => {
-  await next();
-  if ((c.res.headers.get("Content-Type") ?? "").startsWith("text/html")) {
-    c.res.headers.set(
-      "Content-Security-Policy",
-      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    );
-    c.res.headers.set("X-Content-Type-Options", "nosniff");
-  }
-});
-
 // ---- static ------------------------------------------------------------------
 
 web.get("/static/app.css", (c) => c.body(CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300" }));
@@ -124,24 +116,35 @@ web.get("/static/app.js", (c) => c.body(JS, 200, { "Content-Type": "text/javascr
 
 // ---- home and owner -------------------------------------------------------------
 
+function repoRows(c: C, repos: Awaited<ReturnType<typeof visibleRepos>>, withOwner: boolean): Html {
+  return html`${repos.map(
+    (r) => html`<tr><td class="name"><a href="/${r.owner}/${r.name}">${withOwner ? `${r.owner}/${r.name}` : r.name}</a>${r.isPrivate ? html` <span class="badge">Private</span>` : ""}</td>
+<td class="msg">${r.description}</td><td class="age">${r.pushedAt ? `updated ${relativeTime(r.pushedAt / 1000)}` : `created ${relativeTime(r.createdAt / 1000)}`}</td></tr>`,
+  )}`;
+}
+
 web.get("/", async (c) => {
-  const repos = await c.env.DIRECTORY.getByName("directory").recent(50);
-  return c.html(
-    page(
-      "Home",
-      html`<h1>Recently updated repositories</h1>
-<div class="box"><table class="list">${repos.length ? repos.map((r) => html`<tr><td class="name"><a href="/${r.owner}/${r.name}">${r.owner}/${r.name}</a></td><td class="age">${relativeTime(r.updated / 1000)}</td></tr>`) : html`<tr><td class="notice">No repositories yet. Push one: <code>git push http://${new URL(c.req.url).host}/you/project.git main</code></td></tr>`}</table></div>`,
-    ),
-  );
+  const viewer = userOf(await callerOf(c));
+  const repos = await visibleRepos(c.env.DB, viewer, { limit: 50 });
+  const host = new URL(c.req.url).host;
+  const empty = viewer
+    ? html`<tr><td class="notice">No repositories yet. <a href="/new">Create one</a>, or push one: <code>git push http://${host}/${viewer.username}/project.git main</code></td></tr>`
+    : html`<tr><td class="notice">No public repositories yet. <a href="/signup">Sign up</a> to push one.</td></tr>`;
+  return c.html(page(c, "Home", html`<h1>Recently updated repositories</h1><div class="box"><table class="list">${repos.length ? repoRows(c, repos, true) : empty}</table></div>`));
 });
 
 web.get("/:owner", async (c) => {
-  const owner = c.req.param("owner");
-  if (!isValidOwner(owner)) return notFound(c);
-  const repos = await c.env.DIRECTORY.getByName("directory").byOwner(owner);
-  if (!repos.length) return notFound(c, "No such owner.");
+  const name = c.req.param("owner");
+  if (!isValidOwner(name)) return notFound(c);
+  const owner = await findUserByName(c.env.DB, name);
+  if (!owner) return notFound(c, "No such user.");
+  const repos = await visibleRepos(c.env.DB, userOf(await callerOf(c)), { ownerId: owner.id });
   return c.html(
-    page(owner, html`<h1>${owner}</h1><div class="box"><table class="list">${repos.map((r) => html`<tr><td class="name"><a href="/${r.owner}/${r.name}">${r.name}</a></td><td class="age">updated ${relativeTime(r.updated / 1000)}</td></tr>`)}</table></div>`),
+    page(
+      c,
+      owner.username,
+      html`<h1>${owner.username}</h1><div class="box"><table class="list">${repos.length ? repoRows(c, repos, false) : html`<tr><td class="notice">No repositories to show.</td></tr>`}</table></div>`,
+    ),
   );
 });
 
@@ -149,7 +152,7 @@ web.get("/:owner", async (c) => {
 
 web.get("/:owner/:repo", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return notFound(c, "Repository not found.");
+  if (repo instanceof Response) return repo;
   const url = new URL(c.req.url);
   const cloneUrl = `${url.protocol}//${url.host}${repo.base}.git`;
   const clone = html`<div class="clone"><input readonly value="${cloneUrl}" aria-label="Clone URL"><button type="button" data-copy="${cloneUrl}">Copy</button></div>`;
@@ -157,6 +160,7 @@ web.get("/:owner/:repo", async (c) => {
   if (!home) {
     return c.html(
       page(
+      c,
         `${repo.owner}/${repo.name}`,
         html`${repoHeader(repo, "code")}${clone}<div class="box"><div class="head">This repository is empty.</div><div class="markdown">
 <p>Push an existing repository:</p><pre class="cmd">git remote add origin ${cloneUrl}
@@ -171,6 +175,7 @@ git push -u origin main</pre></div></div>`,
   const { ref, commit, count, listing } = home;
   return c.html(
     page(
+      c,
       `${repo.owner}/${repo.name}`,
       html`${repoHeader(repo, "code")}
 <div class="box"><div class="head">${refSelector(repo, ref, "tree", "")} <a href="${repo.base}/commits/${enc(ref)}"><b>${count}</b> commits</a>
@@ -185,12 +190,13 @@ ${readmeBox(repo, ref, listing.readme)}
 
 web.get("/:owner/:repo/tree/*", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return notFound(c, "Repository not found.");
+  if (repo instanceof Response) return repo;
   const view = await repo.stub.treeView(restOf(c, "tree"));
   if (!view) return notFound(c, "No such ref or directory.");
   const { at, listing } = view;
   return c.html(
     page(
+      c,
       `${at.path || repo.name} at ${at.ref}`,
       html`${repoHeader(repo, "code")}<div class="box"><div class="head">${refSelector(repo, at.ref, "tree", at.path)} ${crumbs(repo, at.ref, at.path)}
 <a style="margin-left:auto" href="${repo.base}/commits/${enc(at.ref)}${at.path ? `?path=${encodeURIComponent(at.path)}` : ""}">History</a></div>${await fileList(repo, at.ref, listing)}</div>${readmeBox(repo, at.ref, listing.readme)}`,
@@ -204,7 +210,7 @@ function codeTable(lines: string[]): Html {
 
 web.get("/:owner/:repo/blob/*", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return notFound(c, "Repository not found.");
+  if (repo instanceof Response) return repo;
   const view = await repo.stub.blobView(restOf(c, "blob"));
   if (!view) return notFound(c, "No such ref or file.");
   const { at, blob } = view;
@@ -222,6 +228,7 @@ web.get("/:owner/:repo/blob/*", async (c) => {
   const toggle = /\.(md|markdown)$/i.test(at.path) ? html`<a href="?plain=${showSource ? "0" : "1"}">${showSource ? "Preview" : "Source"}</a>` : "";
   return c.html(
     page(
+      c,
       `${at.path} at ${at.ref}`,
       html`${repoHeader(repo, "code")}<div class="box"><div class="head">${refSelector(repo, at.ref, "blob", at.path)} ${crumbs(repo, at.ref, at.path)}
 <span class="muted">${formatBytes(blob.size)}</span><span style="margin-left:auto">${toggle} <a href="${rawUrl}">Raw</a> · <a href="${repo.base}/blame/${enc(at.ref)}/${enc(at.path)}">Blame</a> · <a href="${repo.base}/commits/${enc(at.ref)}?path=${encodeURIComponent(at.path)}">History</a></span></div>${body}</div>`,
@@ -231,7 +238,7 @@ web.get("/:owner/:repo/blob/*", async (c) => {
 
 web.get("/:owner/:repo/raw/*", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return c.text("Not found\n", 404);
+  if (repo instanceof Response) return repo;
   const view = await repo.stub.rawView(restOf(c, "raw"), RAW_LIMIT);
   if (!view) return c.text("Not found\n", 404);
   if (view.size > RAW_LIMIT) return c.text(`File too large to serve (${view.size} bytes); clone the repository instead.\n`, 413);
@@ -256,13 +263,14 @@ web.get("/:owner/:repo/raw/*", async (c) => {
 
 web.get("/:owner/:repo/blame/*", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return notFound(c, "Repository not found.");
+  if (repo instanceof Response) return repo;
   const view = await repo.stub.blameView(restOf(c, "blame"));
   if (!view || !view.lines.length) return notFound(c, "No such ref or file.");
   const { at, lines } = view;
   const hl = highlightLines(lines.map((l) => l.line).join("\n") + "\n", at.path);
   return c.html(
     page(
+      c,
       `Blame ${at.path}`,
       html`${repoHeader(repo, "code")}<div class="box"><div class="head">Blame ${crumbs(repo, at.ref, at.path)}</div><div class="code"><table>${lines.map(
         (l, i) => html`<tr id="L${i + 1}"><td class="blame">${i === 0 || lines[i - 1].commit.oid !== l.commit.oid ? html`<a href="${repo.base}/commit/${l.commit.oid}" title="${l.commit.subject}">${l.commit.oid.slice(0, 7)}</a> ${l.commit.author.name}` : ""}</td><td class="ln"><a href="#L${i + 1}">${i + 1}</a></td><td class="src">${raw(hl[i] ?? "")}</td></tr>`,
@@ -275,7 +283,7 @@ web.get("/:owner/:repo/blame/*", async (c) => {
 
 web.get("/:owner/:repo/commits/*", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return notFound(c, "Repository not found.");
+  if (repo instanceof Response) return repo;
   const path = c.req.query("path");
   const pageNo = Math.max(0, Number(c.req.query("page") ?? 0) || 0);
   const view = await repo.stub.logView(restOf(c, "commits"), path, pageNo);
@@ -283,6 +291,7 @@ web.get("/:owner/:repo/commits/*", async (c) => {
   const q = (p: number) => `?${path ? `path=${encodeURIComponent(path)}&` : ""}page=${p}`;
   return c.html(
     page(
+      c,
       `Commits · ${repo.name}`,
       html`${repoHeader(repo, "commits")}<div class="box"><div class="head">${refSelector(repo, view.at.ref, "commits", "")} ${path ? html`History of <b>${path}</b>` : ""}</div>
 <table class="list">${view.commits.map((cm) => html`<tr><td>${commitLine(repo, cm)}</td><td class="age"><a href="${repo.base}/tree/${cm.oid}">Browse</a></td></tr>`)}</table></div>
@@ -314,12 +323,13 @@ ${truncated ? html`<div class="notice">This diff is too large to show at once. <
 
 web.get("/:owner/:repo/commit/:sha", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return notFound(c, "Repository not found.");
+  if (repo instanceof Response) return repo;
   const view = await repo.stub.commitView(c.req.param("sha"), c.req.query("full") === "1");
   if (!view) return notFound(c, "No such commit.");
   const cm = view.commit;
   return c.html(
     page(
+      c,
       cm.subject,
       html`${repoHeader(repo, "commits")}<div class="box"><div class="head"><b>${cm.subject}</b></div><div class="markdown"><pre>${cm.message}</pre>
 <p class="muted">Author: ${cm.author.name} &lt;${cm.author.email}&gt; · ${new Date(cm.author.timestamp * 1000).toISOString()}<br>
@@ -332,7 +342,7 @@ ${diffView(repo, cm.oid, view.files, view.truncated)}`,
 
 web.get("/:owner/:repo/compare/*", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return notFound(c, "Repository not found.");
+  if (repo instanceof Response) return repo;
   const spec = restOf(c, "compare").join("/");
   const [baseSpec, headSpec] = spec.split("...");
   if (!baseSpec || !headSpec) return notFound(c, "Compare two refs as /compare/base...head.");
@@ -340,6 +350,7 @@ web.get("/:owner/:repo/compare/*", async (c) => {
   if (!view) return notFound(c, "No such refs.");
   return c.html(
     page(
+      c,
       `Compare ${baseSpec}...${headSpec}`,
       html`${repoHeader(repo, "commits")}<h2>Comparing <code>${view.base.ref}</code>...<code>${view.head.ref}</code></h2>
 <div class="box"><div class="head">${view.total} commits</div><table class="list">${view.commits.map((cm) => html`<tr><td>${commitLine(repo, cm)}</td></tr>`)}</table></div>
@@ -352,10 +363,11 @@ ${diffView(repo, view.head.commit, view.files, view.truncated)}`,
 
 web.get("/:owner/:repo/branches", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return notFound(c, "Repository not found.");
+  if (repo instanceof Response) return repo;
   const branches = (await repo.stub.branchesView()) ?? [];
   return c.html(
     page(
+      c,
       `Branches · ${repo.name}`,
       html`${repoHeader(repo, "branches")}<div class="box"><table class="list">${branches.map(
         (b) => html`<tr><td class="name"><a href="${repo.base}/tree/${enc(b.name)}">${b.name}</a> ${b.isDefault ? html`<span class="muted">default</span>` : ""}</td>
@@ -367,10 +379,11 @@ web.get("/:owner/:repo/branches", async (c) => {
 
 web.get("/:owner/:repo/tags", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return notFound(c, "Repository not found.");
+  if (repo instanceof Response) return repo;
   const tags = (await repo.stub.tagsView()) ?? [];
   return c.html(
     page(
+      c,
       `Tags · ${repo.name}`,
       html`${repoHeader(repo, "tags")}<div class="box"><table class="list">${tags.length ? tags.map(
         (t) => html`<tr><td class="name"><a href="${repo.base}/tree/${enc(t.name)}">${t.name}</a></td><td class="msg">${t.commit?.subject ?? ""}</td>
@@ -382,7 +395,7 @@ web.get("/:owner/:repo/tags", async (c) => {
 
 web.get("/:owner/:repo/archive/*", async (c) => {
   const repo = await openRepository(c);
-  if (!repo) return c.text("Not found\n", 404);
+  if (repo instanceof Response) return repo;
   const spec = restOf(c, "archive").join("/");
   const m = /^(.+)\.(tar\.gz|zip)$/.exec(spec);
   if (!m) return c.text("Not found\n", 404);

@@ -1,0 +1,91 @@
+// The one access check. Every route that touches a repository (git, web pages, raw,
+// archive, export, settings, API) calls `checkAccess`, and it is the only code that
+// hands out a repository's Durable Object stub, so a route cannot reach a repository
+// without passing it. It answers with a tagged union; each surface turns a refusal into
+// its own form (git: 401 with WWW-Authenticate, 403, 404; pages; JSON).
+import type { Context } from "hono";
+import type { Env, Repository } from "../repo/repository";
+import { type Caller, callerOf, userOf } from "../auth/caller";
+import { isValidName, isValidOwner, stripGitSuffix } from "../http/names";
+import { type RepoRecord, lookupRepo } from "./repos";
+import { type Permission, type Role, allows, roleOf } from "./roles";
+
+export interface Granted {
+  ok: true;
+  repo: RepoRecord;
+  role: Role;
+  caller: Caller;
+  stub: DurableObjectStub<Repository>;
+  /** The repository's web path, `/owner/name`. */
+  base: string;
+}
+
+export type Refusal =
+  /** Nothing the caller may see is here: missing, or private and not theirs. */
+  | { ok: false; reason: "not-found"; caller: Caller }
+  /**
+   * Credentials could help: the caller is anonymous. `visible` says whether the
+   * repository is public (a page may then offer to sign in rather than show a 404).
+   */
+  | { ok: false; reason: "unauthenticated"; caller: Caller; visible: boolean }
+  /** The caller can see the repository but lacks the permission. */
+  | { ok: false; reason: "forbidden"; caller: Caller; need: Permission; repo: RepoRecord }
+  /** The repository was renamed; `location` is this request's URL under the new name. */
+  | { ok: false; reason: "redirect"; caller: Caller; location: string };
+
+export type Access = Granted | Refusal;
+
+type AnyContext = Context<{ Bindings: Env }>;
+
+/** The route's owner and repository, from the :owner and :repo parameters. */
+function names(c: AnyContext): { owner: string; name: string; raw: string } | null {
+  const owner = c.req.param("owner") ?? "";
+  const raw = c.req.param("repo") ?? "";
+  const name = stripGitSuffix(raw);
+  return isValidOwner(owner) && isValidName(name) ? { owner, name, raw } : null;
+}
+
+/** This request's URL with `/owner/raw` replaced by the repository's current path. */
+function movedUrl(c: AnyContext, owner: string, raw: string, repo: RepoRecord): string {
+  const url = new URL(c.req.url);
+  const from = `/${owner}/${raw}`;
+  const at = url.pathname.indexOf(from + "/") >= 0 ? url.pathname.indexOf(from + "/") : url.pathname.lastIndexOf(from);
+  const to = `/${repo.owner}/${repo.name}${raw.endsWith(".git") ? ".git" : ""}`;
+  url.pathname = url.pathname.slice(0, at) + to + url.pathname.slice(at + from.length);
+  return url.toString();
+}
+
+export function stubFor(env: Env, repo: RepoRecord): DurableObjectStub<Repository> {
+  return env.REPO.getByName(repo.doName);
+}
+
+export async function checkAccess(c: AnyContext, need: Permission): Promise<Access> {
+  const caller = await callerOf(c);
+  const n = names(c);
+  const hidden = (): Refusal =>
+    caller.kind === "anonymous" ? { ok: false, reason: "unauthenticated", caller, visible: false } : { ok: false, reason: "not-found", caller };
+  if (!n) return hidden();
+  const found = await lookupRepo(c.env.DB, n.owner, n.name, userOf(caller)?.id ?? null);
+  if (!found) return hidden();
+  const { repo } = found;
+  const role = roleOf(caller, { ownerId: repo.ownerId, isPrivate: repo.isPrivate, collaborator: found.collaborator });
+  if (!allows(role, "read")) return hidden();
+  if (found.redirected) return { ok: false, reason: "redirect", caller, location: movedUrl(c, n.owner, n.raw, repo) };
+  if (!allows(role, need)) return caller.kind === "anonymous" ? { ok: false, reason: "unauthenticated", caller, visible: true } : { ok: false, reason: "forbidden", caller, need, repo };
+  return { ok: true, repo, role, caller, stub: stubFor(c.env, repo), base: `/${repo.owner}/${repo.name}` };
+}
+
+/**
+ * Push-to-create: a push to a repository that does not exist, under the caller's own
+ * name, by a caller allowed to write, creates it (private). Returns the owner to create
+ * it for, or null when this push may not create anything.
+ */
+export async function pushToCreateOwner(c: AnyContext): Promise<{ ownerId: number; owner: string; name: string } | null> {
+  const caller = await callerOf(c);
+  const n = names(c);
+  if (!n || caller.kind === "anonymous") return null;
+  if (caller.kind === "token" && !allows(caller.scope, "write")) return null;
+  if (caller.user.username.toLowerCase() !== n.owner.toLowerCase()) return null;
+  if (await lookupRepo(c.env.DB, n.owner, n.name, caller.user.id)) return null;
+  return { ownerId: caller.user.id, owner: caller.user.username, name: n.name };
+}

@@ -1,0 +1,66 @@
+// Changes to a repository's settings, shared by the settings pages and the API. Each
+// takes a grant from the access check (admin) and returns an error message or null.
+import type { Env } from "../repo/repository";
+import { findUserByName } from "../auth/accounts";
+import type { Granted } from "./check";
+import { RepoExists, deleteRepoRecord, removeCollaborator, renameRepo, repoNameProblem, setCollaborator, updateRepo } from "./repos";
+import { type CollaboratorRole, allows } from "./roles";
+
+export class SettingsError extends Error {
+  constructor(
+    message: string,
+    readonly status: 400 | 404 | 409 = 400,
+  ) {
+    super(message);
+  }
+}
+
+function requireAdmin(g: Granted): void {
+  if (!allows(g.role, "admin")) throw new SettingsError("Admin access is required.", 404);
+}
+
+export async function updateSettings(env: Env, g: Granted, fields: { description?: string; isPrivate?: boolean; defaultBranch?: string }): Promise<void> {
+  requireAdmin(g);
+  if (fields.description !== undefined && fields.description.length > 350) throw new SettingsError("Description is too long (at most 350 characters).");
+  if (fields.defaultBranch !== undefined && fields.defaultBranch !== "" && !(await g.stub.setDefaultBranch(fields.defaultBranch))) {
+    throw new SettingsError(`There is no branch '${fields.defaultBranch}'.`);
+  }
+  await updateRepo(env.DB, g.repo.id, fields);
+  if (fields.description !== undefined) await g.stub.setDescription(fields.description);
+}
+
+export async function rename(env: Env, g: Granted, newName: string): Promise<string> {
+  requireAdmin(g);
+  const name = newName.trim();
+  const problem = repoNameProblem(name);
+  if (problem) throw new SettingsError(problem);
+  if (name === g.repo.name) return name;
+  try {
+    await renameRepo(env.DB, g.repo, name);
+  } catch (e) {
+    if (e instanceof RepoExists) throw new SettingsError(e.message, 409);
+    throw e;
+  }
+  return name;
+}
+
+/** Erases the repository's storage first, so a failure leaves it listed and retryable. */
+export async function destroy(env: Env, g: Granted): Promise<void> {
+  requireAdmin(g);
+  await g.stub.destroy();
+  await deleteRepoRecord(env.DB, g.repo.id);
+}
+
+export async function addCollaborator(env: Env, g: Granted, username: string, role: CollaboratorRole): Promise<void> {
+  requireAdmin(g);
+  const user = await findUserByName(env.DB, username.trim());
+  if (!user) throw new SettingsError(`No user named '${username}'.`, 404);
+  if (user.id === g.repo.ownerId) throw new SettingsError("The owner already has every permission.");
+  await setCollaborator(env.DB, g.repo.id, user.id, role);
+}
+
+export async function dropCollaborator(env: Env, g: Granted, username: string): Promise<void> {
+  requireAdmin(g);
+  const user = await findUserByName(env.DB, username);
+  if (!user || !(await removeCollaborator(env.DB, g.repo.id, user.id))) throw new SettingsError(`'${username}' is not a collaborator.`, 404);
+}

@@ -1,0 +1,180 @@
+// Repository metadata in D1: owner, name, visibility, description, the Durable Object
+// that holds the data, collaborators, and the old names that redirect after a rename.
+import { isValidName } from "../http/names";
+import type { CollaboratorRole } from "./roles";
+
+export interface RepoRecord {
+  id: number;
+  ownerId: number;
+  owner: string;
+  name: string;
+  description: string;
+  isPrivate: boolean;
+  doName: string;
+  createdAt: number;
+  pushedAt: number | null;
+}
+
+type RepoRow = {
+  id: number;
+  owner_id: number;
+  owner: string;
+  name: string;
+  description: string;
+  is_private: number;
+  do_name: string;
+  created_at: number;
+  pushed_at: number | null;
+};
+
+function toRecord(r: RepoRow): RepoRecord {
+  return {
+    id: r.id,
+    ownerId: r.owner_id,
+    owner: r.owner,
+    name: r.name,
+    description: r.description,
+    isPrivate: r.is_private === 1,
+    doName: r.do_name,
+    createdAt: r.created_at,
+    pushedAt: r.pushed_at,
+  };
+}
+
+const COLUMNS = "r.id, r.owner_id, u.username AS owner, r.name, r.description, r.is_private, r.do_name, r.created_at, r.pushed_at";
+
+export function repoNameProblem(name: string): string | null {
+  return isValidName(name) ? null : "Repository names may contain letters, digits, '.', '-' and '_' (at most 100), and cannot end in .git.";
+}
+
+export class RepoExists extends Error {
+  constructor() {
+    super("A repository with that name already exists.");
+  }
+}
+
+export interface Lookup {
+  repo: RepoRecord;
+  /** The caller's collaborator role, if any. */
+  collaborator: CollaboratorRole | null;
+  /** True when the name asked for is an old name of this repository. */
+  redirected: boolean;
+}
+
+/** The repository at owner/name, or the one that was renamed away from it. */
+export async function lookupRepo(db: D1Database, owner: string, name: string, callerId: number | null): Promise<Lookup | null> {
+  const collab = "(SELECT role FROM collaborators c WHERE c.repo_id = r.id AND c.user_id = ?3) AS collaborator";
+  const direct = await db
+    .prepare(`SELECT ${COLUMNS}, ${collab} FROM repos r JOIN users u ON u.id = r.owner_id WHERE u.username = ?1 AND r.name = ?2`)
+    .bind(owner, name, callerId ?? -1)
+    .first<RepoRow & { collaborator: CollaboratorRole | null }>();
+  if (direct) return { repo: toRecord(direct), collaborator: direct.collaborator, redirected: false };
+  const moved = await db
+    .prepare(
+      `SELECT ${COLUMNS}, ${collab} FROM repo_redirects d JOIN users o ON o.id = d.owner_id
+       JOIN repos r ON r.id = d.repo_id JOIN users u ON u.id = r.owner_id WHERE o.username = ?1 AND d.name = ?2`,
+    )
+    .bind(owner, name, callerId ?? -1)
+    .first<RepoRow & { collaborator: CollaboratorRole | null }>();
+  return moved ? { repo: toRecord(moved), collaborator: moved.collaborator, redirected: true } : null;
+}
+
+/**
+ * Records a new repository. The Durable Object is named owner/name as the design says,
+ * unless a renamed repository still holds that name, in which case a suffix keeps the
+ * two apart.
+ */
+export async function insertRepo(db: D1Database, ownerId: number, owner: string, name: string, description: string, isPrivate: boolean): Promise<RepoRecord> {
+  const base = `${owner.toLowerCase()}/${name.toLowerCase()}`;
+  const taken = await db.prepare("SELECT 1 FROM repos WHERE do_name = ?").bind(base).first();
+  const doName = taken ? `${base}~${crypto.randomUUID().slice(0, 8)}` : base;
+  try {
+    const now = Date.now();
+    const [, row] = await db.batch<RepoRow>([
+      // A new repository takes its name back from any redirect, as on GitHub.
+      db.prepare("DELETE FROM repo_redirects WHERE owner_id = ? AND name = ?").bind(ownerId, name),
+      db
+        .prepare(
+          `INSERT INTO repos (owner_id, name, description, is_private, do_name, created_at) VALUES (?, ?, ?, ?, ?, ?)
+           RETURNING id, owner_id, ? AS owner, name, description, is_private, do_name, created_at, pushed_at`,
+        )
+        .bind(ownerId, name, description, isPrivate ? 1 : 0, doName, now, owner),
+    ]);
+    return toRecord(row.results[0]);
+  } catch (e) {
+    if (String(e).includes("UNIQUE")) throw new RepoExists();
+    throw e;
+  }
+}
+
+export async function updateRepo(db: D1Database, id: number, fields: { description?: string; isPrivate?: boolean }): Promise<void> {
+  if (fields.description !== undefined) await db.prepare("UPDATE repos SET description = ? WHERE id = ?").bind(fields.description, id).run();
+  if (fields.isPrivate !== undefined) await db.prepare("UPDATE repos SET is_private = ? WHERE id = ?").bind(fields.isPrivate ? 1 : 0, id).run();
+}
+
+/** Renames, leaving the old name as a redirect. */
+export async function renameRepo(db: D1Database, repo: RepoRecord, newName: string): Promise<void> {
+  try {
+    await db.batch([
+      db.prepare("DELETE FROM repo_redirects WHERE owner_id = ? AND name = ?").bind(repo.ownerId, newName),
+      db.prepare("UPDATE repos SET name = ? WHERE id = ?").bind(newName, repo.id),
+      db.prepare("INSERT OR REPLACE INTO repo_redirects (owner_id, name, repo_id) VALUES (?, ?, ?)").bind(repo.ownerId, repo.name, repo.id),
+    ]);
+  } catch (e) {
+    if (String(e).includes("UNIQUE")) throw new RepoExists();
+    throw e;
+  }
+}
+
+export async function deleteRepoRecord(db: D1Database, id: number): Promise<void> {
+  await db.batch([
+    db.prepare("DELETE FROM repo_redirects WHERE repo_id = ?").bind(id),
+    db.prepare("DELETE FROM collaborators WHERE repo_id = ?").bind(id),
+    db.prepare("DELETE FROM repos WHERE id = ?").bind(id),
+  ]);
+}
+
+export async function touchPushed(db: D1Database, id: number): Promise<void> {
+  await db.prepare("UPDATE repos SET pushed_at = ? WHERE id = ?").bind(Date.now(), id).run();
+}
+
+/** Repositories the user (or an anonymous visitor, for null) may see, newest first. */
+export async function visibleRepos(db: D1Database, viewer: { id: number; isAdmin: boolean } | null, opts: { ownerId?: number; limit?: number } = {}): Promise<RepoRecord[]> {
+  const vis = viewer?.isAdmin
+    ? "1"
+    : "(r.is_private = 0 OR r.owner_id = ?1 OR EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = r.id AND c.user_id = ?1))";
+  const { results } = await db
+    .prepare(
+      `SELECT ${COLUMNS} FROM repos r JOIN users u ON u.id = r.owner_id
+       WHERE ${vis} AND (?2 IS NULL OR r.owner_id = ?2) ORDER BY coalesce(r.pushed_at, r.created_at) DESC LIMIT ?3`,
+    )
+    .bind(viewer?.id ?? -1, opts.ownerId ?? null, opts.limit ?? 100)
+    .all<RepoRow>();
+  return results.map(toRecord);
+}
+
+export interface Collaborator {
+  userId: number;
+  username: string;
+  role: CollaboratorRole;
+}
+
+export async function listCollaborators(db: D1Database, repoId: number): Promise<Collaborator[]> {
+  const { results } = await db
+    .prepare("SELECT c.user_id, u.username, c.role FROM collaborators c JOIN users u ON u.id = c.user_id WHERE c.repo_id = ? ORDER BY u.username")
+    .bind(repoId)
+    .all<{ user_id: number; username: string; role: CollaboratorRole }>();
+  return results.map((r) => ({ userId: r.user_id, username: r.username, role: r.role }));
+}
+
+export async function setCollaborator(db: D1Database, repoId: number, userId: number, role: CollaboratorRole): Promise<void> {
+  await db
+    .prepare("INSERT INTO collaborators (repo_id, user_id, role) VALUES (?, ?, ?) ON CONFLICT(repo_id, user_id) DO UPDATE SET role = excluded.role")
+    .bind(repoId, userId, role)
+    .run();
+}
+
+export async function removeCollaborator(db: D1Database, repoId: number, userId: number): Promise<boolean> {
+  const r = await db.prepare("DELETE FROM collaborators WHERE repo_id = ? AND user_id = ?").bind(repoId, userId).run();
+  return r.meta.changes > 0;
+}

@@ -1,0 +1,33 @@
+// Reading a web form: only from a signed-in session (or, for the sign-in pages, from
+// anyone), and only with a valid CSRF token from this site.
+import type { Context } from "hono";
+import { type Caller, callerOf } from "../auth/caller";
+import { csrfValid } from "../auth/csrf";
+import { html, page } from "./layout";
+
+export type Form = Record<string, string>;
+
+export class FormRejected extends Error {}
+
+/** The posted fields, or a 403 page when the post fails the CSRF check. */
+export async function readForm(c: Context): Promise<{ form: Form; caller: Caller } | Response> {
+  const caller = await callerOf(c);
+  let body: Record<string, unknown> = {};
+  try {
+    body = await c.req.parseBody();
+  } catch {
+    body = {};
+  }
+  // Tokens are for git and the API; forms belong to browser sessions.
+  if (caller.kind === "token" || !csrfValid(c, caller, body)) {
+    return c.html(page(c, "Forbidden", html`<h1>403</h1><p class="muted">This form expired or did not come from this site. Go back, reload the page and try again.</p>`), 403);
+  }
+  const form: Form = {};
+  for (const [k, v] of Object.entries(body)) if (typeof v === "string") form[k] = v;
+  return { form, caller };
+}
+
+/** A safe place to go after signing in: a path on this site, never another origin. */
+export function safeNext(next: string | undefined): string {
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+}
