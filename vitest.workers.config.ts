@@ -1,8 +1,16 @@
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
-// Unit and Durable Object tests, run inside workerd.
+// Unit and Durable Object tests, run inside workerd. The D1 migrations are read here
+// (in Node) and applied inside workerd by test/apply-migrations.ts.
+const migrations = await readD1Migrations("./migrations");
+
 export default defineConfig({
-  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.jsonc" } })],
-  test: { include: ["test/**/*.test.ts"], globalSetup: ["test/global-setup.ts"], testTimeout: 60_000 },
+  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.jsonc" }, miniflare: { bindings: { TEST_MIGRATIONS: migrations } } })],
+  test: {
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/apply-migrations.ts"],
+    testTimeout: 60_000,
+  },
 });

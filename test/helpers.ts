@@ -1,4 +1,6 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { SELF, env, runInDurableObject } from "cloudflare:test";
+import { createUser, findUserByName } from "../src/auth/accounts";
+import { type Scope, createToken } from "../src/auth/tokens";
 import type { Repository } from "../src/repo/repository";
 
 let counter = 0;
@@ -18,4 +20,33 @@ export function fromBase64(s: string): Uint8Array {
 
 export function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const accounts = new Map<string, Promise<string>>();
+
+/**
+ * An `Authorization` header for an account named `username` with an admin-scoped
+ * token, made on first use (the tests' stand-in for signing up).
+ */
+export function accountAuth(username: string, scope: Scope = "admin"): Promise<string> {
+  const key = `${username.toLowerCase()}:${scope}`;
+  let p = accounts.get(key);
+  if (!p) {
+    p = (async () => {
+      const user = (await findUserByName(env.DB, username)) ?? (await createUser(env.DB, username, `${username}@example.com`, "password-123"));
+      const { token } = await createToken(env.DB, user.id, "test", scope, null);
+      return "Basic " + btoa(`${user.username}:${token}`);
+    })();
+    accounts.set(key, p);
+  }
+  return p;
+}
+
+/** SELF.fetch as the owner of the repository in the URL (`/owner/repo/...` or `/api/repos/owner/...`). */
+export async function ownerFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const parts = new URL(url).pathname.split("/").filter(Boolean);
+  const owner = parts[0] === "api" ? parts[2] : parts[0];
+  const headers = new Headers(init.headers);
+  if (!headers.has("Authorization")) headers.set("Authorization", await accountAuth(owner));
+  return SELF.fetch(url, { ...init, headers });
 }

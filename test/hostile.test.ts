@@ -1,12 +1,11 @@
 // Hand-made hostile input: every case must end in git's own error form and leave the
 // repository exactly as it was.
-import { SELF } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { deflateSync } from "node:zlib";
 import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_OFS_DELTA, OBJ_REF_DELTA, OBJ_TREE } from "../src/git/object";
 import { appendDelta, buildPack, oidOf, type RawEntry } from "./pack-builder";
-import { fromBase64 } from "./helpers";
+import { fromBase64, ownerFetch } from "./helpers";
 
 const fixtures = inject("fixtures");
 const ZERO = "0".repeat(40);
@@ -15,7 +14,7 @@ let n = 0;
 
 async function push(url: string, commands: string[], pack: Uint8Array) {
   const lines = commands.map((c, i) => pktLine(i === 0 ? `${c}\0report-status\n` : `${c}\n`));
-  const res = await SELF.fetch(`${url}/git-receive-pack`, {
+  const res = await ownerFetch(`${url}/git-receive-pack`, {
     method: "POST",
     headers: { "Content-Type": "application/x-git-receive-pack-request" },
     body: concatBytes([...lines, enc("0000"), pack]),
@@ -25,7 +24,7 @@ async function push(url: string, commands: string[], pack: Uint8Array) {
 }
 
 async function advertisement(url: string) {
-  const res = await SELF.fetch(`${url}/info/refs?service=git-upload-pack`);
+  const res = await ownerFetch(`${url}/info/refs?service=git-upload-pack`);
   return new TextDecoder().decode(await res.arrayBuffer());
 }
 

@@ -1,11 +1,11 @@
 // Compaction, tiering to R2 and pruning, in workerd, including eviction mid-compaction
 // and reads while packs move between tiers.
-import { SELF, abortAllDurableObjects, env } from "cloudflare:test";
+import { abortAllDurableObjects, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object";
 import { buildPack, oidOf } from "./pack-builder";
-import { freshRepo, inRepo } from "./helpers";
+import { freshRepo, inRepo, ownerFetch } from "./helpers";
 import { indexPack } from "../src/git/pack/indexer";
 
 const ZERO = "0".repeat(40);
@@ -32,7 +32,7 @@ async function pushCommit(url: string, ref: string, parent: string | null, i: nu
   ]);
   const oid = oidOf(OBJ_COMMIT, commit);
   const body = concatBytes([pktLine(`${old ?? ZERO} ${oid} ${ref}\0report-status\n`), enc("0000"), pack]);
-  const res = await SELF.fetch(`${url}/git-receive-pack`, {
+  const res = await ownerFetch(`${url}/git-receive-pack`, {
     method: "POST",
     headers: { "Content-Type": "application/x-git-receive-pack-request" },
     body,
@@ -43,7 +43,7 @@ async function pushCommit(url: string, ref: string, parent: string | null, i: nu
 
 /** A full v2 fetch of `want`, returning the pack bytes. */
 async function fetchPack(url: string, want: string): Promise<Uint8Array> {
-  const res = await SELF.fetch(`${url}/git-upload-pack`, {
+  const res = await ownerFetch(`${url}/git-upload-pack`, {
     method: "POST",
     headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
     body: concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine(`want ${want}\n`), pktLine("ofs-delta\n"), pktLine("no-progress\n"), pktLine("done\n"), enc("0000")]),
@@ -118,7 +118,7 @@ describe("compaction", () => {
     const main = await pushCommit(url, "refs/heads/main", null, 0);
     const side = await pushCommit(url, "refs/heads/side", main, 1, null);
     // Delete the side branch: its commit, tree and blob become unreachable.
-    const res = await SELF.fetch(`${url}/git-receive-pack`, {
+    const res = await ownerFetch(`${url}/git-receive-pack`, {
       method: "POST",
       headers: { "Content-Type": "application/x-git-receive-pack-request" },
       body: concatBytes([pktLine(`${side} ${ZERO} refs/heads/side\0report-status\n`), enc("0000")]),
@@ -156,7 +156,7 @@ describe("tiering to R2", () => {
     const listed = await env.PACKS!.list();
     expect(listed.objects.length).toBeGreaterThanOrEqual(packs.length);
     expect(await objectCount(await fetchPack(url, tip!))).toBe(expected);
-    const tar = await SELF.fetch(`${url}/export.tar`);
+    const tar = await ownerFetch(`${url}/export.tar`);
     expect(tar.status).toBe(200);
     expect((await tar.arrayBuffer()).byteLength).toBeGreaterThan(1000);
     // DOFS keeps only what finds the pack: its chunks are gone from SQLite.
@@ -174,7 +174,7 @@ describe("tiering to R2", () => {
     let tip: string | null = null;
     for (let i = 0; i < 2; i++) tip = await pushCommit(url, "refs/heads/main", tip, i * 400);
     await stub.maintenanceSlice({ tierMinBytes: Number.MAX_SAFE_INTEGER });
-    const res = await SELF.fetch(`${url}/git-upload-pack`, {
+    const res = await ownerFetch(`${url}/git-upload-pack`, {
       method: "POST",
       headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
       body: concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine(`want ${tip}\n`), pktLine("ofs-delta\n"), pktLine("done\n"), enc("0000")]),

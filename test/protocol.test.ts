@@ -1,7 +1,6 @@
-import { SELF } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
-import { fromBase64 } from "./helpers";
+import { fromBase64, ownerFetch } from "./helpers";
 
 const fixtures = inject("fixtures");
 const ZERO = "0".repeat(40);
@@ -13,7 +12,7 @@ const repoUrl = () => `http://gitflare.test/proto/r${Date.now().toString(36)}${n
 async function receive(url: string, commands: string[], pack?: Uint8Array, caps = "report-status atomic") {
   const lines = commands.map((c, i) => pktLine(i === 0 ? `${c}\0${caps}\n` : `${c}\n`));
   const body = concatBytes([...lines, enc("0000"), pack ?? new Uint8Array(0)]);
-  const res = await SELF.fetch(`${url}/git-receive-pack`, {
+  const res = await ownerFetch(`${url}/git-receive-pack`, {
     method: "POST",
     headers: { "Content-Type": "application/x-git-receive-pack-request" },
     body,
@@ -22,7 +21,7 @@ async function receive(url: string, commands: string[], pack?: Uint8Array, caps 
 }
 
 async function uploadPack(url: string, body: Uint8Array | string, headers: Record<string, string> = {}) {
-  const res = await SELF.fetch(`${url}/git-upload-pack`, {
+  const res = await ownerFetch(`${url}/git-upload-pack`, {
     method: "POST",
     headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2", ...headers },
     body: typeof body === "string" ? enc(body) : body,
@@ -36,7 +35,7 @@ function pkts(...lines: string[]): string {
 }
 
 async function refs(url: string): Promise<string> {
-  const res = await SELF.fetch(`${url}/info/refs?service=git-upload-pack`);
+  const res = await ownerFetch(`${url}/info/refs?service=git-upload-pack`);
   return dec(await res.arrayBuffer());
 }
 
@@ -51,10 +50,10 @@ async function seeded(): Promise<string> {
 describe("smart HTTP", () => {
   it("404s a repository that does not exist, but lets a push create it", async () => {
     const url = repoUrl();
-    const res = await SELF.fetch(`${url}/info/refs?service=git-upload-pack`);
+    const res = await ownerFetch(`${url}/info/refs?service=git-upload-pack`);
     expect(res.status).toBe(404);
     await res.arrayBuffer();
-    const push = await SELF.fetch(`${url}.git/info/refs?service=git-receive-pack`);
+    const push = await ownerFetch(`${url}.git/info/refs?service=git-receive-pack`);
     expect(push.status).toBe(200);
     expect(push.headers.get("Content-Type")).toBe("application/x-git-receive-pack-advertisement");
     expect(push.headers.get("Cache-Control")).toContain("no-cache");
@@ -65,13 +64,13 @@ describe("smart HTTP", () => {
   });
 
   it("creates empty repositories through the API, and advertises v0 and v2", async () => {
-    const res = await SELF.fetch("http://gitflare.test/api/repos/proto/empty1", { method: "POST" });
+    const res = await ownerFetch("http://gitflare.test/api/repos/proto/empty1", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
     expect(res.status).toBe(201);
-    const again = await SELF.fetch("http://gitflare.test/api/repos/proto/empty1", { method: "POST" });
+    const again = await ownerFetch("http://gitflare.test/api/repos/proto/empty1", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
     expect(again.status).toBe(409);
     await Promise.all([res.arrayBuffer(), again.arrayBuffer()]);
     expect(await refs("http://gitflare.test/proto/empty1")).toContain("capabilities^{}");
-    const v2 = await SELF.fetch("http://gitflare.test/proto/empty1/info/refs?service=git-upload-pack", {
+    const v2 = await ownerFetch("http://gitflare.test/proto/empty1/info/refs?service=git-upload-pack", {
       headers: { "Git-Protocol": "version=2" },
     });
     const text = dec(await v2.arrayBuffer());
@@ -133,7 +132,7 @@ describe("smart HTTP", () => {
     });
 
     it("the wrong content type", async () => {
-      const res = await SELF.fetch(`${await seeded()}/git-upload-pack`, { method: "POST", body: "0000" });
+      const res = await ownerFetch(`${await seeded()}/git-upload-pack`, { method: "POST", body: "0000" });
       expect(res.status).toBe(400);
       await res.arrayBuffer();
     });

@@ -1,0 +1,294 @@
+// Access control inside workerd: every repository route refuses callers who may not
+// see a private repository, CSRF, rate limits, token expiry and revocation, renames.
+import { SELF, env } from "cloudflare:test";
+import { describe, expect, inject, it } from "vitest";
+import app from "../src/worker";
+import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
+import { createUser, findUserByName } from "../src/auth/accounts";
+import { createToken } from "../src/auth/tokens";
+import { accountAuth, fromBase64, ownerFetch } from "./helpers";
+
+const fixtures = inject("fixtures");
+const ZERO = "0".repeat(40);
+const SECRET = "edited in commit";
+const BASE = "http://gitflare.test";
+let seq = 0;
+
+async function pushFixture(owner: string, name: string): Promise<void> {
+  const body = concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), new TextEncoder().encode("0000"), fromBase64(fixtures.ofsPack.pack)]);
+  const res = await ownerFetch(`${BASE}/${owner}/${name}/git-receive-pack`, { method: "POST", headers: { "Content-Type": "application/x-git-receive-pack-request" }, body });
+  expect(new TextDecoder().decode(await res.arrayBuffer())).toContain("ok refs/heads/main");
+}
+
+/** A browser: a cookie jar, and forms posted with the page's CSRF token and our Origin. */
+class Browser {
+  cookies = new Map<string, string>();
+  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set("Cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
+    const res = await SELF.fetch(BASE + path, { ...init, headers, redirect: "manual" });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const [k, v] = [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)];
+      if (v) this.cookies.set(k, v);
+      else this.cookies.delete(k);
+    }
+    return res;
+  }
+  async csrf(path: string): Promise<string> {
+    const text = await (await this.fetch(path)).text();
+    return /name="_csrf" value="([^"]+)"/.exec(text)?.[1] ?? "";
+  }
+  async post(path: string, fields: Record<string, string>, opts: { from?: string; origin?: string | null; csrf?: string } = {}): Promise<Response> {
+    const body = new URLSearchParams(fields);
+    body.set("_csrf", opts.csrf ?? (await this.csrf(opts.from ?? path)));
+    const headers: Record<string, string> = { "Content-Type": "application/x-www-form-urlencoded" };
+    if (opts.origin !== null) headers.Origin = opts.origin ?? BASE;
+    return this.fetch(path, { method: "POST", body, headers });
+  }
+}
+
+async function signedIn(username: string): Promise<Browser> {
+  const b = new Browser();
+  const res = await b.post("/signup", { username, email: `${username}@example.com`, password: "correct horse" }, { from: "/signup" });
+  expect(res.status).toBe(303);
+  return b;
+}
+
+function concrete(path: string, owner: string, name: string): string {
+  return path
+    .replace(":owner", owner)
+    .replace(":repo", name)
+    .replace(":sha", fixtures.head)
+    .replace(":user", "someone")
+    .replace(/\/\*$/, path.includes("compare") ? "/main...main" : path.includes("archive") ? "/main.tar.gz" : "/main/a.txt");
+}
+
+describe("the access check", () => {
+  it("covers every repository route: a private repository is invisible to strangers and anonymous callers", async () => {
+    const owner = "vault";
+    const name = `secret${seq++}`;
+    await pushFixture(owner, name);
+    // Visible to its owner: the check is not refusing everything.
+    const own = await ownerFetch(`${BASE}/${owner}/${name}/blob/main/a.txt`);
+    expect(own.status).toBe(200);
+    expect(await own.text()).toContain(SECRET);
+
+    const stranger = await accountAuth("stranger1");
+    const session = await signedIn(`peeker${seq++}`);
+    const routes = app.routes.filter((r) => r.path.includes(":owner/:repo") && r.method !== "ALL");
+    expect(routes.length).toBeGreaterThan(25);
+    for (const r of routes) {
+      const path = concrete(r.path, owner, name);
+      const init = (headers: Record<string, string>): RequestInit => ({
+        method: r.method,
+        headers: { ...headers, "Content-Type": r.path.includes("git-") ? `application/x-${r.path.slice(r.path.lastIndexOf("/") + 1)}-request` : "application/json" },
+        body: r.method === "GET" || r.method === "HEAD" ? undefined : "{}",
+        redirect: "manual",
+      });
+      for (const [who, res] of [
+        ["anonymous", await SELF.fetch(BASE + path, init({}))],
+        ["stranger token", await SELF.fetch(BASE + path, init({ Authorization: stranger }))],
+        ["stranger session", await session.fetch(path, init({}))],
+      ] as const) {
+        const body = await res.text();
+        const allowed = r.path === "/api/repos/:owner/:repo" && r.method === "POST" ? [401, 403] : [401, 403, 404];
+        expect(allowed, `${who} ${r.method} ${path} → ${res.status}`).toContain(res.status);
+        expect(body, `${who} ${r.method} ${path}`).not.toContain(SECRET);
+        if (res.status === 403) expect(body).not.toContain(name);
+      }
+    }
+    // Nothing changed: the branch and the repository are still there.
+    const after = await ownerFetch(`${BASE}/api/repos/${owner}/${name}`);
+    expect(after.status).toBe(200);
+    expect(((await after.json()) as { default_branch: string }).default_branch).toBe("main");
+  });
+
+  it("answers git with 401 and WWW-Authenticate when credentials could help, 404 when they could not", async () => {
+    const name = `hidden${seq++}`;
+    await pushFixture("vault", name);
+    const anon = await SELF.fetch(`${BASE}/vault/${name}.git/info/refs?service=git-upload-pack`);
+    expect(anon.status).toBe(401);
+    expect(anon.headers.get("WWW-Authenticate")).toMatch(/^Basic realm=/);
+    // Same answer for a repository that does not exist: no existence leak.
+    const missing = await SELF.fetch(`${BASE}/vault/nope${seq++}.git/info/refs?service=git-upload-pack`);
+    expect(missing.status).toBe(401);
+    const stranger = await SELF.fetch(`${BASE}/vault/${name}.git/info/refs?service=git-upload-pack`, { headers: { Authorization: await accountAuth("stranger1") } });
+    expect(stranger.status).toBe(404);
+    await Promise.all([anon.text(), missing.text(), stranger.text()]);
+  });
+});
+
+describe("tokens", () => {
+  async function tokenFor(username: string, expiresAt: number | null) {
+    const user = (await findUserByName(env.DB, username)) ?? (await createUser(env.DB, username, `${username}@example.com`, "password-123"));
+    return { user, ...(await createToken(env.DB, user.id, "t", "write", expiresAt)) };
+  }
+  const infoRefs = (owner: string, name: string, auth: string) =>
+    SELF.fetch(`${BASE}/${owner}/${name}/info/refs?service=git-upload-pack`, { headers: { Authorization: auth } });
+
+  it("refuses an expired token with 401", async () => {
+    const name = `tok${seq++}`;
+    await pushFixture("keyholder", name);
+    const { token } = await tokenFor("keyholder", Date.now() - 1000);
+    const res = await infoRefs("keyholder", name, "Basic " + btoa(`keyholder:${token}`));
+    expect(res.status).toBe(401);
+    expect(res.headers.get("WWW-Authenticate")).toMatch(/Basic/);
+    await res.text();
+  });
+
+  it("refuses a revoked token, and a token sent with someone else's username", async () => {
+    const name = `tok${seq++}`;
+    await pushFixture("keyholder", name);
+    const b = await signedIn(`revoker${seq++}`);
+    const made = await b.post("/settings/tokens", { name: "laptop", scope: "read", expires: "7" }, { from: "/settings/tokens" });
+    expect(made.status).toBe(201);
+    const page = await made.text();
+    const token = /id="new-token" value="([^"]+)"/.exec(page)![1];
+    const username = /revoker\d+/.exec(page)![0];
+    // Stored only as a hash.
+    const stored = await env.DB.prepare("SELECT token_hash FROM tokens WHERE token_hash = ? OR token_hash LIKE ?").bind(token, `%${token.slice(4, 20)}%`).all();
+    expect(stored.results).toHaveLength(0);
+    const ok = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: "Basic " + btoa(`${username}:${token}`) } });
+    expect(ok.status).toBe(200);
+    await ok.text();
+    const wrongUser = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: "Basic " + btoa(`keyholder:${token}`) } });
+    expect(wrongUser.status).toBe(401);
+    await wrongUser.text();
+    const id = /action="\/settings\/tokens\/(\d+)\/revoke"/.exec(await (await b.fetch("/settings/tokens")).text())![1];
+    expect((await b.post(`/settings/tokens/${id}/revoke`, {}, { from: "/settings/tokens" })).status).toBe(303);
+    const after = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: "Basic " + btoa(`${username}:${token}`) } });
+    expect(after.status).toBe(401);
+    await after.text();
+    expect(await (await b.fetch("/settings/tokens")).text()).toContain("revoked");
+  });
+
+  it("caps a token by its scope: read cannot push", async () => {
+    const name = `scoped${seq++}`;
+    await pushFixture("keyholder", name);
+    const read = await accountAuth("keyholder", "read");
+    const adv = await SELF.fetch(`${BASE}/keyholder/${name}/info/refs?service=git-receive-pack`, { headers: { Authorization: read } });
+    expect(adv.status).toBe(403);
+    await adv.text();
+    const clone = await SELF.fetch(`${BASE}/keyholder/${name}/info/refs?service=git-upload-pack`, { headers: { Authorization: read } });
+    expect(clone.status).toBe(200);
+    await clone.arrayBuffer();
+  });
+});
+
+describe("sessions and CSRF", () => {
+  it("stores passwords as PBKDF2 hashes and sets an HttpOnly, SameSite session cookie", async () => {
+    const b = new Browser();
+    const res = await b.post("/signup", { username: "hashme", email: "hashme@example.com", password: "correct horse" }, { from: "/signup" });
+    expect(res.status).toBe(303);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith("gf_session="))!;
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Lax/);
+    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE username = 'hashme'").first<{ password_hash: string }>();
+    expect(row!.password_hash).toMatch(/^pbkdf2-sha256\$100000\$/);
+    expect(row!.password_hash).not.toContain("correct horse");
+    const sessions = await env.DB.prepare("SELECT id_hash FROM sessions").all<{ id_hash: string }>();
+    expect(sessions.results.map((s) => s.id_hash)).not.toContain(cookie.split(";")[0].split("=")[1]);
+  });
+
+  it("rejects a form without the CSRF token, with a wrong one, or from another origin, and changes nothing", async () => {
+    const b = await signedIn(`csrf${seq++}`);
+    const tries = [
+      await b.post("/new", { name: "nocsrf", visibility: "public" }, { csrf: "" }),
+      await b.post("/new", { name: "badcsrf", visibility: "public" }, { csrf: "forged" }),
+      await b.post("/new", { name: "evilorigin", visibility: "public" }, { from: "/new", origin: "https://evil.example" }),
+    ];
+    for (const r of tries) {
+      expect(r.status).toBe(403);
+      await r.text();
+    }
+    const count = await env.DB.prepare("SELECT count(*) AS n FROM repos WHERE name IN ('nocsrf', 'badcsrf', 'evilorigin')").first<{ n: number }>();
+    expect(count!.n).toBe(0);
+    const good = await b.post("/new", { name: "withcsrf", visibility: "public" }, { from: "/new" });
+    expect(good.status).toBe(303);
+    // Sign-in forms are protected before there is a session, too.
+    const anon = new Browser();
+    const login = await anon.post("/login", { login: "hashme", password: "correct horse" }, { csrf: "forged" });
+    expect(login.status).toBe(403);
+    await login.text();
+  });
+
+  it("rate-limits failed sign-ins: after ten failures even the right password waits", async () => {
+    const username = `limited${seq++}`;
+    await signedIn(username);
+    const ip = { "CF-Connecting-IP": `203.0.113.${seq++}` };
+    const b = new Browser();
+    for (let i = 0; i < 10; i++) {
+      const csrf = await b.csrf("/login");
+      const r = await b.fetch("/login", { method: "POST", headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: csrf, login: username, password: `wrong${i}` }) });
+      expect(r.status).toBe(401);
+      await r.text();
+    }
+    const csrf = await b.csrf("/login");
+    const r = await b.fetch("/login", { method: "POST", headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: csrf, login: username, password: "correct horse" }) });
+    expect(r.status).toBe(429);
+    expect(r.headers.get("Retry-After")).toMatch(/^\d+$/);
+    expect(r.headers.getSetCookie().some((c) => c.startsWith("gf_session="))).toBe(false);
+    await r.text();
+  });
+
+  it("rate-limits failed token attempts from one address", async () => {
+    const ip = `198.51.100.${seq++}`;
+    for (let i = 0; i < 30; i++) {
+      const r = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: `Bearer gfp_wrong${i}`, "CF-Connecting-IP": ip } });
+      expect(r.status).toBe(401);
+      await r.text();
+    }
+    const good = await accountAuth("keyholder");
+    const r = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: good, "CF-Connecting-IP": ip } });
+    expect(r.status).toBe(429);
+    await r.text();
+  });
+});
+
+describe("repository settings", () => {
+  it("renames with redirects for web, API and git URLs", async () => {
+    const name = `old${seq++}`;
+    await pushFixture("mover", name);
+    const patch = await ownerFetch(`${BASE}/api/repos/mover/${name}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: `${name}-new`, private: false }) });
+    expect(patch.status).toBe(200);
+    await patch.text();
+    const web = await SELF.fetch(`${BASE}/mover/${name}/blob/main/a.txt?plain=1`, { redirect: "manual" });
+    expect(web.status).toBe(301);
+    expect(web.headers.get("Location")).toBe(`${BASE}/mover/${name}-new/blob/main/a.txt?plain=1`);
+    const git = await SELF.fetch(`${BASE}/mover/${name}.git/info/refs?service=git-upload-pack`, { redirect: "manual" });
+    expect(git.status).toBe(301);
+    expect(git.headers.get("Location")).toBe(`${BASE}/mover/${name}-new.git/info/refs?service=git-upload-pack`);
+    const post = await SELF.fetch(`${BASE}/mover/${name}/git-upload-pack`, { method: "POST", headers: { "Content-Type": "application/x-git-upload-pack-request" }, body: "0000", redirect: "manual" });
+    expect(post.status).toBe(307);
+    await Promise.all([web.text(), git.text(), post.text()]);
+    // A new repository may take the old name back; the redirect then ends.
+    const created = await ownerFetch(`${BASE}/api/repos/mover/${name}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"private":false}' });
+    expect(created.status).toBe(201);
+    await created.text();
+    const now = await SELF.fetch(`${BASE}/mover/${name}`, { redirect: "manual" });
+    expect(now.status).toBe(200);
+    expect(await now.text()).toContain("This repository is empty");
+    const moved = await SELF.fetch(`${BASE}/mover/${name}-new/blob/main/a.txt`);
+    expect(await moved.text()).toContain(SECRET);
+  });
+
+  it("delete erases the Durable Object's storage and R2 objects", async () => {
+    const name = `doomed${seq++}`;
+    await pushFixture("wrecker", name);
+    const stub = env.REPO.getByName(`wrecker/${name}`);
+    await stub.maintenanceSlice({ tierMinBytes: 1, tierAgeMs: 0 });
+    const tiered = (await stub.packs()).filter((p) => p.tier === "r2");
+    expect(tiered.length).toBeGreaterThan(0);
+    expect((await env.PACKS!.list()).objects.length).toBeGreaterThan(0);
+    const before = (await env.PACKS!.list()).objects.length;
+    const del = await ownerFetch(`${BASE}/api/repos/wrecker/${name}`, { method: "DELETE" });
+    expect(del.status).toBe(204);
+    expect(await stub.exists()).toBe(false);
+    expect(await stub.packs()).toEqual([]);
+    expect((await env.PACKS!.list()).objects.length).toBe(before - tiered.length);
+    const gone = await ownerFetch(`${BASE}/wrecker/${name}/info/refs?service=git-upload-pack`);
+    expect(gone.status).toBe(404);
+    await gone.text();
+  });
+});
