@@ -2,6 +2,12 @@
 // user, the CSRF field read from each page, and tokens read from the page that shows
 // them once.
 
+/**
+ * The credentials this test file's git runs and raw requests send (set once the file's
+ * account exists); empty for anonymous.
+ */
+export const e2eAuth = { header: "" };
+
 export class Browserless {
   private cookies = new Map<string, string>();
   constructor(readonly base: string) {}

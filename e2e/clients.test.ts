@@ -7,6 +7,7 @@ import * as isogit from "isomorphic-git";
 import http from "isomorphic-git/http/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalServer } from "./server";
+import type { Account } from "./accounts";
 import { commitFile, git, gitRun, makeRepo, parseRefs, tempDir } from "./git";
 
 type Op = "clone" | "fetch" | "push" | "shallow clone";
@@ -39,24 +40,28 @@ function cliClient(version: 0 | 1 | 2): Client {
   };
 }
 
+let account: Account;
+const isoAuth = () => ({ Authorization: account.auth });
+
 const isoClient: Client = {
   name: "isomorphic-git 1.44 (Node http)",
   shallow: true,
   async clone(url, dir, depth) {
-    await isogit.clone({ fs, http, dir, url, singleBranch: false, depth });
+    await isogit.clone({ fs, http, dir, url, singleBranch: false, depth, headers: isoAuth() });
   },
   async fetch(dir) {
-    await isogit.fetch({ fs, http, dir, remote: "origin" });
+    await isogit.fetch({ fs, http, dir, remote: "origin", headers: isoAuth() });
   },
   async push(dir, ref) {
-    const r = await isogit.push({ fs, http, dir, remote: "origin", ref });
+    const r = await isogit.push({ fs, http, dir, remote: "origin", ref, headers: isoAuth() });
     if (!r.ok) throw new Error(JSON.stringify(r));
   },
 };
 
 function py(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile("/usr/bin/python3", [join(import.meta.dirname, "clients/pygit2_client.py"), ...args], (err, _out, stderr) =>
+    const env = { ...process.env, GITFLARE_USER: account.username, GITFLARE_TOKEN: account.token };
+    execFile("/usr/bin/python3", [join(import.meta.dirname, "clients/pygit2_client.py"), ...args], { env }, (err, _out, stderr) =>
       err ? reject(new Error(`pygit2 ${args[0]} failed: ${stderr}`)) : resolve(),
     );
   });
@@ -75,7 +80,10 @@ const results = new Map<string, Map<Op, "pass" | "fail" | "n/a">>();
 const server = new LocalServer();
 let seq = 0;
 
-beforeAll(() => server.start());
+beforeAll(async () => {
+  await server.start();
+  account = await server.signUpAndUse("clients");
+});
 afterAll(async () => {
   await server.stop();
   writeMatrix();

@@ -17,6 +17,7 @@ let datedUrl: string;
 
 beforeAll(async () => {
   await server.start();
+  await server.signUpAndUse("modes");
   dated = await makeDatedRepo(40);
   datedUrl = `${server.url}/${newPath("dated")}`;
   await git(dated, "push", datedUrl, "main", "--tags");
@@ -173,7 +174,7 @@ for (const version of [0, 2] as const) {
         await git(src, ...P, "push", url, "main");
         await commitFile(src, "o.txt", "o\n");
         await git(src, ...P, "push", "-o", "ci.skip", "-o", "reviewer=bob", url, "main");
-        const log = (await (await fetch(`${server.url}/api/repos/${path}/pushes`)).json()) as { pushOptions: string[]; commands: unknown[] }[];
+        const log = (await (await server.fetch(`/api/repos/${path}/pushes`)).json()) as { pushOptions: string[]; commands: unknown[] }[];
         expect(log[0].pushOptions).toEqual(["ci.skip", "reviewer=bob"]);
         expect(log[0].commands[0]).toMatchObject({ ref: "refs/heads/main", ok: true });
       });

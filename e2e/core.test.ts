@@ -10,7 +10,10 @@ const server = new LocalServer();
 let seq = 0;
 const newRepoPath = (label: string) => `e2e/${label}-${Date.now().toString(36)}-${seq++}`;
 
-beforeAll(() => server.start());
+beforeAll(async () => {
+  await server.start();
+  await server.signUpAndUse("e2e");
+});
 afterAll(() => server.stop());
 
 /** A clone must pass fsck --strict and have exactly the source's refs. */
@@ -31,7 +34,7 @@ for (const version of [0, 2] as const) {
 
     it("clones an empty repository", async () => {
       const path = newRepoPath("empty");
-      const created = await fetch(`${server.url}/api/repos/${path}`, { method: "POST" });
+      const created = await server.fetch(`/api/repos/${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
       expect(created.status).toBe(201);
       const dir = tempDir();
       const r = await gitRun(dir, [...P, "clone", `${server.url}/${path}.git`, "c"]);
@@ -163,7 +166,7 @@ describe("receive-pack over raw HTTP", () => {
 
   async function post(path: string, commands: string[], pack: Buffer) {
     const head = commands.map((c, i) => pkt(i === 0 ? `${c}\0report-status side-band-64k\n` : `${c}\n`)).join("") + "0000";
-    const res = await fetch(`${server.url}/${path}/git-receive-pack`, {
+    const res = await server.fetch(`/${path}/git-receive-pack`, {
       method: "POST",
       headers: { "Content-Type": "application/x-git-receive-pack-request" },
       body: Buffer.concat([Buffer.from(head), pack]),
@@ -242,7 +245,7 @@ describe("persistence, export and pack size", () => {
     await git(src, "push", `${server.url}/${path}`, "main", "side", "v1");
     await commitFile(src, "later.txt", "later\n");
     await git(src, "push", `${server.url}/${path}`, "main");
-    const res = await fetch(`${server.url}/${path}/export.tar`);
+    const res = await server.fetch(`/${path}/export.tar`);
     expect(res.status).toBe(200);
     const dir = tempDir();
     writeFileSync(join(dir, "repo.tar"), Buffer.from(await res.arrayBuffer()));

@@ -3,6 +3,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { e2eAuth, gitAuthEnv } from "./accounts";
 
 const home = mkdtempSync(join(tmpdir(), "gitflare-home-"));
 
@@ -28,7 +29,8 @@ export interface GitResult {
 /** Runs git and returns its output; never throws on a non-zero exit. */
 export function gitRun(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<GitResult> {
   return new Promise((resolve) => {
-    execFile("git", args, { cwd, env: { ...gitEnv, ...env }, maxBuffer: 512 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const auth = e2eAuth.header ? gitAuthEnv(e2eAuth.header) : {};
+    execFile("git", args, { cwd, env: { ...gitEnv, ...auth, ...env }, maxBuffer: 512 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? ((err as { code?: number }).code ?? 1) : 0;
       resolve({ code: typeof code === "number" ? code : 1, stdout: String(stdout), stderr: String(stderr) });
     });
@@ -43,7 +45,8 @@ export async function git(cwd: string, ...args: string[]): Promise<string> {
 }
 
 export function gitSync(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd, env: gitEnv, maxBuffer: 512 * 1024 * 1024 }).toString();
+  const auth = e2eAuth.header ? gitAuthEnv(e2eAuth.header) : {};
+  return execFileSync("git", args, { cwd, env: { ...gitEnv, ...auth }, maxBuffer: 512 * 1024 * 1024 }).toString();
 }
 
 export function tempDir(prefix = "gitflare-"): string {

@@ -1,4 +1,5 @@
 // Raw smart-HTTP requests, for protocol details the git CLI does not expose.
+import { e2eAuth } from "./accounts";
 
 export function pkt(line: string): string {
   return (Buffer.byteLength(line) + 4).toString(16).padStart(4, "0") + line;
@@ -24,7 +25,7 @@ export async function v2(base: string, command: string, args: string[]): Promise
   const body = pkt(`command=${command}\n`) + pkt("object-format=sha1\n") + "0001" + args.map((a) => pkt(a + "\n")).join("") + "0000";
   const res = await fetch(`${base}/git-upload-pack`, {
     method: "POST",
-    headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
+    headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2", ...(e2eAuth.header ? { Authorization: e2eAuth.header } : {}) },
     body,
   });
   return Buffer.from(await res.arrayBuffer());

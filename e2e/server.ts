@@ -5,6 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type Account, e2eAuth, signUp } from "./accounts";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -85,6 +86,23 @@ export class LocalServer {
     await exited;
     clearTimeout(timer);
     this.proc = null;
+  }
+
+  /**
+   * Signs up `username` through the web forms, makes an admin-scoped token, and has this
+   * file's git runs and raw requests use it.
+   */
+  async signUpAndUse(username: string): Promise<Account> {
+    const account = await signUp(this.url, username);
+    e2eAuth.header = account.auth;
+    return account;
+  }
+
+  /** fetch() on this server with the file's credentials. */
+  fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (e2eAuth.header && !headers.has("Authorization")) headers.set("Authorization", e2eAuth.header);
+    return fetch(this.url + path, { ...init, headers });
   }
 
   output(): string {

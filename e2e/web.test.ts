@@ -19,8 +19,15 @@ const dialogs: string[] = [];
 // A 1x1 PNG.
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
 
+/** Makes a repository public through the API, so anonymous pages can show it. */
+async function publish(name: string): Promise<void> {
+  const res = await server.fetch(`/api/repos/acme/${name}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: '{"private":false}' });
+  expect(res.status).toBe(200);
+}
+
 beforeAll(async () => {
   await server.start();
+  await server.signUpAndUse("acme");
   src = await makeRepo(4);
   mkdirSync(join(src, "src"), { recursive: true });
   mkdirSync(join(src, "docs"), { recursive: true });
@@ -54,6 +61,7 @@ beforeAll(async () => {
   await git(src, "checkout", "-q", "main");
   base = `${server.url}/acme/demo`;
   await git(src, "push", "-q", `${base}.git`, "main", "feature/login", "v1.0");
+  await publish("demo");
 
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -211,7 +219,7 @@ describe("web UI in Chromium", () => {
   });
 
   it("explains an empty repository and 404s what does not exist", async () => {
-    await fetch(`${server.url}/api/repos/acme/empty`, { method: "POST" });
+    await server.fetch(`/api/repos/acme/empty`, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"private":false}' });
     await page.goto(`${server.url}/acme/empty`);
     expect(await page.locator("pre.cmd").first().textContent()).toContain("git push -u origin main");
     await shot("empty");
@@ -229,6 +237,7 @@ describe("web UI in Chromium", () => {
     await git(big, "commit", "-q", "-m", "Add 320 files");
     const sha = (await git(big, "rev-parse", "HEAD")).trim();
     await git(big, "push", "-q", `${server.url}/acme/big.git`, "main");
+    await publish("big");
     await page.goto(`${server.url}/acme/big/commit/${sha}`);
     expect(await page.locator(".box .head b").count()).toBe(301);
     await page.click("text=Show the whole diff");

@@ -1,4 +1,7 @@
-"""libgit2 (through pygit2) as a git client: clone, fetch or push, then exit 0 or 1."""
+"""libgit2 (through pygit2) as a git client: clone, fetch or push, then exit 0 or 1.
+
+Credentials, when the server asks, come from GITFLARE_USER and GITFLARE_TOKEN."""
+import os
 import sys
 
 import pygit2
@@ -9,6 +12,12 @@ class Callbacks(pygit2.RemoteCallbacks):
         super().__init__()
         self.rejected = []
 
+    def credentials(self, url, username_from_url, allowed_types):
+        user = os.environ.get("GITFLARE_USER")
+        if user and allowed_types & pygit2.enums.CredentialType.USERPASS_PLAINTEXT:
+            return pygit2.UserPass(user, os.environ["GITFLARE_TOKEN"])
+        return None
+
     def push_update_reference(self, refname, message):
         if message:
             self.rejected.append(f"{refname}: {message}")
@@ -17,11 +26,11 @@ class Callbacks(pygit2.RemoteCallbacks):
 def main():
     op, url, path = sys.argv[1:4]
     if op == "clone":
-        repo = pygit2.clone_repository(url, path)
+        repo = pygit2.clone_repository(url, path, callbacks=Callbacks())
         print(repo.head.target)
     elif op == "fetch":
         repo = pygit2.Repository(path)
-        stats = repo.remotes["origin"].fetch()
+        stats = repo.remotes["origin"].fetch(callbacks=Callbacks())
         print(stats.received_objects)
     elif op == "push":
         repo = pygit2.Repository(path)
