@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalServer } from "./server";
-import { commitFile, git, gitEnv, makeRepo, tempDir } from "./git";
+import { commitFile, git, gitEnv, gitRun, makeRepo, tempDir } from "./git";
+import { signUp } from "./accounts";
 
 const server = new LocalServer();
 const shots = join(import.meta.dirname, "../docs/screenshots");
@@ -80,8 +81,8 @@ afterAll(async () => {
   await server.stop();
 });
 
-async function shot(name: string) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+async function shot(name: string, on: Page = page) {
+  await on.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 }
 
 describe("web UI in Chromium", () => {
@@ -252,5 +253,86 @@ describe("web UI in Chromium", () => {
     expect(width).toBeLessThanOrEqual(400);
     await phone.screenshot({ path: join(shots, "phone-dark.png") });
     await phone.close();
+  });
+});
+
+describe("accounts and access in Chromium", () => {
+  it("signs up, creates a private repository, makes a token, pushes with git, adds a collaborator and flips visibility", async () => {
+    // A collaborator-to-be, and a browser each for the owner, the collaborator and a visitor.
+    const erin = await signUp(server.url, "erin");
+    const dana = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const visitor = await browser.newContext();
+    const me = await dana.newPage();
+    const anon = await visitor.newPage();
+
+    await me.goto(server.url + "/");
+    await me.click("text=Sign up");
+    await me.fill("input[name=username]", "dana");
+    await me.fill("input[name=email]", "dana@example.com");
+    await me.fill("input[name=password]", "a long enough password");
+    await shot("signup", me);
+    await me.click("button:has-text('Sign up')");
+    await me.waitForURL(server.url + "/");
+    expect(await me.locator("nav.user").textContent()).toContain("dana");
+
+    await me.click("text=New repository");
+    await me.fill("input[name=name]", "notes");
+    await me.fill("input[name=description]", "Dana's notes");
+    await me.check("input[value=private]");
+    await me.click("button:has-text('Create repository')");
+    await me.waitForURL(`${server.url}/dana/notes`);
+    expect(await me.locator("h1 .badge").textContent()).toBe("Private");
+    expect(await me.locator("pre.cmd").first().textContent()).toContain("git push -u origin main");
+
+    await me.goto(`${server.url}/settings/tokens`);
+    await me.fill("input[name=name]", "laptop");
+    await me.check("input[name=scope][value=write]");
+    await me.click("button:has-text('Generate token')");
+    const token = await me.locator("#new-token").inputValue();
+    expect(token).toMatch(/^gfp_/);
+    await shot("token", me);
+
+    // The real git client, with the token as the password.
+    const work = await makeRepo(2);
+    await commitFile(work, "README.md", "# Notes\n\nPrivate for now.\n", "Add README");
+    const push = await gitRun(work, ["push", "-q", `http://dana:${token}@127.0.0.1:${server.port}/dana/notes.git`, "main"]);
+    expect(push.code, push.stderr).toBe(0);
+    // This file's git runs carry the site admin's token; the visitor's must not.
+    const noAuth = { GIT_CONFIG_COUNT: "0" };
+    const anonClone = await gitRun(tempDir(), ["clone", "-q", `${server.url}/dana/notes.git`, "c"], noAuth);
+    expect(anonClone.code).not.toBe(0);
+
+    await me.goto(`${server.url}/dana/notes`);
+    expect(await me.locator(".markdown h1").textContent()).toBe("Notes");
+    expect((await anon.goto(`${server.url}/dana/notes`))!.status()).toBe(404);
+    expect((await anon.goto(`${server.url}/dana/notes/raw/main/README.md`))!.status()).toBe(404);
+
+    await me.click("nav.tabs >> text=Settings");
+    await me.fill("form[action$='/collaborators'] input[name=username]", "erin");
+    await me.selectOption("form[action$='/collaborators'] select[name=role]", "read");
+    await me.click("button:has-text('Add collaborator')");
+    expect(await me.locator("[role=status]").textContent()).toContain("erin now has read access");
+    await shot("settings", me);
+
+    // The collaborator sees it; the visitor still does not.
+    const erinView = await erin.web.get("/dana/notes");
+    expect(erinView.status).toBe(200);
+    expect((await anon.goto(`${server.url}/dana/notes`))!.status()).toBe(404);
+
+    await me.check("input[name=visibility][value=public]");
+    await me.click("button:has-text('Save')");
+    expect(await me.locator("[role=status]").textContent()).toContain("Settings saved");
+    expect((await anon.goto(`${server.url}/dana/notes`))!.status()).toBe(200);
+    expect(await anon.locator(".markdown h1").textContent()).toBe("Notes");
+    expect(await anon.locator("nav.user").textContent()).toContain("Sign in");
+    expect((await gitRun(tempDir(), ["clone", "-q", `${server.url}/dana/notes.git`, "c"], noAuth)).code).toBe(0);
+
+    // And back: private again hides it from the visitor at once.
+    await me.check("input[name=visibility][value=private]");
+    await me.click("button:has-text('Save')");
+    expect((await anon.goto(`${server.url}/dana/notes`))!.status()).toBe(404);
+    expect(dialogs).toEqual([]);
+    await dana.close();
+    await visitor.close();
   });
 });

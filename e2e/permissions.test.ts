@@ -1,0 +1,238 @@
+// The permission matrix: every caller against a public and a private repository, for
+// every operation, through the real server. Git operations run the real git client;
+// page operations use a signed-in browser session (or the token, for the token caller).
+// Each cell checks the outcome and, for changes, that the state changed only when allowed.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalServer } from "./server";
+import { type Account, Browserless, basic, gitAuthEnv, makeToken, signUp } from "./accounts";
+import { git, gitRun, makeRepo, tempDir } from "./git";
+
+type Caller = "anonymous" | "stranger" | "reader" | "writer" | "admin" | "owner" | "read-scoped token";
+type Op = "clone" | "fetch" | "push" | "delete branch" | "tree" | "blob" | "raw" | "archive" | "export" | "commits" | "settings" | "collaborators" | "rename" | "delete";
+type Vis = "public" | "private";
+
+const CALLERS: Caller[] = ["anonymous", "stranger", "reader", "writer", "admin", "owner", "read-scoped token"];
+const OPS: Op[] = ["clone", "fetch", "push", "delete branch", "tree", "blob", "raw", "archive", "export", "commits", "settings", "collaborators", "rename", "delete"];
+const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits"];
+const WRITE_OPS: Op[] = ["push", "delete branch"];
+
+/** What a Git host should allow, as GitHub and Gitea do. */
+function expected(caller: Caller, vis: Vis, op: Op): boolean {
+  const rank = { anonymous: 0, stranger: 0, reader: 1, writer: 2, admin: 3, owner: 3, "read-scoped token": 1 }[caller];
+  const need = READ_OPS.includes(op) ? 1 : WRITE_OPS.includes(op) ? 2 : 3;
+  const effective = vis === "public" ? Math.max(rank, 1) : rank;
+  return effective >= need;
+}
+
+const server = new LocalServer();
+const accounts = new Map<Caller, Account>();
+let src: string;
+const results: Record<Vis, Record<Caller, Partial<Record<Op, boolean>>>> = { public: {} as never, private: {} as never };
+
+const name = (vis: Vis) => `matrix-${vis}`;
+
+/** The Authorization header a caller's git and page requests carry, if any. */
+function authOf(caller: Caller): string | null {
+  if (caller === "anonymous") return null;
+  return accounts.get(caller)!.auth;
+}
+
+function gitAs(caller: Caller, cwd: string, ...args: string[]) {
+  const auth = authOf(caller);
+  return gitRun(cwd, args, auth ? gitAuthEnv(auth) : {});
+}
+
+const owner = () => accounts.get("owner")!;
+const ownerApi = (path: string, init: RequestInit = {}) =>
+  fetch(`${server.url}/api/repos/${owner().username}/${path}`, { ...init, headers: { Authorization: owner().auth, "Content-Type": "application/json", ...(init.headers as Record<string, string>) } });
+
+async function remoteRefs(vis: Vis): Promise<string> {
+  return git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "ls-remote", `${server.url}/${owner().username}/${name(vis)}.git`);
+}
+
+/** A page request as the caller: session cookie for people, the token for the token caller. */
+async function pageAs(caller: Caller, path: string): Promise<number> {
+  if (caller === "anonymous") return (await fetch(server.url + path, { redirect: "manual" })).status;
+  if (caller === "read-scoped token") return (await fetch(server.url + path, { redirect: "manual", headers: { Authorization: authOf(caller)! } })).status;
+  return (await accounts.get(caller)!.web.get(path)).status;
+}
+
+/** A settings change as the caller: a form for people (with their CSRF token), the API for the token. */
+async function changeAs(caller: Caller, repoPath: string, form: { path: string; fields: Record<string, string> }, api: { method: string; path: string; body?: unknown }): Promise<number> {
+  if (caller === "anonymous") {
+    return (await fetch(`${server.url}/${repoPath}${form.path}`, { method: "POST", body: new URLSearchParams(form.fields), redirect: "manual" })).status;
+  }
+  if (caller === "read-scoped token") {
+    const res = await fetch(`${server.url}/api/repos/${repoPath}${api.path}`, {
+      method: api.method,
+      headers: { Authorization: authOf(caller)!, "Content-Type": "application/json" },
+      body: api.body === undefined ? undefined : JSON.stringify(api.body),
+    });
+    return res.status;
+  }
+  return (await accounts.get(caller)!.web.post(`/${repoPath}${form.path}`, form.fields, { from: "/" })).status;
+}
+
+const ok = (status: number) => status >= 200 && status < 400;
+
+beforeAll(async () => {
+  await server.start();
+  // The first account is the site admin; the owner is made first so that no other
+  // caller has site-wide powers.
+  for (const caller of ["owner", "stranger", "reader", "writer", "admin"] as const) accounts.set(caller, await signUp(server.url, `${caller}-user`));
+  accounts.set("read-scoped token", { ...owner(), token: "", auth: "" });
+  const narrow = await makeToken(owner().web, "narrow", "read");
+  accounts.set("read-scoped token", { ...owner(), token: narrow, auth: basic(owner().username, narrow) });
+  accounts.set("extra" as Caller, await signUp(server.url, "extra-user"));
+
+  src = await makeRepo(3);
+  for (const vis of ["public", "private"] as const) {
+    await createShared(name(vis), vis);
+    await git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "push", "-q", `${server.url}/${owner().username}/${name(vis)}.git`, "main");
+  }
+});
+afterAll(async () => {
+  await server.stop();
+  // One row per operation; each cell is public / private.
+  const mark = (v: Vis, c: Caller, op: Op) => (results[v][c]?.[op] === undefined ? "?" : results[v][c]![op] ? "✓" : "✗");
+  const lines = [
+    "| operation | " + CALLERS.join(" | ") + " |",
+    "|---|" + CALLERS.map(() => ":-:").join("|") + "|",
+    ...OPS.map((op) => `| ${op} | ` + CALLERS.map((c) => `${mark("public", c, op)} / ${mark("private", c, op)}`).join(" | ") + " |"),
+  ];
+  // Only a complete run (not one filtered with -t) rewrites the table.
+  if (!lines.some((l) => l.includes("?"))) writeFileSync(join(import.meta.dirname, "permissions.md"), lines.join("\n") + "\n");
+});
+
+/** A repository of the owner's with the three collaborators. */
+async function createShared(repo: string, vis: Vis): Promise<void> {
+  const res = await ownerApi(repo, { method: "POST", body: JSON.stringify({ private: vis === "private" }) });
+  expect(res.status).toBe(201);
+  for (const [caller, role] of [["reader", "read"], ["writer", "write"], ["admin", "admin"]] as const) {
+    const put = await ownerApi(`${repo}/collaborators/${accounts.get(caller)!.username}`, { method: "PUT", body: JSON.stringify({ role }) });
+    expect(put.status).toBe(200);
+  }
+}
+
+async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
+  const repo = name(vis);
+  const repoPath = `${owner().username}/${repo}`;
+  const url = `${server.url}/${repoPath}.git`;
+  switch (op) {
+    case "clone": {
+      const dir = tempDir();
+      return (await gitAs(caller, dir, "clone", "-q", url, "c")).code === 0;
+    }
+    case "fetch": {
+      const dir = tempDir();
+      await git(dir, "init", "-q");
+      return (await gitAs(caller, dir, "fetch", "-q", url, "main")).code === 0;
+    }
+    case "push": {
+      const branch = `push-${caller.replace(/\W/g, "")}`;
+      const r = await gitAs(caller, src, "push", "-q", url, `main:refs/heads/${branch}`);
+      const landed = (await remoteRefs(vis)).includes(`refs/heads/${branch}`);
+      expect(landed).toBe(r.code === 0);
+      return landed;
+    }
+    case "delete branch": {
+      const branch = `del-${caller.replace(/\W/g, "")}`;
+      await git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "push", "-q", url, `main:refs/heads/${branch}`);
+      const r = await gitAs(caller, src, "push", "-q", url, `:refs/heads/${branch}`);
+      const gone = !(await remoteRefs(vis)).includes(`refs/heads/${branch}`);
+      expect(gone).toBe(r.code === 0);
+      return gone;
+    }
+    case "tree":
+      return ok(await pageAs(caller, `/${repoPath}/tree/main`));
+    case "blob":
+      return ok(await pageAs(caller, `/${repoPath}/blob/main/data.txt`));
+    case "raw":
+      return ok(await pageAs(caller, `/${repoPath}/raw/main/data.txt`));
+    case "archive":
+      return ok(await pageAs(caller, `/${repoPath}/archive/main.tar.gz`));
+    case "export":
+      return ok(await pageAs(caller, `/${repoPath}/export.tar`));
+    case "commits":
+      return ok(await pageAs(caller, `/${repoPath}/commits/main`));
+    case "settings": {
+      const description = `set by ${caller}`;
+      const status = await changeAs(caller, repoPath, { path: "/settings", fields: { description, visibility: vis, default_branch: "main" } }, { method: "PATCH", path: "", body: { description } });
+      const now = (await (await ownerApi(repo)).json()) as { description: string; private: boolean };
+      expect(now.private).toBe(vis === "private");
+      expect(now.description === description).toBe(ok(status));
+      return now.description === description;
+    }
+    case "collaborators": {
+      const extra = accounts.get("extra" as Caller)!.username;
+      const status = await changeAs(caller, repoPath, { path: "/settings/collaborators", fields: { username: extra, role: "read" } }, { method: "PUT", path: `/collaborators/${extra}`, body: { role: "read" } });
+      const list = (await (await ownerApi(`${repo}/collaborators`)).json()) as { username: string }[];
+      const added = list.some((u) => u.username === extra);
+      expect(added).toBe(ok(status));
+      if (added) expect((await ownerApi(`${repo}/collaborators/${extra}`, { method: "DELETE" })).status).toBe(204);
+      return added;
+    }
+    case "rename": {
+      const status = await changeAs(caller, repoPath, { path: "/settings/rename", fields: { name: `${repo}-renamed` } }, { method: "PATCH", path: "", body: { name: `${repo}-renamed` } });
+      const renamed = (await ownerApi(`${repo}-renamed`, { redirect: "manual" })).status === 200;
+      expect(renamed).toBe(ok(status));
+      if (renamed) expect((await ownerApi(`${repo}-renamed`, { method: "PATCH", body: JSON.stringify({ name: repo }) })).status).toBe(200);
+      return renamed;
+    }
+    case "delete": {
+      // Allowed deletes need a repository of their own; refused ones try the shared one.
+      const target = expected(caller, vis, "delete") ? `doomed-${vis}-${caller.replace(/\W/g, "")}` : repo;
+      if (target !== repo) await createShared(target, vis);
+      const status = await changeAs(caller, `${owner().username}/${target}`, { path: "/settings/delete", fields: { confirm: `${owner().username}/${target}` } }, { method: "DELETE", path: "" });
+      const exists = (await ownerApi(target, { redirect: "manual" })).status === 200;
+      expect(exists).toBe(!ok(status));
+      return !exists;
+    }
+  }
+}
+
+describe("permission matrix", () => {
+  for (const vis of ["public", "private"] as const) {
+    for (const caller of CALLERS) {
+      it(`${caller} on a ${vis} repository`, async () => {
+        results[vis][caller] = {};
+        const wrong: string[] = [];
+        for (const op of OPS) {
+          const allowed = await cell(vis, caller, op);
+          results[vis][caller][op] = allowed;
+          if (allowed !== expected(caller, vis, op)) wrong.push(`${op}: ${allowed ? "allowed" : "denied"}, expected ${expected(caller, vis, op) ? "allow" : "deny"}`);
+        }
+        expect(wrong).toEqual([]);
+      });
+    }
+  }
+});
+
+describe("renames", () => {
+  it("keeps the old git and web URLs working through redirects", async () => {
+    await createShared("before", "private");
+    const oldUrl = `${server.url}/${owner().username}/before.git`;
+    const auth = gitAuthEnv(owner().auth);
+    const clone = tempDir();
+    expect((await gitRun(src, ["push", "-q", oldUrl, "main"], auth)).code).toBe(0);
+    expect((await gitRun(clone, ["clone", "-q", oldUrl, "c"], auth)).code).toBe(0);
+    expect((await ownerApi("before", { method: "PATCH", body: JSON.stringify({ name: "after" }) })).status).toBe(200);
+
+    // A clone, a fetch from an existing clone and a push, all on the old URL.
+    const again = await gitRun(clone, ["clone", oldUrl, "d"], auth);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain("redirecting to");
+    expect((await gitRun(join(clone, "c"), ["fetch", "-q", "origin"], auth)).code).toBe(0);
+    const push = await gitRun(src, ["push", "-q", oldUrl, "main:refs/heads/via-old-url"], auth);
+    expect(push.code, push.stderr).toBe(0);
+    expect(await git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "ls-remote", `${server.url}/${owner().username}/after.git`)).toContain("refs/heads/via-old-url");
+
+    const page = await owner().web.get(`/${owner().username}/before/commits/main`);
+    expect(page.status).toBe(301);
+    expect(page.headers.get("Location")).toBe(`${server.url}/${owner().username}/after/commits/main`);
+    // Callers who cannot see the repository learn nothing from the old name either.
+    expect((await fetch(`${server.url}/${owner().username}/before`, { redirect: "manual" })).status).toBe(404);
+  });
+});
