@@ -1,3 +1,8 @@
+
+/** Each Set-Cookie header on its own (the Headers typings here lack getSetCookie). */
+function setCookies(res: Response): string[] {
+  return (res.headers as unknown as { getSetCookie(): string[] }).getSetCookie();
+}
 // Accounts for end-to-end tests, made through the real web forms: a cookie jar per
 // user, the CSRF field read from each page, and tokens read from the page that shows
 // them once.
@@ -17,7 +22,7 @@ export class Browserless {
   }
 
   private keep(res: Response): void {
-    for (const line of res.headers.getSetCookie()) {
+    for (const line of setCookies(res)) {
       const [pair] = line.split(";");
       const eq = pair.indexOf("=");
       const name = pair.slice(0, eq).trim();

@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalServer } from "./server";
+import { writeReadmeSection } from "./readme";
 import { type Account, Browserless, basic, gitAuthEnv, makeToken, signUp } from "./accounts";
 import { git, gitRun, makeRepo, tempDir } from "./git";
 
@@ -103,7 +104,10 @@ afterAll(async () => {
     ...OPS.map((op) => `| ${op} | ` + CALLERS.map((c) => `${mark("public", c, op)} / ${mark("private", c, op)}`).join(" | ") + " |"),
   ];
   // Only a complete run (not one filtered with -t) rewrites the table.
-  if (!lines.some((l) => l.includes("?"))) writeFileSync(join(import.meta.dirname, "permissions.md"), lines.join("\n") + "\n");
+  if (!lines.some((l) => l.includes("?"))) {
+    writeFileSync(join(import.meta.dirname, "permissions.md"), lines.join("\n") + "\n");
+    writeReadmeSection("permissions", "e2e/permissions.test.ts", lines.join("\n"));
+  }
 });
 
 /** A repository of the owner's with the three collaborators. */

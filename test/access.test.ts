@@ -8,6 +8,11 @@ import { createUser, findUserByName } from "../src/auth/accounts";
 import { createToken } from "../src/auth/tokens";
 import { accountAuth, fromBase64, ownerFetch } from "./helpers";
 
+/** Each Set-Cookie header on its own (the Headers typings here lack getSetCookie). */
+function setCookies(res: Response): string[] {
+  return (res.headers as unknown as { getSetCookie(): string[] }).getSetCookie();
+}
+
 const fixtures = inject("fixtures");
 const ZERO = "0".repeat(40);
 const SECRET = "edited in commit";
@@ -27,7 +32,7 @@ class Browser {
     const headers = new Headers(init.headers);
     headers.set("Cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
     const res = await SELF.fetch(BASE + path, { ...init, headers, redirect: "manual" });
-    for (const line of res.headers.getSetCookie()) {
+    for (const line of setCookies(res)) {
       const [pair] = line.split(";");
       const [k, v] = [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)];
       if (v) this.cookies.set(k, v);
@@ -181,7 +186,7 @@ describe("sessions and CSRF", () => {
     const b = new Browser();
     const res = await b.post("/signup", { username: "hashme", email: "hashme@example.com", password: "correct horse" }, { from: "/signup" });
     expect(res.status).toBe(303);
-    const cookie = res.headers.getSetCookie().find((c) => c.startsWith("gf_session="))!;
+    const cookie = setCookies(res).find((c) => c.startsWith("gf_session="))!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
     const row = await env.DB.prepare("SELECT password_hash FROM users WHERE username = 'hashme'").first<{ password_hash: string }>();
@@ -228,7 +233,7 @@ describe("sessions and CSRF", () => {
     const r = await b.fetch("/login", { method: "POST", headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: csrf, login: username, password: "correct horse" }) });
     expect(r.status).toBe(429);
     expect(r.headers.get("Retry-After")).toMatch(/^\d+$/);
-    expect(r.headers.getSetCookie().some((c) => c.startsWith("gf_session="))).toBe(false);
+    expect(setCookies(r).some((c) => c.startsWith("gf_session="))).toBe(false);
     await r.text();
   });
 

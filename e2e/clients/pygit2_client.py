@@ -14,7 +14,7 @@ class Callbacks(pygit2.RemoteCallbacks):
 
     def credentials(self, url, username_from_url, allowed_types):
         user = os.environ.get("GITFLARE_USER")
-        if user and allowed_types & pygit2.enums.CredentialType.USERPASS_PLAINTEXT:
+        if user and allowed_types & pygit2.GIT_CREDENTIAL_USERPASS_PLAINTEXT:
             return pygit2.UserPass(user, os.environ["GITFLARE_TOKEN"])
         return None
 
