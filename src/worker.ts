@@ -25,9 +25,9 @@ app.use("*", async (c, next) => {
     );
     c.res.headers.set("X-Content-Type-Options", "nosniff");
     c.res.headers.set("Referrer-Policy", "same-origin");
-    // Pages can show private data; shared caches must not keep them.
-    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "private, no-cache");
   }
+  // Pages, raw files and archives can hold private data; shared caches must not keep them.
+  if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "private, no-cache");
 });
 
 app.route("/api", api);

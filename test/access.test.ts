@@ -297,3 +297,95 @@ describe("repository settings", () => {
     await gone.text();
   });
 });
+
+describe("accounts and repositories", () => {
+  it("makes the first account the site admin and no later one", async () => {
+    const first = await env.DB.prepare("SELECT is_admin FROM users ORDER BY id LIMIT 1").first<{ is_admin: number }>();
+    expect(first!.is_admin).toBe(1);
+    const later = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE is_admin = 1").first<{ n: number }>();
+    expect(later!.n).toBe(1);
+  });
+
+  it("refuses sign-ups when they are closed, once an account exists", async () => {
+    const closed = { ...env, GITFLARE_SIGNUPS: "closed" };
+    const ctx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
+    const page = await app.fetch(new Request(`${BASE}/signup`), closed, ctx);
+    expect(page.status).toBe(403);
+    expect(await page.text()).toContain("Sign-ups are closed");
+    const before = await env.DB.prepare("SELECT count(*) AS n FROM users").first<{ n: number }>();
+    const post = await app.fetch(
+      new Request(`${BASE}/signup`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: BASE, Cookie: "gf_csrf=x" },
+        body: new URLSearchParams({ _csrf: "x", username: "latecomer", email: "late@example.com", password: "correct horse" }),
+      }),
+      closed,
+      ctx,
+    );
+    expect(post.status).toBe(403);
+    await post.text();
+    expect((await env.DB.prepare("SELECT count(*) AS n FROM users").first<{ n: number }>())!.n).toBe(before!.n);
+  });
+
+  it("creates a private repository on a push under your own name, and nothing for a refused push", async () => {
+    const name = `pushed${seq++}`;
+    await pushFixture("creator", name);
+    const anon = await SELF.fetch(`${BASE}/creator/${name}`);
+    expect(anon.status).toBe(404);
+    await anon.text();
+    // A push whose only command is refused creates nothing.
+    const bad = `nothing${seq++}`;
+    const body = concatBytes([pktLine(`${ZERO} ${"1".repeat(40)} refs/heads/main\0report-status\n`), new TextEncoder().encode("0000")]);
+    const res = await ownerFetch(`${BASE}/creator/${bad}/git-receive-pack`, { method: "POST", headers: { "Content-Type": "application/x-git-receive-pack-request" }, body });
+    expect(new TextDecoder().decode(await res.arrayBuffer())).toContain("ng refs/heads/main");
+    const meta = await ownerFetch(`${BASE}/api/repos/creator/${bad}`);
+    expect(meta.status).toBe(404);
+    await meta.text();
+    // Nobody creates repositories under someone else's name.
+    const other = await SELF.fetch(`${BASE}/creator/${name}-x/info/refs?service=git-receive-pack`, { headers: { Authorization: await accountAuth("stranger1") } });
+    expect(other.status).toBe(404);
+    await other.text();
+  });
+
+  it("changes the default branch, and refuses a branch that does not exist", async () => {
+    const name = `branches${seq++}`;
+    await pushFixture("brancher", name);
+    const body = concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/develop\0report-status\n`), new TextEncoder().encode("0000")]);
+    const res = await ownerFetch(`${BASE}/brancher/${name}/git-receive-pack`, { method: "POST", headers: { "Content-Type": "application/x-git-receive-pack-request" }, body });
+    await res.arrayBuffer();
+    const patch = (b: unknown) => ownerFetch(`${BASE}/api/repos/brancher/${name}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(b) });
+    const missing = await patch({ default_branch: "nope" });
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { error: string }).error).toContain("nope");
+    expect((await patch({ default_branch: "develop" })).status).toBe(200);
+    const info = (await (await ownerFetch(`${BASE}/api/repos/brancher/${name}`)).json()) as { default_branch: string };
+    expect(info.default_branch).toBe("develop");
+    const adv = await ownerFetch(`${BASE}/brancher/${name}/info/refs?service=git-upload-pack`);
+    expect(new TextDecoder().decode(await adv.arrayBuffer())).toContain("symref=HEAD:refs/heads/develop");
+  });
+
+  it("deletes from the settings page only with the typed confirmation", async () => {
+    const username = `deleter${seq++}`;
+    const b = await signedIn(username);
+    expect((await b.post("/new", { name: "keepme", visibility: "private" }, { from: "/new" })).status).toBe(303);
+    const wrong = await b.post(`/${username}/keepme/settings/delete`, { confirm: "keepme" }, { from: `/${username}/keepme/settings` });
+    expect(wrong.status).toBe(400);
+    expect(await wrong.text()).toContain(`Type ${username}/keepme to confirm`);
+    expect((await b.fetch(`/${username}/keepme`)).status).toBe(200);
+    const right = await b.post(`/${username}/keepme/settings/delete`, { confirm: `${username}/keepme` }, { from: `/${username}/keepme/settings` });
+    expect(right.status).toBe(303);
+    expect((await b.fetch(`/${username}/keepme`)).status).toBe(404);
+  });
+
+  it("records when a token was last used", async () => {
+    const user = (await findUserByName(env.DB, "keyholder")) ?? (await createUser(env.DB, "keyholder", "keyholder@example.com", "password-123"));
+    const { token, id } = await createToken(env.DB, user.id, "usage", "read", null);
+    const before = await env.DB.prepare("SELECT last_used_at FROM tokens WHERE id = ?").bind(id).first<{ last_used_at: number | null }>();
+    expect(before!.last_used_at).toBeNull();
+    const res = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    await res.text();
+    const after = await env.DB.prepare("SELECT last_used_at FROM tokens WHERE id = ?").bind(id).first<{ last_used_at: number | null }>();
+    expect(after!.last_used_at).toBeGreaterThan(0);
+  });
+});

@@ -4,7 +4,7 @@
 import { Hono, type Context } from "hono";
 import type { Env } from "../repo/repository";
 import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } from "../access/check";
-import { RepoExists, insertRepo, touchPushed } from "../access/repos";
+import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
 import { GIT_REALM, plainText } from "./responses";
 
@@ -43,7 +43,7 @@ function wrongContentType(request: Request, service: string): Response | null {
  * exist yet may create it; `create` says whether to record it now (the POST) or only
  * to advertise an empty repository (info/refs).
  */
-async function pushAccess(c: C, create: boolean): Promise<Access> {
+async function pushAccess(c: C, create: boolean): Promise<Access & { created?: boolean }> {
   const access = await checkAccess(c, "write");
   if (access.ok || (access.reason !== "not-found" && access.reason !== "unauthenticated")) return access;
   const owner = await pushToCreateOwner(c);
@@ -53,13 +53,15 @@ async function pushAccess(c: C, create: boolean): Promise<Access> {
     const repo = { id: 0, ownerId: owner.ownerId, owner: owner.owner, name: owner.name, description: "", isPrivate: true, doName: `${owner.owner.toLowerCase()}/${owner.name.toLowerCase()}~new`, createdAt: 0, pushedAt: null };
     return { ok: true, repo, role: "owner", caller: access.caller, stub: stubFor(c.env, repo), base: "" };
   }
+  let created = false;
   try {
     await insertRepo(c.env.DB, owner.ownerId, owner.owner, owner.name, "", true);
+    created = true;
   } catch (e) {
     // Another push created it first; it is ours either way.
     if (!(e instanceof RepoExists)) throw e;
   }
-  return checkAccess(c, "write");
+  return { ...(await checkAccess(c, "write")), created };
 }
 
 smartHttp.get("/:owner/:repo/info/refs", async (c) => {
@@ -82,8 +84,11 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   const access = await pushAccess(c, true);
   if (!access.ok) return gitRefusal(access, "POST");
   const res = await forward(access.stub, "/git-receive-pack", c.req.raw);
+  // A push that was to create the repository but stored nothing (refused before any
+  // command ran) leaves no empty repository behind.
+  if (access.created && !(await access.stub.exists())) await deleteRepoRecord(c.env.DB, access.repo.id);
   // Listings sort by the last push.
-  if (res.ok) c.executionCtx.waitUntil(touchPushed(c.env.DB, access.repo.id));
+  else if (res.ok) c.executionCtx.waitUntil(touchPushed(c.env.DB, access.repo.id));
   return res;
 });
 
