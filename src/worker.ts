@@ -27,7 +27,11 @@ app.use("*", async (c, next) => {
     c.res.headers.set("Referrer-Policy", "same-origin");
   }
   // Pages, raw files and archives can hold private data; shared caches must not keep them.
-  if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "private, no-cache");
+  if (!c.res.headers.has("Cache-Control")) {
+    // A response from a Durable Object has immutable headers; copy it first.
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.set("Cache-Control", "private, no-cache");
+  }
 });
 
 app.route("/api", api);
