@@ -126,7 +126,43 @@ export class ObjectStore implements BaseSource {
     return this.sql.exec("SELECT 1 FROM git_object WHERE oid = ?", oid).toArray().length > 0;
   }
 
+  /** Locations fetched ahead by `prefetchLocations`, taken by the next `locate`. */
+  private prefetched = new Map<string, ObjectLocation>();
+
+  /** Looks up the locations of objects about to be read, in one query. */
+  prefetchLocations(oids: string[]): void {
+    if (oids.length < 2) return;
+    if (this.prefetched.size > 20_000) this.prefetched.clear();
+    for (const [oid, loc] of this.locateMany(oids)) this.prefetched.set(oid, loc);
+  }
+
+  /** The locations of an object and of every delta base under it, by oid. */
+  private locateChain(oid: string): Map<string, ObjectLocation> {
+    const rows = this.sql
+      .exec<LocationRow & { oid: string }>(
+        `WITH RECURSIVE chain(oid, pack, offset, length, type, size, base, depth) AS (
+           SELECT oid, pack, offset, length, type, size, base, 0 FROM git_object WHERE oid = ?
+           UNION ALL
+           SELECT o.oid, o.pack, o.offset, o.length, o.type, o.size, o.base, chain.depth + 1
+           FROM git_object o JOIN chain ON o.oid = chain.base WHERE chain.depth < 10000
+         ) SELECT oid, pack, offset, length, type, size, base FROM chain`,
+        oid,
+      )
+      .toArray();
+    return new Map(rows.map((r) => [r.oid, r]));
+  }
+
+  /** Drops prefetched locations, so none outlives the walk that wanted it. */
+  forgetPrefetched(): void {
+    this.prefetched.clear();
+  }
+
   locate(oid: string): ObjectLocation | null {
+    const ahead = this.prefetched.get(oid);
+    if (ahead) {
+      this.prefetched.delete(oid);
+      return ahead;
+    }
     const row = this.sql.exec<LocationRow>("SELECT pack, offset, length, type, size, base FROM git_object WHERE oid = ?", oid).toArray()[0];
     return row ? { oid, ...row } : null;
   }
@@ -154,6 +190,14 @@ export class ObjectStore implements BaseSource {
   }
 
   /** The raw bytes of an object's pack entry, as stored (in DOFS or tiered to R2). */
+  /** Up to `length` bytes of a pack from `offset` (fewer at its end). */
+  async rawSpan(pack: number, offset: number, length: number): Promise<Uint8Array> {
+    const path = this.packPaths.get(pack);
+    if (!path) throw new MissingObjectError(`pack ${pack}`);
+    const size = this.fs.stat(path).size;
+    return this.fs.readAsync(path, offset, Math.max(0, Math.min(length, size - offset)));
+  }
+
   async rawEntry(loc: ObjectLocation): Promise<Uint8Array> {
     const path = this.packPaths.get(loc.pack);
     if (!path) throw new MissingObjectError(loc.oid);
@@ -189,8 +233,10 @@ export class ObjectStore implements BaseSource {
     const chain: { loc: ObjectLocation; delta: Uint8Array }[] = [];
     let cur = oid;
     let baseObj: { type: number; data: Uint8Array } | undefined;
+    // The whole delta chain's locations come from one query, not one per link.
+    const links = this.prefetched.has(oid) ? null : this.locateChain(oid);
     for (;;) {
-      const loc = this.locate(cur);
+      const loc = links?.get(cur) ?? this.locate(cur);
       if (!loc) {
         if (chain.length === 0) return null;
         throw new MissingObjectError(cur);

@@ -147,7 +147,8 @@ export async function enumerateObjects(store: ObjectStore, wants: Iterable<strin
     if (options.shallow?.has(oid)) continue;
     for (const p of info.parents) {
       if (isUninteresting) markUninteresting(p);
-      else if (!store.has(p)) continue;
+      // commitIfStored also caches the commit that enqueue reads next.
+      else if (!store.commitIfStored(p)) continue;
       if (isUninteresting || !uninteresting.has(p)) enqueue(p);
       else edges.add(p);
     }
@@ -176,6 +177,7 @@ export async function enumerateObjects(store: ObjectStore, wants: Iterable<strin
   }
   for (const t of rootTrees) await walkTree(store, t, 0, excluded, seen, emit, filter, true);
   for (const b of rootBlobs) emit(b);
+  store.forgetPrefetched();
   return { oids: out, commits: commitCount, clientHas: excluded };
 }
 
@@ -212,6 +214,8 @@ async function walkTree(
     if (filter?.kind !== "object:type" || filter.type === "tree") emit(oid);
     else seen.add(oid);
     const children = treeChildren((await store.read(oid)).data);
+    // Subtrees are read next: find them in one query rather than one each.
+    store.prefetchLocations(children.filter((c) => c.isTree && !seen.has(c.oid) && !excluded.has(c.oid)).map((c) => c.oid));
     // Reverse keeps the tree's own order when popping from the stack.
     for (let i = children.length - 1; i >= 0; i--) {
       const child = children[i];

@@ -4,7 +4,7 @@
 // is resolved and recompressed. Output is produced a block at a time, so memory holds
 // a block and the delta-base cache, never the pack.
 import { createHash } from "node:crypto";
-import type { ObjectLocation, ObjectStore } from "../object-store";
+import { MissingObjectError, type ObjectLocation, type ObjectStore } from "../object-store";
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, fromHex } from "../object";
 import { encodeEntryHeader, parseEntryHeader } from "./entry";
 import { encodeWholeEntry } from "./indexer";
@@ -32,8 +32,6 @@ export async function* writePack(
   stats: PackWriteStats = { objects: 0, deltas: 0, reused: 0, reusedDeltas: 0 },
 ): AsyncGenerator<Uint8Array> {
   const blockSize = options.blockSize ?? 256 * 1024;
-  const sending = new Set(oids);
-  const written = new Map<string, number>();
   const hash = createHash("sha1");
   let block = new Uint8Array(blockSize);
   let filled = 0;
@@ -57,36 +55,61 @@ export async function* writePack(
     }
   };
 
+  // Plan: every object's stored location, fetched in batches, then the order to send
+  // them in: stored-pack order. A stored OFS delta always follows its base there, so
+  // bases are mostly written before their deltas, and entries are read sequentially
+  // through a window instead of one lookup per object.
+  const n = oids.length;
+  const index = new Map<string, number>();
+  for (let i = 0; i < n; i++) if (!index.has(oids[i])) index.set(oids[i], i);
+  const packOf = new Int32Array(n).fill(-1);
+  const offsetOf = new Float64Array(n);
+  const lengthOf = new Float64Array(n);
+  const typeOf = new Uint8Array(n);
+  const sizeOf = new Float64Array(n);
+  // Index of the delta base among the objects sent; -1 if none is stored, -2 if the base
+  // is not sent (its id is then looked up again when needed).
+  const baseOf = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i += 500) {
+    const found = store.locateMany(oids.slice(i, i + 500));
+    for (const [oid, loc] of found) {
+      const at = index.get(oid)!;
+      packOf[at] = loc.pack;
+      offsetOf[at] = loc.offset;
+      lengthOf[at] = loc.length;
+      typeOf[at] = loc.type;
+      sizeOf[at] = loc.size;
+      if (loc.base !== null) baseOf[at] = index.get(loc.base) ?? -2;
+    }
+  }
+  const order = Uint32Array.from(index.values()).sort((a, b) => packOf[a] - packOf[b] || offsetOf[a] - offsetOf[b]);
   const header = new Uint8Array(12);
   header.set([0x50, 0x41, 0x43, 0x4b]);
   new DataView(header.buffer).setUint32(4, 2);
-  new DataView(header.buffer).setUint32(8, oids.length);
+  new DataView(header.buffer).setUint32(8, index.size);
   put(header);
 
-  // Locations are looked up a window ahead, in batches.
-  let window = new Map<string, ObjectLocation>();
-  let windowEnd = 0;
-  const locate = (oid: string, at: number): ObjectLocation | null => {
-    if (at >= windowEnd) {
-      window = store.locateMany(oids.slice(at, at + 1000));
-      windowEnd = at + 1000;
-    }
-    return window.get(oid) ?? store.locate(oid);
-  };
-  let position = 0;
+  const writtenAt = new Float64Array(n).fill(-1);
+  const reader = new EntryReader(store);
 
-  const writeOne = async (oid: string, reuseDelta: boolean) => {
-    const loc = locate(oid, position)!;
+  const location = (at: number): ObjectLocation => {
+    if (packOf[at] < 0) throw new MissingObjectError(oids[at]);
+    const base = baseOf[at] === -1 ? null : baseOf[at] >= 0 ? oids[baseOf[at]] : store.locate(oids[at])!.base;
+    return { oid: oids[at], pack: packOf[at], offset: offsetOf[at], length: lengthOf[at], type: typeOf[at], size: sizeOf[at], base };
+  };
+
+  const writeOne = async (at: number, reuseDelta: boolean) => {
+    const loc = location(at);
     const start = offset;
     stats.objects++;
     if (loc.base === null) {
-      put(await store.rawEntry(loc));
+      put(await reader.entry(loc));
       stats.reused++;
     } else {
-      const baseAt = written.get(loc.base);
+      const baseAt = baseOf[at] >= 0 && writtenAt[baseOf[at]] >= 0 ? writtenAt[baseOf[at]] : undefined;
       const baseOnClient = options.thinBases?.has(loc.base) ?? false;
       if (reuseDelta && (baseAt !== undefined || baseOnClient)) {
-        const raw = await store.rawEntry(loc);
+        const raw = await reader.entry(loc);
         const hdr = parseEntryHeader(raw, 0)!;
         const useOfs = options.ofsDelta && baseAt !== undefined;
         put(
@@ -99,24 +122,23 @@ export async function* writePack(
         stats.reusedDeltas++;
         stats.reused++;
       } else {
-        const obj = (await store.readObject(oid))!;
+        const obj = (await store.readObject(loc.oid))!;
         put(encodeWholeEntry(obj.type, obj.data));
       }
     }
-    written.set(oid, start);
+    writtenAt[at] = start;
   };
 
-  for (; position < oids.length; position++) {
-    const oid = oids[position];
-    if (written.has(oid)) continue;
-    // A stored delta can be copied only after its base: emit the chain base-first.
-    const chain = [oid];
+  for (const first of order) {
+    if (writtenAt[first] >= 0) continue;
+    // A stored delta can be copied only after its base: emit the chain base-first
+    // (REF_DELTA bases may come later in a stored pack).
+    const chain = [first];
     const inChain = new Set(chain);
     let cycle = false;
     for (;;) {
-      const loc = locate(chain[chain.length - 1], position);
-      const base = loc?.base;
-      if (!base || !sending.has(base) || written.has(base)) break;
+      const base = baseOf[chain[chain.length - 1]];
+      if (base < 0 || writtenAt[base] >= 0) break;
       if (inChain.has(base)) {
         cycle = true;
         break;
@@ -132,4 +154,30 @@ export async function* writePack(
   }
   if (filled) yield block.subarray(0, filled);
   yield new Uint8Array(hash.digest());
+}
+
+/**
+ * Reads stored entries through a window of the pack, so that entries read in pack order
+ * cost one read per window rather than one per object.
+ */
+class EntryReader {
+  private pack = -1;
+  private start = 0;
+  private bytes: Uint8Array = new Uint8Array(0);
+  private static readonly WINDOW = 1024 * 1024;
+
+  constructor(private readonly store: ObjectStore) {}
+
+  async entry(loc: ObjectLocation): Promise<Uint8Array> {
+    const end = loc.offset + loc.length;
+    if (loc.pack !== this.pack || loc.offset < this.start || end > this.start + this.bytes.byteLength) {
+      if (loc.length >= EntryReader.WINDOW) return this.store.rawEntry(loc);
+      const span = await this.store.rawSpan(loc.pack, loc.offset, EntryReader.WINDOW);
+      this.pack = loc.pack;
+      this.start = loc.offset;
+      this.bytes = span;
+      if (end > this.start + this.bytes.byteLength) return this.store.rawEntry(loc);
+    }
+    return this.bytes.subarray(loc.offset - this.start, end - this.start);
+  }
 }
