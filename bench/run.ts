@@ -12,6 +12,7 @@ import { startCgitServer } from "./cgit-server";
 import { CountingProxy, type RequestRecord } from "./proxy";
 import { generateRepo } from "./generate";
 import { renderChart } from "./chart";
+import { Inspector } from "./inspector";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
@@ -52,6 +53,8 @@ interface Measure {
   bytes: number;
   longestRequestMs: number;
   peakRss?: number;
+  /** Peak of the isolate's JS heap plus ArrayBuffers during the operation, from a collected start. */
+  peakHeap?: number;
 }
 
 interface Row {
@@ -77,7 +80,9 @@ async function main() {
   console.log(`repository: ${objects} objects, ${(packKiB / 1024).toFixed(1)} MiB pack, ${refCount} refs`);
 
   const gitflare = new LocalServer(join(work, "state"));
-  await gitflare.start();
+  const inspectorPort = await freePort();
+  await gitflare.start(inspectorPort);
+  const inspector = await Inspector.connect(inspectorPort);
   // Gitflare's side pushes and reads as the owner, with a token sent on every request
   // (scoped to Gitflare's URL), so no run pays for a 401 round trip.
   const account = await gitflare.signUpAndUse("bench");
@@ -105,7 +110,22 @@ async function main() {
     for (const t of ["gitflare", "cgit"] as const) {
       proxies[t].take();
       let peak = 0;
-      const sampler = t === "gitflare" ? setInterval(() => (peak = Math.max(peak, workerdRss(gitflare.processGroup!))), 50) : null;
+      let peakHeap = 0;
+      const sampleHeap = async () => {
+        const h = await inspector.heap();
+        peakHeap = Math.max(peakHeap, h.js + h.buffers);
+      };
+      if (t === "gitflare") {
+        await inspector.collectGarbage();
+        await sampleHeap();
+      }
+      const sampler =
+        t === "gitflare"
+          ? setInterval(() => {
+              peak = Math.max(peak, workerdRss(gitflare.processGroup!));
+              void sampleHeap();
+            }, 50)
+          : null;
       const started = performance.now();
       await fn(t);
       const ms = performance.now() - started;
@@ -117,14 +137,15 @@ async function main() {
         ms,
         bytes: bytesOf(recs),
         longestRequestMs: Math.max(0, ...recs.map((r) => r.ms)),
-        ...(t === "gitflare" ? { peakRss: Math.max(peak, workerdRss(gitflare.processGroup!)) } : {}),
+        ...(t === "gitflare" ? { peakRss: Math.max(peak, workerdRss(gitflare.processGroup!)), peakHeap } : {}),
       };
     }
     rows.push(row);
     const r = row;
     console.log(
       `${op.padEnd(24)} gitflare ${r.gitflare.ms.toFixed(0).padStart(7)} ms  cgit ${r.cgit.ms.toFixed(0).padStart(7)} ms  ` +
-        `ratio ${(r.gitflare.ms / r.cgit.ms).toFixed(2)}  bytes ${(r.gitflare.bytes / Math.max(1, r.cgit.bytes)).toFixed(3)}`,
+        `ratio ${(r.gitflare.ms / r.cgit.ms).toFixed(2)}  bytes ${(r.gitflare.bytes / Math.max(1, r.cgit.bytes)).toFixed(3)}  ` +
+        `isolate heap peak ${((r.gitflare.peakHeap ?? 0) / 2 ** 20).toFixed(1)} MiB`,
     );
   }
   const uploadBytes = (recs: RequestRecord[]) => recs.filter((r) => r.path.endsWith("git-upload-pack")).reduce((s, r) => s + r.responseBytes, 0);
@@ -149,6 +170,7 @@ async function main() {
   await measure(`ls-remote (${refCount} refs)`, async (t) => void (await git(work, "ls-remote", url(t, "main"))), allBytes);
 
   // Web pages: the repository home from cold (a fresh server process), then every page warm.
+  inspector.close();
   await gitflare.stop();
   await gitflare.start();
   const pages = await timePages(`http://127.0.0.1:${gitflare.port}/bench/main`, join(work, "worktree"), account.auth);
@@ -227,14 +249,16 @@ function markdown(r: { machine: Record<string, unknown>; repository: { objects: 
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.node}, ${r.machine.git}, ${String(r.machine.date).slice(0, 10)}.`,
     `workerd resident memory when idle: ${mb(r.idleRss)} MiB.`,
     "",
-    "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest request | workerd peak RSS (above idle) |",
-    "|---|---|---|---|---|---|---|---|",
+    "Isolate heap is the V8 isolate's JS heap plus ArrayBuffers, sampled every 50 ms from a garbage-collected start: what the 128 MB limit counts. RSS is the whole workerd process, SQLite included.",
+    "",
+    "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest request | isolate heap peak | workerd peak RSS (above idle) |",
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const row of r.rows) {
     const g = row.gitflare;
     const c = row.cgit;
     lines.push(
-      `| ${row.op} | ${g.ms.toFixed(0)} ms | ${c.ms.toFixed(0)} ms | ${(g.ms / c.ms).toFixed(2)}× | ${g.bytes.toLocaleString("en-US")} | ${c.bytes ? (g.bytes / c.bytes).toFixed(3) + "×" : "–"} | ${g.longestRequestMs.toFixed(0)} ms | ${mb(g.peakRss ?? 0)} MiB (+${mb(Math.max(0, (g.peakRss ?? 0) - r.idleRss))}) |`,
+      `| ${row.op} | ${g.ms.toFixed(0)} ms | ${c.ms.toFixed(0)} ms | ${(g.ms / c.ms).toFixed(2)}× | ${g.bytes.toLocaleString("en-US")} | ${c.bytes ? (g.bytes / c.bytes).toFixed(3) + "×" : "–"} | ${g.longestRequestMs.toFixed(0)} ms | ${mb(g.peakHeap ?? 0)} MiB | ${mb(g.peakRss ?? 0)} MiB (+${mb(Math.max(0, (g.peakRss ?? 0) - r.idleRss))}) |`,
     );
   }
   lines.push("", "| web page | first request | warm (median of 5) |", "|---|---|---|");

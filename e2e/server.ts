@@ -37,10 +37,12 @@ export class LocalServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<void> {
+  /** Starts `npm start`; with `inspectorPort`, workerd's V8 inspector listens there too. */
+  async start(inspectorPort?: number): Promise<void> {
     this.port = await freePort();
     this.log = "";
-    const proc = spawn("npm", ["start"], {
+    const extra = inspectorPort ? ["--", "--inspector-port", String(inspectorPort)] : [];
+    const proc = spawn("npm", ["start", ...extra], {
       cwd: join(import.meta.dirname, ".."),
       env: { ...process.env, PORT: String(this.port), GITFLARE_STATE: this.stateDir, WRANGLER_SEND_METRICS: "false", CI: "true" },
       detached: true,

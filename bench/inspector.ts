@@ -1,0 +1,56 @@
+// The V8 inspector of the local workerd, for the benchmark's memory figures: the
+// isolate's JS heap and ArrayBuffer backing stores, which is what Cloudflare's 128 MB
+// per-isolate limit counts (the process's RSS also holds SQLite and the runtime).
+import WebSocket from "ws";
+
+export interface IsolateHeap {
+  /** Bytes of live and not yet collected JS objects. */
+  js: number;
+  /** Bytes of ArrayBuffer backing stores (Uint8Arrays and the like). */
+  buffers: number;
+}
+
+export class Inspector {
+  private nextId = 0;
+  private pending = new Map<number, (v: Record<string, unknown>) => void>();
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on("message", (m: Buffer) => {
+      const msg = JSON.parse(String(m)) as { id?: number; result?: Record<string, unknown>; error?: Record<string, unknown> };
+      if (msg.id !== undefined) {
+        this.pending.get(msg.id)?.(msg.result ?? msg.error ?? {});
+        this.pending.delete(msg.id);
+      }
+    });
+  }
+
+  /** Connects to the worker's isolate on the inspector port wrangler opened. */
+  static async connect(port: number): Promise<Inspector> {
+    const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string }[];
+    const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    return new Inspector(ws);
+  }
+
+  private send(method: string, params: object = {}): Promise<Record<string, unknown>> {
+    const id = ++this.nextId;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  async heap(): Promise<IsolateHeap> {
+    const r = await this.send("Runtime.getHeapUsage");
+    return { js: Number(r.usedSize ?? 0), buffers: Number(r.backingStorageSize ?? 0) };
+  }
+
+  /** A full collection, so a measurement starts from live memory only. */
+  async collectGarbage(): Promise<void> {
+    await this.send("HeapProfiler.collectGarbage");
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
