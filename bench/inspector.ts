@@ -45,11 +45,6 @@ export class Inspector {
     return { js: Number(r.usedSize ?? 0), buffers: Number(r.backingStorageSize ?? 0) };
   }
 
-  /** A full collection, so a measurement starts from live memory only. */
-  async collectGarbage(): Promise<void> {
-    await this.send("HeapProfiler.collectGarbage");
-  }
-
   close(): void {
     this.ws.close();
   }

@@ -53,7 +53,7 @@ interface Measure {
   bytes: number;
   longestRequestMs: number;
   peakRss?: number;
-  /** Peak of the isolate's JS heap plus ArrayBuffers during the operation, from a collected start. */
+  /** Peak of the isolate's JS heap plus ArrayBuffers during the operation (garbage not yet collected included). */
   peakHeap?: number;
 }
 
@@ -115,10 +115,7 @@ async function main() {
         const h = await inspector.heap();
         peakHeap = Math.max(peakHeap, h.js + h.buffers);
       };
-      if (t === "gitflare") {
-        await inspector.collectGarbage();
-        await sampleHeap();
-      }
+      if (t === "gitflare") await sampleHeap();
       const sampler =
         t === "gitflare"
           ? setInterval(() => {
@@ -249,7 +246,7 @@ function markdown(r: { machine: Record<string, unknown>; repository: { objects: 
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.node}, ${r.machine.git}, ${String(r.machine.date).slice(0, 10)}.`,
     `workerd resident memory when idle: ${mb(r.idleRss)} MiB.`,
     "",
-    "Isolate heap is the V8 isolate's JS heap plus ArrayBuffers, sampled every 50 ms from a garbage-collected start: what the 128 MB limit counts. RSS is the whole workerd process, SQLite included.",
+    "Isolate heap is the V8 isolate's JS heap plus ArrayBuffers, sampled every 50 ms, garbage not yet collected included (an upper bound of live memory): what the 128 MB limit counts. RSS is the whole workerd process, SQLite included.",
     "",
     "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest request | isolate heap peak | workerd peak RSS (above idle) |",
     "|---|---|---|---|---|---|---|---|---|",
