@@ -103,6 +103,15 @@ describe("compaction", () => {
     expect(packs.length).toBe(1);
     expect(packs[0].objects).toBe(24 * 3);
     expect(await objectCount(await fetchPack(url, tip!))).toBe(before);
+    // The compacted pack holds exactly what the refs reach, so a clone of every ref is
+    // served it as stored, as after a single push.
+    const res = await ownerFetch(`${url}/git-upload-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
+      body: concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine(`want ${tip}\n`), pktLine("ofs-delta\n"), pktLine("done\n"), enc("0000")]),
+    });
+    const text = new TextDecoder().decode(await res.arrayBuffer());
+    expect(text).toContain(`pack-reused ${24 * 3}`);
   });
 
   it("leaves a geometric sequence alone", async () => {

@@ -89,6 +89,37 @@ describe("smart HTTP", () => {
     expect(text).toContain(`${fixtures.head} refs/heads/other\n`);
   });
 
+  it("serves a clone of every ref from the first push's pack as stored (pack-reused), and walks otherwise", async () => {
+    const fetchAll = (url: string, wants: string[]) =>
+      uploadPack(url, pkts("command=fetch\n", "0001", "ofs-delta\n", ...wants.map((w) => `want ${w}\n`), "done\n", "0000"));
+    const url = await seeded();
+    const first = await fetchAll(url, [fixtures.head]);
+    expect(first.text).toContain(`pack-reused`);
+    expect(first.text).not.toContain("pack-reused 0");
+    // The pack bytes are the pushed pack's, byte for byte.
+    const res = await ownerFetch(`${url}/git-upload-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
+      body: enc(pkts("command=fetch\n", "0001", "ofs-delta\n", `want ${fixtures.head}\n`, "done\n", "0000")),
+    });
+    const body = new Uint8Array(await res.arrayBuffer());
+    const packParts: Uint8Array[] = [];
+    for (let at = 0; at + 4 <= body.byteLength; ) {
+      const len = parseInt(dec(body.subarray(at, at + 4)), 16);
+      // Band 1 of the side-band carries the pack.
+      if (len > 4 && body[at + 4] === 1) packParts.push(body.subarray(at + 5, at + len));
+      at += len < 4 ? 4 : len;
+    }
+    expect(concatBytes(packParts)).toEqual(fromBase64(fixtures.ofsPack.pack));
+    // Refs changed without a new pack: the digest no longer matches, so the walk runs.
+    await receive(url, [`${ZERO} ${fixtures.base} refs/heads/older`], new Uint8Array(0));
+    const walked = await fetchAll(url, [fixtures.head, fixtures.base]);
+    expect(walked.text).toContain("pack-reused 0");
+    // A fetch of fewer refs than there are, or one with a have, walks too.
+    const url2 = await seeded();
+    expect((await fetchAll(url2, [fixtures.base])).text).toContain("pack-reused 0");
+  });
+
   describe("bad input gets git's error forms and changes nothing", () => {
     it("a bad pkt-line length", async () => {
       const url = await seeded();

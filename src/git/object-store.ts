@@ -84,6 +84,10 @@ export class ObjectStore implements BaseSource {
       objects INTEGER NOT NULL,
       created INTEGER NOT NULL
     )`);
+    // covers: the refs digest for which this pack holds every reachable object (see wholePack).
+    if (!this.sql.exec<{ name: string }>("PRAGMA table_info(git_pack)").toArray().some((c) => c.name === "covers")) {
+      this.sql.exec("ALTER TABLE git_pack ADD COLUMN covers TEXT");
+    }
     this.sql.exec(`CREATE TABLE IF NOT EXISTS git_object (
       oid TEXT PRIMARY KEY,
       pack INTEGER NOT NULL,
@@ -311,6 +315,21 @@ export class ObjectStore implements BaseSource {
    * Moves an indexed pack into objects/pack with its .idx, and records its objects.
    * Runs inside the caller's transaction so that objects exist before refs name them.
    */
+  /** Records that `pack` holds every object reachable from the refs with this digest. */
+  markCovering(pack: string, refsDigest: string): void {
+    this.sql.exec("UPDATE git_pack SET covers = ? WHERE name = ?", refsDigest, pack);
+  }
+
+  /**
+   * The repository's only pack, if it holds exactly what the refs with this digest reach:
+   * a clone of every ref can then be sent the pack file as it is stored.
+   */
+  wholePack(refsDigest: string): { pack: number; size: number; objects: number } | null {
+    const packs = this.sql.exec<{ id: number; size: number; objects: number; covers: string | null }>("SELECT id, size, objects, covers FROM git_pack LIMIT 2").toArray();
+    if (packs.length !== 1 || packs[0].covers !== refsDigest) return null;
+    return { pack: packs[0].id, size: packs[0].size, objects: packs[0].objects };
+  }
+
   commitPack(tempPath: string, result: IndexResult, idx: Uint8Array): string {
     const name = `pack-${toHex(result.packChecksum)}`;
     const packPath = `${PACK_DIR}/${name}.pack`;

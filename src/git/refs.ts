@@ -1,6 +1,7 @@
 // Refs: loose ref files under refs/ (and packed-refs, when present) in DOFS.
 // Every update is a compare-and-swap on the old id, inside one SQLite transaction,
 // so a failed update or push leaves every ref as it was (DESIGN invariant 2).
+import { createHash } from "node:crypto";
 import type { Dofs } from "../fs/dofs";
 import { FsError, isFsError } from "../fs/errors";
 import { ZERO_OID, isOid } from "./object";
@@ -74,6 +75,13 @@ export class RefStore {
     }
     this.cache = new Map([...refs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     return this.cache;
+  }
+
+  /** A digest of every ref and its value: equal digests, equal refs. */
+  digest(): string {
+    const h = createHash("sha1");
+    for (const [name, oid] of this.list()) h.update(`${oid} ${name}\n`);
+    return h.digest("hex");
   }
 
   resolve(name: string): string | null {

@@ -329,7 +329,12 @@ export class Maintenance {
         this.sql.exec("DELETE FROM git_tag WHERE oid = ?", oid);
         this.sql.exec("DELETE FROM maint_unreachable WHERE oid = ?", oid);
       }
-      this.store.commitPack(job.out, { packChecksum: checksum, packSize: size + 20, objects, commits: [], tags: [], referenced: new Set(), thinBases: 0 }, idx);
+      const packName = this.store.commitPack(job.out, { packChecksum: checksum, packSize: size + 20, objects, commits: [], tags: [], referenced: new Set(), thinBases: 0, closed: false }, idx);
+      // A full repack that kept no unreachable object holds exactly what the refs reach
+      // (and, the repository being connected, whatever a ref may move to next).
+      if (job.prune && this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM maint_unreachable").one().n === 0) {
+        this.store.markCovering(packName, this.refs.digest());
+      }
       for (const p of old) {
         this.sql.exec("DELETE FROM git_pack WHERE id = ?", p.id);
         for (const ext of ["pack", "idx"]) {

@@ -74,6 +74,8 @@ export interface IndexResult {
   referenced: Set<string>;
   /** Bases appended to complete a thin pack. */
   thinBases: number;
+  /** Every object that an object in the pack refers to is in the pack. */
+  closed: boolean;
 }
 
 /** What the indexer needs of the repository: bases for thin packs. */
@@ -337,7 +339,14 @@ export async function indexPack(fs: Dofs, path: string, base: BaseSource, option
   if (thin.length) {
     ({ checksum, size } = appendBases(fs, path, packSize, count, thin, objects));
   }
-  return { packChecksum: checksum, packSize: size, objects, commits, tags, referenced, thinBases: thin.length };
+  let closed = true;
+  for (const r of referenced) {
+    if (!oidIndex.has(r) && !thin.some((t) => t.oid === r)) {
+      closed = false;
+      break;
+    }
+  }
+  return { packChecksum: checksum, packSize: size, objects, commits, tags, referenced, thinBases: thin.length, closed };
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

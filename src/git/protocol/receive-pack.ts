@@ -236,9 +236,12 @@ function commit(
   const packNeeded = updates.some((u) => u.new !== ZERO_OID) && indexed !== null && indexed.objects.length > 0;
   try {
     ctx.fs.transaction(() => {
-      if (packNeeded) ctx.store.commitPack(tempPath!, indexed!, writeIdxV2(indexed!.objects, indexed!.packChecksum));
+      const pack = packNeeded ? ctx.store.commitPack(tempPath!, indexed!, writeIdxV2(indexed!.objects, indexed!.packChecksum)) : null;
       if (!hadRefs && updates.length) ctx.onFirstPush?.();
       const results = ctx.refs.update(updates, atomic);
+      // The first push into an empty repository sends, in one closed pack, everything its
+      // refs reach: a full clone can then be served that pack as stored.
+      if (pack && !hadRefs && indexed!.closed && results.every((r) => r.ok)) ctx.store.markCovering(pack, ctx.refs.digest());
       outcome = new Map(results.map((r) => [r.name, r.ok ? { ok: true } : { ok: false, reason: r.reason }]));
       // Nothing moved: keep nothing of this push.
       if (!results.some((r) => r.ok)) throw new NothingApplied();

@@ -142,9 +142,35 @@ function progressLine(req: FetchRequest, text: string): Uint8Array[] {
   return [...sideband(2, new TextEncoder().encode(text), req.sideband === "64k" ? undefined : 999)];
 }
 
+/**
+ * A clone of every ref, with nothing to subtract (no haves, shallow or filter), from a
+ * repository whose only pack holds what the refs reach: that pack is the answer, sent
+ * as stored, with no walk and no repacking (git's "pack-reused").
+ */
+function wholePackFor(repo: RepoView, req: FetchRequest, shallowWalk: Set<string>, extraWants: string[]) {
+  if (req.haves.length || shallowWalk.size || extraWants.length || req.deepen || req.clientShallow.size || req.filter || !req.ofsDelta) return null;
+  const tips = new Set(repo.refs.list().values());
+  const wants = new Set(req.wants);
+  if (wants.size !== tips.size || [...tips].some((t) => !wants.has(t))) return null;
+  return repo.store.wholePack(repo.refs.digest());
+}
+
 /** The packfile itself: counting, then the pack, framed for the side-band if used. */
 async function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<string>, extraWants: string[]): AsyncGenerator<Uint8Array> {
   const { store, refs } = repo;
+  const max = req.sideband === "64k" ? undefined : req.sideband === "small" ? 999 : 0;
+  const whole = wholePackFor(repo, req, shallowWalk, extraWants);
+  if (whole) {
+    yield* progressLine(req, `Enumerating objects: ${whole.objects}, done.\n`);
+    const block = 256 * 1024;
+    for (let at = 0; at < whole.size; at += block) {
+      const bytes = await store.rawSpan(whole.pack, at, Math.min(block, whole.size - at));
+      if (max === 0) yield bytes;
+      else yield* sideband(1, bytes, max);
+    }
+    yield* progressLine(req, `Total ${whole.objects} (delta 0), reused ${whole.objects} (delta 0), pack-reused ${whole.objects}\n`);
+    return;
+  }
   const walk = await enumerateObjects(store, [...req.wants, ...extraWants], {
     haves: req.haves,
     shallow: shallowWalk,
@@ -165,7 +191,6 @@ async function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<s
   yield* progressLine(req, `Enumerating objects: ${oids.length}, done.\n`);
   const stats: PackWriteStats = { objects: 0, deltas: 0, reused: 0, reusedDeltas: 0 };
   const thinBases = req.thinPack ? walk.clientHas : undefined;
-  const max = req.sideband === "64k" ? undefined : req.sideband === "small" ? 999 : 0;
   for await (const block of writePack(store, oids, { ofsDelta: req.ofsDelta, thinBases }, stats)) {
     if (max === 0) yield block;
     else yield* sideband(1, block, max);
