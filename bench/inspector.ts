@@ -45,6 +45,20 @@ export class Inspector {
     return { js: Number(r.usedSize ?? 0), buffers: Number(r.backingStorageSize ?? 0) };
   }
 
+  /**
+   * Live memory: a full collection, then the heap. workerd runs the collection when the
+   * isolate next handles an event, so call this while the worker is busy.
+   */
+  async liveHeap(): Promise<IsolateHeap> {
+    if (!this.heapProfiler) {
+      await this.send("HeapProfiler.enable");
+      this.heapProfiler = true;
+    }
+    await this.send("HeapProfiler.collectGarbage");
+    return this.heap();
+  }
+  private heapProfiler = false;
+
   close(): void {
     this.ws.close();
   }

@@ -118,9 +118,9 @@ export class Dofs {
     this.sql = storage.sql;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.quotaBytes = options.quotaBytes ?? DEFAULT_QUOTA;
-    this.cache = new ByteLru(options.cacheBytes ?? 12 * 1024 * 1024, (b) => b.byteLength + 64);
+    this.cache = new ByteLru(options.cacheBytes ?? 8 * 1024 * 1024, (b) => b.byteLength + 64);
     this.bucket = options.bucket;
-    this.r2Blocks = new ByteLru(options.r2CacheBytes ?? 16 * 1024 * 1024, (b) => b.byteLength + 64);
+    this.r2Blocks = new ByteLru(options.r2CacheBytes ?? 8 * 1024 * 1024, (b) => b.byteLength + 64);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_node (
       path TEXT PRIMARY KEY,
       parent TEXT NOT NULL,

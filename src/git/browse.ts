@@ -44,7 +44,7 @@ function kindOf(mode: string): TreeItem["kind"] {
 
 export class Browser {
   /** Parsed trees by id: history pages look the same trees up again and again. */
-  private readonly trees = new ByteLru<string, TreeEntry[]>(6 * 1024 * 1024, (t) => approxBytes(t));
+  private readonly trees = new ByteLru<string, TreeEntry[]>(4 * 1024 * 1024, (t) => approxBytes(t));
 
   constructor(
     private readonly store: ObjectStore,

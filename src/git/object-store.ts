@@ -73,7 +73,7 @@ export class ObjectStore implements BaseSource {
   constructor(
     private readonly fs: Dofs,
     sql: SqlStorage,
-    cacheBytes = 24 * 1024 * 1024,
+    cacheBytes = 16 * 1024 * 1024,
   ) {
     this.sql = sql;
     this.objects = new ByteLru(cacheBytes, (o) => o.data.byteLength + 96);

@@ -33,7 +33,7 @@ export class Views {
   readonly browser: Browser;
   /** Answers about immutable commits (history walks) are kept: the same page again is cheap. */
   private readonly lastCommitCache = new ByteLru<string, Map<string, CommitSummary>>(2 * 1024 * 1024, (m) => approxBytes(m));
-  private readonly results = new ByteLru<string, { value: unknown }>(6 * 1024 * 1024, (r) => approxBytes(r.value));
+  private readonly results = new ByteLru<string, { value: unknown }>(4 * 1024 * 1024, (r) => approxBytes(r.value));
 
   private async memo<T>(key: string, compute: () => Promise<T>): Promise<T> {
     const hit = this.results.get(key);
