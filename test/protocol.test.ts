@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
 import { fromBase64, ownerFetch } from "./helpers";
@@ -111,6 +112,13 @@ describe("smart HTTP", () => {
       at += len < 4 ? 4 : len;
     }
     expect(concatBytes(packParts)).toEqual(fromBase64(fixtures.ofsPack.pack));
+    // The same from R2, once the pack has moved there (one streamed read).
+    const stub = env.REPO.getByName(new URL(url).pathname.slice(1));
+    await stub.maintenanceSlice({ tierMinBytes: 1, tierAgeMs: 0 });
+    expect((await stub.packs()).map((p) => p.tier)).toEqual(["r2"]);
+    const fromR2 = await fetchAll(url, [fixtures.head]);
+    expect(fromR2.text).toContain("pack-reused");
+    expect(fromR2.text).not.toContain("pack-reused 0");
     // Refs changed without a new pack: the digest no longer matches, so the walk runs.
     await receive(url, [`${ZERO} ${fixtures.base} refs/heads/older`], new Uint8Array(0));
     const walked = await fetchAll(url, [fixtures.head, fixtures.base]);

@@ -162,9 +162,7 @@ async function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<s
   const whole = wholePackFor(repo, req, shallowWalk, extraWants);
   if (whole) {
     yield* progressLine(req, `Enumerating objects: ${whole.objects}, done.\n`);
-    const block = 256 * 1024;
-    for (let at = 0; at < whole.size; at += block) {
-      const bytes = await store.rawSpan(whole.pack, at, Math.min(block, whole.size - at));
+    for await (const bytes of store.packFile(whole.pack)) {
       if (max === 0) yield bytes;
       else yield* sideband(1, bytes, max);
     }
