@@ -31,6 +31,15 @@ async function sessionUser(c: C) {
   return c.redirect(`/login?next=${encodeURIComponent(url.pathname)}`, 302);
 }
 
+/** A form posted by a signed-in browser user, or the response that refuses it. */
+async function sessionForm(c: C) {
+  const s = await sessionUser(c);
+  if (s instanceof Response) return s;
+  const read = await readForm(c);
+  if (read instanceof Response) return read;
+  return { s, form: read.form };
+}
+
 // ---- sign up, sign in, sign out ----------------------------------------------------
 
 async function signupPage(c: C, error: string | null, form: Form = {}, status: 200 | 400 | 409 = 200) {
@@ -151,11 +160,9 @@ account.get("/new", async (c) => {
 });
 
 account.post("/new", async (c) => {
-  const s = await sessionUser(c);
-  if (s instanceof Response) return s;
-  const read = await readForm(c);
-  if (read instanceof Response) return read;
-  const { form } = read;
+  const posted = await sessionForm(c);
+  if (posted instanceof Response) return posted;
+  const { s, form } = posted;
   const name = (form.name ?? "").trim();
   const description = (form.description ?? "").trim().slice(0, 350);
   const problem = repoNameProblem(name);
@@ -206,11 +213,9 @@ async function tokensPage(c: C, notice: Html, status: 200 | 201 | 400 = 200) {
 account.get("/settings/tokens", (c) => tokensPage(c, html``));
 
 account.post("/settings/tokens", async (c) => {
-  const s = await sessionUser(c);
-  if (s instanceof Response) return s;
-  const read = await readForm(c);
-  if (read instanceof Response) return read;
-  const { form } = read;
+  const posted = await sessionForm(c);
+  if (posted instanceof Response) return posted;
+  const { s, form } = posted;
   const name = (form.name ?? "").trim();
   const scope = form.scope ?? "";
   const days = form.expires === "never" ? null : Number(form.expires);
@@ -225,10 +230,8 @@ account.post("/settings/tokens", async (c) => {
 });
 
 account.post("/settings/tokens/:id/revoke", async (c) => {
-  const s = await sessionUser(c);
-  if (s instanceof Response) return s;
-  const read = await readForm(c);
-  if (read instanceof Response) return read;
-  await revokeToken(c.env.DB, s.user.id, Number(c.req.param("id")));
+  const posted = await sessionForm(c);
+  if (posted instanceof Response) return posted;
+  await revokeToken(c.env.DB, posted.s.user.id, Number(c.req.param("id")));
   return c.redirect("/settings/tokens", 303);
 });
