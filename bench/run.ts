@@ -193,6 +193,8 @@ async function main() {
   await git(join(work, "gitflare-v2.git"), "fsck", "--connectivity-only");
 
   await gitflare.stop();
+  writeFileSync(join(work, "gitflare.log"), gitflare.output());
+  console.log(`server log (tail): ${join(work, "gitflare.log")}`);
   await proxies.gitflare.stop();
   await proxies.cgit.stop();
   cgit.close();

@@ -49,8 +49,13 @@ export class LocalServer {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.proc = proc;
-    proc.stdout!.on("data", (d) => (this.log += d));
-    proc.stderr!.on("data", (d) => (this.log += d));
+    // Only the tail is kept: a long run must not grow the log without bound.
+    const keep = (d: Buffer) => {
+      this.log += d;
+      if (this.log.length > 1 << 20) this.log = this.log.slice(-(1 << 19));
+    };
+    proc.stdout!.on("data", keep);
+    proc.stderr!.on("data", keep);
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`server exited early:\n${this.log}`);

@@ -112,7 +112,7 @@ describe("smart HTTP", () => {
       at += len < 4 ? 4 : len;
     }
     expect(concatBytes(packParts)).toEqual(fromBase64(fixtures.ofsPack.pack));
-    // The same from R2, once the pack has moved there (one streamed read).
+    // The same from R2, once the pack has moved there.
     const stub = env.REPO.getByName(new URL(url).pathname.slice(1));
     await stub.maintenanceSlice({ tierMinBytes: 1, tierAgeMs: 0 });
     expect((await stub.packs()).map((p) => p.tier)).toEqual(["r2"]);

@@ -233,30 +233,6 @@ export class Dofs {
     return this.readTiered(row.tier, row.size, offset, length);
   }
 
-  /**
-   * A whole file, in order, a block at a time: from SQLite chunks, or from R2 in one
-   * streamed read (not one range request per block), for sending a file as it is.
-   */
-  async *stream(path: string, blockSize = 256 * 1024): AsyncGenerator<Uint8Array> {
-    const row = this.fileNode(path, "read");
-    if (!row.tier) {
-      for (let at = 0; at < row.size; at += blockSize) yield this.readRange(row, at, Math.min(blockSize, row.size - at));
-      return;
-    }
-    const obj = await this.bucket?.get(row.tier);
-    if (!obj) throw new FsError("ENOENT", "read", path, "tiered file is missing from R2");
-    const reader = obj.body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        yield value;
-      }
-    } finally {
-      reader.releaseLock();
-    }
-  }
-
   /** Whether a file's contents have moved to R2. */
   isTiered(path: string): boolean {
     return this.fileNode(path, "stat").tier !== null;

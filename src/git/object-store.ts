@@ -194,13 +194,6 @@ export class ObjectStore implements BaseSource {
   }
 
   /** The raw bytes of an object's pack entry, as stored (in DOFS or tiered to R2). */
-  /** A whole pack file as stored, a block at a time, whichever tier holds it. */
-  packFile(pack: number): AsyncGenerator<Uint8Array> {
-    const path = this.packPaths.get(pack);
-    if (!path) throw new MissingObjectError(`pack ${pack}`);
-    return this.fs.stream(path);
-  }
-
   /** Up to `length` bytes of a pack from `offset` (fewer at its end). */
   async rawSpan(pack: number, offset: number, length: number): Promise<Uint8Array> {
     const path = this.packPaths.get(pack);

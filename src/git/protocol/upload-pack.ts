@@ -162,7 +162,10 @@ async function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<s
   const whole = wholePackFor(repo, req, shallowWalk, extraWants);
   if (whole) {
     yield* progressLine(req, `Enumerating objects: ${whole.objects}, done.\n`);
-    for await (const bytes of store.packFile(whole.pack)) {
+    // 1 MiB reads: a tiered pack comes back in R2 range reads, which measured faster
+    // here than one streamed read of the whole object.
+    for (let at = 0; at < whole.size; at += 1 << 20) {
+      const bytes = await store.rawSpan(whole.pack, at, Math.min(1 << 20, whole.size - at));
       if (max === 0) yield bytes;
       else yield* sideband(1, bytes, max);
     }
