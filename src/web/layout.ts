@@ -86,7 +86,7 @@ td.name { white-space:nowrap; } td.msg { color:var(--muted); overflow:hidden; te
 .tabs { display:flex; gap:14px; margin:0 0 14px; flex-wrap:wrap; }
 .tabs a { padding:4px 0; }
 .clone { display:flex; gap:6px; align-items:center; }
-.clone input { width:min(420px,70vw); font-family:monospace; padding:4px 6px; border:1px solid var(--border); border-radius:6px; background:var(--bg); color:var(--fg); }
+.clone input { width:min(420px,70vw); font-family:monospace; padding:4px 6px; line-height:1.5; border:1px solid var(--border); border-radius:6px; background:var(--bg); color:var(--fg); }
 button, .btn { border:1px solid var(--border); background:var(--panel); color:var(--fg); border-radius:6px; padding:4px 10px; cursor:pointer; font-size:13px; }
 select { padding:3px; border-radius:6px; border:1px solid var(--border); background:var(--bg); color:var(--fg); }
 .code { overflow-x:auto; }
