@@ -163,9 +163,19 @@ async function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<s
   if (whole) {
     yield* progressLine(req, `Enumerating objects: ${whole.objects}, done.\n`);
     // 1 MiB reads: a tiered pack comes back in R2 range reads, which measured faster
-    // here than one streamed read of the whole object.
-    for (let at = 0; at < whole.size; at += 1 << 20) {
-      const bytes = await store.rawSpan(whole.pack, at, Math.min(1 << 20, whole.size - at));
+    // here than one streamed read of the whole object. The next read is started before
+    // the current block is sent, so its latency overlaps the sending.
+    const block = 1 << 20;
+    const read = (at: number) => {
+      const p = store.rawSpan(whole.pack, at, Math.min(block, whole.size - at));
+      // If the client goes away, a read started ahead is never awaited: not an error.
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = read(0);
+    for (let at = 0; at < whole.size; at += block) {
+      const bytes = await next;
+      if (at + block < whole.size) next = read(at + block);
       if (max === 0) yield bytes;
       else yield* sideband(1, bytes, max);
     }
