@@ -210,126 +210,193 @@ function adler32(data: Uint8Array): number {
   return ((b << 16) | a) >>> 0;
 }
 
-export async function indexPack(fs: Dofs, path: string, base: BaseSource, options: IndexOptions = {}): Promise<IndexResult> {
-  const maxSize = options.maxObjectSize ?? MAX_OBJECT_SIZE;
-  const packSize = fs.stat(path).size;
-  if (packSize < 32) throw new PackFormatError("pack is truncated: shorter than a header and trailer");
-  const hash = createHash("sha1");
-  const win = new PackWindow(fs, path, packSize, hash);
+type Frame = { data: Uint8Array; oid: string; offset: number | null; kids: Pending[]; next: number; depth: number };
 
-  const head = win.view(0, 12);
-  const h = head.bytes.subarray(head.at, head.at + 12);
-  if (h[0] !== 0x50 || h[1] !== 0x41 || h[2] !== 0x43 || h[3] !== 0x4b) throw new PackFormatError("not a pack: bad signature");
-  const version = new DataView(h.buffer, h.byteOffset, 12).getUint32(4);
-  if (version !== 2 && version !== 3) throw new PackFormatError(`unsupported pack version ${version}`);
-  const count = new DataView(h.buffer, h.byteOffset, 12).getUint32(8);
+/**
+ * The indexer as resumable work: `step(budget)` does about `budget` objects of pass 1
+ * or pass 2 and returns, keeping its place, so that a large pack can be indexed over
+ * several invocations of the Durable Object (each with its own CPU budget) while the
+ * instance stays in memory. `finish()` completes thin packs and returns the result.
+ */
+export class PackIndexer {
+  private readonly maxSize: number;
+  readonly packSize: number;
+  private readonly hash = createHash("sha1");
+  private readonly win: PackWindow;
+  readonly count: number;
+  private readonly objects: IndexedObject[] = [];
+  private readonly commits: CommitLinks[] = [];
+  private readonly tags: TagLink[] = [];
+  private readonly referenced = new Set<string>();
+  private readonly pending: Pending[] = [];
+  private readonly byOffset = new Map<number, number>();
+  private readonly kept = new Map<number, Uint8Array>();
+  private keptBytes = 0;
+  private pos = 12;
+  private scanned = 0;
+  private computed: Uint8Array | null = null;
+  private readonly childrenByOffset = new Map<number, Pending[]>();
+  private readonly childrenByOid = new Map<string, Pending[]>();
+  private readonly oidIndex = new Map<string, number>();
+  private resolved = 0;
+  private rootCursor = 0;
+  private phase: "scan" | "resolve" | "thin" = "scan";
 
-  const objects: IndexedObject[] = [];
-  const commits: CommitLinks[] = [];
-  const tags: TagLink[] = [];
-  const referenced = new Set<string>();
-  const pending: Pending[] = [];
-  const byOffset = new Map<number, number>();
-  const kept = new Map<number, Uint8Array>();
-  let keptBytes = 0;
+  constructor(
+    private readonly fs: Dofs,
+    private readonly path: string,
+    private readonly base: BaseSource,
+    private readonly options: IndexOptions = {},
+  ) {
+    this.maxSize = options.maxObjectSize ?? MAX_OBJECT_SIZE;
+    this.packSize = fs.stat(path).size;
+    if (this.packSize < 32) throw new PackFormatError("pack is truncated: shorter than a header and trailer");
+    this.win = new PackWindow(fs, path, this.packSize, this.hash);
+    const head = this.win.view(0, 12);
+    const h = head.bytes.subarray(head.at, head.at + 12);
+    if (h[0] !== 0x50 || h[1] !== 0x41 || h[2] !== 0x43 || h[3] !== 0x4b) throw new PackFormatError("not a pack: bad signature");
+    const version = new DataView(h.buffer, h.byteOffset, 12).getUint32(4);
+    if (version !== 2 && version !== 3) throw new PackFormatError(`unsupported pack version ${version}`);
+    this.count = new DataView(h.buffer, h.byteOffset, 12).getUint32(8);
+  }
 
-  const noteObject = (oid: string, type: number, data: Uint8Array) => {
+  /** Where the work stands, for progress messages. */
+  progress(): { phase: "receiving" | "resolving"; done: number; total: number } {
+    return this.phase === "scan"
+      ? { phase: "receiving", done: this.scanned, total: this.count }
+      : { phase: "resolving", done: this.resolved, total: this.pending.length };
+  }
+
+  /** About `budget` objects of work; true when only `finish()` is left. */
+  step(budget: number): boolean {
+    let left = budget;
+    if (this.phase === "scan") {
+      left -= this.scan(left);
+      if (this.scanned < this.count) return false;
+      this.endScan();
+      this.phase = "resolve";
+    }
+    if (this.phase === "resolve") {
+      while (this.rootCursor < this.objects.length) {
+        if (left <= 0) return false;
+        const i = this.rootCursor++;
+        const o = this.objects[i];
+        if (o.base !== null || !o.oid) continue;
+        if (!this.childrenByOffset.has(o.offset) && !this.childrenByOid.has(o.oid)) continue;
+        left -= 1 + this.resolveFrom(i, o.oid, o.type, this.readEntry(i));
+      }
+      this.phase = "thin";
+    }
+    return true;
+  }
+
+  private noteObject(oid: string, type: number, data: Uint8Array): void {
     try {
       if (type === OBJ_COMMIT) {
         const c = parseCommit(data);
-        commits.push({ oid, tree: c.tree, parents: c.parents, time: c.committer.timestamp });
-        referenced.add(c.tree);
-        for (const p of c.parents) referenced.add(p);
+        this.commits.push({ oid, tree: c.tree, parents: c.parents, time: c.committer.timestamp });
+        this.referenced.add(c.tree);
+        for (const p of c.parents) this.referenced.add(p);
       } else if (type === OBJ_TREE) {
-        for (const child of treeChildren(data)) referenced.add(child.oid);
+        for (const child of treeChildren(data)) this.referenced.add(child.oid);
       } else if (type === OBJ_TAG) {
         const t = parseTag(data);
-        tags.push({ oid, object: t.object, type: typeCode(t.type) });
-        referenced.add(t.object);
+        this.tags.push({ oid, object: t.object, type: typeCode(t.type) });
+        this.referenced.add(t.object);
       }
     } catch (e) {
       if (e instanceof ObjectFormatError) throw new PackFormatError(`malformed ${typeName(type)} ${oid}: ${e.message}`);
       throw e;
     }
-  };
+  }
 
-  let pos = 12;
-  for (let i = 0; i < count; i++) {
-    if (pos >= packSize - 20) throw new PackFormatError(`pack is truncated: ${count - i} of ${count} objects missing`);
-    const { bytes, at } = win.view(pos, 32);
-    const header = parseEntryHeader(bytes.subarray(0, Math.min(bytes.byteLength, at + 32)), at);
-    if (!header) throw new PackFormatError("pack is truncated inside an entry header");
-    const dataStart = pos + header.headerLength;
-    const { data, consumed } = inflateAt(win, pos, dataStart, header.size, maxSize);
-    const end = dataStart + consumed;
-    if (end > packSize - 20) throw new PackFormatError("pack is truncated inside an object");
-    const raw = win.view(pos, end - pos);
-    const crc = crc32(raw.bytes.subarray(raw.at, raw.at + (end - pos)));
-    byOffset.set(pos, i);
-    if (header.type === OBJ_OFS_DELTA || header.type === OBJ_REF_DELTA) {
-      const baseOffset = header.baseDistance !== undefined ? pos - header.baseDistance : undefined;
-      if (baseOffset !== undefined && (baseOffset < 12 || !byOffset.has(baseOffset))) {
-        throw new PackFormatError(`delta at offset ${pos} names a base at ${baseOffset}, which is not an entry`);
+  /** Pass 1 over up to `budget` entries; returns how many it read. */
+  private scan(budget: number): number {
+    const { win, packSize, count, maxSize, options } = this;
+    let n = 0;
+    for (; this.scanned < count && n < budget; n++) {
+      const i = this.scanned;
+      const pos = this.pos;
+      if (pos >= packSize - 20) throw new PackFormatError(`pack is truncated: ${count - i} of ${count} objects missing`);
+      const { bytes, at } = win.view(pos, 32);
+      const header = parseEntryHeader(bytes.subarray(0, Math.min(bytes.byteLength, at + 32)), at);
+      if (!header) throw new PackFormatError("pack is truncated inside an entry header");
+      const dataStart = pos + header.headerLength;
+      const { data, consumed } = inflateAt(win, pos, dataStart, header.size, maxSize);
+      const end = dataStart + consumed;
+      if (end > packSize - 20) throw new PackFormatError("pack is truncated inside an object");
+      const raw = win.view(pos, end - pos);
+      const crc = crc32(raw.bytes.subarray(raw.at, raw.at + (end - pos)));
+      this.byOffset.set(pos, i);
+      if (header.type === OBJ_OFS_DELTA || header.type === OBJ_REF_DELTA) {
+        const baseOffset = header.baseDistance !== undefined ? pos - header.baseDistance : undefined;
+        if (baseOffset !== undefined && (baseOffset < 12 || !this.byOffset.has(baseOffset))) {
+          throw new PackFormatError(`delta at offset ${pos} names a base at ${baseOffset}, which is not an entry`);
+        }
+        this.objects.push({ oid: "", offset: pos, length: end - pos, crc32: crc, type: 0, size: 0, base: header.baseOid ?? null });
+        this.pending.push({ index: i, headerLength: header.headerLength, deltaSize: header.size, baseOffset, baseOid: header.baseOid });
+        if (this.keptBytes + data.byteLength <= KEEP_DELTAS_BUDGET) {
+          this.kept.set(i, compact(data));
+          this.keptBytes += data.byteLength;
+        }
+      } else {
+        const oid = hashObject(typeName(header.type), data);
+        this.objects.push({ oid, offset: pos, length: end - pos, crc32: crc, type: header.type, size: data.byteLength, base: null });
+        this.noteObject(oid, header.type, data);
       }
-      objects.push({ oid: "", offset: pos, length: end - pos, crc32: crc, type: 0, size: 0, base: header.baseOid ?? null });
-      pending.push({ index: i, headerLength: header.headerLength, deltaSize: header.size, baseOffset, baseOid: header.baseOid });
-      if (keptBytes + data.byteLength <= KEEP_DELTAS_BUDGET) {
-        kept.set(i, compact(data));
-        keptBytes += data.byteLength;
-      }
-    } else {
-      const oid = hashObject(typeName(header.type), data);
-      objects.push({ oid, offset: pos, length: end - pos, crc32: crc, type: header.type, size: data.byteLength, base: null });
-      noteObject(oid, header.type, data);
+      this.pos = end;
+      this.scanned++;
+      if (options.onProgress && (i & 1023) === 0) options.onProgress("receiving", i, count);
     }
-    pos = end;
-    if (options.onProgress && (i & 1023) === 0) options.onProgress("receiving", i, count);
+    return n;
   }
-  if (pos !== packSize - 20) throw new PackFormatError(`pack has ${packSize - 20 - pos} bytes of junk after its last object`);
-  const trailer = win.view(pos, 20);
-  const stored = trailer.bytes.subarray(trailer.at, trailer.at + 20);
-  const computed = hash.digest();
-  if (toHex(stored) !== toHex(computed)) throw new PackFormatError("pack trailer checksum mismatch: the pack is corrupt");
 
-  // ---- pass 2: deltas, base-first -------------------------------------------
-  const childrenByOffset = new Map<number, Pending[]>();
-  const childrenByOid = new Map<string, Pending[]>();
-  for (const p of pending) {
-    if (p.baseOffset !== undefined) push(childrenByOffset, p.baseOffset, p);
-    else push(childrenByOid, p.baseOid!, p);
+  /** The trailer check, and the maps pass 2 walks. */
+  private endScan(): void {
+    const { win, packSize } = this;
+    if (this.pos !== packSize - 20) throw new PackFormatError(`pack has ${packSize - 20 - this.pos} bytes of junk after its last object`);
+    const trailer = win.view(this.pos, 20);
+    const stored = trailer.bytes.subarray(trailer.at, trailer.at + 20);
+    this.computed = Uint8Array.from(this.hash.digest());
+    if (toHex(stored) !== toHex(this.computed)) throw new PackFormatError("pack trailer checksum mismatch: the pack is corrupt");
+    for (const p of this.pending) {
+      if (p.baseOffset !== undefined) push(this.childrenByOffset, p.baseOffset, p);
+      else push(this.childrenByOid, p.baseOid!, p);
+    }
+    for (let i = 0; i < this.objects.length; i++) if (this.objects[i].oid) this.oidIndex.set(this.objects[i].oid, i);
   }
-  const oidIndex = new Map<string, number>();
-  for (let i = 0; i < objects.length; i++) if (objects[i].oid) oidIndex.set(objects[i].oid, i);
 
-  let resolved = 0;
-  const deltaData = (p: Pending): Uint8Array => {
-    const k = kept.get(p.index);
+  private deltaData(p: Pending): Uint8Array {
+    const k = this.kept.get(p.index);
     if (k) {
-      kept.delete(p.index);
+      this.kept.delete(p.index);
       return k;
     }
-    const o = objects[p.index];
-    const raw = fs.read(path, o.offset + p.headerLength, o.length - p.headerLength);
+    const o = this.objects[p.index];
+    const raw = this.fs.read(this.path, o.offset + p.headerLength, o.length - p.headerLength);
     return inflateExact(raw, p.deltaSize);
-  };
-  const readEntry = (i: number): Uint8Array => {
-    const o = objects[i];
-    const raw = fs.read(path, o.offset, o.length);
+  }
+
+  private readEntry(i: number): Uint8Array {
+    const o = this.objects[i];
+    const raw = this.fs.read(this.path, o.offset, o.length);
     const hdr = parseEntryHeader(raw, 0)!;
     return inflateExact(raw.subarray(hdr.headerLength), hdr.size);
-  };
+  }
 
-  const resolveFrom = (rootIndex: number | null, rootOid: string, rootType: number, rootData: Uint8Array) => {
+  private kidsOf(offset: number | null, oid: string): Pending[] {
+    return [...(offset !== null ? this.childrenByOffset.get(offset) ?? [] : []), ...(this.childrenByOid.get(oid) ?? [])];
+  }
+
+  /** Resolves every delta under one base, depth first; returns how many. */
+  private resolveFrom(rootIndex: number | null, rootOid: string, rootType: number, rootData: Uint8Array): number {
+    const { objects, options } = this;
+    const before = this.resolved;
     // Explicit stack: chains may be thousands deep.
-    type Frame = { data: Uint8Array; oid: string; offset: number | null; kids: Pending[]; next: number; depth: number };
-    const kidsOf = (offset: number | null, oid: string) => [
-      ...(offset !== null ? childrenByOffset.get(offset) ?? [] : []),
-      ...(childrenByOid.get(oid) ?? []),
-    ];
     const rootOffset = rootIndex !== null ? objects[rootIndex].offset : null;
-    const stack: Frame[] = [{ data: rootData, oid: rootOid, offset: rootOffset, kids: kidsOf(rootOffset, rootOid), next: 0, depth: 0 }];
-    if (rootOffset !== null) childrenByOffset.delete(rootOffset);
-    childrenByOid.delete(rootOid);
+    const stack: Frame[] = [{ data: rootData, oid: rootOid, offset: rootOffset, kids: this.kidsOf(rootOffset, rootOid), next: 0, depth: 0 }];
+    if (rootOffset !== null) this.childrenByOffset.delete(rootOffset);
+    this.childrenByOid.delete(rootOid);
     while (stack.length) {
       const top = stack[stack.length - 1];
       if (top.next >= top.kids.length) {
@@ -338,57 +405,59 @@ export async function indexPack(fs: Dofs, path: string, base: BaseSource, option
       }
       const child = top.kids[top.next++];
       if (top.depth + 1 > MAX_DELTA_DEPTH) throw new PackFormatError(`delta chain deeper than ${MAX_DELTA_DEPTH}`);
-      const result = applyDelta(top.data, deltaData(child));
-      if (result.byteLength > maxSize) throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${maxSize}-byte limit`);
+      const result = applyDelta(top.data, this.deltaData(child));
+      if (result.byteLength > this.maxSize) throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${this.maxSize}-byte limit`);
       const o = objects[child.index];
       o.type = rootType;
       o.size = result.byteLength;
       o.oid = hashObject(typeName(rootType), result);
       o.base = top.oid;
-      noteObject(o.oid, rootType, result);
-      if (!oidIndex.has(o.oid)) oidIndex.set(o.oid, child.index);
-      resolved++;
-      if (options.onProgress && (resolved & 1023) === 0) options.onProgress("resolving", resolved, pending.length);
-      const kids = kidsOf(o.offset, o.oid);
-      childrenByOffset.delete(o.offset);
-      childrenByOid.delete(o.oid);
+      this.noteObject(o.oid, rootType, result);
+      if (!this.oidIndex.has(o.oid)) this.oidIndex.set(o.oid, child.index);
+      this.resolved++;
+      if (options.onProgress && (this.resolved & 1023) === 0) options.onProgress("resolving", this.resolved, this.pending.length);
+      const kids = this.kidsOf(o.offset, o.oid);
+      this.childrenByOffset.delete(o.offset);
+      this.childrenByOid.delete(o.oid);
       if (kids.length) stack.push({ data: result, oid: o.oid, offset: o.offset, kids, next: 0, depth: top.depth + 1 });
     }
-  };
-
-  for (let i = 0; i < objects.length; i++) {
-    const o = objects[i];
-    if (o.base !== null || !o.oid) continue;
-    if (!childrenByOffset.has(o.offset) && !childrenByOid.has(o.oid)) continue;
-    resolveFrom(i, o.oid, o.type, readEntry(i));
+    return this.resolved - before;
   }
 
-  // Whatever is left names bases outside the pack: a thin pack.
-  const thin: { oid: string; type: number; data: Uint8Array }[] = [];
-  for (const oid of [...childrenByOid.keys()]) {
-    if (!childrenByOid.has(oid)) continue;
-    const found = options.fixThin === false ? null : await base.readObject(oid);
-    if (!found) throw new PackFormatError(`delta base ${oid} is missing`);
-    thin.push({ oid, type: found.type, data: found.data });
-    resolveFrom(null, oid, found.type, found.data);
-  }
-  if (childrenByOffset.size || resolved !== pending.length) {
-    throw new PackFormatError("pack has deltas that cannot be resolved (a delta cycle)");
-  }
-
-  let checksum: Uint8Array = Uint8Array.from(computed);
-  let size = packSize;
-  if (thin.length) {
-    ({ checksum, size } = appendBases(fs, path, packSize, count, thin, objects));
-  }
-  let closed = true;
-  for (const r of referenced) {
-    if (!oidIndex.has(r) && !thin.some((t) => t.oid === r)) {
-      closed = false;
-      break;
+  /** Completes a thin pack from the repository and returns the index. */
+  async finish(): Promise<IndexResult> {
+    while (!this.step(Number.MAX_SAFE_INTEGER));
+    const { objects } = this;
+    // Whatever is left names bases outside the pack: a thin pack.
+    const thin: { oid: string; type: number; data: Uint8Array }[] = [];
+    for (const oid of [...this.childrenByOid.keys()]) {
+      if (!this.childrenByOid.has(oid)) continue;
+      const found = this.options.fixThin === false ? null : await this.base.readObject(oid);
+      if (!found) throw new PackFormatError(`delta base ${oid} is missing`);
+      thin.push({ oid, type: found.type, data: found.data });
+      this.resolveFrom(null, oid, found.type, found.data);
     }
+    if (this.childrenByOffset.size || this.resolved !== this.pending.length) {
+      throw new PackFormatError("pack has deltas that cannot be resolved (a delta cycle)");
+    }
+    let checksum: Uint8Array = this.computed!;
+    let size = this.packSize;
+    if (thin.length) {
+      ({ checksum, size } = appendBases(this.fs, this.path, this.packSize, this.count, thin, objects));
+    }
+    let closed = true;
+    for (const r of this.referenced) {
+      if (!this.oidIndex.has(r) && !thin.some((t) => t.oid === r)) {
+        closed = false;
+        break;
+      }
+    }
+    return { packChecksum: checksum, packSize: size, objects, commits: this.commits, tags: this.tags, referenced: this.referenced, thinBases: thin.length, closed };
   }
-  return { packChecksum: checksum, packSize: size, objects, commits, tags, referenced, thinBases: thin.length, closed };
+}
+
+export async function indexPack(fs: Dofs, path: string, base: BaseSource, options: IndexOptions = {}): Promise<IndexResult> {
+  return new PackIndexer(fs, path, base, options).finish();
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
