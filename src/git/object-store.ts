@@ -23,7 +23,7 @@ import { applyDelta } from "./pack/delta";
 import { PackFormatError, parseEntryHeader } from "./pack/entry";
 import { readIdxV2 } from "./pack/idx";
 import { inflateExact } from "./pack/zlib";
-import { type BaseSource, type IndexOptions, type IndexResult, indexPack } from "./pack/indexer";
+import { type BaseSource, type IndexOptions, type IndexResult, indexPack, PackIndexer } from "./pack/indexer";
 
 export const PACK_DIR = "/objects/pack";
 
@@ -309,6 +309,11 @@ export class ObjectStore implements BaseSource {
   /** Indexes a pack that sits at a temporary path in DOFS. Throws PackFormatError. */
   index(tempPath: string, onProgress?: IndexOptions["onProgress"]): Promise<IndexResult> {
     return indexPack(this.fs, tempPath, this, { onProgress });
+  }
+
+  /** The same as resumable work, for indexing a large pack over several invocations. */
+  indexer(tempPath: string): PackIndexer {
+    return new PackIndexer(this.fs, tempPath, this);
   }
 
   /**

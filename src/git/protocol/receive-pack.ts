@@ -12,7 +12,7 @@ import type { ObjectStore } from "../object-store";
 import { OBJ_COMMIT, ZERO_OID, isOid } from "../object";
 import { PackFormatError } from "../pack/entry";
 import { writeIdxV2 } from "../pack/idx";
-import type { IndexResult } from "../pack/indexer";
+import type { IndexResult, PackIndexer } from "../pack/indexer";
 import type { RefStore, RefUpdate } from "../refs";
 import { parseCapabilities } from "./capabilities";
 import { FLUSH, PktLineError, type PktReader, concatBytes, errPkt, pktLine, pktText, sideband } from "./pkt-line";
@@ -124,16 +124,91 @@ async function receivePackData(ctx: ReceiveContext, reader: PktReader): Promise<
 }
 
 export async function receivePack(ctx: ReceiveContext, reader: PktReader): Promise<Uint8Array> {
+  const started = await startPush(ctx, reader);
+  return "report" in started ? started.report : started.job.finish();
+}
+
+/**
+ * A push whose pack is stored and whose indexing is under way. `step` does a bounded
+ * amount of indexing; `finish` completes it, applies the ref updates and returns the
+ * report. Between calls the job lives in the Durable Object's memory, so a large pack is
+ * indexed over several invocations, each within its own CPU budget.
+ */
+export class PushJob {
+  constructor(
+    private readonly ctx: ReceiveContext,
+    private readonly push: PushRequest,
+    private readonly tempPath: string | null,
+    private readonly indexer: PackIndexer | null,
+  ) {}
+
+  get packBytes(): number {
+    return this.indexer?.packSize ?? 0;
+  }
+
+  progress(): string {
+    if (!this.indexer) return "";
+    const p = this.indexer.progress();
+    const pct = p.total ? Math.floor((p.done * 100) / p.total) : 100;
+    return `${p.phase === "receiving" ? "Indexing objects" : "Resolving deltas"}: ${pct}% (${p.done}/${p.total})`;
+  }
+
+  /** About `budget` objects of indexing; true when only `finish` is left. Throws PackFormatError. */
+  step(budget: number): boolean {
+    return this.indexer ? this.indexer.step(budget) : true;
+  }
+
+  /** The rest of the indexing, the ref updates, and the report to send. */
+  async finish(): Promise<Uint8Array> {
+    const { ctx, push, tempPath } = this;
+    const { commands } = push;
+    let indexed: IndexResult | null = null;
+    if (this.indexer) {
+      try {
+        indexed = await this.indexer.finish();
+      } catch (e) {
+        ctx.fs.unlink(tempPath!);
+        if (!(e instanceof PackFormatError)) throw e;
+        return report(push, e.message, commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" })));
+      }
+    }
+    const atomic = push.caps.has("atomic");
+    const results = decide(ctx, push, indexed);
+    if (atomic && results.some((r) => r.reason)) {
+      for (const r of results) if (!r.reason) r.reason = "atomic push failed";
+    }
+    for (const hook of ctx.hooks ?? []) {
+      const verdict = hook.preReceive?.(push);
+      if (verdict && !verdict.ok) {
+        for (const r of results) if (!r.reason) r.reason = `pre-receive hook declined: ${verdict.message}`;
+        break;
+      }
+    }
+    const final = commit(ctx, push, results, tempPath, indexed, atomic);
+    for (const hook of ctx.hooks ?? []) hook.postReceive?.(push, final);
+    return report(push, "ok", final);
+  }
+
+  /** Drops the stored pack of a push that will not be finished. */
+  abandon(): void {
+    if (this.tempPath && this.ctx.fs.exists(this.tempPath)) this.ctx.fs.unlink(this.tempPath);
+  }
+}
+
+/**
+ * Reads the commands and stores the pack; the answer is either a report already (bad
+ * input, nothing to do) or a job that indexes and applies the push.
+ */
+export async function startPush(ctx: ReceiveContext, reader: PktReader): Promise<{ report: Uint8Array } | { job: PushJob }> {
   let push: PushRequest | null;
   try {
     push = await readPushRequest(reader);
   } catch (e) {
-    if (e instanceof ReceivePackError || e instanceof PktLineError) return concatBytes([errPkt(e.message)]);
+    if (e instanceof ReceivePackError || e instanceof PktLineError) return { report: concatBytes([errPkt(e.message)]) };
     throw new BadBodyError(`Could not read the request body: ${(e as Error).message}`);
   }
-  if (!push) return new Uint8Array(0);
+  if (!push) return { report: new Uint8Array(0) };
   const { commands } = push;
-  const atomic = push.caps.has("atomic");
   const needsPack = commands.some((c) => c.new !== ZERO_OID);
 
   // A pack follows whenever something is created or updated.
@@ -143,43 +218,28 @@ export async function receivePack(ctx: ReceiveContext, reader: PktReader): Promi
       tempPath = await receivePackData(ctx, reader);
     } catch (e) {
       const why = isFsError(e, "ENOSPC") ? "repository quota exceeded" : `could not read the pack: ${(e as Error).message}`;
-      return report(push, why, commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" })));
+      return { report: report(push, why, commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" }))) };
     }
   } else {
     await reader.cancel();
   }
 
-  let indexed: IndexResult | null = null;
+  let indexer: PackIndexer | null = null;
   if (tempPath) {
     if (ctx.fs.stat(tempPath).size === 0) {
       ctx.fs.unlink(tempPath);
       tempPath = null;
     } else {
       try {
-        indexed = await ctx.store.index(tempPath);
+        indexer = ctx.store.indexer(tempPath);
       } catch (e) {
         ctx.fs.unlink(tempPath);
         if (!(e instanceof PackFormatError)) throw e;
-        return report(push, e.message, commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" })));
+        return { report: report(push, e.message, commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" }))) };
       }
     }
   }
-
-  const results = decide(ctx, push, indexed);
-  if (atomic && results.some((r) => r.reason)) {
-    for (const r of results) if (!r.reason) r.reason = "atomic push failed";
-  }
-  for (const hook of ctx.hooks ?? []) {
-    const verdict = hook.preReceive?.(push);
-    if (verdict && !verdict.ok) {
-      for (const r of results) if (!r.reason) r.reason = `pre-receive hook declined: ${verdict.message}`;
-      break;
-    }
-  }
-
-  const final = commit(ctx, push, results, tempPath, indexed, atomic);
-  for (const hook of ctx.hooks ?? []) hook.postReceive?.(push, final);
-  return report(push, "ok", final);
+  return { job: new PushJob(ctx, push, tempPath, indexer) };
 }
 
 type Pending = CommandResult & { cmd: PushCommand; reason?: string };
