@@ -83,7 +83,7 @@ async function main() {
 
   const gitflare = new LocalServer(join(work, "state"));
   const inspectorPort = await freePort();
-  await gitflare.start(inspectorPort);
+  await gitflare.start({ inspectorPort });
   const inspector = await Inspector.connect(inspectorPort);
   // Gitflare's side pushes and reads as the owner, with a token sent on every request
   // (scoped to Gitflare's URL), so no run pays for a 401 round trip.

@@ -281,3 +281,25 @@ describe("persistence, export and pack size", () => {
     expect(ours / theirs).toBeLessThanOrEqual(1.1);
   });
 });
+
+describe("large pushes indexed in slices", () => {
+  // A server that slices every push, a few objects at a time.
+  const sliced = new LocalServer();
+  beforeAll(async () => {
+    await sliced.start({ vars: { GITFLARE_SLICE_MIN_BYTES: "1", GITFLARE_SLICE_UNITS: "20" } });
+    await sliced.signUpAndUse("e2e");
+  });
+  afterAll(() => sliced.stop());
+
+  it("pushes with progress from every slice, then clones a sound copy", async () => {
+    const src = await makeRepo(30);
+    const url = `${sliced.url}/e2e/sliced.git`;
+    const push = await gitRun(src, ["push", "--progress", url, "main"]);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stderr).toMatch(/remote: (Indexing objects|Resolving deltas): \d+%/);
+    const dir = tempDir();
+    await git(dir, "clone", "-q", url, "c");
+    await verifyClone(join(dir, "c"), src, url);
+    expect(sliced.output()).toMatch(/receive-pack: upload \d+ ms, \d+ index slices, longest \d+ ms/);
+  });
+});

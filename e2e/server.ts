@@ -37,11 +37,18 @@ export class LocalServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Starts `npm start`; with `inspectorPort`, workerd's V8 inspector listens there too. */
-  async start(inspectorPort?: number): Promise<void> {
+  /**
+   * Starts `npm start`; with `inspectorPort`, workerd's V8 inspector listens there too;
+   * `vars` override the Worker's variables.
+   */
+  async start(options: { inspectorPort?: number; vars?: Record<string, string> } = {}): Promise<void> {
     this.port = await freePort();
     this.log = "";
-    const extra = inspectorPort ? ["--", "--inspector-port", String(inspectorPort)] : [];
+    const args = [
+      ...(options.inspectorPort ? ["--inspector-port", String(options.inspectorPort)] : []),
+      ...Object.entries(options.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ];
+    const extra = args.length ? ["--", ...args] : [];
     const proc = spawn("npm", ["start", ...extra], {
       cwd: join(import.meta.dirname, ".."),
       env: { ...process.env, PORT: String(this.port), GITFLARE_STATE: this.stateDir, WRANGLER_SEND_METRICS: "false", CI: "true" },

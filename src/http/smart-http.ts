@@ -2,11 +2,12 @@
 // passes the access check, then hands the request, body unread, to the repository's
 // Durable Object, so a push streams from the client into DOFS.
 import { Hono, type Context } from "hono";
-import type { Env } from "../repo/repository";
+import type { Env, Repository } from "../repo/repository";
 import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } from "../access/check";
 import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
 import { GIT_REALM, plainText } from "./responses";
+import { errPkt, sideband as sidebandFrames } from "../git/protocol/pkt-line";
 
 export const smartHttp = new Hono<{ Bindings: Env }>();
 type C = Context<{ Bindings: Env }>;
@@ -83,14 +84,64 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   if (refused) return refused;
   const access = await pushAccess(c, true);
   if (!access.ok) return gitRefusal(access, "POST");
-  const res = await forward(access.stub, "/git-receive-pack", c.req.raw);
   // A push that was to create the repository but stored nothing (refused before any
-  // command ran) leaves no empty repository behind.
-  if (access.created && !(await access.stub.exists())) await deleteRepoRecord(c.env.DB, access.repo.id);
-  // Listings sort by the last push.
-  else if (res.ok) c.executionCtx.waitUntil(touchPushed(c.env.DB, access.repo.id));
+  // command ran) leaves no empty repository behind. Listings sort by the last push.
+  const settle = async () => {
+    if (access.created && !(await access.stub.exists())) await deleteRepoRecord(c.env.DB, access.repo.id);
+    else await touchPushed(c.env.DB, access.repo.id);
+  };
+  const started = Date.now();
+  const res = await forward(access.stub, "/git-receive-pack", c.req.raw);
+  const job = res.headers.get("X-Gitflare-Push-Job");
+  if (res.status === 202 && job) {
+    return slicedPush(access.stub, job, res.headers.get("X-Gitflare-Sideband") === "1", Date.now() - started, (p) => c.executionCtx.waitUntil(p.then(settle)));
+  }
+  if (res.ok) await settle();
   return res;
 });
+
+/**
+ * The answer to a large push: the repository indexes it one bounded invocation at a
+ * time (`pushStep`), while this response relays progress on side band 2, which also
+ * keeps the connection alive, and ends with the report.
+ */
+function slicedPush(stub: DurableObjectStub<Repository>, job: string, sideband: boolean, uploadMs: number, onDone: (p: Promise<void>) => void): Response {
+  let slices = 0;
+  let longest = 0;
+  let finished: () => void = () => undefined;
+  onDone(new Promise((resolve) => (finished = resolve)));
+  // Each pull enqueues something (a stream whose pull enqueues nothing is not pulled
+  // again), so without side band the steps run on until the report.
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        const t = Date.now();
+        let step: Awaited<ReturnType<typeof stub.pushStep>>;
+        try {
+          step = await stub.pushStep(job);
+        } catch (e) {
+          controller.enqueue(errPkt(`push failed: ${(e as Error).message}`));
+          controller.close();
+          finished();
+          return;
+        }
+        slices++;
+        longest = Math.max(longest, Date.now() - t);
+        if (!step.done) {
+          if (!sideband) continue;
+          for (const p of sidebandFrames(2, new TextEncoder().encode(`${step.progress}\r`))) controller.enqueue(p);
+          return;
+        }
+        controller.enqueue(step.report);
+        controller.close();
+        finished();
+        console.log(`receive-pack: upload ${uploadMs} ms, ${slices} index slices, longest ${longest} ms`);
+        return;
+      }
+    },
+  });
+  return new Response(body, { headers: { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" } });
+}
 
 smartHttp.get("/:owner/:repo/export.tar", async (c) => {
   const access = await checkAccess(c, "read");

@@ -6,7 +6,7 @@ import { DurableObject } from "cloudflare:workers";
 import { Dofs } from "../fs/dofs";
 import { ObjectStore } from "../git/object-store";
 import { RefStore } from "../git/refs";
-import { INCOMING_DIR, receivePack } from "../git/protocol/receive-pack";
+import { INCOMING_DIR, type PushJob, startPush } from "../git/protocol/receive-pack";
 import { UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2 } from "../git/protocol/upload-pack";
 import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
 import { FLUSH, PktLineError, PktReader, concatBytes, errPkt, pktLine, sideband } from "../git/protocol/pkt-line";
@@ -30,6 +30,10 @@ export interface Env {
   GITFLARE_TIER_AGE_DAYS?: string;
   /** Seconds an object stays unreachable before compaction drops it (default 3600). */
   GITFLARE_PRUNE_GRACE_SECONDS?: string;
+  /** Pushes with a pack at least this large are indexed in slices (default 32 MiB). */
+  GITFLARE_SLICE_MIN_BYTES?: string;
+  /** Work per indexing slice: objects, counting 64 KiB of a large one as one more (default 4000). */
+  GITFLARE_SLICE_UNITS?: string;
 }
 
 function maintenanceConfig(env: Env, overrides: Partial<MaintenanceConfig> = {}): MaintenanceConfig {
@@ -60,6 +64,13 @@ export class Repository extends DurableObject<Env> {
   views!: Views;
   private maintenance!: Maintenance;
   private maintaining = false;
+  /** Pushes being indexed in slices, by id; lost (and the pushes failed) if evicted. */
+  private readonly pushJobs = new Map<string, PushJob>();
+  /** When a push is indexed in slices, and how much work a slice does (tests lower both). */
+  sliceConfig = {
+    minBytes: Number(this.env.GITFLARE_SLICE_MIN_BYTES ?? "") || 32 * 1024 * 1024,
+    units: Number(this.env.GITFLARE_SLICE_UNITS ?? "") || 4000,
+  };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -301,7 +312,7 @@ export class Repository extends DurableObject<Env> {
   private async receivePack(request: Request): Promise<Response> {
     checkContentType(request, "git-receive-pack");
     const reader = new PktReader(decodedBody(request));
-    const result = await receivePack(
+    const started = await startPush(
       {
         fs: this.fs,
         store: this.store,
@@ -311,11 +322,39 @@ export class Repository extends DurableObject<Env> {
       },
       reader,
     );
+    const headers = { "Content-Type": "application/x-git-receive-pack-result", ...GIT_NO_CACHE };
+    if ("report" in started) return new Response(started.report, { headers });
+    const job = started.job;
+    if (job.packBytes < this.sliceConfig.minBytes) {
+      return new Response(await this.finishPush(job), { headers });
+    }
+    // A large pack: the Worker drives the indexing through `pushStep`, one bounded
+    // invocation at a time, and relays progress to the client meanwhile.
+    const id = crypto.randomUUID();
+    this.pushJobs.set(id, job);
+    return new Response(null, { status: 202, headers: { "X-Gitflare-Push-Job": id, "X-Gitflare-Sideband": job.sideband ? "1" : "0" } });
+  }
+
+  /** One slice of a large push's indexing; the report once it is done (RPC). */
+  async pushStep(id: string): Promise<{ done: false; progress: string } | { done: true; report: Uint8Array }> {
+    const job = this.pushJobs.get(id);
+    if (!job) return { done: true, report: concatBytes([errPkt("push interrupted (the repository restarted): please push again")]) };
+    try {
+      if (!job.step(this.sliceConfig.units)) return { done: false, progress: job.progress() };
+      this.pushJobs.delete(id);
+      return { done: true, report: await this.finishPush(job) };
+    } catch (e) {
+      this.pushJobs.delete(id);
+      job.abandon();
+      throw e;
+    }
+  }
+
+  private async finishPush(job: PushJob): Promise<Uint8Array> {
+    const report = await job.finish();
     this.settleHead();
     await this.scheduleMaintenance(10_000);
-    return new Response(result, {
-      headers: { "Content-Type": "application/x-git-receive-pack-result", ...GIT_NO_CACHE },
-    });
+    return report;
   }
 
   /**

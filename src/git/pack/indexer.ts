@@ -346,6 +346,8 @@ export class PackIndexer {
       }
       this.pos = end;
       this.scanned++;
+      // Large objects cost more: a unit of work per 64 KiB beyond the first.
+      n += header.size >> 16;
       if (options.onProgress && (i & 1023) === 0) options.onProgress("receiving", i, count);
     }
     return n;

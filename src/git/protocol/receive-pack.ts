@@ -142,6 +142,11 @@ export class PushJob {
     private readonly indexer: PackIndexer | null,
   ) {}
 
+  /** The client takes progress on side band 2 (and did not ask for quiet). */
+  get sideband(): boolean {
+    return this.push.caps.has("side-band-64k") && !this.push.caps.has("quiet");
+  }
+
   get packBytes(): number {
     return this.indexer?.packSize ?? 0;
   }
@@ -153,9 +158,18 @@ export class PushJob {
     return `${p.phase === "receiving" ? "Indexing objects" : "Resolving deltas"}: ${pct}% (${p.done}/${p.total})`;
   }
 
-  /** About `budget` objects of indexing; true when only `finish` is left. Throws PackFormatError. */
+  private failure: string | null = null;
+
+  /** About `budget` units of indexing (an object, or 64 KiB of one); true when only `finish` is left. */
   step(budget: number): boolean {
-    return this.indexer ? this.indexer.step(budget) : true;
+    if (!this.indexer || this.failure) return true;
+    try {
+      return this.indexer.step(budget);
+    } catch (e) {
+      if (!(e instanceof PackFormatError)) throw e;
+      this.failure = e.message;
+      return true;
+    }
   }
 
   /** The rest of the indexing, the ref updates, and the report to send. */
@@ -165,6 +179,7 @@ export class PushJob {
     let indexed: IndexResult | null = null;
     if (this.indexer) {
       try {
+        if (this.failure) throw new PackFormatError(this.failure);
         indexed = await this.indexer.finish();
       } catch (e) {
         ctx.fs.unlink(tempPath!);
