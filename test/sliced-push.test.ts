@@ -66,4 +66,17 @@ describe("sliced indexing of large pushes", () => {
     expect(step.done).toBe(true);
     expect(dec(step.done ? step.report.slice().buffer : new ArrayBuffer(0))).toContain("ERR push interrupted");
   });
+
+  it("drops the job and its stored pack when the client goes away", async () => {
+    const { stub } = await slicedRepo();
+    const body = concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), enc("0000"), fromBase64(fixtures.ofsPack.pack)]);
+    const res = await stub.fetch("https://repo.internal/git-receive-pack", { method: "POST", headers: { "Content-Type": "application/x-git-receive-pack-request" }, body });
+    expect(res.status).toBe(202);
+    const id = res.headers.get("X-Gitflare-Push-Job")!;
+    expect((await stub.pushStep(id)).done).toBe(false);
+    await stub.abandonPush(id);
+    await inRepo(stub, (repo) => expect(repo.fs.readdir("/objects/incoming")).toEqual([]));
+    const step = await stub.pushStep(id);
+    expect(step.done && dec(step.report.slice().buffer)).toContain("push interrupted");
+  });
 });

@@ -139,6 +139,11 @@ function slicedPush(stub: DurableObjectStub<Repository>, job: string, sideband: 
         return;
       }
     },
+    // The client went away: drop the job and its stored pack now.
+    async cancel() {
+      finished();
+      await stub.abandonPush(job);
+    },
   });
   return new Response(body, { headers: { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" } });
 }

@@ -65,7 +65,7 @@ export class Repository extends DurableObject<Env> {
   private maintenance!: Maintenance;
   private maintaining = false;
   /** Pushes being indexed in slices, by id; lost (and the pushes failed) if evicted. */
-  private readonly pushJobs = new Map<string, PushJob>();
+  private readonly pushJobs = new Map<string, { job: PushJob; touched: number }>();
   /** When a push is indexed in slices, and how much work a slice does (tests lower both). */
   sliceConfig = {
     minBytes: Number(this.env.GITFLARE_SLICE_MIN_BYTES ?? "") || 32 * 1024 * 1024,
@@ -331,14 +331,18 @@ export class Repository extends DurableObject<Env> {
     // A large pack: the Worker drives the indexing through `pushStep`, one bounded
     // invocation at a time, and relays progress to the client meanwhile.
     const id = crypto.randomUUID();
-    this.pushJobs.set(id, job);
+    // A job nobody has stepped for ten minutes was left behind by a Worker that died.
+    for (const [old, j] of this.pushJobs) if (Date.now() - j.touched > 600_000) this.abandonPush(old);
+    this.pushJobs.set(id, { job, touched: Date.now() });
     return new Response(null, { status: 202, headers: { "X-Gitflare-Push-Job": id, "X-Gitflare-Sideband": job.sideband ? "1" : "0" } });
   }
 
   /** One slice of a large push's indexing; the report once it is done (RPC). */
   async pushStep(id: string): Promise<{ done: false; progress: string } | { done: true; report: Uint8Array }> {
-    const job = this.pushJobs.get(id);
-    if (!job) return { done: true, report: concatBytes([errPkt("push interrupted (the repository restarted): please push again")]) };
+    const entry = this.pushJobs.get(id);
+    if (!entry) return { done: true, report: concatBytes([errPkt("push interrupted (the repository restarted): please push again")]) };
+    entry.touched = Date.now();
+    const job = entry.job;
     try {
       if (!job.step(this.sliceConfig.units)) return { done: false, progress: job.progress() };
       this.pushJobs.delete(id);
@@ -348,6 +352,12 @@ export class Repository extends DurableObject<Env> {
       job.abandon();
       throw e;
     }
+  }
+
+  /** Drops a sliced push whose client went away, and its stored pack (RPC). */
+  abandonPush(id: string): void {
+    this.pushJobs.get(id)?.job.abandon();
+    this.pushJobs.delete(id);
   }
 
   private async finishPush(job: PushJob): Promise<Uint8Array> {
