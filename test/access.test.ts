@@ -244,10 +244,14 @@ describe("sessions and CSRF", () => {
       expect(r.status).toBe(401);
       await r.text();
     }
-    const good = await accountAuth("keyholder");
-    const r = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: good, "CF-Connecting-IP": ip } });
+    const r = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: "Bearer gfp_wrong-again", "CF-Connecting-IP": ip } });
     expect(r.status).toBe(429);
+    expect(r.headers.get("Retry-After")).toMatch(/^\d+$/);
     await r.text();
+    // A live token is still served: the limit is on failures.
+    const good = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: await accountAuth("keyholder"), "CF-Connecting-IP": ip } });
+    expect(good.status).toBe(200);
+    await good.text();
   });
 });
 

@@ -45,12 +45,15 @@ export function parseAuthorization(header: string | undefined): [string | null, 
 async function identify(c: Context, db: D1Database): Promise<Caller> {
   const creds = parseAuthorization(c.req.header("Authorization"));
   if (creds) {
-    const key = `token:${clientAddress(c.req.raw)}`;
-    const wait = await retryAfter(db, key, TOKEN_LIMIT);
-    if (wait > 0) throw new RateLimited(wait);
     const [username, token] = creds;
     const found = await verifyToken(db, token);
     if (!found || (username !== null && username.toLowerCase() !== found.user.username.toLowerCase())) {
+      // Only failures are counted and checked: a live token costs no extra query, and a
+      // token cannot be guessed (240 random bits), so the limit is against load from
+      // bad credentials, not against a lucky guess.
+      const key = `token:${clientAddress(c.req.raw)}`;
+      const wait = await retryAfter(db, key, TOKEN_LIMIT);
+      if (wait > 0) throw new RateLimited(wait);
       await recordFailure(db, key, TOKEN_LIMIT);
       throw new BadCredentials();
     }
