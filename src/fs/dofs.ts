@@ -233,6 +233,20 @@ export class Dofs {
     return this.readTiered(row.tier, row.size, offset, length);
   }
 
+  /**
+   * Like `readAsync`, for reading a file through once: a tiered range is one R2 request
+   * and is not cached.
+   */
+  async readOnce(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const row = this.fileNode(path, "read");
+    if (!row.tier) return this.readRange(row, offset, length);
+    const end = Math.min(row.size, offset + length);
+    if (end <= offset) return new Uint8Array(0);
+    const obj = await this.bucket?.get(row.tier, { range: { offset, length: end - offset } });
+    if (!obj) throw new FsError("ENOENT", "read", path, "tiered file is missing from R2");
+    return new Uint8Array(await obj.arrayBuffer());
+  }
+
   /** Whether a file's contents have moved to R2. */
   isTiered(path: string): boolean {
     return this.fileNode(path, "stat").tier !== null;

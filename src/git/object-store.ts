@@ -194,6 +194,13 @@ export class ObjectStore implements BaseSource {
   }
 
   /** The raw bytes of an object's pack entry, as stored (in DOFS or tiered to R2). */
+  /** Like `rawSpan`, for reading a pack through once (not cached). */
+  async packSpan(pack: number, offset: number, length: number): Promise<Uint8Array> {
+    const path = this.packPaths.get(pack);
+    if (!path) throw new MissingObjectError(`pack ${pack}`);
+    return this.fs.readOnce(path, offset, length);
+  }
+
   /** Up to `length` bytes of a pack from `offset` (fewer at its end). */
   async rawSpan(pack: number, offset: number, length: number): Promise<Uint8Array> {
     const path = this.packPaths.get(pack);
