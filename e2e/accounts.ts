@@ -1,8 +1,3 @@
-
-/** Each Set-Cookie header on its own (the Headers typings here lack getSetCookie). */
-function setCookies(res: Response): string[] {
-  return (res.headers as unknown as { getSetCookie(): string[] }).getSetCookie();
-}
 // Accounts for end-to-end tests, made through the real web forms: a cookie jar per
 // user, the CSRF field read from each page, and tokens read from the page that shows
 // them once.
@@ -13,9 +8,21 @@ function setCookies(res: Response): string[] {
  */
 export const e2eAuth = { header: "" };
 
+/** Each Set-Cookie header on its own (the Headers typings here lack getSetCookie). */
+export function setCookies(res: Response): string[] {
+  return (res.headers as unknown as { getSetCookie(): string[] }).getSetCookie();
+}
+
+/**
+ * A browser without a page: a cookie jar and forms posted as a browser on the site posts
+ * them. `fetcher` is how requests leave (workerd tests pass SELF.fetch).
+ */
 export class Browserless {
   private cookies = new Map<string, string>();
-  constructor(readonly base: string) {}
+  constructor(
+    readonly base: string,
+    private readonly fetcher: (url: string, init: RequestInit) => Promise<Response> = (url, init) => fetch(url, init),
+  ) {}
 
   private cookieHeader(): string {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
@@ -33,7 +40,7 @@ export class Browserless {
   }
 
   async get(path: string, init: RequestInit = {}): Promise<Response> {
-    const res = await fetch(this.base + path, { ...init, redirect: "manual", headers: { Cookie: this.cookieHeader(), ...(init.headers as Record<string, string>) } });
+    const res = await this.fetcher(this.base + path, { ...init, redirect: "manual", headers: { Cookie: this.cookieHeader(), ...(init.headers as Record<string, string>) } });
     this.keep(res);
     return res;
   }
@@ -52,7 +59,7 @@ export class Browserless {
     const body = new URLSearchParams(fields);
     const token = opts.csrf === undefined ? await this.csrf(opts.from ?? path) : opts.csrf;
     if (token !== null) body.set("_csrf", token);
-    const res = await fetch(this.base + path, {
+    const res = await this.fetcher(this.base + path, {
       method: "POST",
       body,
       redirect: "manual",

@@ -7,11 +7,7 @@ import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
 import { createUser, findUserByName } from "../src/auth/accounts";
 import { createToken } from "../src/auth/tokens";
 import { accountAuth, fromBase64, ownerFetch } from "./helpers";
-
-/** Each Set-Cookie header on its own (the Headers typings here lack getSetCookie). */
-function setCookies(res: Response): string[] {
-  return (res.headers as unknown as { getSetCookie(): string[] }).getSetCookie();
-}
+import { Browserless, setCookies } from "../e2e/accounts";
 
 const fixtures = inject("fixtures");
 const ZERO = "0".repeat(40);
@@ -25,36 +21,11 @@ async function pushFixture(owner: string, name: string): Promise<void> {
   expect(new TextDecoder().decode(await res.arrayBuffer())).toContain("ok refs/heads/main");
 }
 
-/** A browser: a cookie jar, and forms posted with the page's CSRF token and our Origin. */
-class Browser {
-  cookies = new Map<string, string>();
-  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    headers.set("Cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
-    const res = await SELF.fetch(BASE + path, { ...init, headers, redirect: "manual" });
-    for (const line of setCookies(res)) {
-      const [pair] = line.split(";");
-      const [k, v] = [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)];
-      if (v) this.cookies.set(k, v);
-      else this.cookies.delete(k);
-    }
-    return res;
-  }
-  async csrf(path: string): Promise<string> {
-    const text = await (await this.fetch(path)).text();
-    return /name="_csrf" value="([^"]+)"/.exec(text)?.[1] ?? "";
-  }
-  async post(path: string, fields: Record<string, string>, opts: { from?: string; origin?: string | null; csrf?: string } = {}): Promise<Response> {
-    const body = new URLSearchParams(fields);
-    body.set("_csrf", opts.csrf ?? (await this.csrf(opts.from ?? path)));
-    const headers: Record<string, string> = { "Content-Type": "application/x-www-form-urlencoded" };
-    if (opts.origin !== null) headers.Origin = opts.origin ?? BASE;
-    return this.fetch(path, { method: "POST", body, headers });
-  }
-}
+/** A browser against the Worker in this isolate. */
+const browser = () => new Browserless(BASE, (url, init) => SELF.fetch(url, init));
 
-async function signedIn(username: string): Promise<Browser> {
-  const b = new Browser();
+async function signedIn(username: string): Promise<Browserless> {
+  const b = browser();
   const res = await b.post("/signup", { username, email: `${username}@example.com`, password: "correct horse" }, { from: "/signup" });
   expect(res.status).toBe(303);
   return b;
@@ -94,7 +65,7 @@ describe("the access check", () => {
       for (const [who, res] of [
         ["anonymous", await SELF.fetch(BASE + path, init({}))],
         ["stranger token", await SELF.fetch(BASE + path, init({ Authorization: stranger }))],
-        ["stranger session", await session.fetch(path, init({}))],
+        ["stranger session", await session.get(path, init({}))],
       ] as const) {
         const body = await res.text();
         const allowed = r.path === "/api/repos/:owner/:repo" && r.method === "POST" ? [401, 403] : [401, 403, 404];
@@ -160,12 +131,12 @@ describe("tokens", () => {
     const wrongUser = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: "Basic " + btoa(`keyholder:${token}`) } });
     expect(wrongUser.status).toBe(401);
     await wrongUser.text();
-    const id = /action="\/settings\/tokens\/(\d+)\/revoke"/.exec(await (await b.fetch("/settings/tokens")).text())![1];
+    const id = /action="\/settings\/tokens\/(\d+)\/revoke"/.exec(await (await b.get("/settings/tokens")).text())![1];
     expect((await b.post(`/settings/tokens/${id}/revoke`, {}, { from: "/settings/tokens" })).status).toBe(303);
     const after = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: "Basic " + btoa(`${username}:${token}`) } });
     expect(after.status).toBe(401);
     await after.text();
-    expect(await (await b.fetch("/settings/tokens")).text()).toContain("revoked");
+    expect(await (await b.get("/settings/tokens")).text()).toContain("revoked");
   });
 
   it("caps a token by its scope: read cannot push", async () => {
@@ -183,7 +154,7 @@ describe("tokens", () => {
 
 describe("sessions and CSRF", () => {
   it("stores passwords as PBKDF2 hashes and sets an HttpOnly, SameSite session cookie", async () => {
-    const b = new Browser();
+    const b = browser();
     const res = await b.post("/signup", { username: "hashme", email: "hashme@example.com", password: "correct horse" }, { from: "/signup" });
     expect(res.status).toBe(303);
     const cookie = setCookies(res).find((c) => c.startsWith("gf_session="))!;
@@ -212,7 +183,7 @@ describe("sessions and CSRF", () => {
     const good = await b.post("/new", { name: "withcsrf", visibility: "public" }, { from: "/new" });
     expect(good.status).toBe(303);
     // Sign-in forms are protected before there is a session, too.
-    const anon = new Browser();
+    const anon = browser();
     const login = await anon.post("/login", { login: "hashme", password: "correct horse" }, { csrf: "forged" });
     expect(login.status).toBe(403);
     await login.text();
@@ -222,15 +193,15 @@ describe("sessions and CSRF", () => {
     const username = `limited${seq++}`;
     await signedIn(username);
     const ip = { "CF-Connecting-IP": `203.0.113.${seq++}` };
-    const b = new Browser();
+    const b = browser();
     for (let i = 0; i < 10; i++) {
       const csrf = await b.csrf("/login");
-      const r = await b.fetch("/login", { method: "POST", headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: csrf, login: username, password: `wrong${i}` }) });
+      const r = await b.get("/login", { method: "POST", headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: csrf, login: username, password: `wrong${i}` }) });
       expect(r.status).toBe(401);
       await r.text();
     }
     const csrf = await b.csrf("/login");
-    const r = await b.fetch("/login", { method: "POST", headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: csrf, login: username, password: "correct horse" }) });
+    const r = await b.get("/login", { method: "POST", headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: csrf, login: username, password: "correct horse" }) });
     expect(r.status).toBe(429);
     expect(r.headers.get("Retry-After")).toMatch(/^\d+$/);
     expect(setCookies(r).some((c) => c.startsWith("gf_session="))).toBe(false);
@@ -375,10 +346,10 @@ describe("accounts and repositories", () => {
     const wrong = await b.post(`/${username}/keepme/settings/delete`, { confirm: "keepme" }, { from: `/${username}/keepme/settings` });
     expect(wrong.status).toBe(400);
     expect(await wrong.text()).toContain(`Type ${username}/keepme to confirm`);
-    expect((await b.fetch(`/${username}/keepme`)).status).toBe(200);
+    expect((await b.get(`/${username}/keepme`)).status).toBe(200);
     const right = await b.post(`/${username}/keepme/settings/delete`, { confirm: `${username}/keepme` }, { from: `/${username}/keepme/settings` });
     expect(right.status).toBe(303);
-    expect((await b.fetch(`/${username}/keepme`)).status).toBe(404);
+    expect((await b.get(`/${username}/keepme`)).status).toBe(404);
   });
 
   it("records when a token was last used", async () => {

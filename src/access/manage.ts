@@ -1,9 +1,9 @@
 // Changes to a repository's settings, shared by the settings pages and the API. Each
 // takes a grant from the access check (admin) and returns an error message or null.
 import type { Env } from "../repo/repository";
-import { findUserByName } from "../auth/accounts";
-import type { Granted } from "./check";
-import { RepoExists, deleteRepoRecord, removeCollaborator, renameRepo, repoNameProblem, setCollaborator, updateRepo } from "./repos";
+import { type User, findUserByName } from "../auth/accounts";
+import { type Granted, stubFor } from "./check";
+import { type RepoRecord, RepoExists, deleteRepoRecord, insertRepo, removeCollaborator, renameRepo, repoNameProblem, setCollaborator, updateRepo } from "./repos";
 import { type CollaboratorRole, allows } from "./roles";
 
 export class SettingsError extends Error {
@@ -13,6 +13,18 @@ export class SettingsError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * Creates an empty repository for `owner`: its record, then the bare repository in its
+ * Durable Object, with the description written there too. Throws RepoExists.
+ */
+export async function createRepository(env: Env, owner: User, name: string, description: string, isPrivate: boolean): Promise<RepoRecord> {
+  const repo = await insertRepo(env.DB, owner.id, owner.username, name, description, isPrivate);
+  const stub = stubFor(env, repo);
+  await stub.init();
+  await stub.setDescription(description);
+  return repo;
 }
 
 function requireAdmin(g: Granted): void {

@@ -1,6 +1,6 @@
 // Repository metadata in D1: owner, name, visibility, description, the Durable Object
 // that holds the data, collaborators, and the old names that redirect after a rename.
-import { isValidName } from "../http/names";
+import { isValidName, repoKey } from "../http/names";
 import type { CollaboratorRole } from "./roles";
 
 export interface RepoRecord {
@@ -85,7 +85,7 @@ export async function lookupRepo(db: D1Database, owner: string, name: string, ca
  * two apart.
  */
 export async function insertRepo(db: D1Database, ownerId: number, owner: string, name: string, description: string, isPrivate: boolean): Promise<RepoRecord> {
-  const base = `${owner.toLowerCase()}/${name.toLowerCase()}`;
+  const base = repoKey(owner, name);
   const taken = await db.prepare("SELECT 1 FROM repos WHERE do_name = ?").bind(base).first();
   const doName = taken ? `${base}~${crypto.randomUUID().slice(0, 8)}` : base;
   try {

@@ -4,10 +4,10 @@
 // cached Basic credentials cannot be used against it.
 import { Hono, type Context } from "hono";
 import type { Env } from "../repo/repository";
-import { type Access, type Refusal, checkAccess, stubFor } from "../access/check";
-import { RepoExists, insertRepo, listCollaborators, repoNameProblem, type RepoRecord } from "../access/repos";
-import { type Permission, allows, isCollaboratorRole } from "../access/roles";
-import { SettingsError, addCollaborator, destroy, dropCollaborator, rename, updateSettings } from "../access/manage";
+import { type Refusal, checkAccess } from "../access/check";
+import { RepoExists, listCollaborators, repoNameProblem, type RepoRecord } from "../access/repos";
+import { allows, isCollaboratorRole } from "../access/roles";
+import { SettingsError, addCollaborator, createRepository, destroy, dropCollaborator, rename, updateSettings } from "../access/manage";
 import { callerOf } from "../auth/caller";
 import { isValidOwner } from "../http/names";
 
@@ -25,10 +25,6 @@ function refusal(c: C, a: Refusal) {
     case "redirect":
       return c.redirect(a.location, c.req.method === "GET" ? 301 : 307);
   }
-}
-
-async function granted(c: C, need: Permission): Promise<Access> {
-  return checkAccess(c, need);
 }
 
 /** The JSON body of a change, or null if it is not JSON. */
@@ -79,11 +75,7 @@ api.post("/repos/:owner/:repo", async (c) => {
   if (!body) return c.json({ error: "send a JSON object with Content-Type: application/json (it may be {})" }, 415);
   const description = typeof body.description === "string" ? body.description.slice(0, 350) : "";
   try {
-    const record = await insertRepo(c.env.DB, caller.user.id, caller.user.username, name, description, body.private !== false);
-    const stub = stubFor(c.env, record);
-    await stub.init();
-    await stub.setDescription(description);
-    return c.json(repoJson(c, record), 201);
+    return c.json(repoJson(c, await createRepository(c.env, caller.user, name, description, body.private !== false)), 201);
   } catch (e) {
     if (e instanceof RepoExists) return c.json({ error: "repository already exists" }, 409);
     throw e;
@@ -91,14 +83,14 @@ api.post("/repos/:owner/:repo", async (c) => {
 });
 
 api.get("/repos/:owner/:repo", async (c) => {
-  const a = await granted(c, "read");
+  const a = await checkAccess(c, "read");
   if (!a.ok) return refusal(c, a);
   return c.json({ ...repoJson(c, a.repo), permission: a.role, default_branch: (await a.stub.summary())?.defaultBranch ?? null });
 });
 
 /** Changes description, visibility, default branch or name. */
 api.patch("/repos/:owner/:repo", async (c) => {
-  const a = await granted(c, "admin");
+  const a = await checkAccess(c, "admin");
   if (!a.ok) return refusal(c, a);
   const body = await jsonBody(c);
   if (!body) return c.json({ error: "send a JSON object with Content-Type: application/json" }, 415);
@@ -116,20 +108,20 @@ api.patch("/repos/:owner/:repo", async (c) => {
 });
 
 api.delete("/repos/:owner/:repo", async (c) => {
-  const a = await granted(c, "admin");
+  const a = await checkAccess(c, "admin");
   if (!a.ok) return refusal(c, a);
   await destroy(c.env, a);
   return c.body(null, 204);
 });
 
 api.get("/repos/:owner/:repo/collaborators", async (c) => {
-  const a = await granted(c, "admin");
+  const a = await checkAccess(c, "admin");
   if (!a.ok) return refusal(c, a);
   return c.json((await listCollaborators(c.env.DB, a.repo.id)).map((u) => ({ username: u.username, role: u.role })));
 });
 
 api.put("/repos/:owner/:repo/collaborators/:user", async (c) => {
-  const a = await granted(c, "admin");
+  const a = await checkAccess(c, "admin");
   if (!a.ok) return refusal(c, a);
   const body = await jsonBody(c);
   const role = typeof body?.role === "string" ? body.role : "";
@@ -143,7 +135,7 @@ api.put("/repos/:owner/:repo/collaborators/:user", async (c) => {
 });
 
 api.delete("/repos/:owner/:repo/collaborators/:user", async (c) => {
-  const a = await granted(c, "admin");
+  const a = await checkAccess(c, "admin");
   if (!a.ok) return refusal(c, a);
   try {
     await dropCollaborator(c.env, a, c.req.param("user"));
@@ -155,7 +147,7 @@ api.delete("/repos/:owner/:repo/collaborators/:user", async (c) => {
 
 /** The repository's push log: ref updates and push options, newest first. */
 api.get("/repos/:owner/:repo/pushes", async (c) => {
-  const a = await granted(c, "read");
+  const a = await checkAccess(c, "read");
   if (!a.ok) return refusal(c, a);
   const limit = Math.min(100, Math.max(1, Number(c.req.query("limit") ?? 20) || 20));
   return c.json(await a.stub.recentPushes(limit));

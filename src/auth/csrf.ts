@@ -21,7 +21,7 @@ export function csrfToken(c: Context, caller: Caller): string {
   return token;
 }
 
-export function sameOrigin(c: Context): boolean {
+function sameOrigin(c: Context): boolean {
   const origin = c.req.header("Origin");
   if (!origin || origin === "null") return origin !== "null";
   return origin === new URL(c.req.url).origin;

@@ -193,7 +193,6 @@ export class ObjectStore implements BaseSource {
     return loc ? { type: typeName(loc.type), size: loc.size } : null;
   }
 
-  /** The raw bytes of an object's pack entry, as stored (in DOFS or tiered to R2). */
   /** Like `rawSpan`, for reading a pack through once (not cached). */
   async packSpan(pack: number, offset: number, length: number): Promise<Uint8Array> {
     const path = this.packPaths.get(pack);
@@ -209,6 +208,7 @@ export class ObjectStore implements BaseSource {
     return this.fs.readAsync(path, offset, Math.max(0, Math.min(length, size - offset)));
   }
 
+  /** The raw bytes of an object's pack entry, as stored (in DOFS or tiered to R2). */
   async rawEntry(loc: ObjectLocation): Promise<Uint8Array> {
     const path = this.packPaths.get(loc.pack);
     if (!path) throw new MissingObjectError(loc.oid);
@@ -323,10 +323,6 @@ export class ObjectStore implements BaseSource {
     return new PackIndexer(this.fs, tempPath, this);
   }
 
-  /**
-   * Moves an indexed pack into objects/pack with its .idx, and records its objects.
-   * Runs inside the caller's transaction so that objects exist before refs name them.
-   */
   /** Records that `pack` holds every object reachable from the refs with this digest. */
   markCovering(pack: string, refsDigest: string): void {
     this.sql.exec("UPDATE git_pack SET covers = ? WHERE name = ?", refsDigest, pack);
@@ -342,6 +338,10 @@ export class ObjectStore implements BaseSource {
     return { pack: packs[0].id, size: packs[0].size, objects: packs[0].objects };
   }
 
+  /**
+   * Moves an indexed pack into objects/pack with its .idx, and records its objects.
+   * Runs inside the caller's transaction so that objects exist before refs name them.
+   */
   commitPack(tempPath: string, result: IndexResult, idx: Uint8Array): string {
     const name = `pack-${toHex(result.packChecksum)}`;
     const packPath = `${PACK_DIR}/${name}.pack`;

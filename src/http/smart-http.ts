@@ -7,6 +7,7 @@ import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } fr
 import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
 import { GIT_REALM, plainText } from "./responses";
+import { repoKey } from "./names";
 import { errPkt, sideband as sidebandFrames } from "../git/protocol/pkt-line";
 
 export const smartHttp = new Hono<{ Bindings: Env }>();
@@ -51,7 +52,7 @@ async function pushAccess(c: C, create: boolean): Promise<Access & { created?: b
   if (!owner) return access;
   if (!create) {
     // Advertise an empty repository from an object that holds nothing.
-    const repo = { id: 0, ownerId: owner.ownerId, owner: owner.owner, name: owner.name, description: "", isPrivate: true, doName: `${owner.owner.toLowerCase()}/${owner.name.toLowerCase()}~new`, createdAt: 0, pushedAt: null };
+    const repo = { id: 0, ownerId: owner.ownerId, owner: owner.owner, name: owner.name, description: "", isPrivate: true, doName: `${repoKey(owner.owner, owner.name)}~new`, createdAt: 0, pushedAt: null };
     return { ok: true, repo, role: "owner", caller: access.caller, stub: stubFor(c.env, repo), base: "" };
   }
   let created = false;
@@ -94,7 +95,7 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   const res = await forward(access.stub, "/git-receive-pack", c.req.raw);
   const job = res.headers.get("X-Gitflare-Push-Job");
   if (res.status === 202 && job) {
-    return slicedPush(access.stub, job, res.headers.get("X-Gitflare-Sideband") === "1", Date.now() - started, (p) => c.executionCtx.waitUntil(p.then(settle)));
+    return slicedPush(access.stub, job, res.headers.get("X-Gitflare-Progress") === "1", Date.now() - started, (p) => c.executionCtx.waitUntil(p.then(settle)));
   }
   if (res.ok) await settle();
   return res;
@@ -105,13 +106,13 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
  * time (`pushStep`), while this response relays progress on side band 2, which also
  * keeps the connection alive, and ends with the report.
  */
-function slicedPush(stub: DurableObjectStub<Repository>, job: string, sideband: boolean, uploadMs: number, onDone: (p: Promise<void>) => void): Response {
+function slicedPush(stub: DurableObjectStub<Repository>, job: string, progress: boolean, uploadMs: number, onDone: (p: Promise<void>) => void): Response {
   let slices = 0;
   let longest = 0;
   let finished: () => void = () => undefined;
   onDone(new Promise((resolve) => (finished = resolve)));
   // Each pull enqueues something (a stream whose pull enqueues nothing is not pulled
-  // again), so without side band the steps run on until the report.
+  // again), so without progress the steps run on until the report.
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       for (;;) {
@@ -128,7 +129,7 @@ function slicedPush(stub: DurableObjectStub<Repository>, job: string, sideband: 
         slices++;
         longest = Math.max(longest, Date.now() - t);
         if (!step.done) {
-          if (!sideband) continue;
+          if (!progress) continue;
           for (const p of sidebandFrames(2, new TextEncoder().encode(`${step.progress}\r`))) controller.enqueue(p);
           return;
         }

@@ -334,7 +334,7 @@ export class Repository extends DurableObject<Env> {
     // A job nobody has stepped for ten minutes was left behind by a Worker that died.
     for (const [old, j] of this.pushJobs) if (Date.now() - j.touched > 600_000) this.abandonPush(old);
     this.pushJobs.set(id, { job, touched: Date.now() });
-    return new Response(null, { status: 202, headers: { "X-Gitflare-Push-Job": id, "X-Gitflare-Sideband": job.sideband ? "1" : "0" } });
+    return new Response(null, { status: 202, headers: { "X-Gitflare-Push-Job": id, "X-Gitflare-Progress": job.wantsProgress ? "1" : "0" } });
   }
 
   /** One slice of a large push's indexing; the report once it is done (RPC). */

@@ -7,8 +7,8 @@ import { burnPasswordCheck, passwordProblem, verifyPassword } from "../auth/pass
 import { LOGIN_LIMIT, clientAddress, recordFailure, retryAfter } from "../auth/rate-limit";
 import { endSession, startSession } from "../auth/sessions";
 import { SCOPES, createToken, isScope, listTokens, revokeToken, tokenNameProblem } from "../auth/tokens";
-import { RepoExists, insertRepo, repoNameProblem } from "../access/repos";
-import { stubFor } from "../access/check";
+import { RepoExists, repoNameProblem } from "../access/repos";
+import { createRepository } from "../access/manage";
 import { type Html, csrfField, html, page, relativeTime } from "./layout";
 import { type Form, readForm, safeNext } from "./forms";
 
@@ -168,10 +168,7 @@ account.post("/new", async (c) => {
   const problem = repoNameProblem(name);
   if (problem) return newRepoPage(c, problem, form, 400);
   try {
-    const repo = await insertRepo(c.env.DB, s.user.id, s.user.username, name, description, form.visibility === "private");
-    const stub = stubFor(c.env, repo);
-    await stub.init();
-    await stub.setDescription(description);
+    const repo = await createRepository(c.env, s.user, name, description, form.visibility === "private");
     return c.redirect(`/${repo.owner}/${repo.name}`, 303);
   } catch (e) {
     if (e instanceof RepoExists) return newRepoPage(c, e.message, form, 409);

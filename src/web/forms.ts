@@ -7,8 +7,6 @@ import { html, page } from "./layout";
 
 export type Form = Record<string, string>;
 
-export class FormRejected extends Error {}
-
 /** The posted fields, or a 403 page when the post fails the CSRF check. */
 export async function readForm(c: Context): Promise<{ form: Form; caller: Caller } | Response> {
   const caller = await callerOf(c);

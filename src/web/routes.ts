@@ -40,7 +40,7 @@ export async function openRepository(c: C, need: Permission = "read") {
   return { owner: record.owner, name: record.name, record, role, stub, summary: summary ?? empty, base, grant: access };
 }
 
-type Repo = Exclude<Awaited<ReturnType<typeof openRepository>>, Response>;
+export type Repo = Exclude<Awaited<ReturnType<typeof openRepository>>, Response>;
 
 /** The URL path after `/:owner/:repo/<kind>/`, split and decoded. */
 function restOf(c: C, kind: string): string[] {

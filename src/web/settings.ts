@@ -8,7 +8,7 @@ import { SettingsError, addCollaborator, destroy, dropCollaborator, rename, upda
 import { callerOf } from "../auth/caller";
 import { type Html, csrfField, html, page } from "./layout";
 import { readForm } from "./forms";
-import { openRepository, repoHeader } from "./routes";
+import { type Repo, openRepository, repoHeader } from "./routes";
 
 export const settings = new Hono<{ Bindings: Env }>();
 type C = Context<{ Bindings: Env }>;
@@ -47,7 +47,7 @@ async function settingsPage(c: C, notice: Html = html``, status: 200 | 400 | 404
 }
 
 /** Runs a settings change for a form post, then shows the page again with the outcome. */
-async function change(c: C, run: (form: Record<string, string>, g: Exclude<Awaited<ReturnType<typeof openRepository>>, Response>) => Promise<Response | string>) {
+async function change(c: C, run: (form: Record<string, string>, repo: Repo) => Promise<Response | string>) {
   const repo = await openRepository(c, "admin");
   if (repo instanceof Response) return repo;
   const read = await readForm(c);

@@ -108,6 +108,11 @@ function report(push: PushRequest, unpack: string, results: CommandResult[]): Ui
   return concatBytes([...sideband(1, body), FLUSH]);
 }
 
+/** The report for a pack that could not be stored or indexed: every command fails. */
+function unpackFailed(push: PushRequest, why: string): Uint8Array {
+  return report(push, why, push.commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" })));
+}
+
 /** Streams the rest of the request body (the pack) into a temporary DOFS file. */
 async function receivePackData(ctx: ReceiveContext, reader: PktReader): Promise<string> {
   ctx.fs.mkdir(INCOMING_DIR, { recursive: true });
@@ -135,6 +140,9 @@ export async function receivePack(ctx: ReceiveContext, reader: PktReader): Promi
  * indexed over several invocations, each within its own CPU budget.
  */
 export class PushJob {
+  /** Why indexing failed, once a step has found the pack bad. */
+  private failure: string | null = null;
+
   constructor(
     private readonly ctx: ReceiveContext,
     private readonly push: PushRequest,
@@ -143,7 +151,7 @@ export class PushJob {
   ) {}
 
   /** The client takes progress on side band 2 (and did not ask for quiet). */
-  get sideband(): boolean {
+  get wantsProgress(): boolean {
     return this.push.caps.has("side-band-64k") && !this.push.caps.has("quiet");
   }
 
@@ -157,8 +165,6 @@ export class PushJob {
     const pct = p.total ? Math.floor((p.done * 100) / p.total) : 100;
     return `${p.phase === "receiving" ? "Indexing objects" : "Resolving deltas"}: ${pct}% (${p.done}/${p.total})`;
   }
-
-  private failure: string | null = null;
 
   /** About `budget` units of indexing (an object, or 64 KiB of one); true when only `finish` is left. */
   step(budget: number): boolean {
@@ -184,7 +190,7 @@ export class PushJob {
       } catch (e) {
         ctx.fs.unlink(tempPath!);
         if (!(e instanceof PackFormatError)) throw e;
-        return report(push, e.message, commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" })));
+        return unpackFailed(push, e.message);
       }
     }
     const atomic = push.caps.has("atomic");
@@ -233,7 +239,7 @@ export async function startPush(ctx: ReceiveContext, reader: PktReader): Promise
       tempPath = await receivePackData(ctx, reader);
     } catch (e) {
       const why = isFsError(e, "ENOSPC") ? "repository quota exceeded" : `could not read the pack: ${(e as Error).message}`;
-      return { report: report(push, why, commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" }))) };
+      return { report: unpackFailed(push, why) };
     }
   } else {
     await reader.cancel();
@@ -250,7 +256,7 @@ export async function startPush(ctx: ReceiveContext, reader: PktReader): Promise
       } catch (e) {
         ctx.fs.unlink(tempPath);
         if (!(e instanceof PackFormatError)) throw e;
-        return { report: report(push, e.message, commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" }))) };
+        return { report: unpackFailed(push, e.message) };
       }
     }
   }
