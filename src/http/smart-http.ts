@@ -97,7 +97,10 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   if (res.status === 202 && job) {
     return slicedPush(access.stub, job, res.headers.get("X-Gitflare-Progress") === "1", Date.now() - started, (p) => c.executionCtx.waitUntil(p.then(settle)));
   }
-  if (res.ok) await settle();
+  // Only a push that created the repository must settle before answering (a refused one
+  // removes what it created); the listing time can be written after the response.
+  if (access.created) await settle();
+  else if (res.ok) c.executionCtx.waitUntil(settle());
   return res;
 });
 
