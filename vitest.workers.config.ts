@@ -2,11 +2,12 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-worker
 import { defineConfig } from "vitest/config";
 
 // Unit and Durable Object tests, run inside workerd. The D1 migrations are read here
-// (in Node) and applied inside workerd by test/apply-migrations.ts.
+// (in Node) and applied inside workerd by test/apply-migrations.ts. Push bodies over
+// 2 KiB go to the repository in segments, so most tests' pushes take that path.
 const migrations = await readD1Migrations("./migrations");
 
 export default defineConfig({
-  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.jsonc" }, miniflare: { bindings: { TEST_MIGRATIONS: migrations } } })],
+  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.jsonc" }, miniflare: { bindings: { TEST_MIGRATIONS: migrations, GITFLARE_SEGMENT_BYTES: "2048" } } })],
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],

@@ -80,3 +80,72 @@ describe("sliced indexing of large pushes", () => {
     expect(step.done && dec(step.report.slice().buffer)).toContain("push interrupted");
   });
 });
+
+// The Worker sends a push body larger than GITFLARE_SEGMENT_BYTES (2 KiB in these tests),
+// or of unknown length, to the repository in segments, one invocation each.
+describe("push bodies in segments", () => {
+  const body = () => concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), enc("0000"), fromBase64(fixtures.ofsPack.pack)]);
+  const streamOf = (bytes: Uint8Array, failAt?: number) => {
+    let at = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (failAt !== undefined && at >= failAt) return controller.error(new Error("connection reset"));
+        if (at >= bytes.byteLength) return controller.close();
+        controller.enqueue(bytes.slice(at, at + 1000));
+        at += 1000;
+      },
+    });
+  };
+  const repo = () => {
+    const name = `segments/r${Date.now().toString(36)}${n++}`;
+    return { url: `http://gitflare.test/${name}`, stub: env.REPO.getByName(name) };
+  };
+  const send = (url: string, stream: ReadableStream<Uint8Array> | Uint8Array, headers: Record<string, string> = {}) =>
+    ownerFetch(`${url}/git-receive-pack`, { method: "POST", headers: { "Content-Type": "application/x-git-receive-pack-request", ...headers }, body: stream });
+
+  it("stores a body of unknown length across segments and applies it", async () => {
+    const { url, stub } = repo();
+    const res = await send(url, streamOf(body()));
+    const text = dec(await res.arrayBuffer());
+    expect(text).toContain("unpack ok");
+    expect(text).toContain("ok refs/heads/main");
+    await inRepo(stub, (r) => {
+      expect(r.refs.list().get("refs/heads/main")).toBe(fixtures.head);
+      expect(r.fs.readdir("/objects/incoming")).toEqual([]);
+    });
+  });
+
+  it("decodes a gzip body before cutting it", async () => {
+    const { url, stub } = repo();
+    const gz = new Uint8Array(await new Response(new Blob([body()]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+    expect(gz.byteLength).toBeGreaterThan(2048);
+    const res = await send(url, gz, { "Content-Encoding": "gzip" });
+    expect(dec(await res.arrayBuffer())).toContain("ok refs/heads/main");
+    expect((await stub.summary())?.branches).toEqual(["main"]);
+  });
+
+  it("drops what was stored when the client's body fails midway, and changes nothing", async () => {
+    const { url, stub } = repo();
+    const whole = body();
+    const res = await send(url, streamOf(whole, Math.floor(whole.byteLength / 2)));
+    // Depending on where the break shows, the Worker sees a failed read (400) or a body
+    // that ended early, whose truncated pack the indexer refuses.
+    const text = dec(await res.arrayBuffer());
+    if (res.status === 200) expect(text).toMatch(/unpack (corrupt|pack|truncated)/);
+    else expect(res.status).toBe(400);
+    expect(await stub.exists()).toBe(false);
+    await inRepo(stub, (r) => {
+      expect(r.fs.exists("/objects/incoming") ? r.fs.readdir("/objects/incoming") : []).toEqual([]);
+      expect(r.refs.list().size).toBe(0);
+    });
+  });
+
+  it("refuses segments and answers for a push it no longer knows (after a restart)", async () => {
+    const { stub } = repo();
+    const seg = await stub.fetch("https://repo.internal/git-receive-pack/segment", { method: "POST", headers: { "X-Gitflare-Push-Upload": "no-such-push" }, body: "PACK" });
+    expect(seg.status).toBe(409);
+    expect(await seg.text()).toContain("push interrupted");
+    const done = await stub.pushUploaded("no-such-push");
+    expect("report" in done && dec(done.report)).toContain("ERR push interrupted");
+  });
+});

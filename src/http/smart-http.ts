@@ -3,6 +3,7 @@
 // Durable Object, so a push streams from the client into DOFS.
 import { Hono, type Context } from "hono";
 import type { Env, Repository } from "../repo/repository";
+import { PROGRESS_HEADER, PUSH_JOB_HEADER, PUSH_UPLOAD_HEADER, SEGMENTED_HEADER, SIDEBAND_ERRORS_HEADER, STEPS_HEADER, UPLOAD_JOB_HEADER } from "../repo/internal-headers";
 import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } from "../access/check";
 import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
@@ -28,9 +29,11 @@ export function gitRefusal(a: Refusal, method: string): Response {
   }
 }
 
-function forward(stub: DurableObjectStub, path: string, request: Request, search = new URL(request.url).search): Promise<Response> {
+function forward(stub: DurableObjectStub, path: string, request: Request, search = new URL(request.url).search, headers: Record<string, string> = {}): Promise<Response> {
   const url = new URL(path + search, "https://repo.internal");
-  return stub.fetch(new Request(url, request));
+  const inner = new Request(url, request);
+  for (const [k, v] of Object.entries(headers)) inner.headers.set(k, v);
+  return stub.fetch(inner);
 }
 
 /** Refuses a POST whose content type is not the service's before its body moves. */
@@ -77,8 +80,83 @@ smartHttp.get("/:owner/:repo/info/refs", async (c) => {
 smartHttp.post("/:owner/:repo/git-upload-pack", async (c) => {
   const access = await checkAccess(c, "read");
   if (!access.ok) return gitRefusal(access, "POST");
-  return wrongContentType(c.req.raw, "git-upload-pack") ?? forward(access.stub, "/git-upload-pack", c.req.raw);
+  const refused = wrongContentType(c.req.raw, "git-upload-pack");
+  if (refused) return refused;
+  const started = Date.now();
+  const res = await forward(access.stub, "/git-upload-pack", c.req.raw, undefined, { [STEPS_HEADER]: "1" });
+  const job = res.headers.get(UPLOAD_JOB_HEADER);
+  return job ? steppedUpload(access.stub, job, res, started) : res;
 });
+
+/**
+ * A large clone or fetch answer: the first part came with the response; the rest is
+ * pulled from the repository one bounded invocation (`uploadStep`) at a time. The next
+ * step is asked for as soon as one arrives, so producing overlaps sending.
+ */
+async function steppedUpload(stub: DurableObjectStub<Repository>, job: string, first: Response, started: number): Promise<Response> {
+  const sidebandErrors = first.headers.get(SIDEBAND_ERRORS_HEADER) === "1";
+  let steps = 0;
+  let longest = 0;
+  type Step = Awaited<ReturnType<typeof stub.uploadStep>>;
+  const step = (): Promise<Step> => {
+    const p = (async () => {
+      const t = Date.now();
+      const s = await stub.uploadStep(job);
+      steps++;
+      longest = Math.max(longest, Date.now() - t);
+      return s;
+    })();
+    // A step asked for ahead is never awaited if the client goes away: not an error.
+    p.catch(() => undefined);
+    return p;
+  };
+  const head = new Uint8Array(await first.arrayBuffer());
+  const firstMs = Date.now() - started;
+  let ahead = step();
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, why: string) => {
+    console.error(`upload-pack: ${why}`);
+    if (sidebandErrors) {
+      for (const p of sidebandFrames(3, new TextEncoder().encode(`error: ${why}\n`))) controller.enqueue(p);
+      controller.close();
+    } else {
+      controller.error(new Error(why));
+    }
+  };
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        controller.enqueue(head);
+      },
+      async pull(controller) {
+        let s: Step;
+        try {
+          s = await ahead;
+        } catch (e) {
+          fail(controller, `fetch failed: ${(e as Error).message}`);
+          return;
+        }
+        if (s.lost) {
+          fail(controller, "fetch interrupted (the repository restarted): please try again");
+          return;
+        }
+        if (!s.done) ahead = step();
+        if (s.bytes.byteLength) controller.enqueue(s.bytes);
+        if (s.done) {
+          controller.close();
+          console.log(`upload-pack: first part ${firstMs} ms, ${steps} steps, longest ${longest} ms`);
+        }
+      },
+      async cancel() {
+        await stub.abandonUpload(job);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const headers = new Headers(first.headers);
+  headers.delete(UPLOAD_JOB_HEADER);
+  headers.delete(SIDEBAND_ERRORS_HEADER);
+  return new Response(body, { status: first.status, headers });
+}
 
 smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   const refused = wrongContentType(c.req.raw, "git-receive-pack");
@@ -91,25 +169,137 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
     if (access.created && !(await access.stub.exists())) await deleteRepoRecord(c.env.DB, access.repo.id);
     else await touchPushed(c.env.DB, access.repo.id);
   };
+  const answered = async (res: Response) => {
+    // Only a push that created the repository must settle before answering (a refused one
+    // removes what it created); the listing time can be written after the response.
+    if (access.created) await settle();
+    else if (res.ok) c.executionCtx.waitUntil(settle());
+    return res;
+  };
+  const sliced = (job: string, progress: boolean, upload: string) =>
+    slicedPush(access.stub, job, progress, upload, (p) => c.executionCtx.waitUntil(p.then(settle)));
+
   const started = Date.now();
-  const res = await forward(access.stub, "/git-receive-pack", c.req.raw);
-  const job = res.headers.get("X-Gitflare-Push-Job");
-  if (res.status === 202 && job) {
-    return slicedPush(access.stub, job, res.headers.get("X-Gitflare-Progress") === "1", Date.now() - started, (p) => c.executionCtx.waitUntil(p.then(settle)));
+  const segmentBytes = Number(c.env.GITFLARE_SEGMENT_BYTES ?? "") || 64 * 1024 * 1024;
+  const body = segmentableBody(c.req.raw, segmentBytes);
+  if (!body) {
+    const res = await forward(access.stub, "/git-receive-pack", c.req.raw);
+    const job = res.headers.get(PUSH_JOB_HEADER);
+    if (res.status === 202 && job) return sliced(job, res.headers.get(PROGRESS_HEADER) === "1", `upload ${Date.now() - started} ms`);
+    return answered(res);
   }
-  // Only a push that created the repository must settle before answering (a refused one
-  // removes what it created); the listing time can be written after the response.
-  if (access.created) await settle();
-  else if (res.ok) c.executionCtx.waitUntil(settle());
-  return res;
+
+  // A large body goes to the repository in segments, each its own invocation, so that
+  // no invocation spends long receiving.
+  const segments = new Segments(body, segmentBytes);
+  const first = new Request(c.req.raw, { body: await segments.next(), headers: internalHeaders(c.req.raw.headers, { [SEGMENTED_HEADER]: "1" }) });
+  const res = await forward(access.stub, "/git-receive-pack", first);
+  const upload = res.headers.get(PUSH_UPLOAD_HEADER);
+  if (res.status !== 202 || !upload) {
+    await segments.cancel();
+    return answered(res);
+  }
+  const times = [Date.now() - started];
+  for (let part = await segments.next(); part; part = await segments.next()) {
+    const t = Date.now();
+    const r = await forward(access.stub, "/git-receive-pack/segment", new Request("https://repo.internal/", { method: "POST", body: part, headers: { [PUSH_UPLOAD_HEADER]: upload } }), "");
+    times.push(Date.now() - t);
+    if (!r.ok) break;
+  }
+  if (segments.failed) {
+    await access.stub.abandonPush(upload);
+    return plainText(400, "Could not read the request body.");
+  }
+  const done = await access.stub.pushUploaded(upload);
+  const uploadLog = `upload ${times.length} segments, longest ${Math.max(...times)} ms`;
+  if ("report" in done) {
+    console.log(`receive-pack: ${uploadLog}`);
+    return answered(new Response(done.report, { headers: { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" } }));
+  }
+  return sliced(done.job, done.progress, uploadLog);
 });
+
+/**
+ * The body of a push to send in segments, decoded, or null to forward it whole: a body
+ * that declares a length within one segment, or an encoding the repository will refuse.
+ */
+function segmentableBody(request: Request, segmentBytes: number): ReadableStream<Uint8Array> | null {
+  const length = Number(request.headers.get("Content-Length") ?? NaN);
+  if (!request.body || length <= segmentBytes) return null;
+  const encoding = (request.headers.get("Content-Encoding") ?? "").toLowerCase();
+  if (encoding === "gzip" || encoding === "x-gzip") return request.body.pipeThrough(new DecompressionStream("gzip"));
+  return encoding === "" || encoding === "identity" ? request.body : null;
+}
+
+/** The client's headers for the repository's first segment: its body is decoded already. */
+function internalHeaders(from: Headers, extra: Record<string, string>): Headers {
+  const headers = new Headers(from);
+  headers.delete("Content-Encoding");
+  headers.delete("Content-Length");
+  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+  return headers;
+}
+
+/** Cuts a byte stream into consecutive streams of about `size` bytes each. */
+class Segments {
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private carry: Uint8Array | null = null;
+  private started = false;
+  private ended = false;
+  /** The client's body failed (it went away): what was sent is incomplete. */
+  failed = false;
+
+  constructor(body: ReadableStream<Uint8Array>, private readonly size: number) {
+    this.reader = body.getReader();
+  }
+
+  private async read(): Promise<Uint8Array | null> {
+    if (this.ended) return null;
+    try {
+      const { value, done } = await this.reader.read();
+      if (!done) return value;
+    } catch {
+      this.failed = true;
+    }
+    this.ended = true;
+    return null;
+  }
+
+  /** The next segment; null once the body has ended (the first is always a stream, maybe empty). */
+  async next(): Promise<ReadableStream<Uint8Array> | null> {
+    if (this.started && !this.carry) {
+      this.carry = await this.read();
+      if (!this.carry) return null;
+    }
+    this.started = true;
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const chunk = this.carry ?? (sent < this.size ? await this.read() : null);
+        this.carry = null;
+        if (!chunk) {
+          if (this.failed) controller.error(new Error("the client's request body failed"));
+          else controller.close();
+          return;
+        }
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+  }
+
+  async cancel(): Promise<void> {
+    this.ended = true;
+    await this.reader.cancel().catch(() => undefined);
+  }
+}
 
 /**
  * The answer to a large push: the repository indexes it one bounded invocation at a
  * time (`pushStep`), while this response relays progress on side band 2, which also
  * keeps the connection alive, and ends with the report.
  */
-function slicedPush(stub: DurableObjectStub<Repository>, job: string, progress: boolean, uploadMs: number, onDone: (p: Promise<void>) => void): Response {
+function slicedPush(stub: DurableObjectStub<Repository>, job: string, progress: boolean, upload: string, onDone: (p: Promise<void>) => void): Response {
   let slices = 0;
   let longest = 0;
   let finished: () => void = () => undefined;
@@ -139,7 +329,7 @@ function slicedPush(stub: DurableObjectStub<Repository>, job: string, progress: 
         controller.enqueue(step.report);
         controller.close();
         finished();
-        console.log(`receive-pack: upload ${uploadMs} ms, ${slices} index slices, longest ${longest} ms`);
+        console.log(`receive-pack: ${upload}, ${slices} index slices, longest ${longest} ms`);
         return;
       }
     },

@@ -88,3 +88,17 @@ export function generatorStream(
     { highWaterMark: 0 },
   );
 }
+
+/** A byte stream's chunks, as they arrive; the stream is released if the loop stops early. */
+export async function* chunksOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      if (value.byteLength) yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}

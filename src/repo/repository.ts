@@ -6,7 +6,7 @@ import { DurableObject } from "cloudflare:workers";
 import { Dofs } from "../fs/dofs";
 import { ObjectStore } from "../git/object-store";
 import { RefStore } from "../git/refs";
-import { INCOMING_DIR, type PushJob, startPush } from "../git/protocol/receive-pack";
+import { INCOMING_DIR, type PackUpload, type PushJob, type PushRequest, beginPush } from "../git/protocol/receive-pack";
 import { UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2 } from "../git/protocol/upload-pack";
 import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
 import { FLUSH, PktLineError, PktReader, concatBytes, errPkt, pktLine, sideband } from "../git/protocol/pkt-line";
@@ -15,7 +15,16 @@ import { tarArchive, zipArchive } from "../git/export/archive";
 import { PushLog, type PushRecord } from "./push-log";
 import { Views } from "./views";
 import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport } from "./maintenance";
-import { BadBodyError, BodyTooLargeError, generatorStream, readLimited } from "../http/streams";
+import { BadBodyError, BodyTooLargeError, chunksOf, generatorStream, readLimited } from "../http/streams";
+import {
+  PROGRESS_HEADER,
+  PUSH_JOB_HEADER,
+  PUSH_UPLOAD_HEADER,
+  SEGMENTED_HEADER,
+  SIDEBAND_ERRORS_HEADER,
+  STEPS_HEADER,
+  UPLOAD_JOB_HEADER,
+} from "./internal-headers";
 
 export interface Env {
   REPO: DurableObjectNamespace<Repository>;
@@ -34,6 +43,10 @@ export interface Env {
   GITFLARE_SLICE_MIN_BYTES?: string;
   /** Work per indexing slice: objects, counting 64 KiB of a large one as one more (default 4000). */
   GITFLARE_SLICE_UNITS?: string;
+  /** A push body larger than this (or of unknown length) is received in segments of this size, one invocation each (default 64 MiB). */
+  GITFLARE_SEGMENT_BYTES?: string;
+  /** Bytes of a clone or fetch answer produced per invocation (default 8 MiB). */
+  GITFLARE_STEP_BYTES?: string;
 }
 
 function maintenanceConfig(env: Env, overrides: Partial<MaintenanceConfig> = {}): MaintenanceConfig {
@@ -66,10 +79,23 @@ export class Repository extends DurableObject<Env> {
   private maintaining = false;
   /** Pushes being indexed in slices, by id; lost (and the pushes failed) if evicted. */
   private readonly pushJobs = new Map<string, { job: PushJob; touched: number }>();
+  /** Pushes whose pack is arriving in segments, by id; lost (and the pushes failed) if evicted. */
+  private readonly pushUploads = new Map<string, { push: PushRequest; upload: PackUpload; touched: number }>();
   /** When a push is indexed in slices, and how much work a slice does (tests lower both). */
   sliceConfig = {
     minBytes: Number(this.env.GITFLARE_SLICE_MIN_BYTES ?? "") || 32 * 1024 * 1024,
     units: Number(this.env.GITFLARE_SLICE_UNITS ?? "") || 4000,
+  };
+
+  /** Clone and fetch answers being produced in steps, by id; lost (and the fetch failed) if evicted. */
+  private readonly uploadJobs = new Map<string, UploadJob>();
+  /**
+   * A clone or fetch answer larger than `firstBytes` is produced `stepBytes` at a time,
+   * each step its own invocation that the Worker pulls (tests lower both).
+   */
+  stepConfig = {
+    firstBytes: 1024 * 1024,
+    stepBytes: Number(this.env.GITFLARE_STEP_BYTES ?? "") || 8 * 1024 * 1024,
   };
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -266,6 +292,9 @@ export class Repository extends DurableObject<Env> {
       if (request.method === "POST" && url.pathname === "/git-receive-pack") {
         return await this.receivePack(request);
       }
+      if (request.method === "POST" && url.pathname === "/git-receive-pack/segment") {
+        return await this.receiveSegment(request);
+      }
       if (request.method === "GET" && url.pathname === "/archive") {
         return await this.archive(url.searchParams.get("ref") ?? "", url.searchParams.get("format") ?? "", url.searchParams.get("name") ?? "repo");
       }
@@ -306,22 +335,103 @@ export class Repository extends DurableObject<Env> {
     const body = await readLimited(decodedBody(request), MAX_UPLOAD_REQUEST);
     const version = protocolVersion(request.headers.get("Git-Protocol") ?? "");
     const gen = version === 2 ? serveV2(this, body) : serveV0(this, body);
-    return await gitResponse("git-upload-pack", gen, version === 2);
+    const sidebandErrors = version === 2;
+    if (request.headers.get(STEPS_HEADER) !== "1") return await gitResponse("git-upload-pack", gen, sidebandErrors);
+    return await this.steppedAnswer(gen, sidebandErrors);
+  }
+
+  /**
+   * The first part of an answer the Worker reads in steps. A small answer is whole here;
+   * a larger one leaves a job that `uploadStep` continues, one bounded invocation at a
+   * time, so no invocation streams a whole clone.
+   */
+  private async steppedAnswer(gen: AsyncGenerator<Uint8Array>, sidebandErrors: boolean): Promise<Response> {
+    const headers: Record<string, string> = { "Content-Type": "application/x-git-upload-pack-result", ...GIT_NO_CACHE };
+    let first: IteratorResult<Uint8Array>;
+    try {
+      first = await gen.next();
+    } catch (e) {
+      return new Response(requestError(e), { headers });
+    }
+    const job: UploadJob = { gen, sidebandErrors, touched: Date.now() };
+    const part = await produce(job, this.stepConfig.firstBytes, first);
+    if (part.done) return new Response(part.bytes, { headers });
+    const id = crypto.randomUUID();
+    // A job nobody has pulled for ten minutes was left behind by a Worker that died.
+    for (const [old, j] of this.uploadJobs) if (j.touched < Date.now() - 600_000) this.abandonUpload(old);
+    this.uploadJobs.set(id, job);
+    headers[UPLOAD_JOB_HEADER] = id;
+    if (sidebandErrors) headers[SIDEBAND_ERRORS_HEADER] = "1";
+    return new Response(part.bytes, { headers });
+  }
+
+  /** The next part of a stepped clone or fetch answer (RPC). */
+  async uploadStep(id: string): Promise<{ bytes: Uint8Array; done: boolean; lost?: true }> {
+    const job = this.uploadJobs.get(id);
+    if (!job) return { bytes: new Uint8Array(0), done: true, lost: true };
+    job.touched = Date.now();
+    try {
+      const part = await produce(job, this.stepConfig.stepBytes);
+      if (part.done) this.uploadJobs.delete(id);
+      return part;
+    } catch (e) {
+      this.uploadJobs.delete(id);
+      throw e;
+    }
+  }
+
+  /** Drops a stepped answer whose client went away (RPC). */
+  abandonUpload(id: string): void {
+    const job = this.uploadJobs.get(id);
+    this.uploadJobs.delete(id);
+    job?.gen.return(undefined).catch(() => undefined);
+  }
+
+  private receiveContext() {
+    return { fs: this.fs, store: this.store, refs: this.refs, hooks: [this.pushLog], onFirstPush: () => this.init() };
   }
 
   private async receivePack(request: Request): Promise<Response> {
     checkContentType(request, "git-receive-pack");
     const reader = new PktReader(decodedBody(request));
-    const started = await startPush(
-      {
-        fs: this.fs,
-        store: this.store,
-        refs: this.refs,
-        hooks: [this.pushLog],
-        onFirstPush: () => this.init(),
-      },
-      reader,
-    );
+    const started = await beginPush(this.receiveContext(), reader);
+    if (!("upload" in started)) return this.answerPush(started);
+    await started.upload.receive(reader.rest());
+    if (request.headers.get(SEGMENTED_HEADER) !== "1") return this.answerPush(started.upload.complete(started.push));
+    // The Worker sends the rest of the pack in further segments (`receiveSegment`), each
+    // its own invocation, then asks for the answer (`pushUploaded`).
+    const id = crypto.randomUUID();
+    this.sweepPushes();
+    this.pushUploads.set(id, { push: started.push, upload: started.upload, touched: Date.now() });
+    return new Response(null, { status: 202, headers: { [PUSH_UPLOAD_HEADER]: id } });
+  }
+
+  /** One more segment of a push's pack, streamed into its temporary file. */
+  private async receiveSegment(request: Request): Promise<Response> {
+    const entry = this.pushUploads.get(request.headers.get(PUSH_UPLOAD_HEADER) ?? "");
+    if (!entry) return plain(409, "push interrupted (the repository restarted): please push again");
+    entry.touched = Date.now();
+    const stream = request.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+    if (!(await entry.upload.receive(chunksOf(stream)))) await stream.cancel().catch(() => undefined);
+    return new Response(null, { status: 204 });
+  }
+
+  /**
+   * The whole pack of a segmented push is stored: its report, or (for a large pack) the
+   * id of the job that `pushStep` indexes (RPC).
+   */
+  async pushUploaded(id: string): Promise<{ report: Uint8Array } | { job: string; progress: boolean }> {
+    const entry = this.pushUploads.get(id);
+    if (!entry) return { report: concatBytes([errPkt("push interrupted (the repository restarted): please push again")]) };
+    this.pushUploads.delete(id);
+    const started = entry.upload.complete(entry.push);
+    if ("report" in started) return started;
+    const job = started.job;
+    if (job.packBytes < this.sliceConfig.minBytes) return { report: await this.finishPush(job) };
+    return { job: this.holdPushJob(job), progress: job.wantsProgress };
+  }
+
+  private async answerPush(started: { report: Uint8Array } | { job: PushJob }): Promise<Response> {
     const headers = { "Content-Type": "application/x-git-receive-pack-result", ...GIT_NO_CACHE };
     if ("report" in started) return new Response(started.report, { headers });
     const job = started.job;
@@ -330,11 +440,22 @@ export class Repository extends DurableObject<Env> {
     }
     // A large pack: the Worker drives the indexing through `pushStep`, one bounded
     // invocation at a time, and relays progress to the client meanwhile.
+    const id = this.holdPushJob(job);
+    return new Response(null, { status: 202, headers: { [PUSH_JOB_HEADER]: id, [PROGRESS_HEADER]: job.wantsProgress ? "1" : "0" } });
+  }
+
+  private holdPushJob(job: PushJob): string {
     const id = crypto.randomUUID();
-    // A job nobody has stepped for ten minutes was left behind by a Worker that died.
-    for (const [old, j] of this.pushJobs) if (Date.now() - j.touched > 600_000) this.abandonPush(old);
+    this.sweepPushes();
     this.pushJobs.set(id, { job, touched: Date.now() });
-    return new Response(null, { status: 202, headers: { "X-Gitflare-Push-Job": id, "X-Gitflare-Progress": job.wantsProgress ? "1" : "0" } });
+    return id;
+  }
+
+  /** Pushes nobody has continued for ten minutes were left behind by a Worker that died. */
+  private sweepPushes(): void {
+    const stale = Date.now() - 600_000;
+    for (const [old, j] of this.pushJobs) if (j.touched < stale) this.abandonPush(old);
+    for (const [old, u] of this.pushUploads) if (u.touched < stale) this.abandonPush(old);
   }
 
   /** One slice of a large push's indexing; the report once it is done (RPC). */
@@ -354,10 +475,12 @@ export class Repository extends DurableObject<Env> {
     }
   }
 
-  /** Drops a sliced push whose client went away, and its stored pack (RPC). */
+  /** Drops a sliced or segmented push whose client went away, and its stored pack (RPC). */
   abandonPush(id: string): void {
     this.pushJobs.get(id)?.job.abandon();
     this.pushJobs.delete(id);
+    this.pushUploads.get(id)?.upload.abort();
+    this.pushUploads.delete(id);
   }
 
   private async finishPush(job: PushJob): Promise<Uint8Array> {
@@ -462,17 +585,54 @@ async function gitResponse(service: Service, gen: AsyncGenerator<Uint8Array>, si
   try {
     first = await gen.next();
   } catch (e) {
-    if (e instanceof UploadPackError || e instanceof PktLineError) return new Response(errPkt(e.message), { headers });
-    // Never a bare 500 to a git client: it cannot show one to its user.
-    console.error("upload-pack failed:", e);
-    return new Response(errPkt(`internal server error: ${(e as Error).message}`), { headers });
+    return new Response(requestError(e), { headers });
   }
-  const stream = generatorStream(gen, first, (e) => {
-    const message = e instanceof Error ? e.message : String(e);
-    console.error("upload-pack failed mid-stream:", message);
-    return sidebandErrors ? concatBytes([...sideband(3, new TextEncoder().encode(`error: ${message}\n`))]) : null;
-  });
+  const stream = generatorStream(gen, first, (e) => midStreamError(e, sidebandErrors));
   return new Response(stream, { headers });
+}
+
+/** An error before any of the answer went out: an `ERR` pkt-line, never a bare 500. */
+function requestError(e: unknown): Uint8Array {
+  if (e instanceof UploadPackError || e instanceof PktLineError) return errPkt(e.message);
+  console.error("upload-pack failed:", e);
+  return errPkt(`internal server error: ${(e as Error).message}`);
+}
+
+/** An error in the middle of a pack: on side band 3, where the client prints it, if in use. */
+function midStreamError(e: unknown, sidebandErrors: boolean): Uint8Array | null {
+  const message = e instanceof Error ? e.message : String(e);
+  console.error("upload-pack failed mid-stream:", message);
+  return sidebandErrors ? concatBytes([...sideband(3, new TextEncoder().encode(`error: ${message}\n`))]) : null;
+}
+
+interface UploadJob {
+  gen: AsyncGenerator<Uint8Array>;
+  sidebandErrors: boolean;
+  touched: number;
+}
+
+/**
+ * Runs a job's generator until about `limit` bytes are out or it ends. A failure ends
+ * the answer with its side-band error, or is thrown when there is no side band to carry it.
+ */
+async function produce(job: UploadJob, limit: number, pending?: IteratorResult<Uint8Array>): Promise<{ bytes: Uint8Array; done: boolean }> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const r = pending ?? (await job.gen.next());
+      pending = undefined;
+      if (r.done) return { bytes: concatBytes(parts), done: true };
+      parts.push(r.value);
+      size += r.value.byteLength;
+    }
+  } catch (e) {
+    const tail = midStreamError(e, job.sidebandErrors);
+    if (!tail) throw e;
+    parts.push(tail);
+    return { bytes: concatBytes(parts), done: true };
+  }
+  return { bytes: concatBytes(parts), done: false };
 }
 
 export { BadRequest };

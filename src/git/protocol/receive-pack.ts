@@ -5,7 +5,7 @@
 // 1. read the commands; 2. stream the pack into a temporary DOFS file as it arrives;
 // 3. index it (synchronous: no other request runs meanwhile); 4. check connectivity;
 // 5. in one SQLite transaction, move the pack into objects/pack and swap the refs.
-import type { Dofs } from "../../fs/dofs";
+import type { Dofs, FileWriter } from "../../fs/dofs";
 import { isFsError } from "../../fs/errors";
 import { BadBodyError } from "../../http/streams";
 import type { ObjectStore } from "../object-store";
@@ -113,19 +113,52 @@ function unpackFailed(push: PushRequest, why: string): Uint8Array {
   return report(push, why, push.commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" })));
 }
 
-/** Streams the rest of the request body (the pack) into a temporary DOFS file. */
-async function receivePackData(ctx: ReceiveContext, reader: PktReader): Promise<string> {
-  ctx.fs.mkdir(INCOMING_DIR, { recursive: true });
-  const path = `${INCOMING_DIR}/${crypto.randomUUID()}.pack`;
-  const writer = ctx.fs.createWriter(path);
-  try {
-    for await (const chunk of reader.rest()) writer.write(chunk);
-    writer.close();
-  } catch (e) {
-    writer.abort();
-    throw e;
+/**
+ * The pack of a push on its way into a temporary DOFS file. It may arrive in several
+ * parts (a large push's body, cut into segments by the Worker, one invocation each).
+ */
+export class PackUpload {
+  readonly path: string;
+  private readonly writer: FileWriter;
+  /** Why storing failed; the push is then answered with `unpack <why>`. */
+  failure: string | null = null;
+
+  constructor(private readonly ctx: ReceiveContext) {
+    ctx.fs.mkdir(INCOMING_DIR, { recursive: true });
+    this.path = `${INCOMING_DIR}/${crypto.randomUUID()}.pack`;
+    this.writer = ctx.fs.createWriter(this.path);
   }
-  return path;
+
+  get bytes(): number {
+    return this.writer.bytesWritten;
+  }
+
+  /** Appends a part of the pack; false (with `failure` set) if it could not be stored. */
+  async receive(parts: AsyncIterable<Uint8Array>): Promise<boolean> {
+    if (this.failure) return false;
+    try {
+      for await (const chunk of parts) this.writer.write(chunk);
+      return true;
+    } catch (e) {
+      this.failure = isFsError(e, "ENOSPC") ? "repository quota exceeded" : `could not read the pack: ${(e as Error).message}`;
+      this.writer.abort();
+      return false;
+    }
+  }
+
+  /** The whole pack is here: the answer is a report already (it was bad) or a job that indexes it. */
+  complete(push: PushRequest): { report: Uint8Array } | { job: PushJob } {
+    if (this.failure) return { report: unpackFailed(push, this.failure) };
+    this.writer.close();
+    return indexUploaded(this.ctx, push, this.path);
+  }
+
+  /** Drops what was stored of a push that will not be completed. */
+  abort(): void {
+    if (this.failure) return;
+    this.failure = "push abandoned";
+    this.writer.abort();
+  }
 }
 
 export async function receivePack(ctx: ReceiveContext, reader: PktReader): Promise<Uint8Array> {
@@ -221,6 +254,20 @@ export class PushJob {
  * input, nothing to do) or a job that indexes and applies the push.
  */
 export async function startPush(ctx: ReceiveContext, reader: PktReader): Promise<{ report: Uint8Array } | { job: PushJob }> {
+  const started = await beginPush(ctx, reader);
+  if (!("upload" in started)) return started;
+  await started.upload.receive(reader.rest());
+  return started.upload.complete(started.push);
+}
+
+/**
+ * Reads the commands and stores the part of the pack that came with them. When more is
+ * to follow, the caller hands it to the upload and then completes it.
+ */
+export async function beginPush(
+  ctx: ReceiveContext,
+  reader: PktReader,
+): Promise<{ report: Uint8Array } | { job: PushJob } | { push: PushRequest; upload: PackUpload }> {
   let push: PushRequest | null;
   try {
     push = await readPushRequest(reader);
@@ -229,38 +276,29 @@ export async function startPush(ctx: ReceiveContext, reader: PktReader): Promise
     throw new BadBodyError(`Could not read the request body: ${(e as Error).message}`);
   }
   if (!push) return { report: new Uint8Array(0) };
-  const { commands } = push;
-  const needsPack = commands.some((c) => c.new !== ZERO_OID);
-
   // A pack follows whenever something is created or updated.
-  let tempPath: string | null = null;
-  if (needsPack) {
-    try {
-      tempPath = await receivePackData(ctx, reader);
-    } catch (e) {
-      const why = isFsError(e, "ENOSPC") ? "repository quota exceeded" : `could not read the pack: ${(e as Error).message}`;
-      return { report: unpackFailed(push, why) };
-    }
-  } else {
+  if (!push.commands.some((c) => c.new !== ZERO_OID)) {
     await reader.cancel();
+    return { job: new PushJob(ctx, push, null, null) };
   }
+  return { push, upload: new PackUpload(ctx) };
+}
 
-  let indexer: PackIndexer | null = null;
-  if (tempPath) {
-    if (ctx.fs.stat(tempPath).size === 0) {
-      ctx.fs.unlink(tempPath);
-      tempPath = null;
-    } else {
-      try {
-        indexer = ctx.store.indexer(tempPath);
-      } catch (e) {
-        ctx.fs.unlink(tempPath);
-        if (!(e instanceof PackFormatError)) throw e;
-        return { report: unpackFailed(push, e.message) };
-      }
-    }
+/** Starts indexing a stored pack (an empty one is no pack: a push of deletions only). */
+function indexUploaded(ctx: ReceiveContext, push: PushRequest, path: string): { report: Uint8Array } | { job: PushJob } {
+  if (ctx.fs.stat(path).size === 0) {
+    ctx.fs.unlink(path);
+    return { job: new PushJob(ctx, push, null, null) };
   }
-  return { job: new PushJob(ctx, push, tempPath, indexer) };
+  let indexer: PackIndexer;
+  try {
+    indexer = ctx.store.indexer(path);
+  } catch (e) {
+    ctx.fs.unlink(path);
+    if (!(e instanceof PackFormatError)) throw e;
+    return { report: unpackFailed(push, e.message) };
+  }
+  return { job: new PushJob(ctx, push, path, indexer) };
 }
 
 type Pending = CommandResult & { cmd: PushCommand; reason?: string };

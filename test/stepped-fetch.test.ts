@@ -1,0 +1,132 @@
+// A large clone or fetch answer is produced in steps: the first part comes with the
+// response, the rest from `uploadStep` calls, each its own Durable Object invocation.
+// Here the step sizes are lowered so the fixture's pack takes many steps.
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
+import { STEPS_HEADER, UPLOAD_JOB_HEADER } from "../src/repo/internal-headers";
+import type { Repository } from "../src/repo/repository";
+import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object";
+import { freshRepo, inRepo, ownerFetch } from "./helpers";
+import { type RawEntry, buildPack, oidOf } from "./pack-builder";
+
+const ZERO = "0".repeat(40);
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: ArrayBuffer | Uint8Array) => new TextDecoder().decode(b);
+let n = 0;
+
+/** A commit of eight 48 KiB random files: a pack of about 400 KB that does not compress. */
+function bulkyCommit(): { pack: Uint8Array; commit: string } {
+  const entries: RawEntry[] = [];
+  const tree: Uint8Array[] = [];
+  for (let i = 0; i < 8; i++) {
+    const blob = new Uint8Array(48 * 1024);
+    crypto.getRandomValues(blob);
+    entries.push({ type: OBJ_BLOB, data: blob });
+    tree.push(enc(`100644 f${String(i).padStart(2, "0")}\0`), fromHex(oidOf(OBJ_BLOB, blob)));
+  }
+  const treeData = concatBytes(tree);
+  const commit = enc(`tree ${oidOf(OBJ_TREE, treeData)}\nauthor A <a@b> 1700000000 +0000\ncommitter A <a@b> 1700000000 +0000\n\nbulk\n`);
+  entries.push({ type: OBJ_TREE, data: treeData }, { type: OBJ_COMMIT, data: commit });
+  return { pack: buildPack(entries), commit: oidOf(OBJ_COMMIT, commit) };
+}
+
+async function seeded(prefix: string) {
+  const name = `${prefix}/r${Date.now().toString(36)}${n++}`;
+  const url = `http://gitflare.test/${name}`;
+  const { pack, commit } = bulkyCommit();
+  const res = await ownerFetch(`${url}/git-receive-pack`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-git-receive-pack-request" },
+    body: concatBytes([pktLine(`${ZERO} ${commit} refs/heads/main\0report-status\n`), enc("0000"), pack]),
+  });
+  expect(dec(await res.arrayBuffer())).toContain("ok refs/heads/main");
+  const stub = env.REPO.getByName(name);
+  await inRepo(stub, (repo) => {
+    repo.stepConfig = { firstBytes: 50_000, stepBytes: 80_000 };
+  });
+  return { url, stub, commit };
+}
+
+const fetchV2 = (wants: string[]) =>
+  concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine("ofs-delta\n"), ...wants.map((w) => pktLine(`want ${w}\n`)), pktLine("done\n"), enc("0000")]);
+
+function direct(stub: DurableObjectStub<Repository>, body: Uint8Array, stepped: boolean, protocol = "version=2") {
+  const headers: Record<string, string> = { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": protocol };
+  if (stepped) headers[STEPS_HEADER] = "1";
+  return stub.fetch("https://repo.internal/git-upload-pack", { method: "POST", headers, body });
+}
+
+describe("clone and fetch answers in steps", () => {
+  it("gives the Worker the same bytes in steps as in one stream, under v2 and v0", async () => {
+    const { url, stub, commit } = await seeded("stepped");
+    const v0 = concatBytes([pktLine(`want ${commit} side-band-64k ofs-delta\n`), enc("0000"), pktLine("done\n")]);
+    for (const [body, protocol] of [
+      [fetchV2([commit]), "version=2"],
+      [v0, ""],
+    ] as const) {
+      const whole = new Uint8Array(await (await direct(stub, body, false, protocol)).arrayBuffer());
+      expect(whole.byteLength).toBeGreaterThan(390_000);
+      // Straight from the object: a first part, then steps until done.
+      const first = await direct(stub, body, true, protocol);
+      const job = first.headers.get(UPLOAD_JOB_HEADER);
+      expect(job).toBeTruthy();
+      const parts: Uint8Array[] = [new Uint8Array(await first.arrayBuffer())];
+      let steps = 0;
+      for (;;) {
+        const s = await stub.uploadStep(job!);
+        parts.push(s.bytes);
+        steps++;
+        if (s.done) break;
+      }
+      expect(steps).toBeGreaterThan(2);
+      expect(concatBytes(parts)).toEqual(whole);
+      expect(dec(whole)).toContain(protocol ? "packfile" : "PACK");
+      // Through the Worker, as a client sees it: the same bytes, no internal headers.
+      const res = await ownerFetch(`${url}/git-upload-pack`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": protocol },
+        body,
+      });
+      expect(res.headers.get(UPLOAD_JOB_HEADER)).toBeNull();
+      expect(new Uint8Array(await res.arrayBuffer())).toEqual(whole);
+    }
+  });
+
+  it("answers small requests whole, with no job", async () => {
+    const { stub } = await seeded("stepped");
+    const res = await direct(stub, concatBytes([pktLine("command=ls-refs\n"), enc("0000")]), true);
+    expect(res.headers.get(UPLOAD_JOB_HEADER)).toBeNull();
+    expect(dec(await res.arrayBuffer())).toContain("refs/heads/main");
+  });
+
+  it("reports a job it no longer knows (after a restart) as lost, and the client sees an error", async () => {
+    const stub = freshRepo("stepped");
+    const s = await stub.uploadStep("no-such-job");
+    expect(s).toMatchObject({ done: true, lost: true });
+    // The Worker turns a lost job into an error on side band 3 (v2 always has one).
+    const { url, stub: seededStub, commit } = await seeded("stepped");
+    await inRepo(seededStub, (repo) => {
+      // Jobs are never kept, so every step finds its job gone, as after an eviction.
+      (repo as unknown as { uploadJobs: Map<string, unknown> }).uploadJobs.set = function (this: Map<string, unknown>) {
+        return this;
+      };
+    });
+    const res = await ownerFetch(`${url}/git-upload-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
+      body: fetchV2([commit]),
+    });
+    expect(dec(await res.arrayBuffer())).toContain("\x03error: fetch interrupted");
+  });
+
+  it("drops a job whose client went away", async () => {
+    const { stub, commit } = await seeded("stepped");
+    const first = await direct(stub, fetchV2([commit]), true);
+    const job = first.headers.get(UPLOAD_JOB_HEADER)!;
+    await first.arrayBuffer();
+    expect((await stub.uploadStep(job)).done).toBe(false);
+    await stub.abandonUpload(job);
+    expect(await stub.uploadStep(job)).toMatchObject({ lost: true });
+  });
+});
