@@ -1,5 +1,6 @@
 // The git server core against the real git CLI and the real local server.
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -282,11 +283,12 @@ describe("persistence, export and pack size", () => {
   });
 });
 
-describe("large pushes indexed in slices", () => {
-  // A server that slices every push, a few objects at a time.
+describe("large pushes and clones in steps", () => {
+  // A server that receives push bodies in 4 KiB segments, indexes every push in slices of
+  // a few objects, and produces clone answers 8 KiB per invocation.
   const sliced = new LocalServer();
   beforeAll(async () => {
-    await sliced.start({ vars: { GITFLARE_SLICE_MIN_BYTES: "1", GITFLARE_SLICE_UNITS: "20" } });
+    await sliced.start({ vars: { GITFLARE_SLICE_MIN_BYTES: "1", GITFLARE_SLICE_UNITS: "20", GITFLARE_SEGMENT_BYTES: "4096", GITFLARE_STEP_BYTES: "8192" } });
     await sliced.signUpAndUse("e2e");
   });
   afterAll(() => sliced.stop());
@@ -300,6 +302,28 @@ describe("large pushes indexed in slices", () => {
     const dir = tempDir();
     await git(dir, "clone", "-q", url, "c");
     await verifyClone(join(dir, "c"), src, url);
-    expect(sliced.output()).toMatch(/receive-pack: upload \d+ ms, \d+ index slices, longest \d+ ms/);
+    expect(sliced.output()).toMatch(/receive-pack: upload \d+ segments, longest \d+ ms, \d+ index slices, longest \d+ ms/);
+    expect(sliced.output()).toMatch(/upload-pack: first part \d+ ms, \d+ steps, longest \d+ ms/);
+  });
+
+  it("takes a chunked push body in segments and serves v0 and v2 clones in steps", async () => {
+    const src = await makeRepo(40);
+    // Incompressible content, so the pack spans several side-band frames and steps.
+    await commitFile(src, "noise.bin", randomBytes(300_000).toString("base64"));
+    const url = `${sliced.url}/e2e/chunked.git`;
+    // A post buffer smaller than the body makes git send it chunked, with no length.
+    const push = await gitRun(src, ["-c", "http.postBuffer=1024", "push", url, "main"]);
+    expect(push.code, push.stderr).toBe(0);
+    const segments = [...sliced.output().matchAll(/receive-pack: upload (\d+) segments/g)].map((m) => Number(m[1]));
+    expect(Math.max(...segments)).toBeGreaterThan(2);
+    for (const protocol of ["0", "2"]) {
+      const dir = tempDir();
+      await git(dir, "-c", `protocol.version=${protocol}`, "clone", "-q", url, "c");
+      await verifyClone(join(dir, "c"), src, url);
+    }
+    // The last two answers are the two clones'.
+    const steps = [...sliced.output().matchAll(/upload-pack: first part \d+ ms, (\d+) steps/g)].map((m) => Number(m[1])).slice(-2);
+    expect(steps.length).toBe(2);
+    expect(Math.min(...steps)).toBeGreaterThan(2);
   });
 });

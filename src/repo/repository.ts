@@ -93,10 +93,10 @@ export class Repository extends DurableObject<Env> {
    * A clone or fetch answer larger than `firstBytes` is produced `stepBytes` at a time,
    * each step its own invocation that the Worker pulls (tests lower both).
    */
-  stepConfig = {
-    firstBytes: 1024 * 1024,
-    stepBytes: Number(this.env.GITFLARE_STEP_BYTES ?? "") || 8 * 1024 * 1024,
-  };
+  stepConfig = (() => {
+    const stepBytes = Number(this.env.GITFLARE_STEP_BYTES ?? "") || 8 * 1024 * 1024;
+    return { firstBytes: Math.min(1024 * 1024, stepBytes), stepBytes };
+  })();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
