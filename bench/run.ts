@@ -52,19 +52,53 @@ interface Measure {
   ms: number;
   bytes: number;
   longestRequestMs: number;
+  /**
+   * The longest single Durable Object invocation, as the Worker timed them: for work done
+   * in steps (segments, slices, clone steps) the longest step, else the request.
+   */
+  longestInvocationMs: number;
+  /** Invocations that stepped work took (0 when every request was one invocation). */
+  steppedInvocations: number;
   peakRss?: number;
   /** Peak of the isolate's JS heap plus ArrayBuffers during the operation (garbage not yet collected included). */
   peakHeap?: number;
   /** Peak of the same after a full collection: live memory. */
   peakLive?: number;
-  /** For a push indexed in slices: the upload invocation and the longest slice, as the Worker timed them. */
-  sliced?: { uploadMs: number; slices: number; longestSliceMs: number };
 }
 
 interface Row {
   op: string;
   gitflare: Measure;
   cgit: Measure;
+}
+
+/**
+ * The longest Durable Object invocation of an operation. The Worker logs how it timed the
+ * invocations behind each git POST (one, or the steps of a segmented/sliced push or a
+ * stepped clone); GET requests are one short invocation each, timed by the proxy. For
+ * C git (no log) it is the longest request.
+ */
+function invocations(recs: RequestRecord[], log: string | null): { longestInvocationMs: number; steppedInvocations: number } {
+  const longestGet = Math.max(0, ...recs.filter((r) => r.method === "GET").map((r) => r.ms));
+  if (log === null) return { longestInvocationMs: Math.round(Math.max(0, ...recs.map((r) => r.ms))), steppedInvocations: 0 };
+  let longest = longestGet;
+  let stepped = 0;
+  for (const m of log.matchAll(/(?:upload-pack|receive-pack): one invocation, (\d+) ms/g)) longest = Math.max(longest, Number(m[1]));
+  for (const m of log.matchAll(/receive-pack: upload (\d+) ms/g)) longest = Math.max(longest, Number(m[1]));
+  for (const m of log.matchAll(/receive-pack: upload (\d+) segments, longest (\d+) ms/g)) {
+    // The segments, and the call that completes the upload.
+    stepped += Number(m[1]) + 1;
+    longest = Math.max(longest, Number(m[2]));
+  }
+  for (const m of log.matchAll(/(\d+) index slices, longest (\d+) ms/g)) {
+    stepped += Number(m[1]);
+    longest = Math.max(longest, Number(m[2]));
+  }
+  for (const m of log.matchAll(/upload-pack: first part (\d+) ms, (\d+) steps, longest (\d+) ms/g)) {
+    stepped += Number(m[2]) + 1;
+    longest = Math.max(longest, Number(m[1]), Number(m[3]));
+  }
+  return { longestInvocationMs: Math.round(longest), steppedInvocations: stepped };
 }
 
 async function main() {
@@ -139,8 +173,7 @@ async function main() {
               void sampleHeap();
             }, 50)
           : null;
-      const slicedLines = () => [...gitflare.output().matchAll(/receive-pack: upload (\d+) ms, (\d+) index slices, longest (\d+) ms/g)];
-      const slicedBefore = slicedLines().length;
+      const logMark = gitflare.mark();
       const started = performance.now();
       await fn(t);
       const ms = performance.now() - started;
@@ -154,13 +187,8 @@ async function main() {
         ms,
         bytes: bytesOf(recs),
         longestRequestMs: Math.max(0, ...recs.map((r) => r.ms)),
+        ...invocations(recs, t === "gitflare" ? gitflare.outputSince(logMark) : null),
         ...(t === "gitflare" ? { peakRss: Math.max(peak, workerdRss(gitflare.processGroup!)), peakHeap, peakLive } : {}),
-        ...(t === "gitflare" && slicedLines().length > slicedBefore
-          ? (() => {
-              const m = slicedLines().at(-1)!;
-              return { sliced: { uploadMs: Number(m[1]), slices: Number(m[2]), longestSliceMs: Number(m[3]) } };
-            })()
-          : {}),
       };
     }
     rows.push(row);
@@ -169,7 +197,8 @@ async function main() {
       `${op.padEnd(24)} gitflare ${r.gitflare.ms.toFixed(0).padStart(7)} ms  cgit ${r.cgit.ms.toFixed(0).padStart(7)} ms  ` +
         `ratio ${(r.gitflare.ms / r.cgit.ms).toFixed(2)}  bytes ${(r.gitflare.bytes / Math.max(1, r.cgit.bytes)).toFixed(3)}  ` +
         `isolate heap peak ${((r.gitflare.peakHeap ?? 0) / 2 ** 20).toFixed(1)} MiB, live ${((r.gitflare.peakLive ?? 0) / 2 ** 20).toFixed(1)} MiB` +
-        (r.gitflare.sliced ? `  sliced: upload ${r.gitflare.sliced.uploadMs} ms, ${r.gitflare.sliced.slices} slices, longest ${r.gitflare.sliced.longestSliceMs} ms` : ""),
+        `  longest invocation ${r.gitflare.longestInvocationMs} ms` +
+        (r.gitflare.steppedInvocations ? ` of ${r.gitflare.steppedInvocations} in steps` : ""),
     );
   }
   const uploadBytes = (recs: RequestRecord[]) => recs.filter((r) => r.path.endsWith("git-upload-pack")).reduce((s, r) => s + r.responseBytes, 0);
@@ -277,16 +306,16 @@ function markdown(r: { machine: Record<string, unknown>; repository: { objects: 
     "",
     "Isolate memory is the V8 isolate's JS heap plus ArrayBuffers, which is what the 128 MB limit counts: \"peak\" is sampled every 50 ms with garbage not yet collected included; \"live\" is read after a full collection forced each second while the operation runs (\"–\" for operations shorter than that). RSS is the whole workerd process, SQLite included.",
     "",
-    "A push whose pack is 32 MiB or more is indexed in slices, each its own Durable Object invocation; for those the table gives the upload (the request body streaming into storage, bound by I/O) and the longest indexing slice, as the Worker timed them.",
+    "Large work is done in steps, each its own Durable Object invocation: a push body over 64 MiB (or of unknown length) is received in 64 MiB segments, a pack of 32 MiB or more is indexed in slices, and a clone or fetch answer over 1 MiB is produced 8 MiB per step. \"Longest invocation\" is the longest of those (or of a whole request done in one), as the Worker timed them; \"steps\" counts the invocations stepped work took.",
     "",
-    "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest request | sliced: upload, slices, longest slice | isolate live peak | isolate heap peak | workerd peak RSS (above idle) |",
+    "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest request | longest invocation (steps) | isolate live peak | isolate heap peak | workerd peak RSS (above idle) |",
     "|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const row of r.rows) {
     const g = row.gitflare;
     const c = row.cgit;
     lines.push(
-      `| ${row.op} | ${g.ms.toFixed(0)} ms | ${c.ms.toFixed(0)} ms | ${(g.ms / c.ms).toFixed(2)}× | ${g.bytes.toLocaleString("en-US")} | ${c.bytes ? (g.bytes / c.bytes).toFixed(3) + "×" : "–"} | ${g.longestRequestMs.toFixed(0)} ms | ${g.sliced ? `${g.sliced.uploadMs} ms, ${g.sliced.slices}, ${g.sliced.longestSliceMs} ms` : "–"} | ${g.peakLive ? `${mb(g.peakLive)} MiB` : "–"} | ${mb(g.peakHeap ?? 0)} MiB | ${mb(g.peakRss ?? 0)} MiB (+${mb(Math.max(0, (g.peakRss ?? 0) - r.idleRss))}) |`,
+      `| ${row.op} | ${g.ms.toFixed(0)} ms | ${c.ms.toFixed(0)} ms | ${(g.ms / c.ms).toFixed(2)}× | ${g.bytes.toLocaleString("en-US")} | ${c.bytes ? (g.bytes / c.bytes).toFixed(3) + "×" : "–"} | ${g.longestRequestMs.toFixed(0)} ms | ${g.longestInvocationMs} ms${g.steppedInvocations ? ` (${g.steppedInvocations})` : ""} | ${g.peakLive ? `${mb(g.peakLive)} MiB` : "–"} | ${mb(g.peakHeap ?? 0)} MiB | ${mb(g.peakRss ?? 0)} MiB (+${mb(Math.max(0, (g.peakRss ?? 0) - r.idleRss))}) |`,
     );
   }
   lines.push("", "| web page | first request | warm (median of 5) |", "|---|---|---|");

@@ -21,6 +21,8 @@ export async function freePort(): Promise<number> {
 export class LocalServer {
   private proc: ChildProcess | null = null;
   private log = "";
+  /** Characters printed since start, including those no longer kept. */
+  private logged = 0;
   readonly stateDir: string;
   port = 0;
 
@@ -58,7 +60,9 @@ export class LocalServer {
     this.proc = proc;
     // Only the tail is kept: a long run must not grow the log without bound.
     const keep = (d: Buffer) => {
-      this.log += d;
+      const text = d.toString();
+      this.log += text;
+      this.logged += text.length;
       if (this.log.length > 1 << 20) this.log = this.log.slice(-(1 << 19));
     };
     proc.stdout!.on("data", keep);
@@ -121,5 +125,15 @@ export class LocalServer {
 
   output(): string {
     return this.log;
+  }
+
+  /** A position in the output, for `outputSince`. */
+  mark(): number {
+    return this.logged;
+  }
+
+  /** What the server printed since `mark` (as much of it as the kept tail holds). */
+  outputSince(mark: number): string {
+    return this.log.slice(Math.max(0, this.log.length - (this.logged - mark)));
   }
 }
