@@ -59,6 +59,8 @@ interface Measure {
   longestInvocationMs: number;
   /** Invocations that stepped work took (0 when every request was one invocation). */
   steppedInvocations: number;
+  /** The Worker's log lines about stepped work, as printed. */
+  steps?: string[];
   peakRss?: number;
   /** Peak of the isolate's JS heap plus ArrayBuffers during the operation (garbage not yet collected included). */
   peakHeap?: number;
@@ -78,6 +80,10 @@ interface Row {
  * stepped clone); GET requests are one short invocation each, timed by the proxy. For
  * C git (no log) it is the longest request.
  */
+function stepLines(log: string): string[] {
+  return log.split("\n").filter((l) => /(receive|upload)-pack: (upload|first part)/.test(l)).map((l) => l.trim());
+}
+
 function invocations(recs: RequestRecord[], log: string | null): { longestInvocationMs: number; steppedInvocations: number } {
   const longestGet = Math.max(0, ...recs.filter((r) => r.method === "GET").map((r) => r.ms));
   if (log === null) return { longestInvocationMs: Math.round(Math.max(0, ...recs.map((r) => r.ms))), steppedInvocations: 0 };
@@ -188,6 +194,7 @@ async function main() {
         bytes: bytesOf(recs),
         longestRequestMs: Math.max(0, ...recs.map((r) => r.ms)),
         ...invocations(recs, t === "gitflare" ? gitflare.outputSince(logMark) : null),
+        ...(t === "gitflare" ? { steps: stepLines(gitflare.outputSince(logMark)) } : {}),
         ...(t === "gitflare" ? { peakRss: Math.max(peak, workerdRss(gitflare.processGroup!)), peakHeap, peakLive } : {}),
       };
     }
@@ -200,6 +207,7 @@ async function main() {
         `  longest invocation ${r.gitflare.longestInvocationMs} ms` +
         (r.gitflare.steppedInvocations ? ` of ${r.gitflare.steppedInvocations} in steps` : ""),
     );
+    for (const line of r.gitflare.steps ?? []) console.log(`    ${line}`);
   }
   const uploadBytes = (recs: RequestRecord[]) => recs.filter((r) => r.path.endsWith("git-upload-pack")).reduce((s, r) => s + r.responseBytes, 0);
   const receiveBytes = (recs: RequestRecord[]) => recs.filter((r) => r.path.endsWith("git-receive-pack")).reduce((s, r) => s + r.requestBytes, 0);
@@ -306,7 +314,7 @@ function markdown(r: { machine: Record<string, unknown>; repository: { objects: 
     "",
     "Isolate memory is the V8 isolate's JS heap plus ArrayBuffers, which is what the 128 MB limit counts: \"peak\" is sampled every 50 ms with garbage not yet collected included; \"live\" is read after a full collection forced each second while the operation runs (\"–\" for operations shorter than that). RSS is the whole workerd process, SQLite included.",
     "",
-    "Large work is done in steps, each its own Durable Object invocation: a push body over 64 MiB (or of unknown length) is received in 64 MiB segments, a pack of 32 MiB or more is indexed in slices, and a clone or fetch answer over 1 MiB is produced 8 MiB per step. \"Longest invocation\" is the longest of those (or of a whole request done in one), as the Worker timed them; \"steps\" counts the invocations stepped work took.",
+    "Large work is done in steps, each its own Durable Object invocation: a push body over 64 MiB (or of unknown length) is received in 64 MiB segments, a pack of 32 MiB or more is indexed in slices, and a clone or fetch answer over 1 MiB is produced 4 MiB per step (the object walk before it pausing every 16,384 objects). \"Longest invocation\" is the longest of those (or of a whole request done in one), as the Worker timed them; \"steps\" counts the invocations stepped work took.",
     "",
     "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest request | longest invocation (steps) | isolate live peak | isolate heap peak | workerd peak RSS (above idle) |",
     "|---|---|---|---|---|---|---|---|---|---|---|",

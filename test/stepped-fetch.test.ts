@@ -2,14 +2,15 @@
 // response, the rest from `uploadStep` calls, each its own Durable Object invocation.
 // Here the step sizes are lowered so the fixture's pack takes many steps.
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
 import { STEPS_HEADER, UPLOAD_JOB_HEADER } from "../src/repo/internal-headers";
 import type { Repository } from "../src/repo/repository";
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object";
-import { freshRepo, inRepo, ownerFetch } from "./helpers";
+import { freshRepo, fromBase64, inRepo, ownerFetch } from "./helpers";
 import { type RawEntry, buildPack, oidOf } from "./pack-builder";
 
+const fixtures = inject("fixtures");
 const ZERO = "0".repeat(40);
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: ArrayBuffer | Uint8Array) => new TextDecoder().decode(b);
@@ -43,7 +44,7 @@ async function seeded(prefix: string) {
   expect(dec(await res.arrayBuffer())).toContain("ok refs/heads/main");
   const stub = env.REPO.getByName(name);
   await inRepo(stub, (repo) => {
-    repo.stepConfig = { firstBytes: 50_000, stepBytes: 80_000 };
+    repo.stepConfig = { firstBytes: 50_000, stepBytes: 80_000, walkObjects: 16384 };
   });
   return { url, stub, commit };
 }
@@ -91,6 +92,44 @@ describe("clone and fetch answers in steps", () => {
       expect(res.headers.get(UPLOAD_JOB_HEADER)).toBeNull();
       expect(new Uint8Array(await res.arrayBuffer())).toEqual(whole);
     }
+  });
+
+  it("pauses a long object walk between steps, reporting progress", async () => {
+    const name = `stepped/walk${Date.now().toString(36)}${n++}`;
+    const url = `http://gitflare.test/${name}`;
+    const push = await ownerFetch(`${url}/git-receive-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request" },
+      body: concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), enc("0000"), fromBase64(fixtures.ofsPack.pack)]),
+    });
+    expect(dec(await push.arrayBuffer())).toContain("ok refs/heads/main");
+    const stub = env.REPO.getByName(name);
+    // Steps far larger than the answer: only the walk's checkpoints can end them.
+    await inRepo(stub, (repo) => {
+      repo.stepConfig = { firstBytes: 1 << 20, stepBytes: 1 << 20, walkObjects: 2 };
+    });
+    // A fetch of all but the base's history, so the walk runs (no pack reuse).
+    const body = concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine("ofs-delta\n"), pktLine(`want ${fixtures.head}\n`), pktLine(`have ${fixtures.base}\n`), pktLine("done\n"), enc("0000")]);
+    const whole = new Uint8Array(await (await direct(stub, body, false)).arrayBuffer());
+    expect(dec(whole).match(/\x02Enumerating objects: \d+\r/g)!.length).toBeGreaterThan(2);
+    const first = await direct(stub, body, true);
+    const job = first.headers.get(UPLOAD_JOB_HEADER)!;
+    expect(job).toBeTruthy();
+    const parts: Uint8Array[] = [new Uint8Array(await first.arrayBuffer())];
+    let steps = 0;
+    for (let s = await stub.uploadStep(job); ; s = await stub.uploadStep(job)) {
+      parts.push(s.bytes);
+      steps++;
+      if (s.done) break;
+    }
+    expect(steps).toBeGreaterThan(2);
+    expect(concatBytes(parts)).toEqual(whole);
+    const res = await ownerFetch(`${url}/git-upload-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
+      body,
+    });
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(whole);
   });
 
   it("answers small requests whole, with no job", async () => {

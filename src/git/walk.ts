@@ -64,8 +64,13 @@ export interface WalkOptions {
   /** Commits whose parents are not walked: the client's (new) shallow boundary. */
   shallow?: Set<string>;
   filter?: ObjectFilter;
-  /** Called every few thousand objects, so a long walk can report progress. */
-  onProgress?: (count: number) => void;
+  /**
+   * Awaited every `CHECKPOINT_OBJECTS` commits walked, then objects found, with that
+   * count: a long walk can report progress there, or pause until its caller's next invocation.
+   */
+  checkpoint?: (count: number) => Promise<void>;
+  /** Objects between checkpoints (default `CHECKPOINT_OBJECTS`). */
+  checkpointEvery?: number;
 }
 
 export interface WalkResult {
@@ -92,6 +97,8 @@ function peelTags(store: ObjectStore, oid: string, tags: string[]): { oid: strin
   throw new Error(`tag chain too long at ${oid}`);
 }
 
+export const CHECKPOINT_OBJECTS = 16384;
+
 export async function enumerateObjects(store: ObjectStore, wants: Iterable<string>, options: WalkOptions = {}): Promise<WalkResult> {
   const out: string[] = [];
   const seen = new Set<string>();
@@ -99,7 +106,13 @@ export async function enumerateObjects(store: ObjectStore, wants: Iterable<strin
     if (seen.has(oid)) return;
     seen.add(oid);
     out.push(oid);
-    if (options.onProgress && (out.length & 4095) === 0) options.onProgress(out.length);
+  };
+  // Checked without awaiting, so a walk with no checkpoint pays nothing for it.
+  const every = options.checkpointEvery ?? CHECKPOINT_OBJECTS;
+  let dueAt = options.checkpoint ? every : Infinity;
+  const checkpoint = async (work: number) => {
+    dueAt = work + every;
+    await options.checkpoint!(work);
   };
 
   const uninteresting = new Set<string>();
@@ -138,7 +151,9 @@ export async function enumerateObjects(store: ObjectStore, wants: Iterable<strin
   // Commit walk, newest first; stops when only uninteresting commits remain queued.
   const commits: string[] = [];
   const edges = new Set<string>();
+  let walked = 0;
   while (live.size) {
+    if (++walked >= dueAt) await checkpoint(walked);
     const { oid } = queue.pop()!;
     live.delete(oid);
     const info = store.commit(oid);
@@ -171,11 +186,13 @@ export async function enumerateObjects(store: ObjectStore, wants: Iterable<strin
     if (sendCommits) emit(c);
     commitCount++;
   }
+  if (options.checkpoint) dueAt = out.length + every;
+  const gate: Gate = { due: () => out.length >= dueAt, wait: () => checkpoint(out.length) };
   for (const c of commits) {
     if (uninteresting.has(c)) continue;
-    await walkTree(store, store.commit(c).tree, 0, excluded, seen, emit, filter);
+    await walkTree(store, store.commit(c).tree, 0, excluded, seen, emit, filter, gate);
   }
-  for (const t of rootTrees) await walkTree(store, t, 0, excluded, seen, emit, filter, true);
+  for (const t of rootTrees) await walkTree(store, t, 0, excluded, seen, emit, filter, gate, true);
   for (const b of rootBlobs) emit(b);
   store.forgetPrefetched();
   return { oids: out, commits: commitCount, clientHas: excluded };
@@ -195,6 +212,12 @@ async function markTree(store: ObjectStore, root: string, excluded: Set<string>)
   }
 }
 
+/** Where a long tree walk may pause (see `WalkOptions.checkpoint`). */
+interface Gate {
+  due(): boolean;
+  wait(): Promise<void>;
+}
+
 async function walkTree(
   store: ObjectStore,
   root: string,
@@ -203,10 +226,12 @@ async function walkTree(
   seen: Set<string>,
   emit: (oid: string) => void,
   filter: ObjectFilter | undefined,
+  gate: Gate,
   explicit = false,
 ): Promise<void> {
   const stack: { oid: string; depth: number }[] = [{ oid: root, depth: rootDepth }];
   while (stack.length) {
+    if (gate.due()) await gate.wait();
     const { oid, depth } = stack.pop()!;
     if (seen.has(oid) || excluded.has(oid)) continue;
     // tree:<n> sends trees at depth < n (the root tree is depth 0).

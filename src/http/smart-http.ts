@@ -249,7 +249,10 @@ function internalHeaders(from: Headers, extra: Record<string, string>): Headers 
 
 /** Cuts a byte stream into consecutive streams of about `size` bytes each. */
 class Segments {
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  // Reads of at least 1 MiB: the body passes through this isolate, and per-chunk work on
+  // the network's small chunks made a 1 GB push half again as slow.
+  private static readonly READ = 1 << 20;
+  private readonly reader: ReadableStreamBYOBReader;
   private carry: Uint8Array | null = null;
   private started = false;
   private ended = false;
@@ -257,14 +260,15 @@ class Segments {
   failed = false;
 
   constructor(body: ReadableStream<Uint8Array>, private readonly size: number) {
-    this.reader = body.getReader();
+    this.reader = body.getReader({ mode: "byob" });
   }
 
   private async read(): Promise<Uint8Array | null> {
     if (this.ended) return null;
     try {
-      const { value, done } = await this.reader.read();
-      if (!done) return value;
+      const { value, done } = await this.reader.readAtLeast(Segments.READ, new Uint8Array(Segments.READ));
+      if (value?.byteLength) return value;
+      if (!done) return this.read();
     } catch {
       this.failed = true;
     }

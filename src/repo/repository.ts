@@ -4,10 +4,11 @@
 // and API use the RPC methods.
 import { DurableObject } from "cloudflare:workers";
 import { Dofs } from "../fs/dofs";
+import { CHECKPOINT_OBJECTS } from "../git/walk";
 import { ObjectStore } from "../git/object-store";
 import { RefStore } from "../git/refs";
 import { INCOMING_DIR, type PackUpload, type PushJob, type PushRequest, beginPush } from "../git/protocol/receive-pack";
-import { UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2 } from "../git/protocol/upload-pack";
+import { STEP_BOUNDARY, UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2 } from "../git/protocol/upload-pack";
 import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
 import { FLUSH, PktLineError, PktReader, concatBytes, errPkt, pktLine, sideband } from "../git/protocol/pkt-line";
 import { tarDofs } from "../git/export/tar";
@@ -45,7 +46,7 @@ export interface Env {
   GITFLARE_SLICE_UNITS?: string;
   /** A push body larger than this (or of unknown length) is received in segments of this size, one invocation each (default 64 MiB). */
   GITFLARE_SEGMENT_BYTES?: string;
-  /** Bytes of a clone or fetch answer produced per invocation (default 8 MiB). */
+  /** Bytes of a clone or fetch answer produced per invocation (default 4 MiB). */
   GITFLARE_STEP_BYTES?: string;
 }
 
@@ -91,11 +92,12 @@ export class Repository extends DurableObject<Env> {
   private readonly uploadJobs = new Map<string, UploadJob>();
   /**
    * A clone or fetch answer larger than `firstBytes` is produced `stepBytes` at a time,
-   * each step its own invocation that the Worker pulls (tests lower both).
+   * each step its own invocation that the Worker pulls; the object walk before the pack
+   * pauses for a step every `walkObjects` objects (tests lower all three).
    */
   stepConfig = (() => {
-    const stepBytes = Number(this.env.GITFLARE_STEP_BYTES ?? "") || 8 * 1024 * 1024;
-    return { firstBytes: Math.min(1024 * 1024, stepBytes), stepBytes };
+    const stepBytes = Number(this.env.GITFLARE_STEP_BYTES ?? "") || 4 * 1024 * 1024;
+    return { firstBytes: Math.min(1024 * 1024, stepBytes), stepBytes, walkObjects: CHECKPOINT_OBJECTS };
   })();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -612,8 +614,9 @@ interface UploadJob {
 }
 
 /**
- * Runs a job's generator until about `limit` bytes are out or it ends. A failure ends
- * the answer with its side-band error, or is thrown when there is no side band to carry it.
+ * Runs a job's generator until about `limit` bytes are out, it offers a step boundary
+ * (a long walk's checkpoint), or it ends. A failure ends the answer with its side-band
+ * error, or is thrown when there is no side band to carry it.
  */
 async function produce(job: UploadJob, limit: number, pending?: IteratorResult<Uint8Array>): Promise<{ bytes: Uint8Array; done: boolean }> {
   const parts: Uint8Array[] = [];
@@ -623,6 +626,7 @@ async function produce(job: UploadJob, limit: number, pending?: IteratorResult<U
       const r = pending ?? (await job.gen.next());
       pending = undefined;
       if (r.done) return { bytes: concatBytes(parts), done: true };
+      if (r.value === STEP_BOUNDARY) break;
       parts.push(r.value);
       size += r.value.byteLength;
     }

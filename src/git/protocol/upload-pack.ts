@@ -5,7 +5,7 @@
 import type { ObjectStore } from "../object-store";
 import { OBJ_COMMIT, OBJ_TAG, ZERO_OID, isOid } from "../object";
 import type { RefStore } from "../refs";
-import { type ObjectFilter, enumerateObjects, reachesAny } from "../walk";
+import { type ObjectFilter, type WalkOptions, type WalkResult, enumerateObjects, reachesAny } from "../walk";
 import { type DeepenRequest, INFINITE_DEPTH, ShallowError, planShallow } from "../shallow";
 import { type PackWriteStats, writePack } from "../pack/writer";
 import { UPLOAD_PACK_V2_CAPS, parseCapabilities } from "./capabilities";
@@ -14,6 +14,8 @@ import { DELIM, FLUSH, type Pkt, concatBytes, parsePktLines, pktLine, pktText, s
 export interface RepoView {
   store: ObjectStore;
   refs: RefStore;
+  /** Objects the walk enumerates between step boundaries (tests lower it). */
+  stepConfig?: { walkObjects: number };
 }
 
 /** A request the client got wrong: answered with an `ERR` pkt-line. */
@@ -182,11 +184,12 @@ async function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<s
     yield* progressLine(req, `Total ${whole.objects} (delta 0), reused ${whole.objects} (delta 0), pack-reused ${whole.objects}\n`);
     return;
   }
-  const walk = await enumerateObjects(store, [...req.wants, ...extraWants], {
-    haves: req.haves,
-    shallow: shallowWalk,
-    filter: req.filter,
-  });
+  const walk = yield* walkInSteps(
+    store,
+    [...req.wants, ...extraWants],
+    { haves: req.haves, shallow: shallowWalk, filter: req.filter, checkpointEvery: repo.stepConfig?.walkObjects },
+    req,
+  );
   const oids = walk.oids;
   if (req.includeTag) {
     const sent = new Set(oids);
@@ -210,6 +213,54 @@ async function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<s
     req,
     `Total ${stats.objects} (delta ${stats.deltas}), reused ${stats.reused} (delta ${stats.reusedDeltas}), pack-reused 0\n`,
   );
+}
+
+/**
+ * Yielded where an answer may be cut between invocations: an answer produced in steps
+ * ends its current step here (see the Repository's `uploadStep`); a streamed one skips it.
+ */
+export const STEP_BOUNDARY = new Uint8Array(0);
+
+/**
+ * The object walk, paused at each of its checkpoints to report progress and offer a step
+ * boundary: a walk over a large history spans several invocations instead of one.
+ */
+async function* walkInSteps(store: ObjectStore, wants: string[], options: WalkOptions, req: FetchRequest): AsyncGenerator<Uint8Array, WalkResult> {
+  const state: {
+    paused: { count: number; resume: () => void } | null;
+    outcome: { result: WalkResult } | { error: unknown } | null;
+    wake: (() => void) | null;
+  } = { paused: null, outcome: null, wake: null };
+  const checkpoint = (count: number) =>
+    new Promise<void>((resume) => {
+      state.paused = { count, resume };
+      state.wake?.();
+    });
+  enumerateObjects(store, wants, { ...options, checkpoint }).then(
+    (result) => {
+      state.outcome = { result };
+      state.wake?.();
+    },
+    (error: unknown) => {
+      state.outcome = { error };
+      state.wake?.();
+    },
+  );
+  for (;;) {
+    if (!state.paused && !state.outcome) await new Promise<void>((r) => (state.wake = r));
+    state.wake = null;
+    const paused = state.paused;
+    if (paused) {
+      state.paused = null;
+      yield* progressLine(req, `Enumerating objects: ${paused.count}\r`);
+      yield STEP_BOUNDARY;
+      paused.resume();
+      continue;
+    }
+    const outcome = state.outcome!;
+    if ("error" in outcome) throw outcome.error;
+    return outcome.result;
+  }
 }
 
 function checkWants(store: ObjectStore, wants: string[]): void {
