@@ -149,7 +149,7 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   const done = await access.stub.pushUploaded(upload);
   times.push(Date.now() - t);
   // The last of the times is the call that completed the upload (and indexed a small pack).
-  const uploadLog = `upload ${times.length - 1} segments, longest ${Math.max(...times)} ms`;
+  const uploadLog = `upload ${times.length - 1} segments, longest ${Math.max(...times)} ms (all ${Date.now() - started} ms)`;
   if ("report" in done) {
     console.log(`receive-pack: ${uploadLog}`);
     return answered(new Response(done.report, { headers: { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" } }));

@@ -163,6 +163,7 @@ export class Segments {
 export function slicedPush(stub: DurableObjectStub<Repository>, job: string, progress: boolean, upload: string, onDone: (p: Promise<void>) => void): Response {
   let slices = 0;
   let longest = 0;
+  const started = Date.now();
   let finished: () => void = () => undefined;
   onDone(new Promise((resolve) => (finished = resolve)));
   // Each pull enqueues something (a stream whose pull enqueues nothing is not pulled
@@ -190,7 +191,7 @@ export function slicedPush(stub: DurableObjectStub<Repository>, job: string, pro
         controller.enqueue(step.report);
         controller.close();
         finished();
-        console.log(`receive-pack: ${upload}, ${slices} index slices, longest ${longest} ms`);
+        console.log(`receive-pack: ${upload}, ${slices} index slices, longest ${longest} ms (all ${Date.now() - started} ms)`);
         return;
       }
     },
