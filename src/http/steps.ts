@@ -101,7 +101,7 @@ export function internalHeaders(from: Headers, extra: Record<string, string>): H
 export class Segments {
   // Reads of at least 1 MiB: the body passes through this isolate, and per-chunk work on
   // the network's small chunks made a 1 GB push half again as slow.
-  private static readonly READ = 1 << 20;
+  private readonly readBytes: number;
   private readonly reader: ReadableStreamBYOBReader;
   private carry: Uint8Array | null = null;
   private started = false;
@@ -111,12 +111,13 @@ export class Segments {
 
   constructor(body: ReadableStream<Uint8Array>, private readonly size: number) {
     this.reader = body.getReader({ mode: "byob" });
+    this.readBytes = Math.min(1 << 20, size);
   }
 
   private async read(): Promise<Uint8Array | null> {
     if (this.ended) return null;
     try {
-      const { value, done } = await this.reader.readAtLeast(Segments.READ, new Uint8Array(Segments.READ));
+      const { value, done } = await this.reader.readAtLeast(this.readBytes, new Uint8Array(this.readBytes));
       if (value?.byteLength) return value;
       if (!done) return this.read();
     } catch {
