@@ -60,15 +60,16 @@ export function stubFor(env: Env, repo: RepoRecord): DurableObjectStub<Repositor
 }
 
 export async function checkAccess(c: AnyContext, need: Permission): Promise<Access> {
-  const caller = await callerOf(c);
   const n = names(c);
+  // Who is asking and which repository it is are looked up together.
+  const [caller, found] = await Promise.all([callerOf(c), n ? lookupRepo(c.env.DB, n.owner, n.name) : null]);
   const hidden = (): Refusal =>
     caller.kind === "anonymous" ? { ok: false, reason: "unauthenticated", caller, visible: false } : { ok: false, reason: "not-found", caller };
-  if (!n) return hidden();
-  const found = await lookupRepo(c.env.DB, n.owner, n.name, userOf(caller)?.id ?? null);
-  if (!found) return hidden();
+  if (!n || !found) return hidden();
   const { repo } = found;
-  const role = roleOf(caller, { ownerId: repo.ownerId, isPrivate: repo.isPrivate, collaborator: found.collaborator });
+  const callerId = userOf(caller)?.id;
+  const collaborator = callerId === undefined ? null : (found.collaborators.get(callerId) ?? null);
+  const role = roleOf(caller, { ownerId: repo.ownerId, isPrivate: repo.isPrivate, collaborator });
   if (!allows(role, "read")) return hidden();
   if (found.redirected) return { ok: false, reason: "redirect", caller, location: movedUrl(c, n.owner, n.raw, repo) };
   if (!allows(role, need)) return caller.kind === "anonymous" ? { ok: false, reason: "unauthenticated", caller, visible: true } : { ok: false, reason: "forbidden", caller, need, repo };
@@ -86,6 +87,6 @@ export async function pushToCreateOwner(c: AnyContext): Promise<{ ownerId: numbe
   if (!n || caller.kind === "anonymous") return null;
   if (caller.kind === "token" && !allows(caller.scope, "write")) return null;
   if (caller.user.username.toLowerCase() !== n.owner.toLowerCase()) return null;
-  if (await lookupRepo(c.env.DB, n.owner, n.name, caller.user.id)) return null;
+  if (await lookupRepo(c.env.DB, n.owner, n.name)) return null;
   return { ownerId: caller.user.id, owner: caller.user.username, name: n.name };
 }
