@@ -168,8 +168,10 @@ export async function enumerateObjects(store: ObjectStore, wants: Iterable<strin
       else edges.add(p);
     }
   }
-  // Remaining uninteresting commits in the queue are the boundary too.
-  for (let c = queue.pop(); c; c = queue.pop()) edges.add(c.oid);
+  // The edges are the uninteresting parents of commits to send, as in git's
+  // mark_edges_uninteresting: their trees are what a thin pack may build on. Haves still
+  // queued are not edges; walking every one of their trees made a fetch into a
+  // repository of a thousand refs read thousands of trees to send one commit.
 
   // Objects in the trees of boundary commits are on the client already.
   const excluded = new Set<string>();
