@@ -149,3 +149,20 @@ describe("push bodies in segments", () => {
     expect("report" in done && dec(done.report.slice().buffer)).toContain("ERR push interrupted");
   });
 });
+
+describe("headers between the Worker and the repository", () => {
+  it("are dropped when a client sends them", async () => {
+    const name = `segments/h${Date.now().toString(36)}${n++}`;
+    const body = concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), enc("0000"), fromBase64(fixtures.ofsPack.pack)]);
+    // A body within one segment, claiming to be a segment and a step: answered as usual.
+    const res = await ownerFetch(`http://gitflare.test/${name}/git-receive-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request", "X-Gitflare-Segmented": "1", "X-Gitflare-Push-Upload": "x" },
+      body: body.slice(0, 1000),
+    });
+    expect(res.status).toBe(200);
+    expect([...res.headers.keys()].filter((k) => k.startsWith("x-gitflare-"))).toEqual([]);
+    // The truncated pack is refused as any other would be.
+    expect(dec(await res.arrayBuffer())).toMatch(/unpack /);
+  });
+});

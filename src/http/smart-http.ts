@@ -4,13 +4,13 @@
 // continue in steps (./steps.ts).
 import { Hono, type Context } from "hono";
 import type { Env } from "../repo/repository";
-import { PROGRESS_HEADER, PUSH_JOB_HEADER, PUSH_UPLOAD_HEADER, SEGMENTED_HEADER, STEPS_HEADER, UPLOAD_JOB_HEADER } from "../repo/internal-headers";
+import { INTERNAL_HEADER_PREFIX, PROGRESS_HEADER, PUSH_JOB_HEADER, PUSH_UPLOAD_HEADER, SEGMENTED_HEADER, STEPS_HEADER, UPLOAD_JOB_HEADER } from "../repo/internal-headers";
 import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } from "../access/check";
 import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
 import { GIT_REALM, plainText } from "./responses";
 import { repoKey } from "./names";
-import { Segments, internalHeaders, segmentableBody, slicedPush, steppedUpload } from "./steps";
+import { Segments, decodedHeaders, segmentableBody, slicedPush, steppedUpload } from "./steps";
 
 export const smartHttp = new Hono<{ Bindings: Env }>();
 type C = Context<{ Bindings: Env }>;
@@ -33,6 +33,8 @@ export function gitRefusal(a: Refusal, method: string): Response {
 function forward(stub: DurableObjectStub, path: string, request: Request, search = new URL(request.url).search, headers: Record<string, string> = {}): Promise<Response> {
   const url = new URL(path + search, "https://repo.internal");
   const inner = new Request(url, request);
+  // Headers between the Worker and the object are ours to set, never the client's.
+  for (const k of [...inner.headers.keys()]) if (k.startsWith(INTERNAL_HEADER_PREFIX)) inner.headers.delete(k);
   for (const [k, v] of Object.entries(headers)) inner.headers.set(k, v);
   return stub.fetch(inner);
 }
@@ -127,27 +129,34 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   // A large body goes to the repository in segments, each its own invocation, so that
   // no invocation spends long receiving.
   const segments = new Segments(body, segmentBytes);
-  const first = new Request(c.req.raw, { body: await segments.next(), headers: internalHeaders(c.req.raw.headers, { [SEGMENTED_HEADER]: "1" }) });
-  const res = await forward(access.stub, "/git-receive-pack", first);
+  const first = new Request(c.req.raw, { body: await segments.next(), headers: decodedHeaders(c.req.raw.headers) });
+  const res = await forward(access.stub, "/git-receive-pack", first, undefined, { [SEGMENTED_HEADER]: "1" });
   const upload = res.headers.get(PUSH_UPLOAD_HEADER);
   if (res.status !== 202 || !upload) {
     await segments.cancel();
     return answered(res);
   }
   const times = [Date.now() - started];
-  for (let part = await segments.next(); part; part = await segments.next()) {
+  let done: Awaited<ReturnType<typeof access.stub.pushUploaded>>;
+  try {
+    for (let part = await segments.next(); part; part = await segments.next()) {
+      const t = Date.now();
+      const r = await forward(access.stub, "/git-receive-pack/segment", new Request("https://repo.internal/", { method: "POST", body: part }), "", { [PUSH_UPLOAD_HEADER]: upload });
+      times.push(Date.now() - t);
+      if (!r.ok) break;
+    }
+    if (segments.failed) {
+      await access.stub.abandonPush(upload);
+      return plainText(400, "Could not read the request body.");
+    }
     const t = Date.now();
-    const r = await forward(access.stub, "/git-receive-pack/segment", new Request("https://repo.internal/", { method: "POST", body: part, headers: { [PUSH_UPLOAD_HEADER]: upload } }), "");
+    done = await access.stub.pushUploaded(upload);
     times.push(Date.now() - t);
-    if (!r.ok) break;
+  } catch (e) {
+    // Whatever failed, the stored part of the pack is not left waiting for the sweep.
+    await access.stub.abandonPush(upload).catch(() => undefined);
+    throw e;
   }
-  if (segments.failed) {
-    await access.stub.abandonPush(upload);
-    return plainText(400, "Could not read the request body.");
-  }
-  const t = Date.now();
-  const done = await access.stub.pushUploaded(upload);
-  times.push(Date.now() - t);
   // The last of the times is the call that completed the upload (and indexed a small pack).
   const uploadLog = `upload ${times.length - 1} segments, longest ${Math.max(...times)} ms (all ${Date.now() - started} ms)`;
   if ("report" in done) {

@@ -89,11 +89,10 @@ export function segmentableBody(request: Request, segmentBytes: number): Readabl
 }
 
 /** The client's headers for the repository's first segment: its body is decoded already. */
-export function internalHeaders(from: Headers, extra: Record<string, string>): Headers {
+export function decodedHeaders(from: Headers): Headers {
   const headers = new Headers(from);
   headers.delete("Content-Encoding");
   headers.delete("Content-Length");
-  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
   return headers;
 }
 

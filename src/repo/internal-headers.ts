@@ -1,5 +1,9 @@
 // Headers between the Worker and a Repository object, for work the Worker drives in
-// steps (large pushes and clones). Clients never see them: the Worker strips them.
+// steps (large pushes and clones). Clients never see them, and the Worker drops any a
+// client sends.
+
+/** Every one of them starts so (lower case, as Headers gives names back). */
+export const INTERNAL_HEADER_PREFIX = "x-gitflare-";
 
 /** Worker → object: the answer may be left as a job that the Worker pulls in steps. */
 export const STEPS_HEADER = "X-Gitflare-Steps";

@@ -2,9 +2,10 @@
 // side-band-64k, atomic, delete-refs, quiet, ofs-delta and push-options.
 //
 // Order of work, so that a failed push changes nothing (DESIGN invariants 2 and 6):
-// 1. read the commands; 2. stream the pack into a temporary DOFS file as it arrives;
-// 3. index it (synchronous: no other request runs meanwhile); 4. check connectivity;
-// 5. in one SQLite transaction, move the pack into objects/pack and swap the refs.
+// 1. read the commands; 2. stream the pack into a temporary DOFS file as it arrives
+// (`PackUpload`, in segments for a large body); 3. index it (`PushJob`, in slices for a
+// large pack); 4. check connectivity; 5. in one SQLite transaction, move the pack into
+// objects/pack and swap the refs.
 import type { Dofs, FileWriter } from "../../fs/dofs";
 import { isFsError } from "../../fs/errors";
 import { BadBodyError } from "../../http/streams";
@@ -129,10 +130,6 @@ export class PackUpload {
     this.writer = ctx.fs.createWriter(this.path);
   }
 
-  get bytes(): number {
-    return this.writer.bytesWritten;
-  }
-
   /** Appends a part of the pack; false (with `failure` set) if it could not be stored. */
   async receive(parts: AsyncIterable<Uint8Array>): Promise<boolean> {
     if (this.failure) return false;
@@ -159,11 +156,6 @@ export class PackUpload {
     this.failure = "push abandoned";
     this.writer.abort();
   }
-}
-
-export async function receivePack(ctx: ReceiveContext, reader: PktReader): Promise<Uint8Array> {
-  const started = await startPush(ctx, reader);
-  return "report" in started ? started.report : started.job.finish();
 }
 
 /**
@@ -250,19 +242,9 @@ export class PushJob {
 }
 
 /**
- * Reads the commands and stores the pack; the answer is either a report already (bad
- * input, nothing to do) or a job that indexes and applies the push.
- */
-export async function startPush(ctx: ReceiveContext, reader: PktReader): Promise<{ report: Uint8Array } | { job: PushJob }> {
-  const started = await beginPush(ctx, reader);
-  if (!("upload" in started)) return started;
-  await started.upload.receive(reader.rest());
-  return started.upload.complete(started.push);
-}
-
-/**
- * Reads the commands and stores the part of the pack that came with them. When more is
- * to follow, the caller hands it to the upload and then completes it.
+ * Reads the commands. The answer is a report already (bad input, nothing to do), a job
+ * that applies deletions, or the push and the upload that its pack is to be stored into:
+ * the caller hands it the rest of the body (and any further segments), then completes it.
  */
 export async function beginPush(
   ctx: ReceiveContext,
