@@ -237,6 +237,24 @@ export class ObjectStore implements BaseSource {
     return null;
   }
 
+  /**
+   * `peel` over every annotated tag, read in one query: listing a thousand refs with one
+   * query each made ls-refs a few times slower than it needs to be.
+   */
+  peeler(): (oid: string) => string | null {
+    const targets = new Map<string, string>();
+    for (const r of this.sql.exec<{ oid: string; object: string }>("SELECT oid, object FROM git_tag")) targets.set(r.oid, r.object);
+    return (oid) => {
+      let cur = oid;
+      for (let i = 0; i < 64; i++) {
+        const next = targets.get(cur);
+        if (next === undefined) return cur === oid ? null : cur;
+        cur = next;
+      }
+      return null;
+    };
+  }
+
   async readObject(oid: string): Promise<{ type: number; data: Uint8Array } | null> {
     const cached = this.objects.get(oid);
     if (cached) return cached;

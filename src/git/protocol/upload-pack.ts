@@ -3,7 +3,7 @@
 // Over HTTP every request is stateless: the client repeats its wants and known-common
 // haves in each round, so nothing is kept between requests.
 import type { ObjectStore } from "../object-store";
-import { OBJ_COMMIT, OBJ_TAG, ZERO_OID, isOid } from "../object";
+import { OBJ_COMMIT, ZERO_OID, isOid } from "../object";
 import type { RefStore } from "../refs";
 import { type ObjectFilter, type WalkOptions, type WalkResult, enumerateObjects, reachesAny } from "../walk";
 import { type DeepenRequest, INFINITE_DEPTH, ShallowError, planShallow } from "../shallow";
@@ -193,9 +193,11 @@ async function* packStream(repo: RepoView, req: FetchRequest, shallowWalk: Set<s
   const oids = walk.oids;
   if (req.includeTag) {
     const sent = new Set(oids);
+    const peel = store.peeler();
     for (const [name, oid] of refs.list()) {
-      if (!name.startsWith("refs/tags/") || sent.has(oid) || store.typeOf(oid) !== OBJ_TAG) continue;
-      const target = store.peel(oid);
+      if (!name.startsWith("refs/tags/") || sent.has(oid)) continue;
+      // Only annotated tags peel: a lightweight tag's object is sent or not by the walk.
+      const target = peel(oid);
       if (target && sent.has(target)) {
         oids.push(oid);
         sent.add(oid);
@@ -347,11 +349,12 @@ function lsRefs(repo: RepoView, args: string[]): Uint8Array {
       out.push(pktLine(`unborn HEAD${symrefs ? ` symref-target:${head.symref}` : ""}\n`));
     }
   }
+  const peel = peelTags ? repo.store.peeler() : null;
   for (const [name, oid] of repo.refs.list()) {
     if (!wanted(name)) continue;
     let line = `${oid} ${name}`;
-    if (peelTags) {
-      const peeled = repo.store.peel(oid);
+    if (peel) {
+      const peeled = peel(oid);
       if (peeled) line += ` peeled:${peeled}`;
     }
     out.push(pktLine(line + "\n"));
@@ -465,10 +468,11 @@ export function advertiseRefs(repo: RepoView, caps: string[], version: 0 | 1, pe
   if (head.symref && head.oid) allCaps.push(`symref=HEAD:${head.symref}`);
   const lines: string[] = [];
   if (head.oid) lines.push(`${head.oid} HEAD`);
+  const peel = peelTags ? repo.store.peeler() : null;
   for (const [name, oid] of repo.refs.list()) {
     lines.push(`${oid} ${name}`);
-    if (peelTags) {
-      const peeled = repo.store.peel(oid);
+    if (peel) {
+      const peeled = peel(oid);
       if (peeled) lines.push(`${peeled} ${name}^{}`);
     }
   }
