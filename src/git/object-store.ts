@@ -237,10 +237,7 @@ export class ObjectStore implements BaseSource {
     return null;
   }
 
-  /**
-   * `peel` over every annotated tag, read in one query: listing a thousand refs with one
-   * query each made ls-refs a few times slower than it needs to be.
-   */
+  /** `peel` over every annotated tag, read in one query, for listing many refs. */
   peeler(): (oid: string) => string | null {
     const targets = new Map<string, string>();
     for (const r of this.sql.exec<{ oid: string; object: string }>("SELECT oid, object FROM git_tag")) targets.set(r.oid, r.object);
