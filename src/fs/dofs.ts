@@ -27,6 +27,8 @@ export interface DofsOptions {
   quotaBytes?: number;
   /** Byte budget of the in-memory chunk cache. */
   cacheBytes?: number;
+  /** Bytes per part when a file moves to R2 in a multipart upload (R2 wants at least 5 MiB). */
+  tierPartBytes?: number;
 }
 
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -103,6 +105,8 @@ function descendantRange(path: string): [string, string] {
 
 export class Dofs {
   readonly chunkSize: number;
+  /** Bytes per part of a multipart move to R2. */
+  tierPartBytes: number;
   readonly quotaBytes: number;
   private readonly sql: SqlStorage;
   private readonly cache: ByteLru<string, Uint8Array>;
@@ -117,6 +121,7 @@ export class Dofs {
   constructor(private readonly storage: DurableObjectStorage, options: DofsOptions = {}) {
     this.sql = storage.sql;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.tierPartBytes = options.tierPartBytes ?? 16 * 1024 * 1024;
     this.quotaBytes = options.quotaBytes ?? DEFAULT_QUOTA;
     this.cache = new ByteLru(options.cacheBytes ?? 8 * 1024 * 1024, (b) => b.byteLength + 64);
     this.bucket = options.bucket;
@@ -133,6 +138,15 @@ export class Dofs {
       tier TEXT
     )`);
     this.sql.exec("CREATE TABLE IF NOT EXISTS dofs_r2_trash (key TEXT PRIMARY KEY)");
+    // A file on its way to R2 in parts: which upload, which version of the file, parts done.
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_tier_job (
+      path TEXT PRIMARY KEY,
+      key TEXT NOT NULL,
+      upload_id TEXT NOT NULL,
+      ino INTEGER NOT NULL,
+      size INTEGER NOT NULL,
+      parts TEXT NOT NULL
+    )`);
     this.sql.exec("CREATE INDEX IF NOT EXISTS dofs_node_parent ON dofs_node(parent)");
     this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_chunk (
       ino INTEGER NOT NULL,
@@ -422,32 +436,88 @@ export class Dofs {
   // ---- tiering to R2 ----------------------------------------------------------
 
   /**
-   * Moves a file's contents to R2 and frees its SQLite chunks. The upload streams a
-   * chunk at a time; readers keep reading the SQLite copy until the switch, which is
-   * one transaction that first checks the file did not change meanwhile.
+   * Moves a file's contents to R2 and frees its SQLite chunks, at most about `budget`
+   * bytes of upload per call: a large file goes as a multipart upload whose progress is
+   * kept in SQLite, so the next call (or the next instance, after an eviction) continues
+   * it. Readers keep reading the SQLite copy until the switch, one transaction that first
+   * checks the file did not change meanwhile. "more" means call again; "changed" means the
+   * file changed or went away, and the upload was dropped.
    */
-  async tierOut(path: string, key: string): Promise<boolean> {
+  async tierStep(path: string, key: string, budget: number): Promise<"moved" | "more" | "changed"> {
     const bucket = this.bucket;
-    if (!bucket) return false;
-    const row = this.localFile(path, "tier");
-    const { readable, writable } = new FixedLengthStream(row.size);
+    if (!bucket) return "changed";
+    const p = normalizePath(path);
+    const job = this.sql
+      .exec<{ key: string; upload_id: string; ino: number; size: number; parts: string }>("SELECT key, upload_id, ino, size, parts FROM dofs_tier_job WHERE path = ?", p)
+      .toArray()[0];
+    const row = this.node(p);
+    const current = row && row.kind === FILE && !row.tier ? row : null;
+    if (job && (!current || current.ino !== job.ino || current.size !== job.size)) {
+      await bucket.resumeMultipartUpload(job.key, job.upload_id).abort().catch(() => undefined);
+      this.sql.exec("DELETE FROM dofs_tier_job WHERE path = ?", p);
+      return "changed";
+    }
+    if (!current) return "changed";
+    const part = this.tierPartBytes;
+    if (!job && current.size <= part) {
+      await bucket.put(key, this.rangeStream(current, 0, current.size));
+      return (await this.switchToR2(current, key)) ? "moved" : "changed";
+    }
+    let upload: R2MultipartUpload;
+    let parts: R2UploadedPart[];
+    if (job) {
+      upload = bucket.resumeMultipartUpload(job.key, job.upload_id);
+      parts = JSON.parse(job.parts) as R2UploadedPart[];
+    } else {
+      upload = await bucket.createMultipartUpload(key);
+      parts = [];
+      this.sql.exec("INSERT INTO dofs_tier_job (path, key, upload_id, ino, size, parts) VALUES (?, ?, ?, ?, ?, '[]')", p, key, upload.uploadId, current.ino, current.size);
+    }
+    for (let sent = 0; sent < budget; ) {
+      const off = parts.length * part;
+      if (off >= current.size) break;
+      const len = Math.min(part, current.size - off);
+      parts.push(await upload.uploadPart(parts.length + 1, this.rangeStream(current, off, len)));
+      this.sql.exec("UPDATE dofs_tier_job SET parts = ? WHERE path = ?", JSON.stringify(parts), p);
+      sent += len;
+    }
+    if (parts.length * part < current.size) return "more";
+    await upload.complete(parts);
+    this.sql.exec("DELETE FROM dofs_tier_job WHERE path = ?", p);
+    return (await this.switchToR2(current, upload.key)) ? "moved" : "changed";
+  }
+
+  /** A byte range of a local file as a stream of known length, read a MiB at a time. */
+  private rangeStream(row: NodeRow, offset: number, length: number): ReadableStream<Uint8Array> {
+    const { readable, writable } = new FixedLengthStream(length);
     const writer = writable.getWriter();
-    const pump = (async () => {
-      const step = this.chunkSize * 16;
-      for (let off = 0; off < row.size; off += step) {
-        await writer.write(this.readRange(row, off, Math.min(step, row.size - off)).slice());
+    const step = this.chunkSize * 16;
+    void (async () => {
+      try {
+        for (let at = offset; at < offset + length; at += step) {
+          await writer.write(this.readRange(row, at, Math.min(step, offset + length - at)).slice());
+          // A write can complete without real I/O; a timer lets requests to the object in
+          // between each MiB, instead of waiting for the whole part.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+        await writer.close();
+      } catch (e) {
+        await writer.abort(e).catch(() => undefined);
       }
-      await writer.close();
     })();
-    await Promise.all([bucket.put(key, readable), pump]);
+    return readable;
+  }
+
+  /** Points a file at its R2 copy and drops its chunks, if it is still the file uploaded. */
+  private async switchToR2(uploaded: NodeRow, key: string): Promise<boolean> {
     const moved = this.transaction(() => {
-      const now = this.node(row.path);
-      if (!now || now.ino !== row.ino || now.size !== row.size || now.tier) return false;
-      this.nodeExec("UPDATE dofs_node SET tier = ? WHERE path = ?", key, row.path);
-      this.dropChunks(row.ino, 0);
+      const now = this.node(uploaded.path);
+      if (!now || now.ino !== uploaded.ino || now.size !== uploaded.size || now.tier) return false;
+      this.nodeExec("UPDATE dofs_node SET tier = ? WHERE path = ?", key, uploaded.path);
+      this.dropChunks(uploaded.ino, 0);
       return true;
     });
-    if (!moved) await bucket.delete(key);
+    if (!moved) await this.bucket!.delete(key);
     return moved;
   }
 

@@ -102,12 +102,13 @@ export class Maintenance {
       report.more = true;
       return report;
     }
-    // Tier one pack per slice: each upload is a long await.
+    // Tiering uploads up to the slice's byte budget; a large pack takes several slices.
     const [candidate] = this.tierCandidates(now);
     if (candidate) {
       const key = `packs/${crypto.randomUUID()}.pack`;
-      if (await this.fs.tierOut(candidate, key)) report.tiered++;
-      report.more = this.tierCandidates(now).length > 0;
+      const step = await this.fs.tierStep(candidate, key, this.config.sliceBytes);
+      if (step === "moved") report.tiered++;
+      report.more = step === "more" || this.tierCandidates(now).length > 0;
     }
     await this.cleanup(now);
     return report;

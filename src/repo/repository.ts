@@ -165,6 +165,10 @@ export class Repository extends DurableObject<Env> {
         .toArray()
         .map((r) => r.key);
       for (let i = 0; i < keys.length; i += 1000) await this.env.PACKS.delete(keys.slice(i, i + 1000));
+      // Packs part-way to R2: their uploads are dropped too.
+      for (const j of this.ctx.storage.sql.exec<{ key: string; upload_id: string }>("SELECT key, upload_id FROM dofs_tier_job").toArray()) {
+        await this.env.PACKS.resumeMultipartUpload(j.key, j.upload_id).abort().catch(() => undefined);
+      }
     }
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
