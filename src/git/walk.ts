@@ -64,12 +64,7 @@ export interface WalkOptions {
   /** Commits whose parents are not walked: the client's (new) shallow boundary. */
   shallow?: Set<string>;
   filter?: ObjectFilter;
-  /**
-   * Awaited every `CHECKPOINT_OBJECTS` commits walked, then objects found, with that
-   * count: a long walk can report progress there, or pause until its caller's next invocation.
-   */
-  checkpoint?: (count: number) => Promise<void>;
-  /** Objects between checkpoints (default `CHECKPOINT_OBJECTS`). */
+  /** Objects between the checkpoints where `walkObjects` yields (default `CHECKPOINT_OBJECTS`). */
   checkpointEvery?: number;
 }
 
@@ -99,7 +94,22 @@ function peelTags(store: ObjectStore, oid: string, tags: string[]): { oid: strin
 
 export const CHECKPOINT_OBJECTS = 16384;
 
+/** The objects to send for `wants`, less what the client has, in one go. */
 export async function enumerateObjects(store: ObjectStore, wants: Iterable<string>, options: WalkOptions = {}): Promise<WalkResult> {
+  const walk = walkObjects(store, wants, options, false);
+  for (;;) {
+    const r = await walk.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same walk as a generator that, with `pause`, yields its progress (commits walked,
+ * then objects found) every `checkpointEvery` objects: its caller can end an invocation
+ * there and resume the walk in the next. It runs only while its caller drives it, so each
+ * part runs in the invocation that asked for it.
+ */
+export async function* walkObjects(store: ObjectStore, wants: Iterable<string>, options: WalkOptions = {}, pause = true): AsyncGenerator<number, WalkResult> {
   const out: string[] = [];
   const seen = new Set<string>();
   const emit = (oid: string) => {
@@ -107,13 +117,8 @@ export async function enumerateObjects(store: ObjectStore, wants: Iterable<strin
     seen.add(oid);
     out.push(oid);
   };
-  // Checked without awaiting, so a walk with no checkpoint pays nothing for it.
   const every = options.checkpointEvery ?? CHECKPOINT_OBJECTS;
-  let dueAt = options.checkpoint ? every : Infinity;
-  const checkpoint = async (work: number) => {
-    dueAt = work + every;
-    await options.checkpoint!(work);
-  };
+  let dueAt = pause ? every : Infinity;
 
   const uninteresting = new Set<string>();
   const queue = new CommitQueue();
@@ -153,7 +158,10 @@ export async function enumerateObjects(store: ObjectStore, wants: Iterable<strin
   const edges = new Set<string>();
   let walked = 0;
   while (live.size) {
-    if (++walked >= dueAt) await checkpoint(walked);
+    if (++walked >= dueAt) {
+      dueAt = walked + every;
+      yield walked;
+    }
     const { oid } = queue.pop()!;
     live.delete(oid);
     const info = store.commit(oid);
@@ -188,13 +196,19 @@ export async function enumerateObjects(store: ObjectStore, wants: Iterable<strin
     if (sendCommits) emit(c);
     commitCount++;
   }
-  if (options.checkpoint) dueAt = out.length + every;
-  const gate: Gate = { due: () => out.length >= dueAt, wait: () => checkpoint(out.length) };
+  if (pause) dueAt = out.length + every;
+  const gate: Gate = {
+    due: () => out.length >= dueAt,
+    take: () => {
+      dueAt = out.length + every;
+      return out.length;
+    },
+  };
   for (const c of commits) {
     if (uninteresting.has(c)) continue;
-    await walkTree(store, store.commit(c).tree, 0, excluded, seen, emit, filter, gate);
+    yield* walkTree(store, store.commit(c).tree, 0, excluded, seen, emit, filter, gate);
   }
-  for (const t of rootTrees) await walkTree(store, t, 0, excluded, seen, emit, filter, gate, true);
+  for (const t of rootTrees) yield* walkTree(store, t, 0, excluded, seen, emit, filter, gate, true);
   for (const b of rootBlobs) emit(b);
   store.forgetPrefetched();
   return { oids: out, commits: commitCount, clientHas: excluded };
@@ -214,13 +228,13 @@ async function markTree(store: ObjectStore, root: string, excluded: Set<string>)
   }
 }
 
-/** Where a long tree walk may pause (see `WalkOptions.checkpoint`). */
+/** Where a long tree walk yields its progress (see `walkObjects`). */
 interface Gate {
   due(): boolean;
-  wait(): Promise<void>;
+  take(): number;
 }
 
-async function walkTree(
+async function* walkTree(
   store: ObjectStore,
   root: string,
   rootDepth: number,
@@ -230,10 +244,10 @@ async function walkTree(
   filter: ObjectFilter | undefined,
   gate: Gate,
   explicit = false,
-): Promise<void> {
+): AsyncGenerator<number, void> {
   const stack: { oid: string; depth: number }[] = [{ oid: root, depth: rootDepth }];
   while (stack.length) {
-    if (gate.due()) await gate.wait();
+    if (gate.due()) yield gate.take();
     const { oid, depth } = stack.pop()!;
     if (seen.has(oid) || excluded.has(oid)) continue;
     // tree:<n> sends trees at depth < n (the root tree is depth 0).

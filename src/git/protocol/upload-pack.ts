@@ -5,7 +5,7 @@
 import type { ObjectStore } from "../object-store";
 import { OBJ_COMMIT, ZERO_OID, isOid } from "../object";
 import type { RefStore } from "../refs";
-import { type ObjectFilter, type WalkOptions, type WalkResult, enumerateObjects, reachesAny } from "../walk";
+import { type ObjectFilter, type WalkOptions, type WalkResult, reachesAny, walkObjects } from "../walk";
 import { type DeepenRequest, INFINITE_DEPTH, ShallowError, planShallow } from "../shallow";
 import { type PackWriteStats, writePack } from "../pack/writer";
 import { UPLOAD_PACK_V2_CAPS, parseCapabilities } from "./capabilities";
@@ -228,40 +228,12 @@ export const STEP_BOUNDARY = new Uint8Array(0);
  * boundary: a walk over a large history spans several invocations instead of one.
  */
 async function* walkInSteps(store: ObjectStore, wants: string[], options: WalkOptions, req: FetchRequest): AsyncGenerator<Uint8Array, WalkResult> {
-  const state: {
-    paused: { count: number; resume: () => void } | null;
-    outcome: { result: WalkResult } | { error: unknown } | null;
-    wake: (() => void) | null;
-  } = { paused: null, outcome: null, wake: null };
-  const checkpoint = (count: number) =>
-    new Promise<void>((resume) => {
-      state.paused = { count, resume };
-      state.wake?.();
-    });
-  enumerateObjects(store, wants, { ...options, checkpoint }).then(
-    (result) => {
-      state.outcome = { result };
-      state.wake?.();
-    },
-    (error: unknown) => {
-      state.outcome = { error };
-      state.wake?.();
-    },
-  );
+  const walk = walkObjects(store, wants, options);
   for (;;) {
-    if (!state.paused && !state.outcome) await new Promise<void>((r) => (state.wake = r));
-    state.wake = null;
-    const paused = state.paused;
-    if (paused) {
-      state.paused = null;
-      yield* progressLine(req, `Enumerating objects: ${paused.count}\r`);
-      yield STEP_BOUNDARY;
-      paused.resume();
-      continue;
-    }
-    const outcome = state.outcome!;
-    if ("error" in outcome) throw outcome.error;
-    return outcome.result;
+    const r = await walk.next();
+    if (r.done) return r.value;
+    yield* progressLine(req, `Enumerating objects: ${r.value}\r`);
+    yield STEP_BOUNDARY;
   }
 }
 
