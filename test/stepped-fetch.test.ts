@@ -130,6 +130,16 @@ describe("clone and fetch answers in steps", () => {
       body,
     });
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(whole);
+    // Under no-progress the walk's steps carry nothing at all; the answer still completes.
+    const quiet = concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine("ofs-delta\n"), pktLine("no-progress\n"), pktLine(`want ${fixtures.head}\n`), pktLine(`have ${fixtures.base}\n`), pktLine("done\n"), enc("0000")]);
+    const quietWhole = new Uint8Array(await (await direct(stub, quiet, false)).arrayBuffer());
+    expect(dec(quietWhole)).not.toContain("Enumerating");
+    const quietRes = await ownerFetch(`${url}/git-upload-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
+      body: quiet,
+    });
+    expect(new Uint8Array(await quietRes.arrayBuffer())).toEqual(quietWhole);
   });
 
   it("answers small requests whole, with no job", async () => {

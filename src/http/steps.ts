@@ -46,22 +46,28 @@ export async function steppedUpload(stub: DurableObjectStub<Repository>, job: st
         controller.enqueue(head);
       },
       async pull(controller) {
-        let s: Step;
-        try {
-          s = await ahead;
-        } catch (e) {
-          fail(controller, `fetch failed: ${(e as Error).message}`);
-          return;
-        }
-        if (s.lost) {
-          fail(controller, "fetch interrupted (the repository restarted): please try again");
-          return;
-        }
-        if (!s.done) ahead = step();
-        if (s.bytes.byteLength) controller.enqueue(s.bytes);
-        if (s.done) {
-          controller.close();
-          console.log(`upload-pack: first part ${firstMs} ms, ${steps} steps, longest ${longest} ms`);
+        // A step can be empty (a walk's checkpoint with no progress to report, under
+        // no-progress): keep stepping, since a pull that enqueues nothing is not repeated.
+        for (;;) {
+          let s: Step;
+          try {
+            s = await ahead;
+          } catch (e) {
+            fail(controller, `fetch failed: ${(e as Error).message}`);
+            return;
+          }
+          if (s.lost) {
+            fail(controller, "fetch interrupted (the repository restarted): please try again");
+            return;
+          }
+          if (!s.done) ahead = step();
+          if (s.bytes.byteLength) controller.enqueue(s.bytes);
+          if (s.done) {
+            controller.close();
+            console.log(`upload-pack: first part ${firstMs} ms, ${steps} steps, longest ${longest} ms`);
+            return;
+          }
+          if (s.bytes.byteLength) return;
         }
       },
       async cancel() {
