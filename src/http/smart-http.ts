@@ -10,7 +10,7 @@ import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access
 import type { Permission } from "../access/roles";
 import { GIT_REALM, plainText } from "./responses";
 import { repoKey } from "./names";
-import { Segments, decodedHeaders, segmentableBody, slicedPush, steppedUpload } from "./steps";
+import { RECEIVE_PACK_RESULT, Segments, decodedHeaders, segmentableBody, slicedPush, steppedUpload } from "./steps";
 
 export const smartHttp = new Hono<{ Bindings: Env }>();
 type C = Context<{ Bindings: Env }>;
@@ -161,7 +161,7 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   const uploadLog = `upload ${times.length - 1} segments, longest ${Math.max(...times)} ms (all ${Date.now() - started} ms)`;
   if ("report" in done) {
     console.log(`receive-pack: ${uploadLog}`);
-    return answered(new Response(done.report, { headers: { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" } }));
+    return answered(new Response(done.report, { headers: RECEIVE_PACK_RESULT }));
   }
   return sliced(done.job, done.progress, uploadLog);
 });

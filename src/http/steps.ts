@@ -6,6 +6,9 @@ import type { Repository } from "../repo/repository";
 import { SIDEBAND_ERRORS_HEADER, UPLOAD_JOB_HEADER } from "../repo/internal-headers";
 import { errPkt, sideband as sidebandFrames } from "../git/protocol/pkt-line";
 
+/** Headers of a receive-pack answer the Worker makes itself. */
+export const RECEIVE_PACK_RESULT = { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" };
+
 /**
  * A large clone or fetch answer: the first part came with the response; the rest is
  * pulled from the repository one bounded invocation (`uploadStep`) at a time. The next
@@ -207,5 +210,5 @@ export function slicedPush(stub: DurableObjectStub<Repository>, job: string, pro
       await stub.abandonPush(job);
     },
   });
-  return new Response(body, { headers: { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" } });
+  return new Response(body, { headers: RECEIVE_PACK_RESULT });
 }

@@ -428,7 +428,7 @@ export class Repository extends DurableObject<Env> {
    */
   async pushUploaded(id: string): Promise<{ report: Uint8Array } | { job: string; progress: boolean }> {
     const entry = this.pushUploads.get(id);
-    if (!entry) return { report: concatBytes([errPkt("push interrupted (the repository restarted): please push again")]) };
+    if (!entry) return { report: pushInterrupted() };
     this.pushUploads.delete(id);
     const started = entry.upload.complete(entry.push);
     if ("report" in started) return started;
@@ -467,7 +467,7 @@ export class Repository extends DurableObject<Env> {
   /** One slice of a large push's indexing; the report once it is done (RPC). */
   async pushStep(id: string): Promise<{ done: false; progress: string } | { done: true; report: Uint8Array }> {
     const entry = this.pushJobs.get(id);
-    if (!entry) return { done: true, report: concatBytes([errPkt("push interrupted (the repository restarted): please push again")]) };
+    if (!entry) return { done: true, report: pushInterrupted() };
     entry.touched = Date.now();
     const job = entry.job;
     try {
@@ -547,6 +547,11 @@ export class Repository extends DurableObject<Env> {
 }
 
 class BadRequest extends Error {}
+
+/** The answer for a push whose job was lost with the object's memory (a restart). */
+function pushInterrupted(): Uint8Array {
+  return concatBytes([errPkt("push interrupted (the repository restarted): please push again")]);
+}
 
 function plain(status: number, message: string): Response {
   return new Response(message.endsWith("\n") ? message : message + "\n", {
