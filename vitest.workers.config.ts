@@ -7,7 +7,12 @@ import { defineConfig } from "vitest/config";
 const migrations = await readD1Migrations("./migrations");
 
 export default defineConfig({
-  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.jsonc" }, miniflare: { bindings: { TEST_MIGRATIONS: migrations, GITFLARE_SEGMENT_BYTES: "2048" } } })],
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.jsonc" },
+      miniflare: { bindings: { TEST_MIGRATIONS: migrations, GITFLARE_SEGMENT_BYTES: "2048" } },
+    }),
+  ],
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],

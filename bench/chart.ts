@@ -10,7 +10,11 @@ export function renderChart(rows: ChartRow[]): string {
   const gap = 10;
   const left = 230;
   const width = 760;
-  const scaleMax = Math.max(2, ...rows.map((r) => r.gitflare.ms / r.cgit.ms), ...rows.map((r) => (r.cgit.bytes ? r.gitflare.bytes / r.cgit.bytes : 0)));
+  const scaleMax = Math.max(
+    2,
+    ...rows.map((r) => r.gitflare.ms / r.cgit.ms),
+    ...rows.map((r) => (r.cgit.bytes ? r.gitflare.bytes / r.cgit.bytes : 0)),
+  );
   const x = (v: number) => left + ((width - left - 40) * v) / scaleMax;
   const rowH = barH * 2 + gap;
   const height = 60 + rows.length * rowH;
@@ -27,8 +31,13 @@ export function renderChart(rows: ChartRow[]): string {
     const t = r.gitflare.ms / r.cgit.ms;
     const b = r.cgit.bytes ? r.gitflare.bytes / r.cgit.bytes : 0;
     parts.push(`<text x="10" y="${y + barH + 4}">${esc(r.op)}</text>`);
-    parts.push(`<rect x="${left}" y="${y}" width="${x(t) - left}" height="${barH}" fill="#3b82f6"/><text x="${x(t) + 4}" y="${y + 11}">${t.toFixed(2)}×</text>`);
-    if (b) parts.push(`<rect x="${left}" y="${y + barH}" width="${x(b) - left}" height="${barH}" fill="#f59e0b"/><text x="${x(b) + 4}" y="${y + barH + 11}">${b.toFixed(2)}×</text>`);
+    parts.push(
+      `<rect x="${left}" y="${y}" width="${x(t) - left}" height="${barH}" fill="#3b82f6"/><text x="${x(t) + 4}" y="${y + 11}">${t.toFixed(2)}×</text>`,
+    );
+    if (b)
+      parts.push(
+        `<rect x="${left}" y="${y + barH}" width="${x(b) - left}" height="${barH}" fill="#f59e0b"/><text x="${x(b) + 4}" y="${y + barH + 11}">${b.toFixed(2)}×</text>`,
+      );
   });
   for (const mark of [1, 1.5, 2]) {
     if (mark > scaleMax) continue;

@@ -24,20 +24,17 @@ export class CountingProxy {
       this.records.push(rec);
       // The proxy has already answered any `Expect: 100-continue` itself.
       const { expect: _expect, ...headers } = req.headers;
-      const out = request(
-        { host: "127.0.0.1", port: this.target, method: req.method, path: req.url, headers },
-        (upstream) => {
-          res.writeHead(upstream.statusCode ?? 502, upstream.headers);
-          upstream.on("data", (c: Buffer) => {
-            rec.responseBytes += c.length;
-            res.write(c);
-          });
-          upstream.on("end", () => {
-            rec.ms = performance.now() - started;
-            res.end();
-          });
-        },
-      );
+      const out = request({ host: "127.0.0.1", port: this.target, method: req.method, path: req.url, headers }, (upstream) => {
+        res.writeHead(upstream.statusCode ?? 502, upstream.headers);
+        upstream.on("data", (c: Buffer) => {
+          rec.responseBytes += c.length;
+          res.write(c);
+        });
+        upstream.on("end", () => {
+          rec.ms = performance.now() - started;
+          res.end();
+        });
+      });
       out.on("error", (e) => {
         res.writeHead(502);
         res.end(String(e));

@@ -81,7 +81,10 @@ interface Row {
  * C git (no log) it is the longest request.
  */
 function stepLines(log: string): string[] {
-  return log.split("\n").filter((l) => /(receive|upload)-pack: (upload|first part)/.test(l)).map((l) => l.trim());
+  return log
+    .split("\n")
+    .filter((l) => /(receive|upload)-pack: (upload|first part)/.test(l))
+    .map((l) => l.trim());
 }
 
 function invocations(recs: RequestRecord[], log: string | null): { longestInvocationMs: number; steppedInvocations: number } {
@@ -138,7 +141,11 @@ async function main() {
   const ports = { gitflare: await freePort(), cgit: await freePort() };
   await proxies.gitflare.start(ports.gitflare);
   await proxies.cgit.start(ports.cgit);
-  Object.assign(env, { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: `http.http://127.0.0.1:${ports.gitflare}/.extraHeader`, GIT_CONFIG_VALUE_0: `Authorization: ${account.auth}` });
+  Object.assign(env, {
+    GIT_CONFIG_COUNT: "1",
+    GIT_CONFIG_KEY_0: `http.http://127.0.0.1:${ports.gitflare}/.extraHeader`,
+    GIT_CONFIG_VALUE_0: `Authorization: ${account.auth}`,
+  });
   const url = (t: "gitflare" | "cgit", repo: string) => `http://127.0.0.1:${ports[t]}/${t === "gitflare" ? "bench/" : ""}${repo}.git`;
   // HEAD must name main, as Gitflare's first push makes it, or a --depth clone (which is
   // single-branch) of C git's copy would follow a HEAD that names nothing.
@@ -209,16 +216,38 @@ async function main() {
     );
     for (const line of r.gitflare.steps ?? []) console.log(`    ${line}`);
   }
-  const uploadBytes = (recs: RequestRecord[]) => recs.filter((r) => r.path.endsWith("git-upload-pack")).reduce((s, r) => s + r.responseBytes, 0);
-  const receiveBytes = (recs: RequestRecord[]) => recs.filter((r) => r.path.endsWith("git-receive-pack")).reduce((s, r) => s + r.requestBytes, 0);
+  const uploadBytes = (recs: RequestRecord[]) =>
+    recs.filter((r) => r.path.endsWith("git-upload-pack")).reduce((s, r) => s + r.responseBytes, 0);
+  const receiveBytes = (recs: RequestRecord[]) =>
+    recs.filter((r) => r.path.endsWith("git-receive-pack")).reduce((s, r) => s + r.requestBytes, 0);
   const allBytes = (recs: RequestRecord[]) => recs.reduce((s, r) => s + r.responseBytes, 0);
 
-  await measure("push (full, into empty)", async (t) => void (await git(source!, "push", "-q", url(t, "main"), "refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*")), receiveBytes);
+  await measure(
+    "push (full, into empty)",
+    async (t) => void (await git(source!, "push", "-q", url(t, "main"), "refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*")),
+    receiveBytes,
+  );
   // The first clone after the push finds the Durable Object's caches cold; the next ones warm.
-  await measure("clone (v2, first)", async (t) => void (await git(work, "-c", "protocol.version=2", "clone", "-q", "--bare", url(t, "main"), `${t}-v2.git`)), uploadBytes);
-  await measure("clone (v2, again)", async (t) => void (await git(work, "-c", "protocol.version=2", "clone", "-q", "--bare", url(t, "main"), `${t}-v2b.git`)), uploadBytes);
-  await measure("clone (v0)", async (t) => void (await git(work, "-c", "protocol.version=0", "clone", "-q", "--bare", url(t, "main"), `${t}-v0.git`)), uploadBytes);
-  await measure("shallow clone (--depth 1)", async (t) => void (await git(work, "clone", "-q", "--depth", "1", url(t, "main"), `${t}-shallow`)), uploadBytes);
+  await measure(
+    "clone (v2, first)",
+    async (t) => void (await git(work, "-c", "protocol.version=2", "clone", "-q", "--bare", url(t, "main"), `${t}-v2.git`)),
+    uploadBytes,
+  );
+  await measure(
+    "clone (v2, again)",
+    async (t) => void (await git(work, "-c", "protocol.version=2", "clone", "-q", "--bare", url(t, "main"), `${t}-v2b.git`)),
+    uploadBytes,
+  );
+  await measure(
+    "clone (v0)",
+    async (t) => void (await git(work, "-c", "protocol.version=0", "clone", "-q", "--bare", url(t, "main"), `${t}-v0.git`)),
+    uploadBytes,
+  );
+  await measure(
+    "shallow clone (--depth 1)",
+    async (t) => void (await git(work, "clone", "-q", "--depth", "1", url(t, "main"), `${t}-shallow`)),
+    uploadBytes,
+  );
 
   // One new commit: pushed to both, then fetched into the earlier clones.
   const wt = join(work, "worktree");
@@ -226,8 +255,16 @@ async function main() {
   const file = (await git(wt, "ls-files")).split("\n").find((f) => f.endsWith(".md") || f.endsWith(".c")) ?? "README";
   writeFileSync(join(wt, file), readFileSync(join(wt, file), "utf8") + "one more line\n");
   await git(wt, "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-qam", "one more commit");
-  await measure("incremental push (1 commit)", async (t) => void (await git(wt, "push", "-q", url(t, "main"), "HEAD:refs/heads/main")), receiveBytes);
-  await measure("incremental fetch (1 commit)", async (t) => void (await git(join(work, `${t}-v2.git`), "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")), uploadBytes);
+  await measure(
+    "incremental push (1 commit)",
+    async (t) => void (await git(wt, "push", "-q", url(t, "main"), "HEAD:refs/heads/main")),
+    receiveBytes,
+  );
+  await measure(
+    "incremental fetch (1 commit)",
+    async (t) => void (await git(join(work, `${t}-v2.git`), "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")),
+    uploadBytes,
+  );
   await measure(`ls-remote (${refCount} refs)`, async (t) => void (await git(work, "ls-remote", url(t, "main"))), allBytes);
 
   // Web pages: the repository home from cold (a fresh server process), then every page warm.
@@ -235,7 +272,10 @@ async function main() {
   await gitflare.stop();
   await gitflare.start();
   const pages = await timePages(`http://127.0.0.1:${gitflare.port}/bench/main`, join(work, "worktree"), account.auth);
-  for (const p of pages) console.log(`page ${p.page.padEnd(28)} ${p.status} ${p.coldMs.toFixed(0).padStart(6)} ms first, ${p.warmMs.toFixed(0).padStart(5)} ms warm`);
+  for (const p of pages)
+    console.log(
+      `page ${p.page.padEnd(28)} ${p.status} ${p.coldMs.toFixed(0).padStart(6)} ms first, ${p.warmMs.toFixed(0).padStart(5)} ms warm`,
+    );
 
   // Correctness: the Gitflare clone is complete and sound.
   await git(join(work, "gitflare-v2.git"), "fsck", "--connectivity-only");
@@ -255,7 +295,13 @@ async function main() {
     git: execFileSync("git", ["--version"]).toString().trim(),
     date: new Date().toISOString(),
   };
-  const result = { machine, repository: { objects, packMiB: packKiB / 1024, refs: refCount, commits: args.get("repo") ? null : commits }, idleRss, rows, pages };
+  const result = {
+    machine,
+    repository: { objects, packMiB: packKiB / 1024, refs: refCount, commits: args.get("repo") ? null : commits },
+    idleRss,
+    rows,
+    pages,
+  };
   writeFileSync(join(outDir, "results.json"), JSON.stringify(result, null, 2) + "\n");
   writeFileSync(join(outDir, "ratios.svg"), renderChart(rows));
   writeFileSync(join(outDir, "results.md"), markdown(result));
@@ -305,16 +351,22 @@ async function timePages(base: string, worktree: string, auth: string) {
   return out;
 }
 
-function markdown(r: { machine: Record<string, unknown>; repository: { objects: number; packMiB: number; refs: number }; idleRss: number; rows: Row[]; pages: { page: string; status: number; coldMs: number; warmMs: number }[] }): string {
+function markdown(r: {
+  machine: Record<string, unknown>;
+  repository: { objects: number; packMiB: number; refs: number };
+  idleRss: number;
+  rows: Row[];
+  pages: { page: string; status: number; coldMs: number; warmMs: number }[];
+}): string {
   const mb = (b: number) => (b / 2 ** 20).toFixed(1);
   const lines = [
     `Repository: ${r.repository.objects} objects, ${r.repository.packMiB.toFixed(1)} MiB pack after \`git gc\`, ${r.repository.refs} refs.`,
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.node}, ${r.machine.git}, ${String(r.machine.date).slice(0, 10)}.`,
     `workerd resident memory when idle: ${mb(r.idleRss)} MiB.`,
     "",
-    "Isolate memory is the V8 isolate's JS heap plus ArrayBuffers, which is what the 128 MB limit counts: \"peak\" is sampled every 50 ms with garbage not yet collected included; \"live\" is read after a full collection forced each second while the operation runs (\"–\" for operations shorter than that). RSS is the whole workerd process, SQLite included.",
+    'Isolate memory is the V8 isolate\'s JS heap plus ArrayBuffers, which is what the 128 MB limit counts: "peak" is sampled every 50 ms with garbage not yet collected included; "live" is read after a full collection forced each second while the operation runs ("–" for operations shorter than that). RSS is the whole workerd process, SQLite included.',
     "",
-    "Large work is done in steps, each its own Durable Object invocation: a push body over 64 MiB (or of unknown length) is received in 64 MiB segments, a pack of 32 MiB or more is indexed in slices, and a clone or fetch answer over 1 MiB is produced 4 MiB per step (the object walk before it pausing every 16,384 objects). \"Longest invocation\" is the longest of those (or of a whole request done in one), as the Worker timed them; \"steps\" counts the invocations stepped work took.",
+    'Large work is done in steps, each its own Durable Object invocation: a push body over 64 MiB (or of unknown length) is received in 64 MiB segments, a pack of 32 MiB or more is indexed in slices, and a clone or fetch answer over 1 MiB is produced 4 MiB per step (the object walk before it pausing every 16,384 objects). "Longest invocation" is the longest of those (or of a whole request done in one), as the Worker timed them; "steps" counts the invocations stepped work took.',
     "",
     "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest request | longest invocation (steps) | isolate live peak | isolate heap peak | workerd peak RSS (above idle) |",
     "|---|---|---|---|---|---|---|---|---|---|---|",

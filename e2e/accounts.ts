@@ -40,7 +40,11 @@ export class Browserless {
   }
 
   async get(path: string, init: RequestInit = {}): Promise<Response> {
-    const res = await this.fetcher(this.base + path, { ...init, redirect: "manual", headers: { Cookie: this.cookieHeader(), ...(init.headers as Record<string, string>) } });
+    const res = await this.fetcher(this.base + path, {
+      ...init,
+      redirect: "manual",
+      headers: { Cookie: this.cookieHeader(), ...(init.headers as Record<string, string>) },
+    });
     this.keep(res);
     return res;
   }
@@ -55,7 +59,11 @@ export class Browserless {
   }
 
   /** Posts a form the way a browser on this site does (Origin and the page's CSRF token). */
-  async post(path: string, fields: Record<string, string>, opts: { from?: string; csrf?: string | null; origin?: string } = {}): Promise<Response> {
+  async post(
+    path: string,
+    fields: Record<string, string>,
+    opts: { from?: string; csrf?: string | null; origin?: string } = {},
+  ): Promise<Response> {
     const body = new URLSearchParams(fields);
     const token = opts.csrf === undefined ? await this.csrf(opts.from ?? path) : opts.csrf;
     if (token !== null) body.set("_csrf", token);

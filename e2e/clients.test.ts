@@ -1,7 +1,7 @@
 // The client-compatibility matrix: clone, fetch and push with every client we know
 // people use. The README's table is written from this run's results.
 import { execFile, execFileSync } from "node:child_process";
-import fs, { readFileSync, writeFileSync } from "node:fs";
+import fs, { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as isogit from "isomorphic-git";
 import http from "isomorphic-git/http/node";
@@ -22,7 +22,10 @@ interface Client {
   shallow: boolean;
 }
 
-const gitVersion = execFileSync("git", ["--version"]).toString().trim().replace(/^git version /, "");
+const gitVersion = execFileSync("git", ["--version"])
+  .toString()
+  .trim()
+  .replace(/^git version /, "");
 
 function cliClient(version: 0 | 1 | 2): Client {
   const P = ["-c", `protocol.version=${version}`];

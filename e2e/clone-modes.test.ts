@@ -55,7 +55,12 @@ for (const version of [0, 2] as const) {
       });
 
       // The same clone from C git's own upload-pack (over a pipe) is the reference.
-      for (const option of ["--shallow-since=2020-02-01", "--shallow-since=2020-01-20 12:00", "--shallow-exclude=t29", "--shallow-exclude=t9"]) {
+      for (const option of [
+        "--shallow-since=2020-02-01",
+        "--shallow-since=2020-01-20 12:00",
+        "--shallow-exclude=t29",
+        "--shallow-exclude=t9",
+      ]) {
         it(`clones ${option} as C git does`, async () => {
           const dir = tempDir();
           await git(dir, ...P, "clone", "-q", option, datedUrl, "c");

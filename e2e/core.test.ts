@@ -35,7 +35,11 @@ for (const version of [0, 2] as const) {
 
     it("clones an empty repository", async () => {
       const path = newRepoPath("empty");
-      const created = await server.fetch(`/api/repos/${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+      const created = await server.fetch(`/api/repos/${path}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: "{}",
+      });
       expect(created.status).toBe(201);
       const dir = tempDir();
       const r = await gitRun(dir, [...P, "clone", `${server.url}/${path}.git`, "c"]);
@@ -186,7 +190,11 @@ describe("receive-pack over raw HTTP", () => {
     const { src, path, before } = await seeded();
     const old = (await git(src, "rev-parse", "HEAD")).trim();
     const next = await commitFile(src, "n.txt", "next\n");
-    const pack = execFileSync("git", ["pack-objects", "--revs", "--stdout", "--thin"], { cwd: src, env: gitEnv, input: `${next}\n^${old}\n` });
+    const pack = execFileSync("git", ["pack-objects", "--revs", "--stdout", "--thin"], {
+      cwd: src,
+      env: gitEnv,
+      input: `${next}\n^${old}\n`,
+    });
     const corrupt = Buffer.from(pack);
     corrupt[Math.floor(corrupt.length / 2)] ^= 0xff;
     for (const body of [corrupt, pack.subarray(0, pack.length - 30)]) {
@@ -288,7 +296,9 @@ describe("large pushes and clones in steps", () => {
   // a few objects, and produces clone answers 8 KiB per invocation.
   const sliced = new LocalServer();
   beforeAll(async () => {
-    await sliced.start({ vars: { GITFLARE_SLICE_MIN_BYTES: "1", GITFLARE_SLICE_UNITS: "20", GITFLARE_SEGMENT_BYTES: "4096", GITFLARE_STEP_BYTES: "8192" } });
+    await sliced.start({
+      vars: { GITFLARE_SLICE_MIN_BYTES: "1", GITFLARE_SLICE_UNITS: "20", GITFLARE_SEGMENT_BYTES: "4096", GITFLARE_STEP_BYTES: "8192" },
+    });
     await sliced.signUpAndUse("e2e");
   });
   afterAll(() => sliced.stop());

@@ -7,15 +7,44 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalServer } from "./server";
 import { writeReadmeSection } from "./readme";
-import { type Account, Browserless, basic, gitAuthEnv, makeToken, signUp } from "./accounts";
+import { type Account, basic, gitAuthEnv, makeToken, signUp } from "./accounts";
 import { git, gitRun, makeRepo, tempDir } from "./git";
 
 type Caller = "anonymous" | "stranger" | "reader" | "writer" | "admin" | "owner" | "read-scoped token";
-type Op = "clone" | "fetch" | "push" | "delete branch" | "tree" | "blob" | "raw" | "archive" | "export" | "commits" | "settings" | "collaborators" | "rename" | "delete";
+type Op =
+  | "clone"
+  | "fetch"
+  | "push"
+  | "delete branch"
+  | "tree"
+  | "blob"
+  | "raw"
+  | "archive"
+  | "export"
+  | "commits"
+  | "settings"
+  | "collaborators"
+  | "rename"
+  | "delete";
 type Vis = "public" | "private";
 
 const CALLERS: Caller[] = ["anonymous", "stranger", "reader", "writer", "admin", "owner", "read-scoped token"];
-const OPS: Op[] = ["clone", "fetch", "push", "delete branch", "tree", "blob", "raw", "archive", "export", "commits", "settings", "collaborators", "rename", "delete"];
+const OPS: Op[] = [
+  "clone",
+  "fetch",
+  "push",
+  "delete branch",
+  "tree",
+  "blob",
+  "raw",
+  "archive",
+  "export",
+  "commits",
+  "settings",
+  "collaborators",
+  "rename",
+  "delete",
+];
 const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits"];
 const WRITE_OPS: Op[] = ["push", "delete branch"];
 
@@ -47,23 +76,40 @@ function gitAs(caller: Caller, cwd: string, ...args: string[]) {
 
 const owner = () => accounts.get("owner")!;
 const ownerApi = (path: string, init: RequestInit = {}) =>
-  fetch(`${server.url}/api/repos/${owner().username}/${path}`, { ...init, headers: { Authorization: owner().auth, "Content-Type": "application/json", ...(init.headers as Record<string, string>) } });
+  fetch(`${server.url}/api/repos/${owner().username}/${path}`, {
+    ...init,
+    headers: { Authorization: owner().auth, "Content-Type": "application/json", ...(init.headers as Record<string, string>) },
+  });
 
 async function remoteRefs(vis: Vis): Promise<string> {
-  return git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "ls-remote", `${server.url}/${owner().username}/${name(vis)}.git`);
+  return git(
+    src,
+    "-c",
+    `http.extraHeader=Authorization: ${owner().auth}`,
+    "ls-remote",
+    `${server.url}/${owner().username}/${name(vis)}.git`,
+  );
 }
 
 /** A page request as the caller: session cookie for people, the token for the token caller. */
 async function pageAs(caller: Caller, path: string): Promise<number> {
   if (caller === "anonymous") return (await fetch(server.url + path, { redirect: "manual" })).status;
-  if (caller === "read-scoped token") return (await fetch(server.url + path, { redirect: "manual", headers: { Authorization: authOf(caller)! } })).status;
+  if (caller === "read-scoped token")
+    return (await fetch(server.url + path, { redirect: "manual", headers: { Authorization: authOf(caller)! } })).status;
   return (await accounts.get(caller)!.web.get(path)).status;
 }
 
 /** A settings change as the caller: a form for people (with their CSRF token), the API for the token. */
-async function changeAs(caller: Caller, repoPath: string, form: { path: string; fields: Record<string, string> }, api: { method: string; path: string; body?: unknown }): Promise<number> {
+async function changeAs(
+  caller: Caller,
+  repoPath: string,
+  form: { path: string; fields: Record<string, string> },
+  api: { method: string; path: string; body?: unknown },
+): Promise<number> {
   if (caller === "anonymous") {
-    return (await fetch(`${server.url}/${repoPath}${form.path}`, { method: "POST", body: new URLSearchParams(form.fields), redirect: "manual" })).status;
+    return (
+      await fetch(`${server.url}/${repoPath}${form.path}`, { method: "POST", body: new URLSearchParams(form.fields), redirect: "manual" })
+    ).status;
   }
   if (caller === "read-scoped token") {
     const res = await fetch(`${server.url}/api/repos/${repoPath}${api.path}`, {
@@ -82,7 +128,8 @@ beforeAll(async () => {
   await server.start();
   // The first account is the site admin; the owner is made first so that no other
   // caller has site-wide powers.
-  for (const caller of ["owner", "stranger", "reader", "writer", "admin"] as const) accounts.set(caller, await signUp(server.url, `${caller}-user`));
+  for (const caller of ["owner", "stranger", "reader", "writer", "admin"] as const)
+    accounts.set(caller, await signUp(server.url, `${caller}-user`));
   accounts.set("read-scoped token", { ...owner(), token: "", auth: "" });
   const narrow = await makeToken(owner().web, "narrow", "read");
   accounts.set("read-scoped token", { ...owner(), token: narrow, auth: basic(owner().username, narrow) });
@@ -91,7 +138,15 @@ beforeAll(async () => {
   src = await makeRepo(3);
   for (const vis of ["public", "private"] as const) {
     await createShared(name(vis), vis);
-    await git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "push", "-q", `${server.url}/${owner().username}/${name(vis)}.git`, "main");
+    await git(
+      src,
+      "-c",
+      `http.extraHeader=Authorization: ${owner().auth}`,
+      "push",
+      "-q",
+      `${server.url}/${owner().username}/${name(vis)}.git`,
+      "main",
+    );
   }
 });
 afterAll(async () => {
@@ -114,8 +169,15 @@ afterAll(async () => {
 async function createShared(repo: string, vis: Vis): Promise<void> {
   const res = await ownerApi(repo, { method: "POST", body: JSON.stringify({ private: vis === "private" }) });
   expect(res.status).toBe(201);
-  for (const [caller, role] of [["reader", "read"], ["writer", "write"], ["admin", "admin"]] as const) {
-    const put = await ownerApi(`${repo}/collaborators/${accounts.get(caller)!.username}`, { method: "PUT", body: JSON.stringify({ role }) });
+  for (const [caller, role] of [
+    ["reader", "read"],
+    ["writer", "write"],
+    ["admin", "admin"],
+  ] as const) {
+    const put = await ownerApi(`${repo}/collaborators/${accounts.get(caller)!.username}`, {
+      method: "PUT",
+      body: JSON.stringify({ role }),
+    });
     expect(put.status).toBe(200);
   }
 }
@@ -163,7 +225,12 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       return ok(await pageAs(caller, `/${repoPath}/commits/main`));
     case "settings": {
       const description = `set by ${caller}`;
-      const status = await changeAs(caller, repoPath, { path: "/settings", fields: { description, visibility: vis, default_branch: "main" } }, { method: "PATCH", path: "", body: { description } });
+      const status = await changeAs(
+        caller,
+        repoPath,
+        { path: "/settings", fields: { description, visibility: vis, default_branch: "main" } },
+        { method: "PATCH", path: "", body: { description } },
+      );
       const now = (await (await ownerApi(repo)).json()) as { description: string; private: boolean };
       expect(now.private).toBe(vis === "private");
       expect(now.description === description).toBe(ok(status));
@@ -171,7 +238,12 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
     }
     case "collaborators": {
       const extra = accounts.get("extra" as Caller)!.username;
-      const status = await changeAs(caller, repoPath, { path: "/settings/collaborators", fields: { username: extra, role: "read" } }, { method: "PUT", path: `/collaborators/${extra}`, body: { role: "read" } });
+      const status = await changeAs(
+        caller,
+        repoPath,
+        { path: "/settings/collaborators", fields: { username: extra, role: "read" } },
+        { method: "PUT", path: `/collaborators/${extra}`, body: { role: "read" } },
+      );
       const list = (await (await ownerApi(`${repo}/collaborators`)).json()) as { username: string }[];
       const added = list.some((u) => u.username === extra);
       expect(added).toBe(ok(status));
@@ -179,7 +251,12 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       return added;
     }
     case "rename": {
-      const status = await changeAs(caller, repoPath, { path: "/settings/rename", fields: { name: `${repo}-renamed` } }, { method: "PATCH", path: "", body: { name: `${repo}-renamed` } });
+      const status = await changeAs(
+        caller,
+        repoPath,
+        { path: "/settings/rename", fields: { name: `${repo}-renamed` } },
+        { method: "PATCH", path: "", body: { name: `${repo}-renamed` } },
+      );
       const renamed = (await ownerApi(`${repo}-renamed`, { redirect: "manual" })).status === 200;
       expect(renamed).toBe(ok(status));
       if (renamed) expect((await ownerApi(`${repo}-renamed`, { method: "PATCH", body: JSON.stringify({ name: repo }) })).status).toBe(200);
@@ -189,7 +266,12 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       // Allowed deletes need a repository of their own; refused ones try the shared one.
       const target = expected(caller, vis, "delete") ? `doomed-${vis}-${caller.replace(/\W/g, "")}` : repo;
       if (target !== repo) await createShared(target, vis);
-      const status = await changeAs(caller, `${owner().username}/${target}`, { path: "/settings/delete", fields: { confirm: `${owner().username}/${target}` } }, { method: "DELETE", path: "" });
+      const status = await changeAs(
+        caller,
+        `${owner().username}/${target}`,
+        { path: "/settings/delete", fields: { confirm: `${owner().username}/${target}` } },
+        { method: "DELETE", path: "" },
+      );
       const exists = (await ownerApi(target, { redirect: "manual" })).status === 200;
       expect(exists).toBe(!ok(status));
       return !exists;
@@ -206,7 +288,8 @@ describe("permission matrix", () => {
         for (const op of OPS) {
           const allowed = await cell(vis, caller, op);
           results[vis][caller][op] = allowed;
-          if (allowed !== expected(caller, vis, op)) wrong.push(`${op}: ${allowed ? "allowed" : "denied"}, expected ${expected(caller, vis, op) ? "allow" : "deny"}`);
+          if (allowed !== expected(caller, vis, op))
+            wrong.push(`${op}: ${allowed ? "allowed" : "denied"}, expected ${expected(caller, vis, op) ? "allow" : "deny"}`);
         }
         expect(wrong).toEqual([]);
       });
@@ -231,7 +314,9 @@ describe("renames", () => {
     expect((await gitRun(join(clone, "c"), ["fetch", "-q", "origin"], auth)).code).toBe(0);
     const push = await gitRun(src, ["push", "-q", oldUrl, "main:refs/heads/via-old-url"], auth);
     expect(push.code, push.stderr).toBe(0);
-    expect(await git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "ls-remote", `${server.url}/${owner().username}/after.git`)).toContain("refs/heads/via-old-url");
+    expect(
+      await git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "ls-remote", `${server.url}/${owner().username}/after.git`),
+    ).toContain("refs/heads/via-old-url");
 
     const page = await owner().web.get(`/${owner().username}/before/commits/main`);
     expect(page.status).toBe(301);

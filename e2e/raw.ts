@@ -16,7 +16,7 @@ export function parsePkts(buf: Buffer): RawPkt[] {
     else if (len === 1) out.push({ kind: "delim" });
     else if (len === 2) out.push({ kind: "end" });
     else out.push({ kind: "data", data: buf.subarray(at + 4, at + len) });
-    at += len < 4 ? 4 : len;
+    at += Math.max(len, 4);
   }
   return out;
 }
@@ -25,7 +25,11 @@ export async function v2(base: string, command: string, args: string[]): Promise
   const body = pkt(`command=${command}\n`) + pkt("object-format=sha1\n") + "0001" + args.map((a) => pkt(a + "\n")).join("") + "0000";
   const res = await fetch(`${base}/git-upload-pack`, {
     method: "POST",
-    headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2", ...(e2eAuth.header ? { Authorization: e2eAuth.header } : {}) },
+    headers: {
+      "Content-Type": "application/x-git-upload-pack-request",
+      "Git-Protocol": "version=2",
+      ...(e2eAuth.header ? { Authorization: e2eAuth.header } : {}),
+    },
     body,
   });
   return Buffer.from(await res.arrayBuffer());

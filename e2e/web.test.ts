@@ -22,7 +22,11 @@ const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR
 
 /** Makes a repository public through the API, so anonymous pages can show it. */
 async function publish(name: string): Promise<void> {
-  const res = await server.fetch(`/api/repos/acme/${name}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: '{"private":false}' });
+  const res = await server.fetch(`/api/repos/acme/${name}`, {
+    method: "PATCH",
+    headers: { "Content-Type": "application/json" },
+    body: '{"private":false}',
+  });
   expect(res.status).toBe(200);
 }
 
@@ -32,7 +36,10 @@ beforeAll(async () => {
   src = await makeRepo(4);
   mkdirSync(join(src, "src"), { recursive: true });
   mkdirSync(join(src, "docs"), { recursive: true });
-  writeFileSync(join(src, "src/app.ts"), 'export function greet(name: string): string {\n  return `Hello, ${name}`;\n}\n\nconst answer = 42;\n');
+  writeFileSync(
+    join(src, "src/app.ts"),
+    "export function greet(name: string): string {\n  return `Hello, ${name}`;\n}\n\nconst answer = 42;\n",
+  );
   writeFileSync(join(src, "docs/logo.png"), PNG);
   writeFileSync(join(src, "docs/guide.md"), "# Guide\n\nSee [the app](../src/app.ts).\n");
   writeFileSync(
@@ -52,13 +59,21 @@ beforeAll(async () => {
     ].join("\n"),
   );
   writeFileSync(join(src, "evil.html"), "<html><body><script>alert('evil html')</script></body></html>\n");
-  writeFileSync(join(src, "evil.svg"), '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(\'evil svg\')"><script>alert("svg script")</script></svg>\n');
+  writeFileSync(
+    join(src, "evil.svg"),
+    '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(\'evil svg\')"><script>alert("svg script")</script></svg>\n',
+  );
   writeFileSync(join(src, "data.bin"), Buffer.from([0, 1, 2, 3, 0, 255, 0]));
   await git(src, "add", "-A");
   await git(src, "commit", "-q", "-m", "Add app, docs and a README");
   await git(src, "tag", "-a", "v1.0", "-m", "first release");
   await git(src, "checkout", "-q", "-b", "feature/login");
-  await commitFile(src, "src/app.ts", 'export function greet(name: string): string {\n  return `Hi, ${name}!`;\n}\n\nconst answer = 42;\n', "Friendlier greeting");
+  await commitFile(
+    src,
+    "src/app.ts",
+    "export function greet(name: string): string {\n  return `Hi, ${name}!`;\n}\n\nconst answer = 42;\n",
+    "Friendlier greeting",
+  );
   await git(src, "checkout", "-q", "main");
   base = `${server.url}/acme/demo`;
   await git(src, "push", "-q", `${base}.git`, "main", "feature/login", "v1.0");
@@ -66,7 +81,16 @@ beforeAll(async () => {
 
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on("dialog", async (d) => {
@@ -202,10 +226,16 @@ describe("web UI in Chromium", () => {
         .filter((l) => l && !l.endsWith("/"))
         .map((l) => l.replace(/^[^/]+\//, ""))
         .sort();
-    execFileSync("git", ["archive", "--format=tar.gz", "--prefix=demo-main/", "-o", join(dir, "theirs.tar.gz"), "main"], { cwd: src, env: gitEnv });
+    execFileSync("git", ["archive", "--format=tar.gz", "--prefix=demo-main/", "-o", join(dir, "theirs.tar.gz"), "main"], {
+      cwd: src,
+      env: gitEnv,
+    });
     expect(list(["-tzf", "ours.tar.gz"])).toEqual(list(["-tzf", "theirs.tar.gz"]));
     // Same bytes and modes, file by file.
-    for (const [d, f] of [["x", "ours.tar.gz"], ["y", "theirs.tar.gz"]]) {
+    for (const [d, f] of [
+      ["x", "ours.tar.gz"],
+      ["y", "theirs.tar.gz"],
+    ]) {
       mkdirSync(join(dir, d));
       execFileSync("tar", ["-xzf", `../${f}`, "--strip-components=1"], { cwd: join(dir, d) });
     }
@@ -215,16 +245,32 @@ describe("web UI in Chromium", () => {
     const zip = await page.request.get(`${base}/archive/v1.0.zip`);
     expect(zip.headers()["content-type"]).toBe("application/zip");
     writeFileSync(join(dir, "ours.zip"), await zip.body());
-    const unzip = execFileSync("python3", ["-c", "import zipfile,sys; print('\\n'.join(sorted(n.split('/',1)[1] for n in zipfile.ZipFile(sys.argv[1]).namelist() if not n.endswith('/'))))", join(dir, "ours.zip")]).toString().trim().split("\n");
+    const unzip = execFileSync("python3", [
+      "-c",
+      "import zipfile,sys; print('\\n'.join(sorted(n.split('/',1)[1] for n in zipfile.ZipFile(sys.argv[1]).namelist() if not n.endswith('/'))))",
+      join(dir, "ours.zip"),
+    ])
+      .toString()
+      .trim()
+      .split("\n");
     expect(unzip).toEqual(list(["-tzf", "theirs.tar.gz"]));
   });
 
   it("explains an empty repository and 404s what does not exist", async () => {
-    await server.fetch(`/api/repos/acme/empty`, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"private":false}' });
+    await server.fetch(`/api/repos/acme/empty`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: '{"private":false}',
+    });
     await page.goto(`${server.url}/acme/empty`);
     expect(await page.locator("pre.cmd").first().textContent()).toContain("git push -u origin main");
     await shot("empty");
-    for (const path of ["/acme/nothing", "/acme/demo/tree/nobranch", "/acme/demo/blob/main/missing.txt", "/acme/demo/commit/" + "0".repeat(40)]) {
+    for (const path of [
+      "/acme/nothing",
+      "/acme/demo/tree/nobranch",
+      "/acme/demo/blob/main/missing.txt",
+      "/acme/demo/commit/" + "0".repeat(40),
+    ]) {
       const res = await page.goto(server.url + path);
       expect(res!.status()).toBe(404);
     }

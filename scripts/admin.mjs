@@ -19,7 +19,10 @@ if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$/.test(username)) {
 }
 const sql = `UPDATE users SET is_admin = ${action === "promote" ? 1 : 0} WHERE username = '${username}'; SELECT username, is_admin FROM users WHERE username = '${username}';`;
 const where = remote ? ["--remote"] : ["--local", "--persist-to", process.env.GITFLARE_STATE ?? ".wrangler/state"];
-const out = execFileSync("npx", ["wrangler", "d1", "execute", "DB", ...where, "--json", "--command", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+const out = execFileSync("npx", ["wrangler", "d1", "execute", "DB", ...where, "--json", "--command", sql], {
+  encoding: "utf8",
+  stdio: ["ignore", "pipe", "inherit"],
+});
 const rows = JSON.parse(out).flatMap((r) => r.results ?? []);
 if (!rows.length) {
   console.error(`no account named ${username}`);

@@ -16,8 +16,16 @@ const BASE = "http://gitflare.test";
 let seq = 0;
 
 async function pushFixture(owner: string, name: string): Promise<void> {
-  const body = concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), new TextEncoder().encode("0000"), fromBase64(fixtures.ofsPack.pack)]);
-  const res = await ownerFetch(`${BASE}/${owner}/${name}/git-receive-pack`, { method: "POST", headers: { "Content-Type": "application/x-git-receive-pack-request" }, body });
+  const body = concatBytes([
+    pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`),
+    new TextEncoder().encode("0000"),
+    fromBase64(fixtures.ofsPack.pack),
+  ]);
+  const res = await ownerFetch(`${BASE}/${owner}/${name}/git-receive-pack`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-git-receive-pack-request" },
+    body,
+  });
   expect(new TextDecoder().decode(await res.arrayBuffer())).toContain("ok refs/heads/main");
 }
 
@@ -58,7 +66,12 @@ describe("the access check", () => {
       const path = concrete(r.path, owner, name);
       const init = (headers: Record<string, string>): RequestInit => ({
         method: r.method,
-        headers: { ...headers, "Content-Type": r.path.includes("git-") ? `application/x-${r.path.slice(r.path.lastIndexOf("/") + 1)}-request` : "application/json" },
+        headers: {
+          ...headers,
+          "Content-Type": r.path.includes("git-")
+            ? `application/x-${r.path.slice(r.path.lastIndexOf("/") + 1)}-request`
+            : "application/json",
+        },
         body: r.method === "GET" || r.method === "HEAD" ? undefined : "{}",
         redirect: "manual",
       });
@@ -89,7 +102,9 @@ describe("the access check", () => {
     // Same answer for a repository that does not exist: no existence leak.
     const missing = await SELF.fetch(`${BASE}/vault/nope${seq++}.git/info/refs?service=git-upload-pack`);
     expect(missing.status).toBe(401);
-    const stranger = await SELF.fetch(`${BASE}/vault/${name}.git/info/refs?service=git-upload-pack`, { headers: { Authorization: await accountAuth("stranger1") } });
+    const stranger = await SELF.fetch(`${BASE}/vault/${name}.git/info/refs?service=git-upload-pack`, {
+      headers: { Authorization: await accountAuth("stranger1") },
+    });
     expect(stranger.status).toBe(404);
     await Promise.all([anon.text(), missing.text(), stranger.text()]);
   });
@@ -97,7 +112,8 @@ describe("the access check", () => {
 
 describe("tokens", () => {
   async function tokenFor(username: string, expiresAt: number | null) {
-    const user = (await findUserByName(env.DB, username)) ?? (await createUser(env.DB, username, `${username}@example.com`, "password-123"));
+    const user =
+      (await findUserByName(env.DB, username)) ?? (await createUser(env.DB, username, `${username}@example.com`, "password-123"));
     return { user, ...(await createToken(env.DB, user.id, "t", "write", expiresAt)) };
   }
   const infoRefs = (owner: string, name: string, auth: string) =>
@@ -123,7 +139,9 @@ describe("tokens", () => {
     const token = /id="new-token" value="([^"]+)"/.exec(page)![1];
     const username = /revoker\d+/.exec(page)![0];
     // Stored only as a hash.
-    const stored = await env.DB.prepare("SELECT token_hash FROM tokens WHERE token_hash = ? OR token_hash LIKE ?").bind(token, `%${token.slice(4, 20)}%`).all();
+    const stored = await env.DB.prepare("SELECT token_hash FROM tokens WHERE token_hash = ? OR token_hash LIKE ?")
+      .bind(token, `%${token.slice(4, 20)}%`)
+      .all();
     expect(stored.results).toHaveLength(0);
     const ok = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: "Basic " + btoa(`${username}:${token}`) } });
     expect(ok.status).toBe(200);
@@ -155,7 +173,11 @@ describe("tokens", () => {
 describe("sessions and CSRF", () => {
   it("stores passwords as PBKDF2 hashes and sets an HttpOnly, SameSite session cookie", async () => {
     const b = browser();
-    const res = await b.post("/signup", { username: "hashme", email: "hashme@example.com", password: "correct horse" }, { from: "/signup" });
+    const res = await b.post(
+      "/signup",
+      { username: "hashme", email: "hashme@example.com", password: "correct horse" },
+      { from: "/signup" },
+    );
     expect(res.status).toBe(303);
     const cookie = setCookies(res).find((c) => c.startsWith("gf_session="))!;
     expect(cookie).toMatch(/HttpOnly/);
@@ -178,7 +200,9 @@ describe("sessions and CSRF", () => {
       expect(r.status).toBe(403);
       await r.text();
     }
-    const count = await env.DB.prepare("SELECT count(*) AS n FROM repos WHERE name IN ('nocsrf', 'badcsrf', 'evilorigin')").first<{ n: number }>();
+    const count = await env.DB.prepare("SELECT count(*) AS n FROM repos WHERE name IN ('nocsrf', 'badcsrf', 'evilorigin')").first<{
+      n: number;
+    }>();
     expect(count!.n).toBe(0);
     const good = await b.post("/new", { name: "withcsrf", visibility: "public" }, { from: "/new" });
     expect(good.status).toBe(303);
@@ -196,12 +220,20 @@ describe("sessions and CSRF", () => {
     const b = browser();
     for (let i = 0; i < 10; i++) {
       const csrf = await b.csrf("/login");
-      const r = await b.get("/login", { method: "POST", headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: csrf, login: username, password: `wrong${i}` }) });
+      const r = await b.get("/login", {
+        method: "POST",
+        headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ _csrf: csrf, login: username, password: `wrong${i}` }),
+      });
       expect(r.status).toBe(401);
       await r.text();
     }
     const csrf = await b.csrf("/login");
-    const r = await b.get("/login", { method: "POST", headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: csrf, login: username, password: "correct horse" }) });
+    const r = await b.get("/login", {
+      method: "POST",
+      headers: { ...ip, Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: csrf, login: username, password: "correct horse" }),
+    });
     expect(r.status).toBe(429);
     expect(r.headers.get("Retry-After")).toMatch(/^\d+$/);
     expect(setCookies(r).some((c) => c.startsWith("gf_session="))).toBe(false);
@@ -220,7 +252,9 @@ describe("sessions and CSRF", () => {
     expect(r.headers.get("Retry-After")).toMatch(/^\d+$/);
     await r.text();
     // A live token is still served: the limit is on failures.
-    const good = await SELF.fetch(`${BASE}/api/user`, { headers: { Authorization: await accountAuth("keyholder"), "CF-Connecting-IP": ip } });
+    const good = await SELF.fetch(`${BASE}/api/user`, {
+      headers: { Authorization: await accountAuth("keyholder"), "CF-Connecting-IP": ip },
+    });
     expect(good.status).toBe(200);
     await good.text();
   });
@@ -230,7 +264,11 @@ describe("repository settings", () => {
   it("renames with redirects for web, API and git URLs", async () => {
     const name = `old${seq++}`;
     await pushFixture("mover", name);
-    const patch = await ownerFetch(`${BASE}/api/repos/mover/${name}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: `${name}-new`, private: false }) });
+    const patch = await ownerFetch(`${BASE}/api/repos/mover/${name}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: `${name}-new`, private: false }),
+    });
     expect(patch.status).toBe(200);
     await patch.text();
     const web = await SELF.fetch(`${BASE}/mover/${name}/blob/main/a.txt?plain=1`, { redirect: "manual" });
@@ -239,11 +277,20 @@ describe("repository settings", () => {
     const git = await SELF.fetch(`${BASE}/mover/${name}.git/info/refs?service=git-upload-pack`, { redirect: "manual" });
     expect(git.status).toBe(301);
     expect(git.headers.get("Location")).toBe(`${BASE}/mover/${name}-new.git/info/refs?service=git-upload-pack`);
-    const post = await SELF.fetch(`${BASE}/mover/${name}/git-upload-pack`, { method: "POST", headers: { "Content-Type": "application/x-git-upload-pack-request" }, body: "0000", redirect: "manual" });
+    const post = await SELF.fetch(`${BASE}/mover/${name}/git-upload-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-upload-pack-request" },
+      body: "0000",
+      redirect: "manual",
+    });
     expect(post.status).toBe(307);
     await Promise.all([web.text(), git.text(), post.text()]);
     // A new repository may take the old name back; the redirect then ends.
-    const created = await ownerFetch(`${BASE}/api/repos/mover/${name}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"private":false}' });
+    const created = await ownerFetch(`${BASE}/api/repos/mover/${name}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: '{"private":false}',
+    });
     expect(created.status).toBe(201);
     await created.text();
     const now = await SELF.fetch(`${BASE}/mover/${name}`, { redirect: "manual" });
@@ -311,13 +358,19 @@ describe("accounts and repositories", () => {
     // A push whose only command is refused creates nothing.
     const bad = `nothing${seq++}`;
     const body = concatBytes([pktLine(`${ZERO} ${"1".repeat(40)} refs/heads/main\0report-status\n`), new TextEncoder().encode("0000")]);
-    const res = await ownerFetch(`${BASE}/creator/${bad}/git-receive-pack`, { method: "POST", headers: { "Content-Type": "application/x-git-receive-pack-request" }, body });
+    const res = await ownerFetch(`${BASE}/creator/${bad}/git-receive-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request" },
+      body,
+    });
     expect(new TextDecoder().decode(await res.arrayBuffer())).toContain("ng refs/heads/main");
     const meta = await ownerFetch(`${BASE}/api/repos/creator/${bad}`);
     expect(meta.status).toBe(404);
     await meta.text();
     // Nobody creates repositories under someone else's name.
-    const other = await SELF.fetch(`${BASE}/creator/${name}-x/info/refs?service=git-receive-pack`, { headers: { Authorization: await accountAuth("stranger1") } });
+    const other = await SELF.fetch(`${BASE}/creator/${name}-x/info/refs?service=git-receive-pack`, {
+      headers: { Authorization: await accountAuth("stranger1") },
+    });
     expect(other.status).toBe(404);
     await other.text();
   });
@@ -326,9 +379,18 @@ describe("accounts and repositories", () => {
     const name = `branches${seq++}`;
     await pushFixture("brancher", name);
     const body = concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/develop\0report-status\n`), new TextEncoder().encode("0000")]);
-    const res = await ownerFetch(`${BASE}/brancher/${name}/git-receive-pack`, { method: "POST", headers: { "Content-Type": "application/x-git-receive-pack-request" }, body });
+    const res = await ownerFetch(`${BASE}/brancher/${name}/git-receive-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request" },
+      body,
+    });
     await res.arrayBuffer();
-    const patch = (b: unknown) => ownerFetch(`${BASE}/api/repos/brancher/${name}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(b) });
+    const patch = (b: unknown) =>
+      ownerFetch(`${BASE}/api/repos/brancher/${name}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(b),
+      });
     const missing = await patch({ default_branch: "nope" });
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as { error: string }).error).toContain("nope");
@@ -347,13 +409,18 @@ describe("accounts and repositories", () => {
     expect(wrong.status).toBe(400);
     expect(await wrong.text()).toContain(`Type ${username}/keepme to confirm`);
     expect((await b.get(`/${username}/keepme`)).status).toBe(200);
-    const right = await b.post(`/${username}/keepme/settings/delete`, { confirm: `${username}/keepme` }, { from: `/${username}/keepme/settings` });
+    const right = await b.post(
+      `/${username}/keepme/settings/delete`,
+      { confirm: `${username}/keepme` },
+      { from: `/${username}/keepme/settings` },
+    );
     expect(right.status).toBe(303);
     expect((await b.get(`/${username}/keepme`)).status).toBe(404);
   });
 
   it("records when a token was last used", async () => {
-    const user = (await findUserByName(env.DB, "keyholder")) ?? (await createUser(env.DB, "keyholder", "keyholder@example.com", "password-123"));
+    const user =
+      (await findUserByName(env.DB, "keyholder")) ?? (await createUser(env.DB, "keyholder", "keyholder@example.com", "password-123"));
     const { token, id } = await createToken(env.DB, user.id, "usage", "read", null);
     const before = await env.DB.prepare("SELECT last_used_at FROM tokens WHERE id = ?").bind(id).first<{ last_used_at: number | null }>();
     expect(before!.last_used_at).toBeNull();

@@ -48,7 +48,12 @@ describe("browse", () => {
       expect((await b.log(fixtures.head, { limit: 100 })).length).toBe(12);
       expect(b.countCommits(fixtures.head)).toBe(12);
       // b0.txt changes in commits 0, 3, 6 and 9.
-      expect((await b.log(fixtures.head, { path: "b0.txt" })).map((c) => c.subject)).toEqual(["commit 9", "commit 6", "commit 3", "commit 0"]);
+      expect((await b.log(fixtures.head, { path: "b0.txt" })).map((c) => c.subject)).toEqual([
+        "commit 9",
+        "commit 6",
+        "commit 3",
+        "commit 0",
+      ]);
       const blame = await b.blame(fixtures.head, "a.txt");
       expect(blame.length).toBe(400);
       expect(blame[0].commit.subject).toBe("commit 0");

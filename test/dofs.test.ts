@@ -62,10 +62,21 @@ describe("DOFS", () => {
     withFs((fs, state) => {
       const data = bytes(10_500);
       fs.writeFile("/big", data);
-      const chunks = state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dofs_chunk c JOIN dofs_node n ON n.ino = c.ino WHERE n.path = '/big'").one().n;
+      const chunks = state.storage.sql
+        .exec<{ n: number }>("SELECT count(*) AS n FROM dofs_chunk c JOIN dofs_node n ON n.ino = c.ino WHERE n.path = '/big'")
+        .one().n;
       expect(chunks).toBe(11);
       expect(fs.readFile("/big")).toEqual(data);
-      for (const [off, len] of [[0, 1], [999, 2], [995, 1010], [1000, 1000], [2500, 5000], [10_400, 500], [10_499, 1], [10_500, 10]]) {
+      for (const [off, len] of [
+        [0, 1],
+        [999, 2],
+        [995, 1010],
+        [1000, 1000],
+        [2500, 5000],
+        [10_400, 500],
+        [10_499, 1],
+        [10_500, 10],
+      ]) {
         expect(fs.read("/big", off, len)).toEqual(data.subarray(off, Math.min(off + len, data.length)));
       }
       // Overwrite in the middle, across a boundary, and grow past the end.

@@ -62,7 +62,14 @@ function mutate(input: Uint8Array, rand: () => number, from = 0): Uint8Array {
       default: {
         // Rewrite a pkt-line length prefix at a random 4-byte boundary.
         const p = pos();
-        b.set(enc(Math.floor(rand() * 0x10000).toString(16).padStart(4, "0")).subarray(0, Math.max(0, b.length - p)), p);
+        b.set(
+          enc(
+            Math.floor(rand() * 0x10000)
+              .toString(16)
+              .padStart(4, "0"),
+          ).subarray(0, Math.max(0, b.length - p)),
+          p,
+        );
       }
     }
   }
@@ -97,8 +104,26 @@ async function seedRepo(repo: Repository) {
 }
 
 const v2Seeds = [
-  concatBytes([pktLine("command=ls-refs\n"), pktLine("agent=git/2.39\n"), enc("0001"), pktLine("peel\n"), pktLine("symrefs\n"), pktLine("ref-prefix refs/heads/\n"), enc("0000")]),
-  concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine(`want ${fixtures.head}\n`), pktLine(`have ${fixtures.base}\n`), pktLine("ofs-delta\n"), pktLine("deepen 2\n"), pktLine("filter blob:none\n"), pktLine("done\n"), enc("0000")]),
+  concatBytes([
+    pktLine("command=ls-refs\n"),
+    pktLine("agent=git/2.39\n"),
+    enc("0001"),
+    pktLine("peel\n"),
+    pktLine("symrefs\n"),
+    pktLine("ref-prefix refs/heads/\n"),
+    enc("0000"),
+  ]),
+  concatBytes([
+    pktLine("command=fetch\n"),
+    enc("0001"),
+    pktLine(`want ${fixtures.head}\n`),
+    pktLine(`have ${fixtures.base}\n`),
+    pktLine("ofs-delta\n"),
+    pktLine("deepen 2\n"),
+    pktLine("filter blob:none\n"),
+    pktLine("done\n"),
+    enc("0000"),
+  ]),
   concatBytes([pktLine("command=object-info\n"), enc("0001"), pktLine("size\n"), pktLine(`oid ${fixtures.head}\n`), enc("0000")]),
 ];
 const v0Seed = concatBytes([
@@ -120,7 +145,8 @@ describe(`fuzzing (seed ${seed}, ${iterations} cases per target)`, () => {
   it("pkt-line parser", async () => {
     const rand = rng(seed);
     for (let i = 0; i < iterations * 4; i++) {
-      const input = rand() < 0.2 ? Uint8Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256)) : mutate(v2Seeds[i % 3], rand);
+      const input =
+        rand() < 0.2 ? Uint8Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256)) : mutate(v2Seeds[i % 3], rand);
       await expectClean(() => parsePktLines(input), [PktLineError]);
     }
   });

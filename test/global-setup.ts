@@ -57,7 +57,10 @@ export default function setup(project: TestProject) {
       ofsPack: packOf(dir, "HEAD\nrefs/tags/v1\n", ["--delta-base-offset"]),
       refPack: packOf(dir, "HEAD\nrefs/tags/v1\n"),
       basePack: packOf(dir, `${base}\n`, ["--delta-base-offset"]),
-      thinPack: { pack: git(dir, ["pack-objects", "--revs", "--thin", "--stdout", "--delta-base-offset"], `${head}\n^${base}\n`).toString("base64"), idx: "" },
+      thinPack: {
+        pack: git(dir, ["pack-objects", "--revs", "--thin", "--stdout", "--delta-base-offset"], `${head}\n^${base}\n`).toString("base64"),
+        idx: "",
+      },
       head,
       base,
     });

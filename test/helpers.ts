@@ -10,7 +10,10 @@ export function freshRepo(prefix = "test"): DurableObjectStub<Repository> {
   return env.REPO.getByName(`${prefix}/r${Date.now().toString(36)}${counter++}`);
 }
 
-export function inRepo<T>(stub: DurableObjectStub<Repository>, fn: (repo: Repository, state: DurableObjectState) => T | Promise<T>): Promise<T> {
+export function inRepo<T>(
+  stub: DurableObjectStub<Repository>,
+  fn: (repo: Repository, state: DurableObjectState) => T | Promise<T>,
+): Promise<T> {
   return runInDurableObject(stub, fn);
 }
 
@@ -33,7 +36,8 @@ export function accountAuth(username: string, scope: Scope = "admin"): Promise<s
   let p = accounts.get(key);
   if (!p) {
     p = (async () => {
-      const user = (await findUserByName(env.DB, username)) ?? (await createUser(env.DB, username, `${username}@example.com`, "password-123"));
+      const user =
+        (await findUserByName(env.DB, username)) ?? (await createUser(env.DB, username, `${username}@example.com`, "password-123"));
       const { token } = await createToken(env.DB, user.id, "test", scope, null);
       return "Basic " + btoa(`${user.username}:${token}`);
     })();

@@ -125,11 +125,22 @@ describe("hostile packs", () => {
 });
 
 describe("hostile ref names", () => {
-  for (const name of ["refs/heads/a..b", "refs/heads/x@{1}", "refs/heads/ctl\x01char", "refs/heads/del\x7f", "refs/heads/trailing.lock", "refs/heads/sp ace", "refs/heads/end/", "refs/heads/.hidden", "HEAD", "refs/heads/colon:x"]) {
+  for (const name of [
+    "refs/heads/a..b",
+    "refs/heads/x@{1}",
+    "refs/heads/ctl\x01char",
+    "refs/heads/del\x7f",
+    "refs/heads/trailing.lock",
+    "refs/heads/sp ace",
+    "refs/heads/end/",
+    "refs/heads/.hidden",
+    "HEAD",
+    "refs/heads/colon:x",
+  ]) {
     it(`refuses ${JSON.stringify(name)}`, async () => {
       const { url, before } = await seeded();
       const out = await push(url, [`${ZERO} ${fixtures.head} ${name}`], new Uint8Array(0));
-      expect(out).toMatch(new RegExp(`ng .* (funny refname|ref names must)`));
+      expect(out).toMatch(/ng .* (funny refname|ref names must)/);
       expect(await advertisement(url)).toBe(before);
     });
   }

@@ -22,7 +22,12 @@ function repoFixture() {
 /** Pushes one commit (a new blob and tree) on top of `parent` to `ref`. */
 async function pushCommit(url: string, ref: string, parent: string | null, i: number, old = parent): Promise<string> {
   const blob = enc(`content of commit ${i}\n`.repeat(20 + i));
-  const tree = concatBytes([enc("100644 file.txt\0"), fromHex(oidOf(OBJ_BLOB, blob)), enc(`100644 n${i}.txt\0`), fromHex(oidOf(OBJ_BLOB, blob))]);
+  const tree = concatBytes([
+    enc("100644 file.txt\0"),
+    fromHex(oidOf(OBJ_BLOB, blob)),
+    enc(`100644 n${i}.txt\0`),
+    fromHex(oidOf(OBJ_BLOB, blob)),
+  ]);
   const commit = enc(
     `tree ${oidOf(OBJ_TREE, tree)}\n${parent ? `parent ${parent}\n` : ""}author A <a@b> ${1700000000 + i} +0000\ncommitter A <a@b> ${1700000000 + i} +0000\n\ncommit ${i}\n`,
   );
@@ -47,7 +52,15 @@ async function fetchPack(url: string, want: string): Promise<Uint8Array> {
   const res = await ownerFetch(`${url}/git-upload-pack`, {
     method: "POST",
     headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
-    body: concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine(`want ${want}\n`), pktLine("ofs-delta\n"), pktLine("no-progress\n"), pktLine("done\n"), enc("0000")]),
+    body: concatBytes([
+      pktLine("command=fetch\n"),
+      enc("0001"),
+      pktLine(`want ${want}\n`),
+      pktLine("ofs-delta\n"),
+      pktLine("no-progress\n"),
+      pktLine("done\n"),
+      enc("0000"),
+    ]),
   });
   return packFromResponse(new Uint8Array(await res.arrayBuffer()));
 }
@@ -92,7 +105,11 @@ describe("compaction", () => {
     // Small slices, and the object is evicted after every one of them.
     let slices = 0;
     for (;;) {
-      const report = await stub.maintenanceSlice({ sliceObjects: 7, tierMinBytes: Number.MAX_SAFE_INTEGER, tierAgeMs: Number.MAX_SAFE_INTEGER });
+      const report = await stub.maintenanceSlice({
+        sliceObjects: 7,
+        tierMinBytes: Number.MAX_SAFE_INTEGER,
+        tierAgeMs: Number.MAX_SAFE_INTEGER,
+      });
       slices++;
       await abortAllDurableObjects().catch(() => undefined);
       stub = env.REPO.getByName(name);
@@ -109,7 +126,14 @@ describe("compaction", () => {
     const res = await ownerFetch(`${url}/git-upload-pack`, {
       method: "POST",
       headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
-      body: concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine(`want ${tip}\n`), pktLine("ofs-delta\n"), pktLine("done\n"), enc("0000")]),
+      body: concatBytes([
+        pktLine("command=fetch\n"),
+        enc("0001"),
+        pktLine(`want ${tip}\n`),
+        pktLine("ofs-delta\n"),
+        pktLine("done\n"),
+        enc("0000"),
+      ]),
     });
     const text = new TextDecoder().decode(await res.arrayBuffer());
     expect(text).toContain(`pack-reused ${24 * 3}`);
@@ -187,7 +211,14 @@ describe("tiering to R2", () => {
     const res = await ownerFetch(`${url}/git-upload-pack`, {
       method: "POST",
       headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
-      body: concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine(`want ${tip}\n`), pktLine("ofs-delta\n"), pktLine("done\n"), enc("0000")]),
+      body: concatBytes([
+        pktLine("command=fetch\n"),
+        enc("0001"),
+        pktLine(`want ${tip}\n`),
+        pktLine("ofs-delta\n"),
+        pktLine("done\n"),
+        enc("0000"),
+      ]),
     });
     const reader = res.body!.getReader();
     const first = await reader.read();
@@ -206,7 +237,8 @@ describe("tiering to R2", () => {
 
 describe("tiering a large file in parts", () => {
   const MiB = 1024 * 1024;
-  const digest = async (b: Uint8Array) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", b))].map((x) => x.toString(16).padStart(2, "0")).join("");
+  const digest = async (b: Uint8Array) =>
+    [...new Uint8Array(await crypto.subtle.digest("SHA-256", b))].map((x) => x.toString(16).padStart(2, "0")).join("");
   const bigFile = () => {
     const data = new Uint8Array(12 * MiB);
     for (let i = 0; i < data.byteLength; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));

@@ -46,7 +46,16 @@ export function appendDelta(baseSize: number, extra: Uint8Array): Uint8Array {
   while (off < baseSize) {
     const len = Math.min(0x10000, baseSize - off);
     // Copy op with 4 offset bytes and 3 size bytes present.
-    ops.push(0x80 | 0x0f | 0x70, off & 0xff, (off >> 8) & 0xff, (off >> 16) & 0xff, (off >>> 24) & 0xff, len & 0xff, (len >> 8) & 0xff, (len >> 16) & 0xff);
+    ops.push(
+      0x80 | 0x0f | 0x70,
+      off & 0xff,
+      (off >> 8) & 0xff,
+      (off >> 16) & 0xff,
+      (off >>> 24) & 0xff,
+      len & 0xff,
+      (len >> 8) & 0xff,
+      (len >> 16) & 0xff,
+    );
     off += len;
   }
   if (extra.length) ops.push(extra.length, ...extra);

@@ -65,9 +65,17 @@ describe("smart HTTP", () => {
   });
 
   it("creates empty repositories through the API, and advertises v0 and v2", async () => {
-    const res = await ownerFetch("http://gitflare.test/api/repos/proto/empty1", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    const res = await ownerFetch("http://gitflare.test/api/repos/proto/empty1", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
     expect(res.status).toBe(201);
-    const again = await ownerFetch("http://gitflare.test/api/repos/proto/empty1", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    const again = await ownerFetch("http://gitflare.test/api/repos/proto/empty1", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
     expect(again.status).toBe(409);
     await Promise.all([res.arrayBuffer(), again.arrayBuffer()]);
     expect(await refs("http://gitflare.test/proto/empty1")).toContain("capabilities^{}");
@@ -77,7 +85,10 @@ describe("smart HTTP", () => {
     const text = dec(await v2.arrayBuffer());
     expect(text).toContain("version 2\n");
     expect(text).toContain("ls-refs=unborn");
-    const ls = await uploadPack("http://gitflare.test/proto/empty1", pkts("command=ls-refs\n", "0001", "peel\n", "symrefs\n", "unborn\n", "0000"));
+    const ls = await uploadPack(
+      "http://gitflare.test/proto/empty1",
+      pkts("command=ls-refs\n", "0001", "peel\n", "symrefs\n", "unborn\n", "0000"),
+    );
     expect(ls.text).toBe(pkts("unborn HEAD symref-target:refs/heads/main\n", "0000"));
   });
 
@@ -109,7 +120,7 @@ describe("smart HTTP", () => {
       const len = parseInt(dec(body.subarray(at, at + 4)), 16);
       // Band 1 of the side-band carries the pack.
       if (len > 4 && body[at + 4] === 1) packParts.push(body.subarray(at + 5, at + len));
-      at += len < 4 ? 4 : len;
+      at += Math.max(len, 4);
     }
     expect(concatBytes(packParts)).toEqual(fromBase64(fixtures.ofsPack.pack));
     // The same from R2, once the pack has moved there.
@@ -218,7 +229,11 @@ describe("smart HTTP", () => {
     it("an atomic push where one ref fails", async () => {
       const url = await seeded();
       const before = await refs(url);
-      const r = await receive(url, [`${ZERO} ${fixtures.base} refs/heads/new`, `${ZERO} ${fixtures.base} refs/heads/main`], new Uint8Array(0));
+      const r = await receive(
+        url,
+        [`${ZERO} ${fixtures.base} refs/heads/new`, `${ZERO} ${fixtures.base} refs/heads/main`],
+        new Uint8Array(0),
+      );
       expect(r.text).toContain("ng refs/heads/new atomic push failed");
       expect(r.text).toContain("ng refs/heads/main reference already exists");
       expect(await refs(url)).toBe(before);

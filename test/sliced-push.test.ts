@@ -69,8 +69,16 @@ describe("sliced indexing of large pushes", () => {
 
   it("drops the job and its stored pack when the client goes away", async () => {
     const { stub } = await slicedRepo();
-    const body = concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), enc("0000"), fromBase64(fixtures.ofsPack.pack)]);
-    const res = await stub.fetch("https://repo.internal/git-receive-pack", { method: "POST", headers: { "Content-Type": "application/x-git-receive-pack-request" }, body });
+    const body = concatBytes([
+      pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`),
+      enc("0000"),
+      fromBase64(fixtures.ofsPack.pack),
+    ]);
+    const res = await stub.fetch("https://repo.internal/git-receive-pack", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request" },
+      body,
+    });
     expect(res.status).toBe(202);
     const id = res.headers.get("X-Gitflare-Push-Job")!;
     expect((await stub.pushStep(id)).done).toBe(false);
@@ -84,7 +92,8 @@ describe("sliced indexing of large pushes", () => {
 // The Worker sends a push body larger than GITFLARE_SEGMENT_BYTES (2 KiB in these tests),
 // or of unknown length, to the repository in segments, one invocation each.
 describe("push bodies in segments", () => {
-  const body = () => concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), enc("0000"), fromBase64(fixtures.ofsPack.pack)]);
+  const body = () =>
+    concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), enc("0000"), fromBase64(fixtures.ofsPack.pack)]);
   const streamOf = (bytes: Uint8Array, failAt?: number) => {
     let at = 0;
     return new ReadableStream<Uint8Array>({
@@ -101,7 +110,11 @@ describe("push bodies in segments", () => {
     return { url: `http://gitflare.test/${name}`, stub: env.REPO.getByName(name) };
   };
   const send = (url: string, stream: ReadableStream<Uint8Array> | Uint8Array, headers: Record<string, string> = {}) =>
-    ownerFetch(`${url}/git-receive-pack`, { method: "POST", headers: { "Content-Type": "application/x-git-receive-pack-request", ...headers }, body: stream });
+    ownerFetch(`${url}/git-receive-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request", ...headers },
+      body: stream,
+    });
 
   it("stores a body of unknown length across segments and applies it", async () => {
     const { url, stub } = repo();
@@ -142,7 +155,11 @@ describe("push bodies in segments", () => {
 
   it("refuses segments and answers for a push it no longer knows (after a restart)", async () => {
     const { stub } = repo();
-    const seg = await stub.fetch("https://repo.internal/git-receive-pack/segment", { method: "POST", headers: { "X-Gitflare-Push-Upload": "no-such-push" }, body: "PACK" });
+    const seg = await stub.fetch("https://repo.internal/git-receive-pack/segment", {
+      method: "POST",
+      headers: { "X-Gitflare-Push-Upload": "no-such-push" },
+      body: "PACK",
+    });
     expect(seg.status).toBe(409);
     expect(await seg.text()).toContain("push interrupted");
     const done = await stub.pushUploaded("no-such-push");
@@ -153,7 +170,11 @@ describe("push bodies in segments", () => {
 describe("headers between the Worker and the repository", () => {
   it("are dropped when a client sends them", async () => {
     const name = `segments/h${Date.now().toString(36)}${n++}`;
-    const body = concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), enc("0000"), fromBase64(fixtures.ofsPack.pack)]);
+    const body = concatBytes([
+      pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`),
+      enc("0000"),
+      fromBase64(fixtures.ofsPack.pack),
+    ]);
     // A body within one segment, claiming to be a segment and a step: answered as usual.
     const res = await ownerFetch(`http://gitflare.test/${name}/git-receive-pack`, {
       method: "POST",

@@ -50,7 +50,14 @@ async function seeded(prefix: string) {
 }
 
 const fetchV2 = (wants: string[]) =>
-  concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine("ofs-delta\n"), ...wants.map((w) => pktLine(`want ${w}\n`)), pktLine("done\n"), enc("0000")]);
+  concatBytes([
+    pktLine("command=fetch\n"),
+    enc("0001"),
+    pktLine("ofs-delta\n"),
+    ...wants.map((w) => pktLine(`want ${w}\n`)),
+    pktLine("done\n"),
+    enc("0000"),
+  ]);
 
 function direct(stub: DurableObjectStub<Repository>, body: Uint8Array, stepped: boolean, protocol = "version=2") {
   const headers: Record<string, string> = { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": protocol };
@@ -100,7 +107,11 @@ describe("clone and fetch answers in steps", () => {
     const push = await ownerFetch(`${url}/git-receive-pack`, {
       method: "POST",
       headers: { "Content-Type": "application/x-git-receive-pack-request" },
-      body: concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`), enc("0000"), fromBase64(fixtures.ofsPack.pack)]),
+      body: concatBytes([
+        pktLine(`${ZERO} ${fixtures.head} refs/heads/main\0report-status\n`),
+        enc("0000"),
+        fromBase64(fixtures.ofsPack.pack),
+      ]),
     });
     expect(dec(await push.arrayBuffer())).toContain("ok refs/heads/main");
     const stub = env.REPO.getByName(name);
@@ -109,7 +120,15 @@ describe("clone and fetch answers in steps", () => {
       repo.stepConfig = { firstBytes: 1 << 20, stepBytes: 1 << 20, walkObjects: 2 };
     });
     // A fetch of all but the base's history, so the walk runs (no pack reuse).
-    const body = concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine("ofs-delta\n"), pktLine(`want ${fixtures.head}\n`), pktLine(`have ${fixtures.base}\n`), pktLine("done\n"), enc("0000")]);
+    const body = concatBytes([
+      pktLine("command=fetch\n"),
+      enc("0001"),
+      pktLine("ofs-delta\n"),
+      pktLine(`want ${fixtures.head}\n`),
+      pktLine(`have ${fixtures.base}\n`),
+      pktLine("done\n"),
+      enc("0000"),
+    ]);
     const whole = new Uint8Array(await (await direct(stub, body, false)).arrayBuffer());
     expect(dec(whole).match(/\x02Enumerating objects: \d+\r/g)!.length).toBeGreaterThan(2);
     const first = await direct(stub, body, true);
@@ -131,7 +150,16 @@ describe("clone and fetch answers in steps", () => {
     });
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(whole);
     // Under no-progress the walk's steps carry nothing at all; the answer still completes.
-    const quiet = concatBytes([pktLine("command=fetch\n"), enc("0001"), pktLine("ofs-delta\n"), pktLine("no-progress\n"), pktLine(`want ${fixtures.head}\n`), pktLine(`have ${fixtures.base}\n`), pktLine("done\n"), enc("0000")]);
+    const quiet = concatBytes([
+      pktLine("command=fetch\n"),
+      enc("0001"),
+      pktLine("ofs-delta\n"),
+      pktLine("no-progress\n"),
+      pktLine(`want ${fixtures.head}\n`),
+      pktLine(`have ${fixtures.base}\n`),
+      pktLine("done\n"),
+      enc("0000"),
+    ]);
     const quietWhole = new Uint8Array(await (await direct(stub, quiet, false)).arrayBuffer());
     expect(dec(quietWhole)).not.toContain("Enumerating");
     const quietRes = await ownerFetch(`${url}/git-upload-pack`, {

@@ -64,7 +64,9 @@ export async function checkAccess(c: AnyContext, need: Permission): Promise<Acce
   // Who is asking and which repository it is are looked up together.
   const [caller, found] = await Promise.all([callerOf(c), n ? lookupRepo(c.env.DB, n.owner, n.name) : null]);
   const hidden = (): Refusal =>
-    caller.kind === "anonymous" ? { ok: false, reason: "unauthenticated", caller, visible: false } : { ok: false, reason: "not-found", caller };
+    caller.kind === "anonymous"
+      ? { ok: false, reason: "unauthenticated", caller, visible: false }
+      : { ok: false, reason: "not-found", caller };
   if (!n || !found) return hidden();
   const { repo } = found;
   const callerId = userOf(caller)?.id;
@@ -72,7 +74,10 @@ export async function checkAccess(c: AnyContext, need: Permission): Promise<Acce
   const role = roleOf(caller, { ownerId: repo.ownerId, isPrivate: repo.isPrivate, collaborator });
   if (!allows(role, "read")) return hidden();
   if (found.redirected) return { ok: false, reason: "redirect", caller, location: movedUrl(c, n.owner, n.raw, repo) };
-  if (!allows(role, need)) return caller.kind === "anonymous" ? { ok: false, reason: "unauthenticated", caller, visible: true } : { ok: false, reason: "forbidden", caller, need, repo };
+  if (!allows(role, need))
+    return caller.kind === "anonymous"
+      ? { ok: false, reason: "unauthenticated", caller, visible: true }
+      : { ok: false, reason: "forbidden", caller, need, repo };
   return { ok: true, repo, role, caller, stub: stubFor(c.env, repo), base: `/${repo.owner}/${repo.name}` };
 }
 

@@ -3,7 +3,17 @@
 import type { Env } from "../repo/repository";
 import { type User, findUserByName } from "../auth/accounts";
 import { type Granted, stubFor } from "./check";
-import { type RepoRecord, RepoExists, deleteRepoRecord, insertRepo, removeCollaborator, renameRepo, repoNameProblem, setCollaborator, updateRepo } from "./repos";
+import {
+  type RepoRecord,
+  RepoExists,
+  deleteRepoRecord,
+  insertRepo,
+  removeCollaborator,
+  renameRepo,
+  repoNameProblem,
+  setCollaborator,
+  updateRepo,
+} from "./repos";
 import { type CollaboratorRole, allows } from "./roles";
 
 export class SettingsError extends Error {
@@ -31,9 +41,14 @@ function requireAdmin(g: Granted): void {
   if (!allows(g.role, "admin")) throw new SettingsError("Admin access is required.", 404);
 }
 
-export async function updateSettings(env: Env, g: Granted, fields: { description?: string; isPrivate?: boolean; defaultBranch?: string }): Promise<void> {
+export async function updateSettings(
+  env: Env,
+  g: Granted,
+  fields: { description?: string; isPrivate?: boolean; defaultBranch?: string },
+): Promise<void> {
   requireAdmin(g);
-  if (fields.description !== undefined && fields.description.length > 350) throw new SettingsError("Description is too long (at most 350 characters).");
+  if (fields.description !== undefined && fields.description.length > 350)
+    throw new SettingsError("Description is too long (at most 350 characters).");
   if (fields.defaultBranch !== undefined && fields.defaultBranch !== "" && !(await g.stub.setDefaultBranch(fields.defaultBranch))) {
     throw new SettingsError(`There is no branch '${fields.defaultBranch}'.`);
   }
@@ -74,5 +89,6 @@ export async function addCollaborator(env: Env, g: Granted, username: string, ro
 export async function dropCollaborator(env: Env, g: Granted, username: string): Promise<void> {
   requireAdmin(g);
   const user = await findUserByName(env.DB, username);
-  if (!user || !(await removeCollaborator(env.DB, g.repo.id, user.id))) throw new SettingsError(`'${username}' is not a collaborator.`, 404);
+  if (!user || !(await removeCollaborator(env.DB, g.repo.id, user.id)))
+    throw new SettingsError(`'${username}' is not a collaborator.`, 404);
 }

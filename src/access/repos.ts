@@ -71,7 +71,8 @@ export async function lookupRepo(db: D1Database, owner: string, name: string): P
   type Row = RepoRow & { collaborators: string | null };
   const found = (row: Row, redirected: boolean): Lookup => {
     const roles = new Map<number, CollaboratorRole>();
-    for (const [id, role] of Object.entries(JSON.parse(row.collaborators ?? "{}") as Record<string, CollaboratorRole>)) roles.set(Number(id), role);
+    for (const [id, role] of Object.entries(JSON.parse(row.collaborators ?? "{}") as Record<string, CollaboratorRole>))
+      roles.set(Number(id), role);
     return { repo: toRecord(row), collaborators: roles, redirected };
   };
   const direct = await db
@@ -94,7 +95,14 @@ export async function lookupRepo(db: D1Database, owner: string, name: string): P
  * unless a renamed repository still holds that name, in which case a suffix keeps the
  * two apart.
  */
-export async function insertRepo(db: D1Database, ownerId: number, owner: string, name: string, description: string, isPrivate: boolean): Promise<RepoRecord> {
+export async function insertRepo(
+  db: D1Database,
+  ownerId: number,
+  owner: string,
+  name: string,
+  description: string,
+  isPrivate: boolean,
+): Promise<RepoRecord> {
   const base = repoKey(owner, name);
   const taken = await db.prepare("SELECT 1 FROM repos WHERE do_name = ?").bind(base).first();
   const doName = taken ? `${base}~${crypto.randomUUID().slice(0, 8)}` : base;
@@ -118,8 +126,13 @@ export async function insertRepo(db: D1Database, ownerId: number, owner: string,
 }
 
 export async function updateRepo(db: D1Database, id: number, fields: { description?: string; isPrivate?: boolean }): Promise<void> {
-  if (fields.description !== undefined) await db.prepare("UPDATE repos SET description = ? WHERE id = ?").bind(fields.description, id).run();
-  if (fields.isPrivate !== undefined) await db.prepare("UPDATE repos SET is_private = ? WHERE id = ?").bind(fields.isPrivate ? 1 : 0, id).run();
+  if (fields.description !== undefined)
+    await db.prepare("UPDATE repos SET description = ? WHERE id = ?").bind(fields.description, id).run();
+  if (fields.isPrivate !== undefined)
+    await db
+      .prepare("UPDATE repos SET is_private = ? WHERE id = ?")
+      .bind(fields.isPrivate ? 1 : 0, id)
+      .run();
 }
 
 /** Renames, leaving the old name as a redirect. */
@@ -149,7 +162,11 @@ export async function touchPushed(db: D1Database, id: number): Promise<void> {
 }
 
 /** Repositories the user (or an anonymous visitor, for null) may see, newest first. */
-export async function visibleRepos(db: D1Database, viewer: { id: number; isAdmin: boolean } | null, opts: { ownerId?: number; limit?: number } = {}): Promise<RepoRecord[]> {
+export async function visibleRepos(
+  db: D1Database,
+  viewer: { id: number; isAdmin: boolean } | null,
+  opts: { ownerId?: number; limit?: number } = {},
+): Promise<RepoRecord[]> {
   const vis = viewer?.isAdmin
     ? "1"
     : "(r.is_private = 0 OR r.owner_id = ?1 OR EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = r.id AND c.user_id = ?1))";
@@ -171,7 +188,9 @@ export interface Collaborator {
 
 export async function listCollaborators(db: D1Database, repoId: number): Promise<Collaborator[]> {
   const { results } = await db
-    .prepare("SELECT c.user_id, u.username, c.role FROM collaborators c JOIN users u ON u.id = c.user_id WHERE c.repo_id = ? ORDER BY u.username")
+    .prepare(
+      "SELECT c.user_id, u.username, c.role FROM collaborators c JOIN users u ON u.id = c.user_id WHERE c.repo_id = ? ORDER BY u.username",
+    )
     .bind(repoId)
     .all<{ user_id: number; username: string; role: CollaboratorRole }>();
   return results.map((r) => ({ userId: r.user_id, username: r.username, role: r.role }));
@@ -179,7 +198,9 @@ export async function listCollaborators(db: D1Database, repoId: number): Promise
 
 export async function setCollaborator(db: D1Database, repoId: number, userId: number, role: CollaboratorRole): Promise<void> {
   await db
-    .prepare("INSERT INTO collaborators (repo_id, user_id, role) VALUES (?, ?, ?) ON CONFLICT(repo_id, user_id) DO UPDATE SET role = excluded.role")
+    .prepare(
+      "INSERT INTO collaborators (repo_id, user_id, role) VALUES (?, ?, ?) ON CONFLICT(repo_id, user_id) DO UPDATE SET role = excluded.role",
+    )
     .bind(repoId, userId, role)
     .run();
 }

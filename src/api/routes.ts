@@ -59,7 +59,12 @@ function settingsError(c: C, e: unknown) {
 api.get("/user", async (c) => {
   const caller = await callerOf(c);
   if (caller.kind === "anonymous") return c.json({ error: "authentication required" }, 401);
-  return c.json({ username: caller.user.username, email: caller.user.email, site_admin: caller.user.isAdmin, scope: caller.kind === "token" ? caller.scope : null });
+  return c.json({
+    username: caller.user.username,
+    email: caller.user.email,
+    site_admin: caller.user.isAdmin,
+    scope: caller.kind === "token" ? caller.scope : null,
+  });
 });
 
 /** Creates an empty repository under the caller's own name; 409 if it exists. */
@@ -68,7 +73,8 @@ api.post("/repos/:owner/:repo", async (c) => {
   if (caller.kind !== "token") return c.json({ error: "authentication with a token is required" }, 401);
   if (!allows(caller.scope, "write")) return c.json({ error: "write scope is required" }, 403);
   const { owner, repo: name } = c.req.param();
-  if (caller.user.username.toLowerCase() !== owner.toLowerCase() || !isValidOwner(owner)) return c.json({ error: "you can only create repositories under your own name" }, 403);
+  if (caller.user.username.toLowerCase() !== owner.toLowerCase() || !isValidOwner(owner))
+    return c.json({ error: "you can only create repositories under your own name" }, 403);
   const problem = repoNameProblem(name);
   if (problem) return c.json({ error: problem }, 400);
   const body = await jsonBody(c);

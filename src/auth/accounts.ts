@@ -19,7 +19,8 @@ const USERNAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$/;
 
 /** GitHub's rules: letters, digits and single inner hyphens, at most 39 characters. */
 export function usernameProblem(name: string): string | null {
-  if (!USERNAME.test(name) || name.includes("--")) return "Username may contain only letters, digits and single hyphens, and cannot start or end with a hyphen (at most 39 characters).";
+  if (!USERNAME.test(name) || name.includes("--"))
+    return "Username may contain only letters, digits and single hyphens, and cannot start or end with a hyphen (at most 39 characters).";
   if (RESERVED_OWNERS.has(name.toLowerCase())) return "That username is reserved.";
   return null;
 }

@@ -12,7 +12,10 @@ export const TOKEN_LIMIT: Limit = { limit: 30, windowMs: 15 * 60_000 };
 
 /** Milliseconds until `key` may try again, or 0 if it may try now. */
 export async function retryAfter(db: D1Database, key: string, rule: Limit, now = Date.now()): Promise<number> {
-  const row = await db.prepare("SELECT window_start, count FROM rate_limits WHERE key = ?").bind(key).first<{ window_start: number; count: number }>();
+  const row = await db
+    .prepare("SELECT window_start, count FROM rate_limits WHERE key = ?")
+    .bind(key)
+    .first<{ window_start: number; count: number }>();
   if (!row || now - row.window_start >= rule.windowMs || row.count < rule.limit) return 0;
   return row.window_start + rule.windowMs - now;
 }

@@ -55,6 +55,10 @@ export async function readSession(c: Context, db: D1Database): Promise<Session |
 
 export async function endSession(c: Context, db: D1Database): Promise<void> {
   const id = getCookie(c, SESSION_COOKIE);
-  if (id) await db.prepare("DELETE FROM sessions WHERE id_hash = ?").bind(await sha256Hex(id)).run();
+  if (id)
+    await db
+      .prepare("DELETE FROM sessions WHERE id_hash = ?")
+      .bind(await sha256Hex(id))
+      .run();
   deleteCookie(c, SESSION_COOKIE, { path: "/", secure: secure(c) });
 }

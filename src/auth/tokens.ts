@@ -29,7 +29,13 @@ export function tokenNameProblem(name: string): string | null {
   return name.trim().length >= 1 && name.length <= 100 ? null : "Give the token a name (at most 100 characters).";
 }
 
-export async function createToken(db: D1Database, userId: number, name: string, scope: Scope, expiresAt: number | null): Promise<{ token: string; id: number }> {
+export async function createToken(
+  db: D1Database,
+  userId: number,
+  name: string,
+  scope: Scope,
+  expiresAt: number | null,
+): Promise<{ token: string; id: number }> {
   const token = TOKEN_PREFIX + randomToken(30);
   const row = await db
     .prepare("INSERT INTO tokens (user_id, name, token_hash, scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
@@ -42,7 +48,15 @@ export async function listTokens(db: D1Database, userId: number): Promise<TokenI
   const { results } = await db
     .prepare("SELECT id, name, scopes, created_at, expires_at, last_used_at, revoked_at FROM tokens WHERE user_id = ? ORDER BY id DESC")
     .bind(userId)
-    .all<{ id: number; name: string; scopes: string; created_at: number; expires_at: number | null; last_used_at: number | null; revoked_at: number | null }>();
+    .all<{
+      id: number;
+      name: string;
+      scopes: string;
+      created_at: number;
+      expires_at: number | null;
+      last_used_at: number | null;
+      revoked_at: number | null;
+    }>();
   return results.map((r) => ({
     id: r.id,
     name: r.name,
@@ -55,12 +69,19 @@ export async function listTokens(db: D1Database, userId: number): Promise<TokenI
 }
 
 export async function revokeToken(db: D1Database, userId: number, id: number): Promise<boolean> {
-  const r = await db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL").bind(Date.now(), id, userId).run();
+  const r = await db
+    .prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL")
+    .bind(Date.now(), id, userId)
+    .run();
   return r.meta.changes > 0;
 }
 
 /** The token's user and scope if it is live (known, not revoked, not expired). */
-export async function verifyToken(db: D1Database, token: string, now = Date.now()): Promise<{ user: User; scope: Scope; tokenId: number } | null> {
+export async function verifyToken(
+  db: D1Database,
+  token: string,
+  now = Date.now(),
+): Promise<{ user: User; scope: Scope; tokenId: number } | null> {
   if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
   const row = await db
     .prepare(
@@ -68,7 +89,17 @@ export async function verifyToken(db: D1Database, token: string, now = Date.now(
        FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`,
     )
     .bind(await sha256Hex(token))
-    .first<{ token_id: number; scopes: string; expires_at: number | null; revoked_at: number | null; last_used_at: number | null; id: number; username: string; email: string; is_admin: number }>();
+    .first<{
+      token_id: number;
+      scopes: string;
+      expires_at: number | null;
+      revoked_at: number | null;
+      last_used_at: number | null;
+      id: number;
+      username: string;
+      email: string;
+      is_admin: number;
+    }>();
   if (!row || row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now) || !isScope(row.scopes)) return null;
   if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS) {
     await db.prepare("UPDATE tokens SET last_used_at = ? WHERE id = ?").bind(now, row.token_id).run();

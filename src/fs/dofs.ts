@@ -72,9 +72,15 @@ export class Stats {
     this.mtime = new Date(row.mtime);
     this.ctime = this.mtime;
   }
-  isFile(): boolean { return this.kind === FILE; }
-  isDirectory(): boolean { return this.kind === DIR; }
-  isSymbolicLink(): boolean { return this.kind === SYMLINK; }
+  isFile(): boolean {
+    return this.kind === FILE;
+  }
+  isDirectory(): boolean {
+    return this.kind === DIR;
+  }
+  isSymbolicLink(): boolean {
+    return this.kind === SYMLINK;
+  }
 }
 
 /** Normalizes to an absolute path without `.`/`..` or repeated slashes. */
@@ -118,7 +124,10 @@ export class Dofs {
   readonly bucket: R2Bucket | undefined;
   private readonly r2Blocks: ByteLru<string, Uint8Array>;
 
-  constructor(private readonly storage: DurableObjectStorage, options: DofsOptions = {}) {
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    options: DofsOptions = {},
+  ) {
     this.sql = storage.sql;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.tierPartBytes = options.tierPartBytes ?? 16 * 1024 * 1024;
@@ -157,7 +166,8 @@ export class Dofs {
     this.sql.exec("CREATE TABLE IF NOT EXISTS dofs_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
     this.loadState();
     if (!this.node("/")) {
-      this.nodeExec("INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino) VALUES ('/', '/', ?, 493, 0, ?, 0)",
+      this.nodeExec(
+        "INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino) VALUES ('/', '/', ?, 493, 0, ?, 0)",
         DIR,
         Date.now(),
       );
@@ -384,7 +394,8 @@ export class Dofs {
       if (row.kind === DIR) {
         const [lo, hi] = descendantRange(src);
         const n = src.length;
-        this.nodeExec("UPDATE dofs_node SET path = ? || substr(path, ?), parent = ? || substr(parent, ?) WHERE path >= ? AND path < ?",
+        this.nodeExec(
+          "UPDATE dofs_node SET path = ? || substr(path, ?), parent = ? || substr(parent, ?) WHERE path >= ? AND path < ?",
           dst,
           n + 1,
           dst,
@@ -448,12 +459,18 @@ export class Dofs {
     if (!bucket) return "changed";
     const p = normalizePath(path);
     const job = this.sql
-      .exec<{ key: string; upload_id: string; ino: number; size: number; parts: string }>("SELECT key, upload_id, ino, size, parts FROM dofs_tier_job WHERE path = ?", p)
+      .exec<{ key: string; upload_id: string; ino: number; size: number; parts: string }>(
+        "SELECT key, upload_id, ino, size, parts FROM dofs_tier_job WHERE path = ?",
+        p,
+      )
       .toArray()[0];
     const row = this.node(p);
     const current = row && row.kind === FILE && !row.tier ? row : null;
     if (job && (!current || current.ino !== job.ino || current.size !== job.size)) {
-      await bucket.resumeMultipartUpload(job.key, job.upload_id).abort().catch(() => undefined);
+      await bucket
+        .resumeMultipartUpload(job.key, job.upload_id)
+        .abort()
+        .catch(() => undefined);
       this.sql.exec("DELETE FROM dofs_tier_job WHERE path = ?", p);
       return "changed";
     }
@@ -471,7 +488,14 @@ export class Dofs {
     } else {
       upload = await bucket.createMultipartUpload(key);
       parts = [];
-      this.sql.exec("INSERT INTO dofs_tier_job (path, key, upload_id, ino, size, parts) VALUES (?, ?, ?, ?, ?, '[]')", p, key, upload.uploadId, current.ino, current.size);
+      this.sql.exec(
+        "INSERT INTO dofs_tier_job (path, key, upload_id, ino, size, parts) VALUES (?, ?, ?, ?, ?, '[]')",
+        p,
+        key,
+        upload.uploadId,
+        current.ino,
+        current.size,
+      );
     }
     for (let sent = 0; sent < budget; ) {
       const off = parts.length * part;
@@ -524,7 +548,10 @@ export class Dofs {
   /** Deletes R2 objects of files that were removed. */
   async emptyR2Trash(): Promise<number> {
     if (!this.bucket) return 0;
-    const keys = this.sql.exec<{ key: string }>("SELECT key FROM dofs_r2_trash LIMIT 1000").toArray().map((r) => r.key);
+    const keys = this.sql
+      .exec<{ key: string }>("SELECT key FROM dofs_r2_trash LIMIT 1000")
+      .toArray()
+      .map((r) => r.key);
     if (!keys.length) return 0;
     await this.bucket.delete(keys);
     for (const k of keys) this.sql.exec("DELETE FROM dofs_r2_trash WHERE key = ?", k);
@@ -658,7 +685,8 @@ export class Dofs {
     const ino = this.nextIno++;
     this.setMeta("next_ino", this.nextIno);
     const row: NodeRow = { path, parent: parentOf(path), kind, mode, size: 0, mtime: Date.now(), ino, target, tier: null };
-    this.nodeExec("INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino, target) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+    this.nodeExec(
+      "INSERT INTO dofs_node (path, parent, kind, mode, size, mtime, ino, target) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
       row.path,
       row.parent,
       kind,
@@ -703,9 +731,7 @@ export class Dofs {
   }
 
   private storeChunk(ino: number, idx: number, data: Uint8Array): void {
-    const old = this.sql
-      .exec<{ n: number }>("SELECT length(data) AS n FROM dofs_chunk WHERE ino = ? AND idx = ?", ino, idx)
-      .toArray();
+    const old = this.sql.exec<{ n: number }>("SELECT length(data) AS n FROM dofs_chunk WHERE ino = ? AND idx = ?", ino, idx).toArray();
     const delta = data.byteLength - (old[0]?.n ?? 0);
     if (delta > 0 && this.usedBytes + delta > this.quotaBytes) {
       throw new FsError("ENOSPC", "write", `inode ${ino}`);
@@ -786,7 +812,10 @@ export class FileWriter {
   private filled = 0;
   private written = 0;
 
-  constructor(private readonly fs: Dofs, readonly path: string) {
+  constructor(
+    private readonly fs: Dofs,
+    readonly path: string,
+  ) {
     this.buffer = new Uint8Array(fs.chunkSize * 16);
   }
 

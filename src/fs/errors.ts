@@ -31,14 +31,22 @@ export class FsError extends Error {
 
 function describe(code: FsErrorCode): string {
   switch (code) {
-    case "ENOENT": return "no such file or directory";
-    case "EEXIST": return "file already exists";
-    case "ENOTDIR": return "not a directory";
-    case "EISDIR": return "illegal operation on a directory";
-    case "EINVAL": return "invalid argument";
-    case "ENOSPC": return "no space left on device (repository quota exceeded)";
-    case "ENOTEMPTY": return "directory not empty";
-    case "ELOOP": return "too many symbolic links encountered";
+    case "ENOENT":
+      return "no such file or directory";
+    case "EEXIST":
+      return "file already exists";
+    case "ENOTDIR":
+      return "not a directory";
+    case "EISDIR":
+      return "illegal operation on a directory";
+    case "EINVAL":
+      return "invalid argument";
+    case "ENOSPC":
+      return "no space left on device (repository quota exceeded)";
+    case "ENOTEMPTY":
+      return "directory not empty";
+    case "ELOOP":
+      return "too many symbolic links encountered";
   }
 }
 

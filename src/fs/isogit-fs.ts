@@ -27,7 +27,7 @@ export function createIsoGitFs(dofs: Dofs) {
       return dofs.readdir(path);
     },
     async mkdir(path: string, options?: { recursive?: boolean; mode?: number } | number) {
-      dofs.mkdir(path, typeof options === "number" ? { mode: options } : options ?? {});
+      dofs.mkdir(path, typeof options === "number" ? { mode: options } : (options ?? {}));
     },
     async rmdir(path: string) {
       dofs.rmdir(path);

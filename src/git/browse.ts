@@ -133,7 +133,7 @@ export class Browser {
       kind: kindOf(e.mode),
     }));
     // Directories first, then files, each by name: what people expect from a file list.
-    return items.sort((a, b) => (a.kind === "tree") === (b.kind === "tree") ? (a.name < b.name ? -1 : 1) : a.kind === "tree" ? -1 : 1);
+    return items.sort((a, b) => ((a.kind === "tree") === (b.kind === "tree") ? (a.name < b.name ? -1 : 1) : a.kind === "tree" ? -1 : 1));
   }
 
   async blob(oid: string): Promise<Uint8Array> {
@@ -192,7 +192,7 @@ export class Browser {
     const pending = new Set(names);
     const entriesAt = async (c: string) => {
       const e = await this.entry(c, dir);
-      if (!e || e.kind !== "tree") return new Map<string, string>();
+      if (e?.kind !== "tree") return new Map<string, string>();
       return new Map((await this.parsedTree(e.oid)).map((x) => [x.name, x.oid]));
     };
     let cur: string | undefined = commit;
@@ -350,7 +350,7 @@ export class Browser {
   /** Line-by-line blame of `path` at `commit`, following first parents. */
   async blame(commit: string, path: string, maxCommits = 2000): Promise<{ line: string; commit: CommitSummary }[]> {
     const start = await this.entry(commit, path);
-    if (!start || start.kind !== "blob") return [];
+    if (start?.kind !== "blob") return [];
     const lines = splitLines(new TextDecoder().decode(await this.blob(start.oid)));
     const owner: (string | null)[] = lines.map(() => null);
     // Lines still unattributed: their index in the final file and in the version at `cur`.
@@ -361,7 +361,7 @@ export class Browser {
     for (let n = 0; n < maxCommits && tracked.length; n++) {
       const parent = this.store.commit(cur).parents[0];
       const pEntry = parent && this.store.has(parent) ? await this.entry(parent, path) : null;
-      if (!pEntry || pEntry.kind !== "blob") break;
+      if (pEntry?.kind !== "blob") break;
       if (pEntry.oid === curOid) {
         cur = parent!;
         continue;
@@ -399,8 +399,6 @@ export class Browser {
     return out;
   }
 }
-
-
 
 function splitLines(text: string): string[] {
   const lines = text.split("\n");

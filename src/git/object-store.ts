@@ -85,7 +85,12 @@ export class ObjectStore implements BaseSource {
       created INTEGER NOT NULL
     )`);
     // covers: the refs digest for which this pack holds every reachable object (see wholePack).
-    if (!this.sql.exec<{ name: string }>("PRAGMA table_info(git_pack)").toArray().some((c) => c.name === "covers")) {
+    if (
+      !this.sql
+        .exec<{ name: string }>("PRAGMA table_info(git_pack)")
+        .toArray()
+        .some((c) => c.name === "covers")
+    ) {
       this.sql.exec("ALTER TABLE git_pack ADD COLUMN covers TEXT");
     }
     this.sql.exec(`CREATE TABLE IF NOT EXISTS git_object (
@@ -348,7 +353,9 @@ export class ObjectStore implements BaseSource {
    * a clone of every ref can then be sent the pack file as it is stored.
    */
   wholePack(refsDigest: string): { pack: number; size: number; objects: number } | null {
-    const packs = this.sql.exec<{ id: number; size: number; objects: number; covers: string | null }>("SELECT id, size, objects, covers FROM git_pack LIMIT 2").toArray();
+    const packs = this.sql
+      .exec<{ id: number; size: number; objects: number; covers: string | null }>("SELECT id, size, objects, covers FROM git_pack LIMIT 2")
+      .toArray();
     if (packs.length !== 1 || packs[0].covers !== refsDigest) return null;
     return { pack: packs[0].id, size: packs[0].size, objects: packs[0].objects };
   }
@@ -393,7 +400,8 @@ export class ObjectStore implements BaseSource {
       );
     }
     for (const c of result.commits) this.recordCommit(c.oid, c.tree, c.parents, c.time);
-    for (const t of result.tags) this.sql.exec("INSERT OR IGNORE INTO git_tag (oid, object, type) VALUES (?, ?, ?)", t.oid, t.object, t.type);
+    for (const t of result.tags)
+      this.sql.exec("INSERT OR IGNORE INTO git_tag (oid, object, type) VALUES (?, ?, ?)", t.oid, t.object, t.type);
     this.packPaths.set(id, packPath);
     return name;
   }
@@ -426,7 +434,11 @@ export class ObjectStore implements BaseSource {
         const end = i + 1 < sorted.length ? sorted[i + 1].offset : size - 20;
         const head = parseEntryHeader(await this.fs.readAsync(packPath, e.offset, 32), 0)!;
         const base =
-          head.type === OBJ_OFS_DELTA ? byOffset.get(e.offset - head.baseDistance!) ?? null : head.type === OBJ_REF_DELTA ? head.baseOid! : null;
+          head.type === OBJ_OFS_DELTA
+            ? (byOffset.get(e.offset - head.baseDistance!) ?? null)
+            : head.type === OBJ_REF_DELTA
+              ? head.baseOid!
+              : null;
         rows.push({ oid: e.oid, offset: e.offset, length: end - e.offset, base });
       }
       packs.push({ name, size, rows });
@@ -438,7 +450,13 @@ export class ObjectStore implements BaseSource {
       this.sql.exec("DELETE FROM git_pack");
       for (const p of packs) {
         const id = this.sql
-          .exec<{ id: number }>("INSERT INTO git_pack (name, size, objects, created) VALUES (?, ?, ?, ?) RETURNING id", p.name, p.size, p.rows.length, Date.now())
+          .exec<{ id: number }>(
+            "INSERT INTO git_pack (name, size, objects, created) VALUES (?, ?, ?, ?) RETURNING id",
+            p.name,
+            p.size,
+            p.rows.length,
+            Date.now(),
+          )
           .one().id;
         for (const r of p.rows) {
           this.sql.exec(

@@ -117,9 +117,7 @@ export class RefStore {
       this.cache = null;
       if (!(e instanceof AtomicAbort)) throw e;
       const failed = new Map(results.filter((r) => !r.ok).map((r) => [r.name, r]));
-      return updates.map(
-        (u) => failed.get(u.name) ?? { name: u.name, ok: false as const, reason: "atomic push failed" },
-      );
+      return updates.map((u) => failed.get(u.name) ?? { name: u.name, ok: false as const, reason: "atomic push failed" });
     }
     // The new refs are known. Re-reading every ref file after each push was, with peeling
     // tags a query each, most of an incremental fetch's server time at 1,248 refs. A

@@ -32,12 +32,7 @@ export class ShallowError extends Error {
   }
 }
 
-export function planShallow(
-  store: ObjectStore,
-  wants: string[],
-  clientShallow: Set<string>,
-  req: DeepenRequest | null,
-): ShallowPlan {
+export function planShallow(store: ObjectStore, wants: string[], clientShallow: Set<string>, req: DeepenRequest | null): ShallowPlan {
   if (!req) {
     return { shallow: [], unshallow: [], walkShallow: new Set(clientShallow), extraWants: [] };
   }

@@ -49,7 +49,6 @@ export class CommitQueue {
     }
     return top;
   }
-
 }
 
 export type ObjectFilter =
@@ -109,7 +108,12 @@ export async function enumerateObjects(store: ObjectStore, wants: Iterable<strin
  * there and resume the walk in the next. It runs only while its caller drives it, so each
  * part runs in the invocation that asked for it.
  */
-export async function* walkObjects(store: ObjectStore, wants: Iterable<string>, options: WalkOptions = {}, pause = true): AsyncGenerator<number, WalkResult> {
+export async function* walkObjects(
+  store: ObjectStore,
+  wants: Iterable<string>,
+  options: WalkOptions = {},
+  pause = true,
+): AsyncGenerator<number, WalkResult> {
   const out: string[] = [];
   const seen = new Set<string>();
   const emit = (oid: string) => {

@@ -4,7 +4,19 @@ const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9_-])?$/;
 
 /** Top-level paths that belong to the app, never to an owner. */
 export const RESERVED_OWNERS = new Set([
-  "api", "static", "assets", "login", "logout", "signup", "settings", "new", "admin", "explore", "-", "favicon.ico", "robots.txt",
+  "api",
+  "static",
+  "assets",
+  "login",
+  "logout",
+  "signup",
+  "settings",
+  "new",
+  "admin",
+  "explore",
+  "-",
+  "favicon.ico",
+  "robots.txt",
 ]);
 
 export function isValidName(name: string): boolean {

@@ -4,7 +4,15 @@
 // continue in steps (./steps.ts).
 import { Hono, type Context } from "hono";
 import type { Env } from "../repo/repository";
-import { INTERNAL_HEADER_PREFIX, PROGRESS_HEADER, PUSH_JOB_HEADER, PUSH_UPLOAD_HEADER, SEGMENTED_HEADER, STEPS_HEADER, UPLOAD_JOB_HEADER } from "../repo/internal-headers";
+import {
+  INTERNAL_HEADER_PREFIX,
+  PROGRESS_HEADER,
+  PUSH_JOB_HEADER,
+  PUSH_UPLOAD_HEADER,
+  SEGMENTED_HEADER,
+  STEPS_HEADER,
+  UPLOAD_JOB_HEADER,
+} from "../repo/internal-headers";
 import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } from "../access/check";
 import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
@@ -30,7 +38,13 @@ export function gitRefusal(a: Refusal, method: string): Response {
   }
 }
 
-function forward(stub: DurableObjectStub, path: string, request: Request, search = new URL(request.url).search, headers: Record<string, string> = {}): Promise<Response> {
+function forward(
+  stub: DurableObjectStub,
+  path: string,
+  request: Request,
+  search = new URL(request.url).search,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   const url = new URL(path + search, "https://repo.internal");
   const inner = new Request(url, request);
   // Headers between the Worker and the object are ours to set, never the client's.
@@ -58,7 +72,17 @@ async function pushAccess(c: C, create: boolean): Promise<Access & { created?: b
   if (!owner) return access;
   if (!create) {
     // Advertise an empty repository from an object that holds nothing.
-    const repo = { id: 0, ownerId: owner.ownerId, owner: owner.owner, name: owner.name, description: "", isPrivate: true, doName: `${repoKey(owner.owner, owner.name)}~new`, createdAt: 0, pushedAt: null };
+    const repo = {
+      id: 0,
+      ownerId: owner.ownerId,
+      owner: owner.owner,
+      name: owner.name,
+      description: "",
+      isPrivate: true,
+      doName: `${repoKey(owner.owner, owner.name)}~new`,
+      createdAt: 0,
+      pushedAt: null,
+    };
     return { ok: true, repo, role: "owner", caller: access.caller, stub: stubFor(c.env, repo), base: "" };
   }
   let created = false;
@@ -141,7 +165,13 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   try {
     for (let part = await segments.next(); part; part = await segments.next()) {
       const t = Date.now();
-      const r = await forward(access.stub, "/git-receive-pack/segment", new Request("https://repo.internal/", { method: "POST", body: part }), "", { [PUSH_UPLOAD_HEADER]: upload });
+      const r = await forward(
+        access.stub,
+        "/git-receive-pack/segment",
+        new Request("https://repo.internal/", { method: "POST", body: part }),
+        "",
+        { [PUSH_UPLOAD_HEADER]: upload },
+      );
       times.push(Date.now() - t);
       if (!r.ok) break;
     }

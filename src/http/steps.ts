@@ -7,7 +7,10 @@ import { SIDEBAND_ERRORS_HEADER, UPLOAD_JOB_HEADER } from "../repo/internal-head
 import { errPkt, sideband as sidebandFrames } from "../git/protocol/pkt-line";
 
 /** Headers of a receive-pack answer the Worker makes itself. */
-export const RECEIVE_PACK_RESULT = { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" };
+export const RECEIVE_PACK_RESULT = {
+  "Content-Type": "application/x-git-receive-pack-result",
+  "Cache-Control": "no-cache, max-age=0, must-revalidate",
+};
 
 /**
  * A large clone or fetch answer: the first part came with the response; the rest is
@@ -117,7 +120,10 @@ export class Segments {
   /** The client's body failed (it went away): what was sent is incomplete. */
   failed = false;
 
-  constructor(body: ReadableStream<Uint8Array>, private readonly size: number) {
+  constructor(
+    body: ReadableStream<Uint8Array>,
+    private readonly size: number,
+  ) {
     this.reader = body.getReader({ mode: "byob" });
     this.readBytes = Math.min(1 << 20, size);
   }
@@ -169,7 +175,13 @@ export class Segments {
  * time (`pushStep`), while this response relays progress on side band 2, which also
  * keeps the connection alive, and ends with the report.
  */
-export function slicedPush(stub: DurableObjectStub<Repository>, job: string, progress: boolean, upload: string, onDone: (p: Promise<void>) => void): Response {
+export function slicedPush(
+  stub: DurableObjectStub<Repository>,
+  job: string,
+  progress: boolean,
+  upload: string,
+  onDone: (p: Promise<void>) => void,
+): Response {
   let slices = 0;
   let longest = 0;
   const started = Date.now();

@@ -121,9 +121,7 @@ export class Maintenance {
    * the size of all smaller ones together (git's geometric repack, factor 2).
    */
   choosePacks(): number[] {
-    const packs = this.sql
-      .exec<{ id: number; size: number }>("SELECT id, size FROM git_pack ORDER BY size ASC, id ASC")
-      .toArray();
+    const packs = this.sql.exec<{ id: number; size: number }>("SELECT id, size FROM git_pack ORDER BY size ASC, id ASC").toArray();
     if (packs.length < 2) return [];
     let split = 0;
     let sum = 0;
@@ -160,7 +158,7 @@ export class Maintenance {
 
   /** Lists the objects to copy and opens the output pack. */
   private async plan(packs: number[], now: number, report: SliceReport): Promise<Job> {
-    const all = (this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM git_pack").one().n) === packs.length;
+    const all = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM git_pack").one().n === packs.length;
     // Pruning needs reachability over every pack: only a full repack does it.
     let unreachable = new Set<string>();
     if (all) unreachable = await this.markUnreachable(now);
@@ -315,7 +313,10 @@ export class Maintenance {
     const objects = done.map((d) => ({ ...d, crc32: d.crc >>> 0 }));
     this.fs.transaction(() => {
       const old = this.sql
-        .exec<{ id: number; name: string }>(`SELECT id, name FROM git_pack WHERE id IN (${job.packs.map(() => "?").join(",")})`, ...job.packs)
+        .exec<{ id: number; name: string }>(
+          `SELECT id, name FROM git_pack WHERE id IN (${job.packs.map(() => "?").join(",")})`,
+          ...job.packs,
+        )
         .toArray();
       // Objects of the old packs that were not copied (pruned) leave the index.
       const dropped = this.sql
@@ -330,7 +331,11 @@ export class Maintenance {
         this.sql.exec("DELETE FROM git_tag WHERE oid = ?", oid);
         this.sql.exec("DELETE FROM maint_unreachable WHERE oid = ?", oid);
       }
-      const packName = this.store.commitPack(job.out, { packChecksum: checksum, packSize: size + 20, objects, commits: [], tags: [], referenced: new Set(), thinBases: 0, closed: false }, idx);
+      const packName = this.store.commitPack(
+        job.out,
+        { packChecksum: checksum, packSize: size + 20, objects, commits: [], tags: [], referenced: new Set(), thinBases: 0, closed: false },
+        idx,
+      );
       // A full repack that kept no unreachable object holds exactly what the refs reach
       // (and, the repository being connected, whatever a ref may move to next).
       if (job.prune && this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM maint_unreachable").one().n === 0) {

@@ -22,7 +22,11 @@ export class PushLog implements PushHooks {
 
   postReceive(push: PushRequest, results: CommandResult[]): void {
     const commands = push.commands.map((c, i) => ({ ref: c.ref, old: c.old, new: c.new, ok: results[i].ok, reason: results[i].reason }));
-    this.sql.exec("INSERT INTO push_log (at, record) VALUES (?, ?)", Date.now(), JSON.stringify({ commands, pushOptions: push.pushOptions }));
+    this.sql.exec(
+      "INSERT INTO push_log (at, record) VALUES (?, ?)",
+      Date.now(),
+      JSON.stringify({ commands, pushOptions: push.pushOptions }),
+    );
     this.sql.exec("DELETE FROM push_log WHERE id <= (SELECT max(id) FROM push_log) - ?", KEEP);
   }
 

@@ -51,7 +51,8 @@ export interface Env {
 }
 
 function maintenanceConfig(env: Env, overrides: Partial<MaintenanceConfig> = {}): MaintenanceConfig {
-  const num = (v: string | undefined, fallback: number) => (v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : fallback);
+  const num = (v: string | undefined, fallback: number) =>
+    v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : fallback;
   return {
     ...DEFAULT_MAINTENANCE,
     tierMinBytes: num(env.GITFLARE_TIER_MIN_BYTES, DEFAULT_MAINTENANCE.tierMinBytes),
@@ -167,7 +168,9 @@ export class Repository extends DurableObject<Env> {
       for (let i = 0; i < keys.length; i += 1000) await this.env.PACKS.delete(keys.slice(i, i + 1000));
       // Packs part-way to R2: their uploads are dropped too.
       for (const j of this.ctx.storage.sql.exec<{ key: string; upload_id: string }>("SELECT key, upload_id FROM dofs_tier_job").toArray()) {
-        await this.env.PACKS.resumeMultipartUpload(j.key, j.upload_id).abort().catch(() => undefined);
+        await this.env.PACKS.resumeMultipartUpload(j.key, j.upload_id)
+          .abort()
+          .catch(() => undefined);
       }
     }
     await this.ctx.storage.deleteAlarm();
@@ -302,7 +305,11 @@ export class Repository extends DurableObject<Env> {
         return await this.receiveSegment(request);
       }
       if (request.method === "GET" && url.pathname === "/archive") {
-        return await this.archive(url.searchParams.get("ref") ?? "", url.searchParams.get("format") ?? "", url.searchParams.get("name") ?? "repo");
+        return await this.archive(
+          url.searchParams.get("ref") ?? "",
+          url.searchParams.get("format") ?? "",
+          url.searchParams.get("name") ?? "repo",
+        );
       }
       if (request.method === "GET" && url.pathname === "/export.tar") {
         return this.exportTar(url.searchParams.get("name") ?? "repo.git");

@@ -74,14 +74,18 @@ export class Views {
 
   async listing(at: Resolved, withLastCommits: boolean): Promise<Listing | null> {
     const entry = await this.browser.entry(at.commit, at.path);
-    if (!entry || entry.kind !== "tree") return null;
+    if (entry?.kind !== "tree") return null;
     const items: Listing["items"] = await this.browser.tree(entry.oid, at.path);
     for (const item of items) if (item.kind === "blob") item.size = this.browser.blobSize(item.oid);
     if (withLastCommits) {
       const key = `${at.commit}:${at.path}`;
       let last = this.lastCommitCache.get(key);
       if (!last) {
-        last = await this.browser.lastCommits(at.commit, at.path, items.map((i) => i.name));
+        last = await this.browser.lastCommits(
+          at.commit,
+          at.path,
+          items.map((i) => i.name),
+        );
         this.lastCommitCache.set(key, last);
       }
       for (const item of items) item.last = last.get(item.name);
@@ -117,7 +121,7 @@ export class Views {
   /** The blob's bytes for raw download, up to `limit`. */
   async raw(at: Resolved, limit: number): Promise<{ data: Uint8Array; size: number } | null> {
     const entry = await this.browser.entry(at.commit, at.path);
-    if (!entry || entry.kind !== "blob" && entry.kind !== "symlink") return null;
+    if (!entry || (entry.kind !== "blob" && entry.kind !== "symlink")) return null;
     const size = this.browser.blobSize(entry.oid);
     if (size > limit) return { data: new Uint8Array(0), size };
     return { data: await this.browser.blob(entry.oid), size };
@@ -141,7 +145,9 @@ export class Views {
       if (ch.oldMode === "160000" || ch.newMode === "160000" || sizes.some((s) => s > MAX_RENDER_BYTES) || lines > limits.lines) {
         f.tooLarge = true;
       } else {
-        const [a, b] = await Promise.all([ch.oldOid, ch.newOid].map((o) => (o ? this.browser.blob(o) : Promise.resolve(new Uint8Array(0)))));
+        const [a, b] = await Promise.all(
+          [ch.oldOid, ch.newOid].map((o) => (o ? this.browser.blob(o) : Promise.resolve(new Uint8Array(0)))),
+        );
         if (isBinary(a) || isBinary(b)) f.binary = true;
         else {
           f.hunks = textDiff(new TextDecoder().decode(a), new TextDecoder().decode(b));

@@ -59,7 +59,8 @@ async function signupPage(c: C, error: string | null, form: Form = {}, status: 2
 }
 
 account.get("/signup", async (c) => {
-  if (!(await signupsOpen(c))) return c.html(page(c, "Sign up", html`<h1>Sign-ups are closed</h1><p class="muted">Ask this site's admin for an account.</p>`), 403);
+  if (!(await signupsOpen(c)))
+    return c.html(page(c, "Sign up", html`<h1>Sign-ups are closed</h1><p class="muted">Ask this site's admin for an account.</p>`), 403);
   return signupPage(c, null);
 });
 
@@ -178,7 +179,13 @@ account.post("/new", async (c) => {
 
 // ---- personal access tokens ------------------------------------------------------------
 
-const EXPIRIES: [string, string][] = [["7", "7 days"], ["30", "30 days"], ["90", "90 days"], ["365", "1 year"], ["never", "No expiration"]];
+const EXPIRIES: [string, string][] = [
+  ["7", "7 days"],
+  ["30", "30 days"],
+  ["90", "90 days"],
+  ["365", "1 year"],
+  ["never", "No expiration"],
+];
 
 async function tokensPage(c: C, notice: Html, status: 200 | 201 | 400 = 200) {
   const s = await sessionUser(c);
@@ -186,17 +193,29 @@ async function tokensPage(c: C, notice: Html, status: 200 | 201 | 400 = 200) {
   const tokens = await listTokens(c.env.DB, s.user.id);
   const now = Date.now();
   const state = (t: (typeof tokens)[number]) =>
-    t.revokedAt ? "revoked" : t.expiresAt !== null && t.expiresAt <= now ? "expired" : t.expiresAt ? `expires ${new Date(t.expiresAt).toISOString().slice(0, 10)}` : "never expires";
+    t.revokedAt
+      ? "revoked"
+      : t.expiresAt !== null && t.expiresAt <= now
+        ? "expired"
+        : t.expiresAt
+          ? `expires ${new Date(t.expiresAt).toISOString().slice(0, 10)}`
+          : "never expires";
   return c.html(
     page(
       c,
       "Tokens",
       html`<h1>Personal access tokens</h1>${notice}
 <p class="muted">Use a token as the password when git asks, with your username: <code>git clone http://${s.user.username}@${new URL(c.req.url).host}/owner/repo.git</code>. A token's scope caps what it can do: <b>read</b> clones and fetches, <b>write</b> also pushes, <b>admin</b> also changes settings through the API.</p>
-<div class="box"><table class="list">${tokens.length ? tokens.map(
-        (t) => html`<tr><td class="name">${t.name} <span class="badge">${t.scope}</span></td><td class="msg">${state(t)} · ${t.lastUsedAt ? `last used ${relativeTime(t.lastUsedAt / 1000)}` : "never used"}</td>
+<div class="box"><table class="list">${
+        tokens.length
+          ? tokens.map(
+              (
+                t,
+              ) => html`<tr><td class="name">${t.name} <span class="badge">${t.scope}</span></td><td class="msg">${state(t)} · ${t.lastUsedAt ? `last used ${relativeTime(t.lastUsedAt / 1000)}` : "never used"}</td>
 <td class="age">${t.revokedAt ? "" : html`<form method="post" action="/settings/tokens/${t.id}/revoke" class="inline">${csrfField(c, s)}<button type="submit" class="danger">Revoke</button></form>`}</td></tr>`,
-      ) : html`<tr><td class="notice">No tokens yet.</td></tr>`}</table></div>
+            )
+          : html`<tr><td class="notice">No tokens yet.</td></tr>`
+      }</table></div>
 <h2>New token</h2><div class="box"><form method="post" action="/settings/tokens" class="stack">${csrfField(c, s)}
 <label>Name <input type="text" name="name" required maxlength="100" placeholder="laptop"></label>
 <fieldset><legend>Scope</legend>${SCOPES.map((sc) => html`<label class="check"><input type="radio" name="scope" value="${sc}"${sc === "write" ? html` checked` : ""}> ${sc}</label>`)}</fieldset>
@@ -216,7 +235,10 @@ account.post("/settings/tokens", async (c) => {
   const name = (form.name ?? "").trim();
   const scope = form.scope ?? "";
   const days = form.expires === "never" ? null : Number(form.expires);
-  const problem = tokenNameProblem(name) ?? (isScope(scope) ? null : "Choose a scope.") ?? (days === null || [7, 30, 90, 365].includes(days) ? null : "Choose an expiration.");
+  const problem =
+    tokenNameProblem(name) ??
+    (isScope(scope) ? null : "Choose a scope.") ??
+    (days === null || [7, 30, 90, 365].includes(days) ? null : "Choose an expiration.");
   if (problem || !isScope(scope)) return tokensPage(c, errorBox(problem), 400);
   const { token } = await createToken(c.env.DB, s.user.id, name, scope, days === null ? null : Date.now() + days * 86_400_000);
   return tokensPage(

@@ -18,7 +18,14 @@ export async function readForm(c: Context): Promise<{ form: Form; caller: Caller
   }
   // Tokens are for git and the API; forms belong to browser sessions.
   if (caller.kind === "token" || !csrfValid(c, caller, body)) {
-    return c.html(page(c, "Forbidden", html`<h1>403</h1><p class="muted">This form expired or did not come from this site. Go back, reload the page and try again.</p>`), 403);
+    return c.html(
+      page(
+        c,
+        "Forbidden",
+        html`<h1>403</h1><p class="muted">This form expired or did not come from this site. Go back, reload the page and try again.</p>`,
+      ),
+      403,
+    );
   }
   const form: Form = {};
   for (const [k, v] of Object.entries(body)) if (typeof v === "string") form[k] = v;
@@ -27,5 +34,5 @@ export async function readForm(c: Context): Promise<{ form: Form; caller: Caller
 
 /** A safe place to go after signing in: a path on this site, never another origin. */
 export function safeNext(next: string | undefined): string {
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  return next?.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
 }

@@ -14,7 +14,7 @@ export function languageFor(path: string): string | null {
   return hljs.getLanguage(ext) ? ext : null;
 }
 
-function escape(s: string): string {
+function escapeHtml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
@@ -22,7 +22,7 @@ function escape(s: string): string {
 export function highlightLines(text: string, path: string): string[] {
   const lang = languageFor(path);
   const source = text.endsWith("\n") ? text.slice(0, -1) : text;
-  if (!lang || source.length > 400_000) return source.split("\n").map(escape);
+  if (!lang || source.length > 400_000) return source.split("\n").map(escapeHtml);
   const html = hljs.highlight(source, { language: lang, ignoreIllegals: true }).value;
   const out: string[] = [];
   const open: string[] = [];

@@ -18,7 +18,9 @@ async function userNav(c: Context): Promise<HtmlEscapedString> {
   }
   const u = caller.user;
   return html`<nav class="user"><a href="/new">New repository</a> <a href="/${u.username}">${u.username}</a> <a href="/settings/tokens">Tokens</a>${
-    caller.kind === "session" ? html` <form method="post" action="/logout" class="inline">${csrfField(c, caller)}<button type="submit">Sign out</button></form>` : ""
+    caller.kind === "session"
+      ? html` <form method="post" action="/logout" class="inline">${csrfField(c, caller)}<button type="submit">Sign out</button></form>`
+      : ""
   }</nav>` as HtmlEscapedString;
 }
 
@@ -46,7 +48,13 @@ export function page(c: Context, title: string, body: Html): Html {
 
 export function relativeTime(unix: number, now = Date.now() / 1000): string {
   const s = Math.max(0, now - unix);
-  const units: [number, string][] = [[31536000, "year"], [2592000, "month"], [86400, "day"], [3600, "hour"], [60, "minute"]];
+  const units: [number, string][] = [
+    [31536000, "year"],
+    [2592000, "month"],
+    [86400, "day"],
+    [3600, "hour"],
+    [60, "minute"],
+  ];
   for (const [n, name] of units) {
     if (s >= n) {
       const v = Math.floor(s / n);

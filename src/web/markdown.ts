@@ -9,7 +9,25 @@ import * as XSS from "xss";
 const { FilterXSS, getDefaultWhiteList, safeAttrValue } = (XSS as unknown as { default?: typeof XSS }).default ?? XSS;
 
 const allow = getDefaultWhiteList();
-for (const tag of ["h1", "h2", "h3", "h4", "h5", "h6", "pre", "code", "table", "thead", "tbody", "tr", "th", "td", "details", "summary", "input"]) {
+for (const tag of [
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "pre",
+  "code",
+  "table",
+  "thead",
+  "tbody",
+  "tr",
+  "th",
+  "td",
+  "details",
+  "summary",
+  "input",
+]) {
   allow[tag] = [...new Set([...(allow[tag] ?? []), "id", "align"])];
 }
 allow.input = ["type", "checked", "disabled"];

@@ -19,7 +19,15 @@ import { renderMarkdown } from "./markdown";
 export const web = new Hono<{ Bindings: Env }>();
 
 const RAW_LIMIT = 25 * 1024 * 1024;
-const IMAGE_TYPES: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif", webp: "image/webp", ico: "image/x-icon", bmp: "image/bmp" };
+const IMAGE_TYPES: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  ico: "image/x-icon",
+  bmp: "image/bmp",
+};
 
 type C = Context<{ Bindings: Env }>;
 
@@ -78,14 +86,17 @@ function refSelector(repo: Repo, current: string, kind: string, path: string): H
   const option = (name: string, group: string) =>
     html`<option value="${repo.base}/${kind}/${enc(name)}${path ? "/" + enc(path) : ""}"${name === current ? raw(" selected") : ""}>${group}${name}</option>`;
   return html`<select data-nav aria-label="Branch or tag">${repo.summary.branches.map((b) => option(b, ""))}${repo.summary.tags.map((t) => option(t, "tag: "))}${
-    repo.summary.branches.includes(current) || repo.summary.tags.includes(current) ? "" : html`<option selected>${current.slice(0, 12)}</option>`
+    repo.summary.branches.includes(current) || repo.summary.tags.includes(current)
+      ? ""
+      : html`<option selected>${current.slice(0, 12)}</option>`
   }</select>`;
 }
 
 function crumbs(repo: Repo, ref: string, path: string): Html {
   const parts = path.split("/").filter(Boolean);
   return html`<span class="crumbs"><a href="${repo.base}/tree/${enc(ref)}">${repo.name}</a>${parts.map(
-    (p, i) => html` / ${i === parts.length - 1 ? html`<span>${p}</span>` : html`<a href="${repo.base}/tree/${enc(ref)}/${enc(parts.slice(0, i + 1).join("/"))}">${p}</a>`}`,
+    (p, i) =>
+      html` / ${i === parts.length - 1 ? html`<span>${p}</span>` : html`<a href="${repo.base}/tree/${enc(ref)}/${enc(parts.slice(0, i + 1).join("/"))}">${p}</a>`}`,
   )}</span>`;
 }
 
@@ -93,9 +104,15 @@ function commitLine(repo: Repo, c: CommitSummary): Html {
   return html`<a href="${repo.base}/commit/${c.oid}">${c.subject}</a> <span class="muted">${c.author.name} · ${relativeTime(c.committer.timestamp)} · <code>${c.oid.slice(0, 7)}</code></span>`;
 }
 
-async function fileList(repo: Repo, ref: string, listing: { items: { name: string; path: string; kind: string; size?: number; last?: CommitSummary }[] }): Promise<Html> {
+async function fileList(
+  repo: Repo,
+  ref: string,
+  listing: { items: { name: string; path: string; kind: string; size?: number; last?: CommitSummary }[] },
+): Promise<Html> {
   return html`<table class="list">${listing.items.map(
-    (i) => html`<tr><td class="name"><span class="icon ${i.kind}" aria-hidden="true"></span><a href="${repo.base}/${i.kind === "tree" ? "tree" : "blob"}/${enc(ref)}/${enc(i.path)}">${i.name}</a></td>
+    (
+      i,
+    ) => html`<tr><td class="name"><span class="icon ${i.kind}" aria-hidden="true"></span><a href="${repo.base}/${i.kind === "tree" ? "tree" : "blob"}/${enc(ref)}/${enc(i.path)}">${i.name}</a></td>
 <td class="msg">${i.last ? html`<a href="${repo.base}/commit/${i.last.oid}">${i.last.subject}</a>` : ""}</td><td class="age">${i.last ? relativeTime(i.last.committer.timestamp) : ""}</td></tr>`,
   )}</table>`;
 }
@@ -112,13 +129,17 @@ function readmeBox(repo: Repo, ref: string, readme: { path: string; text: string
 // ---- static ------------------------------------------------------------------
 
 web.get("/static/app.css", (c) => c.body(CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300" }));
-web.get("/static/app.js", (c) => c.body(JS, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=300" }));
+web.get("/static/app.js", (c) =>
+  c.body(JS, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=300" }),
+);
 
 // ---- home and owner -------------------------------------------------------------
 
-function repoRows(c: C, repos: Awaited<ReturnType<typeof visibleRepos>>, withOwner: boolean): Html {
+function repoRows(_c: C, repos: Awaited<ReturnType<typeof visibleRepos>>, withOwner: boolean): Html {
   return html`${repos.map(
-    (r) => html`<tr><td class="name"><a href="/${r.owner}/${r.name}">${withOwner ? `${r.owner}/${r.name}` : r.name}</a>${r.isPrivate ? html` <span class="badge">Private</span>` : ""}</td>
+    (
+      r,
+    ) => html`<tr><td class="name"><a href="/${r.owner}/${r.name}">${withOwner ? `${r.owner}/${r.name}` : r.name}</a>${r.isPrivate ? html` <span class="badge">Private</span>` : ""}</td>
 <td class="msg">${r.description}</td><td class="age">${r.pushedAt ? `updated ${relativeTime(r.pushedAt / 1000)}` : `created ${relativeTime(r.createdAt / 1000)}`}</td></tr>`,
   )}`;
 }
@@ -130,7 +151,13 @@ web.get("/", async (c) => {
   const empty = viewer
     ? html`<tr><td class="notice">No repositories yet. <a href="/new">Create one</a>, or push one: <code>git push http://${host}/${viewer.username}/project.git main</code></td></tr>`
     : html`<tr><td class="notice">No public repositories yet. <a href="/signup">Sign up</a> to push one.</td></tr>`;
-  return c.html(page(c, "Home", html`<h1>Recently updated repositories</h1><div class="box"><table class="list">${repos.length ? repoRows(c, repos, true) : empty}</table></div>`));
+  return c.html(
+    page(
+      c,
+      "Home",
+      html`<h1>Recently updated repositories</h1><div class="box"><table class="list">${repos.length ? repoRows(c, repos, true) : empty}</table></div>`,
+    ),
+  );
 });
 
 web.get("/:owner", async (c) => {
@@ -160,7 +187,7 @@ web.get("/:owner/:repo", async (c) => {
   if (!home) {
     return c.html(
       page(
-      c,
+        c,
         `${repo.owner}/${repo.name}`,
         html`${repoHeader(repo, "code")}${clone}<div class="box"><div class="head">This repository is empty.</div><div class="markdown">
 <p>Push an existing repository:</p><pre class="cmd">git remote add origin ${cloneUrl}
@@ -219,13 +246,17 @@ web.get("/:owner/:repo/blob/*", async (c) => {
   const showSource = c.req.query("plain") === "1";
   let body: Html;
   if (IMAGE_TYPES[ext]) body = html`<div class="preview"><img src="${rawUrl}" alt="${at.path}"></div>`;
-  else if (blob.text === null && blob.binary) body = html`<div class="notice">Binary file not shown. <a href="${rawUrl}">Download</a></div>`;
-  else if (blob.text === null) body = html`<div class="notice">This file is too large to display (${formatBytes(blob.size)}). <a href="${rawUrl}">View raw</a></div>`;
+  else if (blob.text === null && blob.binary)
+    body = html`<div class="notice">Binary file not shown. <a href="${rawUrl}">Download</a></div>`;
+  else if (blob.text === null)
+    body = html`<div class="notice">This file is too large to display (${formatBytes(blob.size)}). <a href="${rawUrl}">View raw</a></div>`;
   else if (/\.(md|markdown)$/i.test(at.path) && !showSource) {
     const dir = at.path.includes("/") ? at.path.slice(0, at.path.lastIndexOf("/")) : "";
     body = html`<div class="markdown">${raw(renderMarkdown(blob.text, { blob: `${repo.base}/blob/${enc(at.ref)}`, raw: `${repo.base}/raw/${enc(at.ref)}`, dir }))}</div>`;
   } else body = codeTable(highlightLines(blob.text, at.path));
-  const toggle = /\.(md|markdown)$/i.test(at.path) ? html`<a href="?plain=${showSource ? "0" : "1"}">${showSource ? "Preview" : "Source"}</a>` : "";
+  const toggle = /\.(md|markdown)$/i.test(at.path)
+    ? html`<a href="?plain=${showSource ? "0" : "1"}">${showSource ? "Preview" : "Source"}</a>`
+    : "";
   return c.html(
     page(
       c,
@@ -265,7 +296,7 @@ web.get("/:owner/:repo/blame/*", async (c) => {
   const repo = await openRepository(c);
   if (repo instanceof Response) return repo;
   const view = await repo.stub.blameView(restOf(c, "blame"));
-  if (!view || !view.lines.length) return notFound(c, "No such ref or file.");
+  if (!view?.lines.length) return notFound(c, "No such ref or file.");
   const { at, lines } = view;
   const hl = highlightLines(lines.map((l) => l.line).join("\n") + "\n", at.path);
   return c.html(
@@ -273,7 +304,8 @@ web.get("/:owner/:repo/blame/*", async (c) => {
       c,
       `Blame ${at.path}`,
       html`${repoHeader(repo, "code")}<div class="box"><div class="head">Blame ${crumbs(repo, at.ref, at.path)}</div><div class="code"><table>${lines.map(
-        (l, i) => html`<tr id="L${i + 1}"><td class="blame">${i === 0 || lines[i - 1].commit.oid !== l.commit.oid ? html`<a href="${repo.base}/commit/${l.commit.oid}" title="${l.commit.subject}">${l.commit.oid.slice(0, 7)}</a> ${l.commit.author.name}` : ""}</td><td class="ln"><a href="#L${i + 1}">${i + 1}</a></td><td class="src">${raw(hl[i] ?? "")}</td></tr>`,
+        (l, i) =>
+          html`<tr id="L${i + 1}"><td class="blame">${i === 0 || lines[i - 1].commit.oid !== l.commit.oid ? html`<a href="${repo.base}/commit/${l.commit.oid}" title="${l.commit.subject}">${l.commit.oid.slice(0, 7)}</a> ${l.commit.author.name}` : ""}</td><td class="ln"><a href="#L${i + 1}">${i + 1}</a></td><td class="src">${raw(hl[i] ?? "")}</td></tr>`,
       )}</table></div></div>`,
     ),
   );
@@ -310,13 +342,23 @@ function diffView(repo: Repo, ref: string, files: DiffFile[], truncated: boolean
   const line = (l: string, path: string) => (highlight ? raw(highlightLines(l.slice(1), path)[0] ?? "") : l.slice(1));
   return html`<p><span class="stat">${files.length} files changed</span><span class="stat add">+${adds}</span><span class="stat del">−${dels}</span></p>
 ${files.map(
-  (f) => html`<div class="box"><div class="head"><b>${f.path}</b> <span class="muted">${f.status}</span> <span class="add">+${f.additions}</span> <span class="del">−${f.deletions}</span>
+  (
+    f,
+  ) => html`<div class="box"><div class="head"><b>${f.path}</b> <span class="muted">${f.status}</span> <span class="add">+${f.additions}</span> <span class="del">−${f.deletions}</span>
 ${f.newOid ? html`<a style="margin-left:auto" href="${repo.base}/blob/${enc(ref)}/${enc(f.path)}">View file</a>` : ""}</div>
-${f.binary ? html`<div class="notice">Binary file changed.</div>` : f.tooLarge ? html`<div class="notice">Diff too large to show. <a href="${repo.base}/blob/${enc(ref)}/${enc(f.path)}">View the file</a></div>` : html`<div class="code"><table>${f.hunks.map(
-      (h) => html`<tr class="hunk"><td class="ln"></td><td class="src">@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@</td></tr>${h.lines.map(
-        (l) => html`<tr class="${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}"><td class="ln"></td><td class="src">${l.slice(0, 1)}${line(l, f.path)}</td></tr>`,
-      )}`,
-    )}</table></div>`}</div>`,
+${
+  f.binary
+    ? html`<div class="notice">Binary file changed.</div>`
+    : f.tooLarge
+      ? html`<div class="notice">Diff too large to show. <a href="${repo.base}/blob/${enc(ref)}/${enc(f.path)}">View the file</a></div>`
+      : html`<div class="code"><table>${f.hunks.map(
+          (h) =>
+            html`<tr class="hunk"><td class="ln"></td><td class="src">@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@</td></tr>${h.lines.map(
+              (l) =>
+                html`<tr class="${l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}"><td class="ln"></td><td class="src">${l.slice(0, 1)}${line(l, f.path)}</td></tr>`,
+            )}`,
+        )}</table></div>`
+}</div>`,
 )}
 ${truncated ? html`<div class="notice">This diff is too large to show at once. <a href="?full=1">Show the whole diff</a> (or clone the repository).</div>` : ""}`;
 }
@@ -370,7 +412,9 @@ web.get("/:owner/:repo/branches", async (c) => {
       c,
       `Branches · ${repo.name}`,
       html`${repoHeader(repo, "branches")}<div class="box"><table class="list">${branches.map(
-        (b) => html`<tr><td class="name"><a href="${repo.base}/tree/${enc(b.name)}">${b.name}</a> ${b.isDefault ? html`<span class="muted">default</span>` : ""}</td>
+        (
+          b,
+        ) => html`<tr><td class="name"><a href="${repo.base}/tree/${enc(b.name)}">${b.name}</a> ${b.isDefault ? html`<span class="muted">default</span>` : ""}</td>
 <td class="msg">${b.commit.subject}</td><td class="age">${b.isDefault ? "" : html`<a href="${repo.base}/compare/${enc(repo.summary.defaultBranch ?? "")}...${enc(b.name)}">${b.ahead} ahead, ${b.behind} behind</a> · `}${relativeTime(b.commit.committer.timestamp)}</td></tr>`,
       )}</table></div>`,
     ),
@@ -385,10 +429,16 @@ web.get("/:owner/:repo/tags", async (c) => {
     page(
       c,
       `Tags · ${repo.name}`,
-      html`${repoHeader(repo, "tags")}<div class="box"><table class="list">${tags.length ? tags.map(
-        (t) => html`<tr><td class="name"><a href="${repo.base}/tree/${enc(t.name)}">${t.name}</a></td><td class="msg">${t.commit?.subject ?? ""}</td>
+      html`${repoHeader(repo, "tags")}<div class="box"><table class="list">${
+        tags.length
+          ? tags.map(
+              (
+                t,
+              ) => html`<tr><td class="name"><a href="${repo.base}/tree/${enc(t.name)}">${t.name}</a></td><td class="msg">${t.commit?.subject ?? ""}</td>
 <td class="age">${t.commit ? relativeTime(t.commit.committer.timestamp) : ""} · <a href="${repo.base}/archive/${enc(t.name)}.tar.gz">tar.gz</a> · <a href="${repo.base}/archive/${enc(t.name)}.zip">zip</a></td></tr>`,
-      ) : html`<tr><td class="notice">No tags yet.</td></tr>`}</table></div>`,
+            )
+          : html`<tr><td class="notice">No tags yet.</td></tr>`
+      }</table></div>`,
     ),
   );
 });

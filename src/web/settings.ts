@@ -31,9 +31,14 @@ async function settingsPage(c: C, notice: Html = html``, status: 200 | 400 | 404
 <label class="check"><input type="radio" name="visibility" value="public"${repo.record.isPrivate ? "" : html` checked`}> Public</label>
 <label class="check"><input type="radio" name="visibility" value="private"${repo.record.isPrivate ? html` checked` : ""}> Private</label>
 <button type="submit">Save</button></form></div>
-<h2>Collaborators</h2><div class="box"><table class="list">${collaborators.length ? collaborators.map(
-        (u) => html`<tr><td class="name"><a href="/${u.username}">${u.username}</a></td><td class="msg">${u.role}</td><td class="age"><form method="post" action="${action(`/collaborators/${u.username}/remove`)}" class="inline">${csrf}<button type="submit" class="danger">Remove</button></form></td></tr>`,
-      ) : html`<tr><td class="notice">No collaborators.</td></tr>`}</table>
+<h2>Collaborators</h2><div class="box"><table class="list">${
+        collaborators.length
+          ? collaborators.map(
+              (u) =>
+                html`<tr><td class="name"><a href="/${u.username}">${u.username}</a></td><td class="msg">${u.role}</td><td class="age"><form method="post" action="${action(`/collaborators/${u.username}/remove`)}" class="inline">${csrf}<button type="submit" class="danger">Remove</button></form></td></tr>`,
+            )
+          : html`<tr><td class="notice">No collaborators.</td></tr>`
+      }</table>
 <form method="post" action="${action("/collaborators")}" class="stack">${csrf}<label>Username <input type="text" name="username" required></label>
 <label>Role <select name="role"><option value="read">read</option><option value="write" selected>write</option><option value="admin">admin</option></select></label><button type="submit">Add collaborator</button></form></div>
 <h2>Rename</h2><div class="box"><form method="post" action="${action("/rename")}" class="stack">${csrf}<label>New name <input type="text" name="name" value="${repo.name}" required maxlength="100"></label>
@@ -100,7 +105,8 @@ settings.post("/:owner/:repo/settings/rename", (c) =>
 
 settings.post("/:owner/:repo/settings/delete", (c) =>
   change(c, async (form, repo) => {
-    if ((form.confirm ?? "").trim() !== `${repo.owner}/${repo.name}`) throw new SettingsError(`Type ${repo.owner}/${repo.name} to confirm.`);
+    if ((form.confirm ?? "").trim() !== `${repo.owner}/${repo.name}`)
+      throw new SettingsError(`Type ${repo.owner}/${repo.name} to confirm.`);
     await destroy(c.env, repo.grant);
     return c.redirect(`/${repo.owner}`, 303);
   }),

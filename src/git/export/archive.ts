@@ -1,7 +1,7 @@
 // `git archive` for the web: a commit's tree as .tar.gz or .zip, streamed one file at a
 // time (each file is one object, so memory holds at most one blob).
 import { crc32, deflateRawSync } from "node:zlib";
-import { Browser } from "../browse";
+import type { Browser } from "../browse";
 import { BLOCK, tarHeader } from "./tar";
 
 interface ArchiveEntry {

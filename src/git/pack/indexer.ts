@@ -139,7 +139,13 @@ class PackWindow {
   }
 }
 
-function inflateAt(win: PackWindow, entryStart: number, pos: number, expected: number, maxSize: number): { data: Uint8Array; consumed: number } {
+function inflateAt(
+  win: PackWindow,
+  entryStart: number,
+  pos: number,
+  expected: number,
+  maxSize: number,
+): { data: Uint8Array; consumed: number } {
   if (expected > maxSize) throw new PackFormatError(`object of ${expected} bytes exceeds the ${maxSize}-byte limit`);
   let need = expected + 64 + (expected >> 6);
   for (;;) {
@@ -387,7 +393,7 @@ export class PackIndexer {
   }
 
   private kidsOf(offset: number | null, oid: string): Pending[] {
-    return [...(offset !== null ? this.childrenByOffset.get(offset) ?? [] : []), ...(this.childrenByOid.get(oid) ?? [])];
+    return [...(offset !== null ? (this.childrenByOffset.get(offset) ?? []) : []), ...(this.childrenByOid.get(oid) ?? [])];
   }
 
   /** Resolves every delta under one base, depth first; returns how many. */
@@ -396,7 +402,9 @@ export class PackIndexer {
     const before = this.resolved;
     // Explicit stack: chains may be thousands deep.
     const rootOffset = rootIndex !== null ? objects[rootIndex].offset : null;
-    const stack: Frame[] = [{ data: rootData, oid: rootOid, offset: rootOffset, kids: this.kidsOf(rootOffset, rootOid), next: 0, depth: 0 }];
+    const stack: Frame[] = [
+      { data: rootData, oid: rootOid, offset: rootOffset, kids: this.kidsOf(rootOffset, rootOid), next: 0, depth: 0 },
+    ];
     if (rootOffset !== null) this.childrenByOffset.delete(rootOffset);
     this.childrenByOid.delete(rootOid);
     while (stack.length) {
@@ -408,7 +416,8 @@ export class PackIndexer {
       const child = top.kids[top.next++];
       if (top.depth + 1 > MAX_DELTA_DEPTH) throw new PackFormatError(`delta chain deeper than ${MAX_DELTA_DEPTH}`);
       const result = applyDelta(top.data, this.deltaData(child));
-      if (result.byteLength > this.maxSize) throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${this.maxSize}-byte limit`);
+      if (result.byteLength > this.maxSize)
+        throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${this.maxSize}-byte limit`);
       const o = objects[child.index];
       o.type = rootType;
       o.size = result.byteLength;
@@ -454,7 +463,16 @@ export class PackIndexer {
         break;
       }
     }
-    return { packChecksum: checksum, packSize: size, objects, commits: this.commits, tags: this.tags, referenced: this.referenced, thinBases: thin.length, closed };
+    return {
+      packChecksum: checksum,
+      packSize: size,
+      objects,
+      commits: this.commits,
+      tags: this.tags,
+      referenced: this.referenced,
+      thinBases: thin.length,
+      closed,
+    };
   }
 }
 
@@ -486,7 +504,15 @@ function appendBases(
     entry.set(header);
     entry.set(body, header.byteLength);
     fs.writeAt(path, pos, entry);
-    objects.push({ oid: b.oid, offset: pos, length: entry.byteLength, crc32: crc32(entry), type: b.type, size: b.data.byteLength, base: null });
+    objects.push({
+      oid: b.oid,
+      offset: pos,
+      length: entry.byteLength,
+      crc32: crc32(entry),
+      type: b.type,
+      size: b.data.byteLength,
+      base: null,
+    });
     pos += entry.byteLength;
   }
   const countBytes = new Uint8Array(4);

@@ -3,11 +3,7 @@
 export const LARGE_PACKET_MAX = 65520;
 export const LARGE_PACKET_DATA_MAX = LARGE_PACKET_MAX - 4;
 
-export type Pkt =
-  | { kind: "data"; data: Uint8Array }
-  | { kind: "flush" }
-  | { kind: "delim" }
-  | { kind: "response-end" };
+export type Pkt = { kind: "data"; data: Uint8Array } | { kind: "flush" } | { kind: "delim" } | { kind: "response-end" };
 
 export class PktLineError extends Error {
   constructor(message: string) {

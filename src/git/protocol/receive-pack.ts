@@ -111,7 +111,11 @@ function report(push: PushRequest, unpack: string, results: CommandResult[]): Ui
 
 /** The report for a pack that could not be stored or indexed: every command fails. */
 function unpackFailed(push: PushRequest, why: string): Uint8Array {
-  return report(push, why, push.commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" })));
+  return report(
+    push,
+    why,
+    push.commands.map((c) => ({ ref: c.ref, ok: false, reason: "unpacker error" })),
+  );
 }
 
 /**
@@ -206,7 +210,6 @@ export class PushJob {
   /** The rest of the indexing, the ref updates, and the report to send. */
   async finish(): Promise<Uint8Array> {
     const { ctx, push, tempPath } = this;
-    const { commands } = push;
     let indexed: IndexResult | null = null;
     if (this.indexer) {
       try {
@@ -325,7 +328,7 @@ function decide(ctx: ReceiveContext, push: PushRequest, indexed: IndexResult | n
 
 function commit(
   ctx: ReceiveContext,
-  push: PushRequest,
+  _push: PushRequest,
   pending: Pending[],
   tempPath: string | null,
   indexed: IndexResult | null,

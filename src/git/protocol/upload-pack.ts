@@ -150,7 +150,8 @@ function progressLine(req: FetchRequest, text: string): Uint8Array[] {
  * as stored, with no walk and no repacking (git's "pack-reused").
  */
 function wholePackFor(repo: RepoView, req: FetchRequest, shallowWalk: Set<string>, extraWants: string[]) {
-  if (req.haves.length || shallowWalk.size || extraWants.length || req.deepen || req.clientShallow.size || req.filter || !req.ofsDelta) return null;
+  if (req.haves.length || shallowWalk.size || extraWants.length || req.deepen || req.clientShallow.size || req.filter || !req.ofsDelta)
+    return null;
   const tips = new Set(repo.refs.list().values());
   const wants = new Set(req.wants);
   if (wants.size !== tips.size || [...tips].some((t) => !wants.has(t))) return null;
@@ -227,7 +228,12 @@ export const STEP_BOUNDARY = new Uint8Array(0);
  * The object walk, paused at each of its checkpoints to report progress and offer a step
  * boundary: a walk over a large history spans several invocations instead of one.
  */
-async function* walkInSteps(store: ObjectStore, wants: string[], options: WalkOptions, req: FetchRequest): AsyncGenerator<Uint8Array, WalkResult> {
+async function* walkInSteps(
+  store: ObjectStore,
+  wants: string[],
+  options: WalkOptions,
+  req: FetchRequest,
+): AsyncGenerator<Uint8Array, WalkResult> {
   const walk = walkObjects(store, wants, options);
   for (;;) {
     const r = await walk.next();
@@ -259,7 +265,7 @@ function parseV2Request(body: Uint8Array): V2Command {
   const pkts = parsePktLines(body);
   let i = 0;
   const first = pkts[i++];
-  if (!first || first.kind !== "data") throw new UploadPackError("protocol error: expected a command");
+  if (first?.kind !== "data") throw new UploadPackError("protocol error: expected a command");
   const cmdLine = pktText(first.data);
   if (!cmdLine.startsWith("command=")) throw new UploadPackError(`protocol error: expected command=<name>, got '${cmdLine}'`);
   const caps = new Map<string, string | true>();
@@ -272,7 +278,7 @@ function parseV2Request(body: Uint8Array): V2Command {
   if (sep.kind === "delim") {
     for (; i < pkts.length && pkts[i].kind === "data"; i++) args.push(pktText((pkts[i] as { data: Uint8Array }).data));
     const end = pkts[i++];
-    if (!end || end.kind !== "flush") throw new UploadPackError("protocol error: expected flush after arguments");
+    if (end?.kind !== "flush") throw new UploadPackError("protocol error: expected flush after arguments");
   } else if (sep.kind !== "flush") {
     throw new UploadPackError("protocol error: expected flush after capabilities");
   }
@@ -449,7 +455,7 @@ export function advertiseRefs(repo: RepoView, caps: string[], version: 0 | 1, pe
     }
   }
   if (lines.length === 0) lines.push(`${ZERO_OID} capabilities^{}`);
-  lines.forEach((line, i) => out.push(pktLine(i === 0 ? `${line}\0${allCaps.join(" ")}\n` : `${line}\n`)));
+  for (const [i, line] of lines.entries()) out.push(pktLine(i === 0 ? `${line}\0${allCaps.join(" ")}\n` : `${line}\n`));
   out.push(FLUSH);
   return concatBytes(out);
 }
