@@ -1,7 +1,7 @@
 // Gitflare's Worker: routes requests to the smart-HTTP endpoints, the API and the web UI.
 // Every route that touches a repository passes the access check in src/access/check.ts.
 import { Hono } from "hono";
-import type { Env } from "./repo/repository";
+import type { Env } from "./util/env";
 import { smartHttp } from "./http/smart-http";
 import { GIT_REALM, plainText } from "./http/responses";
 import { api } from "./api/routes";

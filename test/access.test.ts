@@ -1,9 +1,10 @@
 // Access control inside workerd: every repository route refuses callers who may not
 // see a private repository, CSRF, rate limits, token expiry and revocation, renames.
+import { concatBytes } from "../src/util/bytes";
 import { SELF, env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import app from "../src/worker";
-import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
+import { pktLine } from "../src/git/protocol/pkt-line";
 import { createUser, findUserByName } from "../src/auth/accounts";
 import { createToken } from "../src/auth/tokens";
 import { accountAuth, fromBase64, ownerFetch } from "./helpers";

@@ -1,9 +1,11 @@
 import type { D1Migration } from "cloudflare:test";
-import type { Env as WorkerEnv } from "../src/repo/repository";
+import type { Repository } from "../src/repo/repository";
+import type { Env as WorkerEnv } from "../src/util/env";
 
 declare global {
   namespace Cloudflare {
-    interface Env extends WorkerEnv {
+    interface Env extends Omit<WorkerEnv, "REPO"> {
+      REPO: DurableObjectNamespace<Repository>;
       TEST_MIGRATIONS: D1Migration[];
     }
   }

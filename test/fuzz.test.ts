@@ -5,8 +5,9 @@
 //
 // CI runs a fixed seed and a small count; `npm run fuzz` runs longer
 // (FUZZ_ITERATIONS, FUZZ_SEED).
+import { concatBytes } from "../src/util/bytes";
 import { describe, expect, inject, it } from "vitest";
-import { PktLineError, PktReader, concatBytes, parsePktLines, pktLine } from "../src/git/protocol/pkt-line";
+import { PktLineError, PktReader, parsePktLines, pktLine } from "../src/git/protocol/pkt-line";
 import { UploadPackError, serveV0, serveV2 } from "../src/git/protocol/upload-pack";
 import { ReceivePackError, readPushRequest } from "../src/git/protocol/receive-pack";
 import { PackFormatError } from "../src/git/pack/entry";

@@ -1,9 +1,10 @@
 // Hand-made hostile input: every case must end in git's own error form and leave the
 // repository exactly as it was.
+import { concatBytes } from "../src/util/bytes";
 import { describe, expect, inject, it } from "vitest";
 import { deflateSync } from "node:zlib";
-import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
-import { OBJ_BLOB, OBJ_COMMIT, OBJ_OFS_DELTA, OBJ_REF_DELTA, OBJ_TREE } from "../src/git/object";
+import { pktLine } from "../src/git/protocol/pkt-line";
+import { OBJ_BLOB, OBJ_COMMIT, OBJ_OFS_DELTA, OBJ_REF_DELTA, OBJ_TREE } from "../src/git/object/object";
 import { appendDelta, buildPack, oidOf, type RawEntry } from "./pack-builder";
 import { fromBase64, ownerFetch } from "./helpers";
 

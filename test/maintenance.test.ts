@@ -1,9 +1,10 @@
 // Compaction, tiering to R2 and pruning, in workerd, including eviction mid-compaction
 // and reads while packs move between tiers.
+import { concatBytes } from "../src/util/bytes";
 import { abortAllDurableObjects, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
-import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object";
+import { pktLine } from "../src/git/protocol/pkt-line";
+import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object/object";
 import { buildPack, oidOf } from "./pack-builder";
 import { freshRepo, inRepo, ownerFetch } from "./helpers";
 import { indexPack } from "../src/git/pack/indexer";

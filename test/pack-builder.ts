@@ -1,8 +1,9 @@
 // Builds packs by hand for tests, including ones git would never write.
+import { concatBytes } from "../src/util/bytes";
 import { createHash } from "node:crypto";
 import { deflateSync } from "node:zlib";
 import { encodeEntryHeader } from "../src/git/pack/entry";
-import { OBJ_OFS_DELTA, OBJ_REF_DELTA, fromHex, hashObject, typeName } from "../src/git/object";
+import { OBJ_OFS_DELTA, OBJ_REF_DELTA, fromHex, hashObject, typeName } from "../src/git/object/object";
 
 export interface RawEntry {
   type: number;
@@ -84,7 +85,7 @@ export function buildPack(entries: RawEntry[], count = entries.length): Uint8Arr
     parts.push(head, body);
     offset += head.length + body.length;
   }
-  return withTrailer(concat(parts));
+  return withTrailer(concatBytes(parts));
 }
 
 /** Appends (or replaces) the SHA-1 trailer so a mutated pack passes the checksum. */
@@ -92,16 +93,6 @@ export function withTrailer(body: Uint8Array): Uint8Array {
   const out = new Uint8Array(body.length + 20);
   out.set(body);
   out.set(createHash("sha1").update(body).digest(), body.length);
-  return out;
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 

@@ -1,6 +1,7 @@
+import { concatBytes } from "../src/util/bytes";
 import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
-import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
+import { pktLine } from "../src/git/protocol/pkt-line";
 import { fromBase64, ownerFetch } from "./helpers";
 
 const fixtures = inject("fixtures");

@@ -1,8 +1,9 @@
 // A large push is indexed in slices: the Worker calls the repository once per slice and
 // relays progress. Here the thresholds are lowered so the fixture pack takes many slices.
+import { concatBytes } from "../src/util/bytes";
 import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
-import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
+import { pktLine } from "../src/git/protocol/pkt-line";
 import { fromBase64, inRepo, ownerFetch } from "./helpers";
 
 const fixtures = inject("fixtures");

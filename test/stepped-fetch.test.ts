@@ -1,12 +1,13 @@
 // A large clone or fetch answer is produced in steps: the first part comes with the
 // response, the rest from `uploadStep` calls, each its own Durable Object invocation.
 // Here the step sizes are lowered so the fixture's pack takes many steps.
+import { concatBytes } from "../src/util/bytes";
 import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
-import { concatBytes, pktLine } from "../src/git/protocol/pkt-line";
+import { pktLine } from "../src/git/protocol/pkt-line";
 import { STEPS_HEADER, UPLOAD_JOB_HEADER } from "../src/repo/internal-headers";
 import type { Repository } from "../src/repo/repository";
-import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object";
+import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object/object";
 import { freshRepo, fromBase64, inRepo, ownerFetch } from "./helpers";
 import { type RawEntry, buildPack, oidOf } from "./pack-builder";
 

@@ -4,9 +4,10 @@
 // without passing it. It answers with a tagged union; each surface turns a refusal into
 // its own form (git: 401 with WWW-Authenticate, 403, 404; pages; JSON).
 import type { Context } from "hono";
-import type { Env, Repository } from "../repo/repository";
+import type { Repository } from "../repo/repository";
+import type { Env } from "../util/env";
 import { type Caller, callerOf, userOf } from "../auth/caller";
-import { isValidName, isValidOwner, stripGitSuffix } from "../http/names";
+import { isValidName, isValidOwner, stripGitSuffix } from "../util/names";
 import { type RepoRecord, lookupRepo } from "./repos";
 import { type Permission, type Role, allows, roleOf } from "./roles";
 
@@ -56,7 +57,7 @@ function movedUrl(c: AnyContext, owner: string, raw: string, repo: RepoRecord): 
 }
 
 export function stubFor(env: Env, repo: RepoRecord): DurableObjectStub<Repository> {
-  return env.REPO.getByName(repo.doName);
+  return env.REPO.getByName(repo.doName) as unknown as DurableObjectStub<Repository>;
 }
 
 export async function checkAccess(c: AnyContext, need: Permission): Promise<Access> {

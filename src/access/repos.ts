@@ -1,6 +1,6 @@
 // Repository metadata in D1: owner, name, visibility, description, the Durable Object
 // that holds the data, collaborators, and the old names that redirect after a rename.
-import { isValidName, repoKey } from "../http/names";
+import { isValidName, repoKey } from "../util/names";
 import type { CollaboratorRole } from "./roles";
 
 export interface RepoRecord {

@@ -3,13 +3,13 @@
 // anything must be JSON, which a cross-site form cannot send, so a browser that has
 // cached Basic credentials cannot be used against it.
 import { Hono, type Context } from "hono";
-import type { Env } from "../repo/repository";
+import type { Env } from "../util/env";
 import { type Refusal, checkAccess } from "../access/check";
 import { RepoExists, listCollaborators, repoNameProblem, type RepoRecord } from "../access/repos";
 import { allows, isCollaboratorRole } from "../access/roles";
 import { SettingsError, addCollaborator, createRepository, destroy, dropCollaborator, rename, updateSettings } from "../access/manage";
 import { callerOf } from "../auth/caller";
-import { isValidOwner } from "../http/names";
+import { isValidOwner } from "../util/names";
 
 export const api = new Hono<{ Bindings: Env }>();
 type C = Context<{ Bindings: Env }>;

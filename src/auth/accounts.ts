@@ -1,5 +1,5 @@
 // User accounts in D1.
-import { RESERVED_OWNERS } from "../http/names";
+import { RESERVED_OWNERS } from "../util/names";
 import { hashPassword } from "./password";
 
 export interface User {

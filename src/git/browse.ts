@@ -2,8 +2,8 @@
 // diffs, blame, refs with ahead/behind. Everything goes through the ObjectStore, and
 // commit walks use the commit table (no inflating of commits).
 import { diffArrays, structuredPatch } from "diff";
-import type { ObjectStore } from "./object-store";
-import { type Commit, type Signature, type TreeEntry, parseCommit, parseTree } from "./object";
+import type { ObjectStore } from "./store/object-store";
+import { type Commit, type Signature, type TreeEntry, parseCommit, parseTree } from "./object/object";
 import type { RefStore } from "./refs";
 import { CommitQueue } from "./walk";
 import { ByteLru, approxBytes } from "../util/lru";

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import type { Dofs } from "../fs/dofs";
 import { FsError, isFsError } from "../fs/errors";
-import { ZERO_OID, isOid } from "./object";
+import { ZERO_OID, isOid } from "./object/object";
 
 /** Why `name` is not a valid ref name under git-check-ref-format, or null if it is. */
 export function refNameProblem(name: string): string | null {

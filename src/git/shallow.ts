@@ -1,6 +1,6 @@
 // Shallow clones and fetches: the new shallow boundary for deepen, deepen-since and
 // deepen-not, and the shallow/unshallow lines the client must be told.
-import type { ObjectStore } from "./object-store";
+import type { ObjectStore } from "./store/object-store";
 import { CommitQueue } from "./walk";
 
 /** git's "infinite" depth, which `git fetch --unshallow` sends. */

@@ -1,7 +1,7 @@
 // Revision walks: which objects a fetch must send, as `git rev-list --objects
 // <wants> --not <haves>` computes them, and reachability questions for negotiation.
-import { MissingObjectError, type ObjectStore } from "./object-store";
-import { OBJ_BLOB, OBJ_COMMIT, OBJ_TAG, OBJ_TREE, treeChildren } from "./object";
+import { MissingObjectError, type ObjectStore } from "./store/object-store";
+import { OBJ_BLOB, OBJ_COMMIT, OBJ_TAG, OBJ_TREE, treeChildren } from "./object/object";
 
 /** A max-heap of commits by committer time: the order git's revision walk uses. */
 export class CommitQueue {

@@ -3,7 +3,7 @@
 // Durable Object, so a push streams from the client into DOFS; large pushes and clones
 // continue in steps (./steps.ts).
 import { Hono, type Context } from "hono";
-import type { Env } from "../repo/repository";
+import type { Env } from "../util/env";
 import {
   INTERNAL_HEADER_PREFIX,
   PROGRESS_HEADER,
@@ -17,7 +17,7 @@ import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } fr
 import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
 import { GIT_REALM, plainText } from "./responses";
-import { repoKey } from "./names";
+import { repoKey } from "../util/names";
 import { RECEIVE_PACK_RESULT, Segments, decodedHeaders, segmentableBody, slicedPush, steppedUpload } from "./steps";
 
 export const smartHttp = new Hono<{ Bindings: Env }>();

@@ -12,12 +12,11 @@
 import { crc32 } from "node:zlib";
 import { createHash } from "node:crypto";
 import type { Dofs } from "../fs/dofs";
-import { OBJ_OFS_DELTA } from "../git/object";
-import { type ObjectStore, PACK_DIR } from "../git/object-store";
+import { OBJ_OFS_DELTA } from "../git/object/object";
+import { type ObjectStore, PACK_DIR } from "../git/store/object-store";
 import type { RefStore } from "../git/refs";
-import { encodeEntryHeader, parseEntryHeader } from "../git/pack/entry";
+import { encodeEntryHeader, encodeWholeEntry, parseEntryHeader } from "../git/pack/entry";
 import { writeIdxV2 } from "../git/pack/idx";
-import { encodeWholeEntry } from "../git/pack/indexer";
 import { enumerateObjects } from "../git/walk";
 
 export interface MaintenanceConfig {

@@ -2,21 +2,23 @@
 // It owns the repository's DOFS (a bare git repository), its object index and refs.
 // Smart-HTTP requests arrive through `fetch` so bodies stream both ways; the web UI
 // and API use the RPC methods.
+import { concatBytes } from "../util/bytes";
 import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../util/env";
 import { Dofs } from "../fs/dofs";
 import { CHECKPOINT_OBJECTS } from "../git/walk";
-import { ObjectStore } from "../git/object-store";
+import { ObjectStore } from "../git/store/object-store";
 import { RefStore } from "../git/refs";
 import { INCOMING_DIR, type PackUpload, type PushJob, type PushRequest, beginPush } from "../git/protocol/receive-pack";
 import { STEP_BOUNDARY, UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2 } from "../git/protocol/upload-pack";
 import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
-import { FLUSH, PktLineError, PktReader, concatBytes, errPkt, pktLine, sideband } from "../git/protocol/pkt-line";
+import { FLUSH, PktLineError, PktReader, errPkt, pktLine, sideband } from "../git/protocol/pkt-line";
 import { tarDofs } from "../git/export/tar";
 import { tarArchive, zipArchive } from "../git/export/archive";
 import { PushLog, type PushRecord } from "./push-log";
 import { Views } from "./views";
 import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport } from "./maintenance";
-import { BadBodyError, BodyTooLargeError, chunksOf, generatorStream, readLimited } from "../http/streams";
+import { BadBodyError, BodyTooLargeError, chunksOf, generatorStream, readLimited } from "../util/streams";
 import {
   PROGRESS_HEADER,
   PUSH_JOB_HEADER,
@@ -26,29 +28,6 @@ import {
   STEPS_HEADER,
   UPLOAD_JOB_HEADER,
 } from "./internal-headers";
-
-export interface Env {
-  REPO: DurableObjectNamespace<Repository>;
-  /** Accounts, tokens and repository metadata. */
-  DB: D1Database;
-  /** "closed" stops new sign-ups (the first account can always be made). */
-  GITFLARE_SIGNUPS?: string;
-  PACKS?: R2Bucket;
-  /** Packs at least this many bytes move to R2 (default 64 MiB). */
-  GITFLARE_TIER_MIN_BYTES?: string;
-  /** Packs at least this many days old move to R2 (default 7). */
-  GITFLARE_TIER_AGE_DAYS?: string;
-  /** Seconds an object stays unreachable before compaction drops it (default 3600). */
-  GITFLARE_PRUNE_GRACE_SECONDS?: string;
-  /** Pushes with a pack at least this large are indexed in slices (default 32 MiB). */
-  GITFLARE_SLICE_MIN_BYTES?: string;
-  /** Work per indexing slice: objects, counting 64 KiB of a large one as one more (default 4000). */
-  GITFLARE_SLICE_UNITS?: string;
-  /** A push body larger than this (or of unknown length) is received in segments of this size, one invocation each (default 64 MiB). */
-  GITFLARE_SEGMENT_BYTES?: string;
-  /** Bytes of a clone or fetch answer produced per invocation (default 4 MiB). */
-  GITFLARE_STEP_BYTES?: string;
-}
 
 function maintenanceConfig(env: Env, overrides: Partial<MaintenanceConfig> = {}): MaintenanceConfig {
   const num = (v: string | undefined, fallback: number) =>
@@ -654,5 +633,3 @@ async function produce(job: UploadJob, limit: number, pending?: IteratorResult<U
   }
   return { bytes: concatBytes(parts), done: false };
 }
-
-export { BadRequest };

@@ -1,18 +1,13 @@
 // View models for the web UI, computed inside the Repository Durable Object (next to
 // the data) and returned over RPC as plain objects.
 import { Browser, type Change, type CommitSummary, type TreeItem, isBinary, textDiff } from "../git/browse";
-import type { ObjectStore } from "../git/object-store";
+import type { ObjectStore } from "../git/store/object-store";
 import type { RefStore } from "../git/refs";
 import { ByteLru, approxBytes } from "../util/lru";
 
 export const MAX_RENDER_BYTES = 512 * 1024;
 /** How much of a diff a page shows: a first view, and "show everything" on request. */
 const DIFF_LIMITS = { normal: { files: 300, lines: 3000 }, full: { files: 5000, lines: 100_000 } };
-
-export interface RefInfo {
-  name: string;
-  commit: CommitSummary;
-}
 
 export interface Listing {
   items: (TreeItem & { size?: number; last?: CommitSummary })[];

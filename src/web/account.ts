@@ -1,6 +1,6 @@
 // Account pages: sign up, sign in, sign out, new repository and personal access tokens.
 import { Hono, type Context } from "hono";
-import type { Env } from "../repo/repository";
+import type { Env } from "../util/env";
 import { UsernameTaken, createUser, emailProblem, findLogin, userCount, usernameProblem } from "../auth/accounts";
 import { callerOf } from "../auth/caller";
 import { burnPasswordCheck, passwordProblem, verifyPassword } from "../auth/password";

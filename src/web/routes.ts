@@ -2,10 +2,10 @@
 // goes through `openRepository`, which passes the one access check; raw files are
 // served so that nothing from a repository is ever active content on this origin.
 import { Hono, type Context } from "hono";
-import type { Env } from "../repo/repository";
+import type { Env } from "../util/env";
 import type { CommitSummary } from "../git/browse";
 import type { DiffFile } from "../repo/views";
-import { isValidOwner } from "../http/names";
+import { isValidOwner } from "../util/names";
 import { checkAccess } from "../access/check";
 import { allows, type Permission } from "../access/roles";
 import { visibleRepos } from "../access/repos";

@@ -1,7 +1,7 @@
 // Repository settings pages: description, visibility, default branch, collaborators,
 // rename and delete. Every route asks the access check for admin.
 import { Hono, type Context } from "hono";
-import type { Env } from "../repo/repository";
+import type { Env } from "../util/env";
 import { listCollaborators } from "../access/repos";
 import { isCollaboratorRole } from "../access/roles";
 import { SettingsError, addCollaborator, destroy, dropCollaborator, rename, updateSettings } from "../access/manage";

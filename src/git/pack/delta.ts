@@ -14,13 +14,6 @@ function readVarint(d: Uint8Array, pos: { i: number }): number {
   return n;
 }
 
-/** Result size of a delta, read from its header alone. */
-export function deltaResultSize(delta: Uint8Array): number {
-  const pos = { i: 0 };
-  readVarint(delta, pos);
-  return readVarint(delta, pos);
-}
-
 export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
   const pos = { i: 0 };
   const baseSize = readVarint(delta, pos);

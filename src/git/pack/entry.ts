@@ -1,6 +1,7 @@
 // Pack entry headers (gitformat-pack): a type-and-size varint, then for deltas the
 // base, as a negative offset (OFS_DELTA) or an object id (REF_DELTA).
-import { OBJ_OFS_DELTA, OBJ_REF_DELTA, toHex } from "../object";
+import { deflateSync } from "node:zlib";
+import { OBJ_OFS_DELTA, OBJ_REF_DELTA, toHex } from "../object/object";
 
 export class PackFormatError extends Error {
   constructor(message: string) {
@@ -86,5 +87,15 @@ export function encodeEntryHeader(type: number, size: number, base?: { distance?
   const out = new Uint8Array(bytes.length + (type === OBJ_REF_DELTA ? 20 : 0));
   out.set(bytes);
   if (type === OBJ_REF_DELTA) out.set(base!.oid!, bytes.length);
+  return out;
+}
+
+/** Encodes a whole object as a pack entry (used for objects with no reusable form). */
+export function encodeWholeEntry(type: number, data: Uint8Array): Uint8Array {
+  const header = encodeEntryHeader(type, data.byteLength);
+  const body = deflateSync(data);
+  const out = new Uint8Array(header.byteLength + body.byteLength);
+  out.set(header);
+  out.set(body, header.byteLength);
   return out;
 }

@@ -1,6 +1,6 @@
 // Pack index version 2 (gitformat-pack): what `git index-pack` writes, byte for byte.
 import { createHash } from "node:crypto";
-import { fromHex, toHex } from "../object";
+import { fromHex, toHex } from "../object/object";
 import { PackFormatError } from "./entry";
 
 export interface IdxEntry {

@@ -9,7 +9,7 @@
 // repository's object store and those bases are appended, so the stored pack is
 // self-contained, as git requires of packs on disk.
 import { createHash, type Hash } from "node:crypto";
-import { crc32, deflateSync, inflateSync } from "node:zlib";
+import { crc32 } from "node:zlib";
 import type { Dofs } from "../../fs/dofs";
 import {
   OBJ_COMMIT,
@@ -25,10 +25,11 @@ import {
   treeChildren,
   typeCode,
   typeName,
-} from "../object";
+} from "../object/object";
 import { applyDelta } from "./delta";
-import { PackFormatError, encodeEntryHeader, parseEntryHeader } from "./entry";
-import { inflateCap, inflateChunk, inflateExact } from "./zlib";
+import type { BaseSource } from "./source";
+import { PackFormatError, encodeWholeEntry, parseEntryHeader } from "./entry";
+import { inflateCounting, inflateExact } from "./zlib";
 import { compact } from "../../util/lru";
 
 export const MAX_OBJECT_SIZE = 256 * 1024 * 1024;
@@ -79,10 +80,6 @@ export interface IndexResult {
 }
 
 /** What the indexer needs of the repository: bases for thin packs. */
-export interface BaseSource {
-  readObject(oid: string): Promise<{ type: number; data: Uint8Array } | null>;
-}
-
 export interface IndexOptions {
   fixThin?: boolean;
   maxObjectSize?: number;
@@ -169,51 +166,6 @@ function inflateAt(
       throw new PackFormatError(`corrupt zlib stream at offset ${pos}: ${msg}`);
     }
   }
-}
-
-/**
- * Inflates one zlib stream that may be followed by other data, and says how many input
- * bytes it used. `inflateSync(…, { info: true })` would say, but in workerd every
- * engine used that way stays reachable for the isolate's life (about 16 KiB each), so
- * the end is found from the stream's own trailer instead: a zlib stream ends with the
- * Adler-32 of its output, and the first place those four bytes occur after which the
- * stream inflates completely is its end.
- */
-function inflateCounting(input: Uint8Array, expected: number): { buffer: Uint8Array; consumed: number } {
-  const opts = { maxOutputLength: inflateCap(expected), chunkSize: inflateChunk(expected) };
-  const buffer = inflateSync(input, opts);
-  const sum = adler32(buffer);
-  const b0 = sum >>> 24;
-  const b1 = (sum >>> 16) & 0xff;
-  const b2 = (sum >>> 8) & 0xff;
-  const b3 = sum & 0xff;
-  // The header takes two bytes and the shortest deflate stream one more.
-  for (let p = input.indexOf(b0, 3); p >= 0 && p + 4 <= input.byteLength; p = input.indexOf(b0, p + 1)) {
-    if (input[p + 1] !== b1 || input[p + 2] !== b2 || input[p + 3] !== b3) continue;
-    try {
-      if (inflateSync(input.subarray(0, p + 4), opts).byteLength === buffer.byteLength) return { buffer, consumed: p + 4 };
-    } catch {
-      // Those bytes were inside the compressed data: look further.
-    }
-  }
-  throw new Error("unexpected end of file: no zlib trailer");
-}
-
-/** Adler-32, as zlib computes it over a stream's output. */
-function adler32(data: Uint8Array): number {
-  let a = 1;
-  let b = 0;
-  // 5552 is the most bytes that keep both sums within 32 bits before reducing.
-  for (let i = 0; i < data.byteLength; ) {
-    const end = Math.min(data.byteLength, i + 5552);
-    for (; i < end; i++) {
-      a += data[i];
-      b += a;
-    }
-    a %= 65521;
-    b %= 65521;
-  }
-  return ((b << 16) | a) >>> 0;
 }
 
 type Frame = { data: Uint8Array; oid: string; offset: number | null; kids: Pending[]; next: number; depth: number };
@@ -498,11 +450,7 @@ function appendBases(
   fs.truncate(path, packSize - 20);
   let pos = packSize - 20;
   for (const b of bases) {
-    const header = encodeEntryHeader(b.type, b.data.byteLength);
-    const body = deflateSync(b.data);
-    const entry = new Uint8Array(header.byteLength + body.byteLength);
-    entry.set(header);
-    entry.set(body, header.byteLength);
+    const entry = encodeWholeEntry(b.type, b.data);
     fs.writeAt(path, pos, entry);
     objects.push({
       oid: b.oid,
@@ -523,14 +471,4 @@ function appendBases(
   const checksum = new Uint8Array(hash.digest());
   fs.writeAt(path, pos, checksum);
   return { checksum, size: pos + 20 };
-}
-
-/** Encodes a whole object as a pack entry (used for objects with no reusable form). */
-export function encodeWholeEntry(type: number, data: Uint8Array): Uint8Array {
-  const header = encodeEntryHeader(type, data.byteLength);
-  const body = deflateSync(data);
-  const out = new Uint8Array(header.byteLength + body.byteLength);
-  out.set(header);
-  out.set(body, header.byteLength);
-  return out;
 }

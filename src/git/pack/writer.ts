@@ -4,10 +4,9 @@
 // is resolved and recompressed. Output is produced a block at a time, so memory holds
 // a block and the delta-base cache, never the pack.
 import { createHash } from "node:crypto";
-import { MissingObjectError, type ObjectLocation, type ObjectStore } from "../object-store";
-import { OBJ_OFS_DELTA, OBJ_REF_DELTA, fromHex } from "../object";
-import { encodeEntryHeader, parseEntryHeader } from "./entry";
-import { encodeWholeEntry } from "./indexer";
+import { MissingObjectError, OBJ_OFS_DELTA, OBJ_REF_DELTA, fromHex } from "../object/object";
+import type { ObjectLocation, PackSource } from "./source";
+import { encodeEntryHeader, encodeWholeEntry, parseEntryHeader } from "./entry";
 
 export interface PackWriteOptions {
   /** The client accepts OFS_DELTA (the ofs-delta capability). */
@@ -26,7 +25,7 @@ export interface PackWriteStats {
 }
 
 export async function* writePack(
-  store: ObjectStore,
+  store: PackSource,
   oids: string[],
   options: PackWriteOptions,
   stats: PackWriteStats = { objects: 0, deltas: 0, reused: 0, reusedDeltas: 0 },
@@ -166,7 +165,7 @@ class EntryReader {
   private bytes: Uint8Array = new Uint8Array(0);
   private static readonly WINDOW = 1024 * 1024;
 
-  constructor(private readonly store: ObjectStore) {}
+  constructor(private readonly store: PackSource) {}
 
   async entry(loc: ObjectLocation): Promise<Uint8Array> {
     const end = loc.offset + loc.length;

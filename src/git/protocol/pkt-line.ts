@@ -18,7 +18,6 @@ const HEX = "0123456789abcdef";
 
 export const FLUSH = encoder.encode("0000");
 export const DELIM = encoder.encode("0001");
-export const RESPONSE_END = encoder.encode("0002");
 
 export function pktLine(payload: string | Uint8Array): Uint8Array {
   const body = typeof payload === "string" ? encoder.encode(payload) : payload;
@@ -171,16 +170,4 @@ export function* sideband(band: 1 | 2 | 3, data: Uint8Array, max = LARGE_PACKET_
     payload.set(part, 1);
     yield pktLine(payload);
   }
-}
-
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }

@@ -6,17 +6,18 @@
 // (`PackUpload`, in segments for a large body); 3. index it (`PushJob`, in slices for a
 // large pack); 4. check connectivity; 5. in one SQLite transaction, move the pack into
 // objects/pack and swap the refs.
+import { concatBytes } from "../../util/bytes";
 import type { Dofs, FileWriter } from "../../fs/dofs";
 import { isFsError } from "../../fs/errors";
-import { BadBodyError } from "../../http/streams";
-import type { ObjectStore } from "../object-store";
-import { OBJ_COMMIT, ZERO_OID, isOid } from "../object";
+import { BadBodyError } from "../../util/streams";
+import type { ObjectStore } from "../store/object-store";
+import { OBJ_COMMIT, ZERO_OID, isOid } from "../object/object";
 import { PackFormatError } from "../pack/entry";
 import { writeIdxV2 } from "../pack/idx";
 import type { IndexResult, PackIndexer } from "../pack/indexer";
 import type { RefStore, RefUpdate } from "../refs";
 import { parseCapabilities } from "./capabilities";
-import { FLUSH, PktLineError, type PktReader, concatBytes, errPkt, pktLine, pktText, sideband } from "./pkt-line";
+import { FLUSH, PktLineError, type PktReader, errPkt, pktLine, pktText, sideband } from "./pkt-line";
 
 export const INCOMING_DIR = "/objects/incoming";
 

@@ -2,14 +2,15 @@
 // object-info) and v0/v1 (ref advertisement, multi_ack_detailed negotiation).
 // Over HTTP every request is stateless: the client repeats its wants and known-common
 // haves in each round, so nothing is kept between requests.
-import type { ObjectStore } from "../object-store";
-import { OBJ_COMMIT, ZERO_OID, isOid } from "../object";
+import { concatBytes } from "../../util/bytes";
+import type { ObjectStore } from "../store/object-store";
+import { OBJ_COMMIT, ZERO_OID, isOid } from "../object/object";
 import type { RefStore } from "../refs";
 import { type ObjectFilter, type WalkOptions, type WalkResult, reachesAny, walkObjects } from "../walk";
 import { type DeepenRequest, INFINITE_DEPTH, ShallowError, planShallow } from "../shallow";
 import { type PackWriteStats, writePack } from "../pack/writer";
 import { UPLOAD_PACK_V2_CAPS, parseCapabilities } from "./capabilities";
-import { DELIM, FLUSH, type Pkt, concatBytes, parsePktLines, pktLine, pktText, sideband } from "./pkt-line";
+import { DELIM, FLUSH, type Pkt, parsePktLines, pktLine, pktText, sideband } from "./pkt-line";
 
 export interface RepoView {
   store: ObjectStore;

@@ -1,4 +1,5 @@
 // Streams between protocol generators and HTTP bodies, with bounded memory.
+import { concatBytes } from "./bytes";
 
 export class BodyTooLargeError extends Error {
   constructor(limit: number) {
@@ -27,13 +28,7 @@ export async function readLimited(stream: ReadableStream<Uint8Array>, limit: num
     if (e instanceof BodyTooLargeError) throw e;
     throw new BadBodyError(`Could not read the request body: ${(e as Error).message}`);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** The body could not be decoded (for example a gzip header on a body that is not gzip). */

@@ -180,8 +180,9 @@ export function treeChildren(data: Uint8Array): { oid: string; isTree: boolean }
   return out;
 }
 
-/** The commit's tree, parents and committer time, read from the header only. */
-export function commitLinks(data: Uint8Array): { tree: string; parents: string[]; time: number } {
-  const c = parseCommit(data);
-  return { tree: c.tree, parents: c.parents, time: c.committer.timestamp };
+export class MissingObjectError extends Error {
+  constructor(readonly oid: string) {
+    super(`object ${oid} is missing`);
+    this.name = "MissingObjectError";
+  }
 }

@@ -4,9 +4,10 @@
 // tables are derived from them and rebuilt by `rebuildIndex` when lost. Reads know each
 // entry's compressed length from the index, so they inflate exactly one zlib stream,
 // the fast path, and resolved objects sit in a byte-budgeted cache.
-import type { Dofs } from "../fs/dofs";
-import { ByteLru, compact } from "../util/lru";
+import type { Dofs } from "../../fs/dofs";
+import { ByteLru, compact } from "../../util/lru";
 import {
+  MissingObjectError,
   OBJ_COMMIT,
   OBJ_OFS_DELTA,
   OBJ_REF_DELTA,
@@ -18,31 +19,18 @@ import {
   toHex,
   typeCode,
   typeName,
-} from "./object";
-import { applyDelta } from "./pack/delta";
-import { PackFormatError, parseEntryHeader } from "./pack/entry";
-import { readIdxV2 } from "./pack/idx";
-import { inflateExact } from "./pack/zlib";
-import { type BaseSource, type IndexOptions, type IndexResult, indexPack, PackIndexer } from "./pack/indexer";
+} from "../object/object";
+import { applyDelta } from "../pack/delta";
+import { PackFormatError, parseEntryHeader } from "../pack/entry";
+import { readIdxV2 } from "../pack/idx";
+import { inflateExact } from "../pack/zlib";
+import { type IndexOptions, type IndexResult, indexPack, PackIndexer } from "../pack/indexer";
+import type { BaseSource, ObjectLocation, PackSource } from "../pack/source";
+
+export { MissingObjectError };
+export type { ObjectLocation } from "../pack/source";
 
 export const PACK_DIR = "/objects/pack";
-
-export class MissingObjectError extends Error {
-  constructor(readonly oid: string) {
-    super(`object ${oid} is missing`);
-    this.name = "MissingObjectError";
-  }
-}
-
-export interface ObjectLocation {
-  oid: string;
-  pack: number;
-  offset: number;
-  length: number;
-  type: number;
-  size: number;
-  base: string | null;
-}
 
 export interface GitObject {
   type: ObjectType;
@@ -64,7 +52,7 @@ type LocationRow = {
   base: string | null;
 };
 
-export class ObjectStore implements BaseSource {
+export class ObjectStore implements BaseSource, PackSource {
   private readonly sql: SqlStorage;
   private readonly objects: ByteLru<string, { type: number; data: Uint8Array }>;
   private readonly commits = new ByteLru<string, CommitInfo>(6 * 1024 * 1024, (c) => 160 + c.parents.length * 100);

@@ -1,0 +1,28 @@
+// The Worker's bindings and variables, as wrangler.jsonc declares them.
+
+export interface Env {
+  /**
+   * One Durable Object per repository. Typed loosely here, the ground floor, which knows
+   * nothing of the class: the access check, the one place that hands out stubs, types them.
+   */
+  REPO: DurableObjectNamespace;
+  /** Accounts, tokens and repository metadata. */
+  DB: D1Database;
+  /** "closed" stops new sign-ups (the first account can always be made). */
+  GITFLARE_SIGNUPS?: string;
+  PACKS?: R2Bucket;
+  /** Packs at least this many bytes move to R2 (default 64 MiB). */
+  GITFLARE_TIER_MIN_BYTES?: string;
+  /** Packs at least this many days old move to R2 (default 7). */
+  GITFLARE_TIER_AGE_DAYS?: string;
+  /** Seconds an object stays unreachable before compaction drops it (default 3600). */
+  GITFLARE_PRUNE_GRACE_SECONDS?: string;
+  /** Pushes with a pack at least this large are indexed in slices (default 32 MiB). */
+  GITFLARE_SLICE_MIN_BYTES?: string;
+  /** Work per indexing slice: objects, counting 64 KiB of a large one as one more (default 4000). */
+  GITFLARE_SLICE_UNITS?: string;
+  /** A push body larger than this (or of unknown length) is received in segments of this size, one invocation each (default 64 MiB). */
+  GITFLARE_SEGMENT_BYTES?: string;
+  /** Bytes of a clone or fetch answer produced per invocation (default 4 MiB). */
+  GITFLARE_STEP_BYTES?: string;
+}
