@@ -14,7 +14,9 @@ export function inRepo<T>(
   stub: DurableObjectStub<Repository>,
   fn: (repo: Repository, state: DurableObjectState) => T | Promise<T>,
 ): Promise<T> {
-  return runInDurableObject(stub, fn);
+  // The pool's types want a DurableObject of the test Env; the instance is our Repository.
+  const run = runInDurableObject as unknown as (s: typeof stub, f: typeof fn) => Promise<T>;
+  return run(stub, fn);
 }
 
 export function fromBase64(s: string): Uint8Array {

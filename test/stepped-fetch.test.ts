@@ -5,7 +5,7 @@ import { concatBytes } from "../src/util/bytes";
 import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { pktLine } from "../src/git/protocol/pkt-line";
-import { STEPS_HEADER, UPLOAD_JOB_HEADER } from "../src/repo/internal-headers";
+import type { StepConfig } from "../src/repo/git-http";
 import type { Repository } from "../src/repo/repository";
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object/object";
 import { freshRepo, fromBase64, inRepo, ownerFetch } from "./helpers";
@@ -44,9 +44,7 @@ async function seeded(prefix: string) {
   });
   expect(dec(await res.arrayBuffer())).toContain("ok refs/heads/main");
   const stub = env.REPO.getByName(name);
-  await inRepo(stub, (repo) => {
-    repo.stepConfig = { firstBytes: 50_000, stepBytes: 80_000, walkObjects: 16384 };
-  });
+  await steps(stub, { firstBytes: 50_000, stepBytes: 80_000, walkObjects: 16384 });
   return { url, stub, commit };
 }
 
@@ -60,10 +58,27 @@ const fetchV2 = (wants: string[]) =>
     enc("0000"),
   ]);
 
-function direct(stub: DurableObjectStub<Repository>, body: Uint8Array, stepped: boolean, protocol = "version=2") {
-  const headers: Record<string, string> = { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": protocol };
-  if (stepped) headers[STEPS_HEADER] = "1";
-  return stub.fetch("https://repo.internal/git-upload-pack", { method: "POST", headers, body });
+function steps(stub: DurableObjectStub<Repository>, config: Partial<StepConfig>) {
+  return inRepo(stub, (repo) => {
+    Object.assign(repo.git.config, config);
+  });
+}
+
+/** A clone or fetch answer straight from the object: the first part, then every step. */
+async function direct(stub: DurableObjectStub<Repository>, body: Uint8Array, protocol = "version=2") {
+  const start = await stub.uploadPack(new Response(body).body!, protocol === "version=2" ? 2 : 0);
+  if (start.kind !== "answer") throw new Error(start.message);
+  const parts = [start.bytes];
+  let count = 0;
+  if (start.job) {
+    for (;;) {
+      const s = await stub.uploadStep(start.job);
+      parts.push(s.bytes);
+      count++;
+      if (s.done) break;
+    }
+  }
+  return { bytes: concatBytes(parts), steps: count, job: start.job };
 }
 
 describe("clone and fetch answers in steps", () => {
@@ -74,31 +89,25 @@ describe("clone and fetch answers in steps", () => {
       [fetchV2([commit]), "version=2"],
       [v0, ""],
     ] as const) {
-      const whole = new Uint8Array(await (await direct(stub, body, false, protocol)).arrayBuffer());
-      expect(whole.byteLength).toBeGreaterThan(390_000);
-      // Straight from the object: a first part, then steps until done.
-      const first = await direct(stub, body, true, protocol);
-      const job = first.headers.get(UPLOAD_JOB_HEADER);
-      expect(job).toBeTruthy();
-      const parts: Uint8Array[] = [new Uint8Array(await first.arrayBuffer())];
-      let steps = 0;
-      for (;;) {
-        const s = await stub.uploadStep(job!);
-        parts.push(s.bytes);
-        steps++;
-        if (s.done) break;
-      }
-      expect(steps).toBeGreaterThan(2);
-      expect(concatBytes(parts)).toEqual(whole);
-      expect(dec(whole)).toContain(protocol ? "packfile" : "PACK");
+      // Steps larger than the answer: it comes whole, with no job.
+      await steps(stub, { firstBytes: 1 << 30, stepBytes: 1 << 30 });
+      const whole = await direct(stub, body, protocol);
+      expect(whole.job).toBeUndefined();
+      expect(whole.bytes.byteLength).toBeGreaterThan(390_000);
+      expect(dec(whole.bytes)).toContain(protocol ? "packfile" : "PACK");
+      // Small steps: a first part, then steps until done, the same bytes.
+      await steps(stub, { firstBytes: 50_000, stepBytes: 80_000 });
+      const stepped = await direct(stub, body, protocol);
+      expect(stepped.steps).toBeGreaterThan(2);
+      expect(stepped.bytes).toEqual(whole.bytes);
       // Through the Worker, as a client sees it: the same bytes, no internal headers.
       const res = await ownerFetch(`${url}/git-upload-pack`, {
         method: "POST",
         headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": protocol },
         body,
       });
-      expect(res.headers.get(UPLOAD_JOB_HEADER)).toBeNull();
-      expect(new Uint8Array(await res.arrayBuffer())).toEqual(whole);
+      expect([...res.headers.keys()].filter((k) => k.startsWith("x-gitflare-"))).toEqual([]);
+      expect(new Uint8Array(await res.arrayBuffer())).toEqual(whole.bytes);
     }
   });
 
@@ -117,9 +126,7 @@ describe("clone and fetch answers in steps", () => {
     expect(dec(await push.arrayBuffer())).toContain("ok refs/heads/main");
     const stub = env.REPO.getByName(name);
     // Steps far larger than the answer: only the walk's checkpoints can end them.
-    await inRepo(stub, (repo) => {
-      repo.stepConfig = { firstBytes: 1 << 20, stepBytes: 1 << 20, walkObjects: 2 };
-    });
+    await steps(stub, { firstBytes: 1 << 20, stepBytes: 1 << 20, walkObjects: 2 });
     // A fetch of all but the base's history, so the walk runs (no pack reuse).
     const body = concatBytes([
       pktLine("command=fetch\n"),
@@ -130,26 +137,15 @@ describe("clone and fetch answers in steps", () => {
       pktLine("done\n"),
       enc("0000"),
     ]);
-    const whole = new Uint8Array(await (await direct(stub, body, false)).arrayBuffer());
-    expect(dec(whole).match(/\x02Enumerating objects: \d+\r/g)!.length).toBeGreaterThan(2);
-    const first = await direct(stub, body, true);
-    const job = first.headers.get(UPLOAD_JOB_HEADER)!;
-    expect(job).toBeTruthy();
-    const parts: Uint8Array[] = [new Uint8Array(await first.arrayBuffer())];
-    let steps = 0;
-    for (let s = await stub.uploadStep(job); ; s = await stub.uploadStep(job)) {
-      parts.push(s.bytes);
-      steps++;
-      if (s.done) break;
-    }
-    expect(steps).toBeGreaterThan(2);
-    expect(concatBytes(parts)).toEqual(whole);
+    const whole = await direct(stub, body);
+    expect(dec(whole.bytes).match(/\x02Enumerating objects: \d+\r/g)!.length).toBeGreaterThan(2);
+    expect(whole.steps).toBeGreaterThan(2);
     const res = await ownerFetch(`${url}/git-upload-pack`, {
       method: "POST",
       headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
       body,
     });
-    expect(new Uint8Array(await res.arrayBuffer())).toEqual(whole);
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(whole.bytes);
     // Under no-progress the walk's steps carry nothing at all; the answer still completes.
     const quiet = concatBytes([
       pktLine("command=fetch\n"),
@@ -161,7 +157,7 @@ describe("clone and fetch answers in steps", () => {
       pktLine("done\n"),
       enc("0000"),
     ]);
-    const quietWhole = new Uint8Array(await (await direct(stub, quiet, false)).arrayBuffer());
+    const quietWhole = (await direct(stub, quiet)).bytes;
     expect(dec(quietWhole)).not.toContain("Enumerating");
     const quietRes = await ownerFetch(`${url}/git-upload-pack`, {
       method: "POST",
@@ -173,9 +169,9 @@ describe("clone and fetch answers in steps", () => {
 
   it("answers small requests whole, with no job", async () => {
     const { stub } = await seeded("stepped");
-    const res = await direct(stub, concatBytes([pktLine("command=ls-refs\n"), enc("0000")]), true);
-    expect(res.headers.get(UPLOAD_JOB_HEADER)).toBeNull();
-    expect(dec(await res.arrayBuffer())).toContain("refs/heads/main");
+    const res = await direct(stub, concatBytes([pktLine("command=ls-refs\n"), enc("0000")]));
+    expect(res.job).toBeUndefined();
+    expect(dec(res.bytes)).toContain("refs/heads/main");
   });
 
   it("reports a job it no longer knows (after a restart) as lost, and the client sees an error", async () => {
@@ -186,9 +182,7 @@ describe("clone and fetch answers in steps", () => {
     const { url, stub: seededStub, commit } = await seeded("stepped");
     await inRepo(seededStub, (repo) => {
       // Jobs are never kept, so every step finds its job gone, as after an eviction.
-      (repo as unknown as { uploadJobs: Map<string, unknown> }).uploadJobs.set = function (this: Map<string, unknown>) {
-        return this;
-      };
+      (repo.git as unknown as { uploads: { add: () => string } }).uploads.add = () => crypto.randomUUID();
     });
     const res = await ownerFetch(`${url}/git-upload-pack`, {
       method: "POST",
@@ -200,9 +194,9 @@ describe("clone and fetch answers in steps", () => {
 
   it("drops a job whose client went away", async () => {
     const { stub, commit } = await seeded("stepped");
-    const first = await direct(stub, fetchV2([commit]), true);
-    const job = first.headers.get(UPLOAD_JOB_HEADER)!;
-    await first.arrayBuffer();
+    const first = await stub.uploadPack(new Response(fetchV2([commit])).body!, 2);
+    const job = first.kind === "answer" ? first.job! : "";
+    expect(job).toBeTruthy();
     expect((await stub.uploadStep(job)).done).toBe(false);
     await stub.abandonUpload(job);
     expect(await stub.uploadStep(job)).toMatchObject({ lost: true });

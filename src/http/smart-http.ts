@@ -1,27 +1,31 @@
 // Smart HTTP (gitprotocol-http): the endpoints git clients use, plus export. Each route
-// passes the access check, then hands the request, body unread, to the repository's
-// Durable Object, so a push streams from the client into DOFS; large pushes and clones
-// continue in steps (./steps.ts).
+// passes the access check, makes the HTTP checks once (content type, encoding, protocol
+// version), then calls the repository's Durable Object under the RPC contract in
+// src/repo/contract.ts, passing the body as a stream, and turns the tagged answer into
+// HTTP. Large pushes and clones continue in steps (./steps.ts).
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
-import {
-  INTERNAL_HEADER_PREFIX,
-  PROGRESS_HEADER,
-  PUSH_JOB_HEADER,
-  PUSH_UPLOAD_HEADER,
-  SEGMENTED_HEADER,
-  STEPS_HEADER,
-  UPLOAD_JOB_HEADER,
-} from "../repo/internal-headers";
+import type { Download, GitService, ProtocolVersion, PushState, Refused } from "../repo/contract";
 import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } from "../access/check";
 import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
 import { GIT_REALM, plainText } from "./responses";
 import { repoKey } from "../util/names";
-import { RECEIVE_PACK_RESULT, Segments, decodedHeaders, segmentableBody, slicedPush, steppedUpload } from "./steps";
+import { BadBodyError, BodyTooLargeError, readLimited } from "../util/streams";
+import { Segments, receivePackResult, segmentableLength, slicedPush, steppedUpload } from "./steps";
 
 export const smartHttp = new Hono<{ Bindings: Env }>();
 type C = Context<{ Bindings: Env }>;
+
+/** A fetch request is wants, haves and arguments: far below this even for huge repositories. */
+const MAX_UPLOAD_REQUEST = 32 * 1024 * 1024;
+
+/** git's own advice to caches (http-backend sends the same). */
+export const GIT_NO_CACHE = {
+  "Cache-Control": "no-cache, max-age=0, must-revalidate",
+  Pragma: "no-cache",
+  Expires: "Fri, 01 Jan 1980 00:00:00 GMT",
+};
 
 /** A refusal in the form git clients understand: 401 makes git ask for credentials. */
 export function gitRefusal(a: Refusal, method: string): Response {
@@ -38,26 +42,40 @@ export function gitRefusal(a: Refusal, method: string): Response {
   }
 }
 
-function forward(
-  stub: DurableObjectStub,
-  path: string,
-  request: Request,
-  search = new URL(request.url).search,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  const url = new URL(path + search, "https://repo.internal");
-  const inner = new Request(url, request);
-  // Headers between the Worker and the object are ours to set, never the client's.
-  for (const k of [...inner.headers.keys()]) if (k.startsWith(INTERNAL_HEADER_PREFIX)) inner.headers.delete(k);
-  for (const [k, v] of Object.entries(headers)) inner.headers.set(k, v);
-  return stub.fetch(inner);
+/** What the repository refused, as plain text with git's no-cache headers. */
+function refused(r: Refused): Response {
+  return plainText(r.status, r.message, GIT_NO_CACHE);
 }
 
-/** Refuses a POST whose content type is not the service's before its body moves. */
-function wrongContentType(request: Request, service: string): Response | null {
+function protocolVersion(request: Request): ProtocolVersion {
+  // Git-Protocol is a colon-separated list of key=value; the highest version wins.
+  let v: ProtocolVersion = 0;
+  for (const part of (request.headers.get("Git-Protocol") ?? "").split(":")) {
+    if (part === "version=2") v = 2;
+    else if (part === "version=1" && v < 1) v = 1;
+  }
+  return v;
+}
+
+/**
+ * The body of a POST to a git service, decoded, or the refusal: the content type must
+ * be the service's, and the encoding one we read (git gzips large requests).
+ */
+function serviceBody(request: Request, service: GitService): ReadableStream<Uint8Array> | Response {
   const type = request.headers.get("Content-Type") ?? "";
-  if (type === `application/x-${service}-request`) return null;
-  return plainText(400, `Expected Content-Type application/x-${service}-request, got '${type}'`);
+  const encoding = (request.headers.get("Content-Encoding") ?? "").toLowerCase();
+  let problem = "";
+  if (type !== `application/x-${service}-request`) problem = `Expected Content-Type application/x-${service}-request, got '${type}'`;
+  else if (encoding && encoding !== "identity" && encoding !== "gzip" && encoding !== "x-gzip")
+    problem = `Unsupported Content-Encoding '${encoding}'`;
+  if (problem) {
+    // The body will not be read; releasing it tells the client's stream so at once.
+    // A body that already failed has nothing left to release.
+    request.body?.cancel().catch(() => undefined);
+    return plainText(400, problem, GIT_NO_CACHE);
+  }
+  const body = request.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  return encoding === "gzip" || encoding === "x-gzip" ? body.pipeThrough(new DecompressionStream("gzip")) : body;
 }
 
 /**
@@ -98,106 +116,134 @@ async function pushAccess(c: C, create: boolean): Promise<Access & { created?: b
 
 smartHttp.get("/:owner/:repo/info/refs", async (c) => {
   const service = c.req.query("service");
+  if (service !== "git-upload-pack" && service !== "git-receive-pack") {
+    return plainText(403, "Dumb HTTP is not supported: use a git client with smart HTTP (git 1.6.6 or later).", GIT_NO_CACHE);
+  }
   const need: Permission = service === "git-receive-pack" ? "write" : "read";
   const access = need === "write" ? await pushAccess(c, false) : await checkAccess(c, need);
   if (!access.ok) return gitRefusal(access, "GET");
-  return forward(access.stub, "/info/refs", c.req.raw);
+  const ad = await access.stub.advertise(service, protocolVersion(c.req.raw));
+  if (ad.kind === "refused") return refused(ad);
+  return new Response(ad.bytes, { headers: { "Content-Type": `application/x-${service}-advertisement`, ...GIT_NO_CACHE } });
 });
 
 smartHttp.post("/:owner/:repo/git-upload-pack", async (c) => {
   const access = await checkAccess(c, "read");
   if (!access.ok) return gitRefusal(access, "POST");
-  const refused = wrongContentType(c.req.raw, "git-upload-pack");
-  if (refused) return refused;
+  const body = serviceBody(c.req.raw, "git-upload-pack");
+  if (body instanceof Response) return body;
+  // The request is read whole here, so that a body that cannot be read or decoded is
+  // refused here: a stream that errors on its way across RPC left the reader waiting.
+  let request: Uint8Array;
+  try {
+    request = await readLimited(body, MAX_UPLOAD_REQUEST);
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) return plainText(413, e.message, GIT_NO_CACHE);
+    if (e instanceof BadBodyError) return plainText(400, e.message, GIT_NO_CACHE);
+    throw e;
+  }
   const started = Date.now();
-  const res = await forward(access.stub, "/git-upload-pack", c.req.raw, undefined, { [STEPS_HEADER]: "1" });
-  const job = res.headers.get(UPLOAD_JOB_HEADER);
-  if (job) return steppedUpload(access.stub, job, res, started);
+  const start = await access.stub.uploadPack(new Blob([request]).stream(), protocolVersion(c.req.raw));
+  if (start.kind === "refused") return refused(start);
+  const headers = { "Content-Type": "application/x-git-upload-pack-result", ...GIT_NO_CACHE };
+  if (start.job) return steppedUpload(access.stub, start.job, start.bytes, start.sidebandErrors, headers, started);
   // The whole answer was made before the response: this was the only invocation.
   console.log(`upload-pack: one invocation, ${Date.now() - started} ms`);
-  return res;
+  return new Response(start.bytes, { headers });
 });
 
 smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
-  const refused = wrongContentType(c.req.raw, "git-receive-pack");
-  if (refused) return refused;
+  const body = serviceBody(c.req.raw, "git-receive-pack");
+  if (body instanceof Response) return body;
   const access = await pushAccess(c, true);
-  if (!access.ok) return gitRefusal(access, "POST");
+  if (!access.ok) {
+    // A push refused before it starts: its body is not wanted (and may be large).
+    body.cancel().catch(() => undefined);
+    return gitRefusal(access, "POST");
+  }
+  const { stub } = access;
   // A push that was to create the repository but stored nothing (refused before any
   // command ran) leaves no empty repository behind. Listings sort by the last push.
   const settle = async () => {
-    if (access.created && !(await access.stub.exists())) await deleteRepoRecord(c.env.DB, access.repo.id);
+    if (access.created && !(await stub.exists())) await deleteRepoRecord(c.env.DB, access.repo.id);
     else await touchPushed(c.env.DB, access.repo.id);
   };
-  const answered = async (res: Response) => {
+  const answer = async (state: PushState, log: string): Promise<Response> => {
+    if (state.kind === "indexing") return slicedPush(stub, state.job, state.progress, log, (p) => c.executionCtx.waitUntil(p.then(settle)));
     // Only a push that created the repository must settle before answering (a refused one
     // removes what it created); the listing time can be written after the response.
     if (access.created) await settle();
-    else if (res.ok) c.executionCtx.waitUntil(settle());
-    return res;
+    if (state.kind === "refused") return refused(state);
+    if (!access.created) c.executionCtx.waitUntil(settle());
+    if (state.kind === "receiving") throw new Error("receive-pack: a whole body was left receiving");
+    console.log(`receive-pack: ${log}`);
+    return new Response(state.report, { headers: receivePackResult() });
   };
-  const sliced = (job: string, progress: boolean, upload: string) =>
-    slicedPush(access.stub, job, progress, upload, (p) => c.executionCtx.waitUntil(p.then(settle)));
 
   const started = Date.now();
   const segmentBytes = Number(c.env.GITFLARE_SEGMENT_BYTES ?? "") || 64 * 1024 * 1024;
-  const body = segmentableBody(c.req.raw, segmentBytes);
-  if (!body) {
-    const res = await forward(access.stub, "/git-receive-pack", c.req.raw);
-    const job = res.headers.get(PUSH_JOB_HEADER);
-    if (res.status === 202 && job) return sliced(job, res.headers.get(PROGRESS_HEADER) === "1", `upload ${Date.now() - started} ms`);
-    console.log(`receive-pack: one invocation, ${Date.now() - started} ms`);
-    return answered(res);
-  }
-
-  // A large body goes to the repository in segments, each its own invocation, so that
-  // no invocation spends long receiving.
+  // The body reaches the repository through Segments, which reads it here and ends a
+  // segment cleanly if the client's body fails (an error inside a stream sent over RPC
+  // left the reader waiting); the push is then abandoned. A body that declares a length
+  // within one segment goes whole; a larger one, or one of unknown length (git sends
+  // bodies over its http.postBuffer chunked), in segments, so that no invocation spends
+  // long receiving.
   const segments = new Segments(body, segmentBytes);
-  const first = new Request(c.req.raw, { body: await segments.next(), headers: decodedHeaders(c.req.raw.headers) });
-  const res = await forward(access.stub, "/git-receive-pack", first, undefined, { [SEGMENTED_HEADER]: "1" });
-  const upload = res.headers.get(PUSH_UPLOAD_HEADER);
-  if (res.status !== 202 || !upload) {
-    await segments.cancel();
-    return answered(res);
+  const whole = !segmentableLength(c.req.raw, segmentBytes);
+  const first = await stub.receivePack(await segments.first(), !whole);
+  if (segments.failed) {
+    if (first.kind === "receiving") await stub.abandonPush(first.upload);
+    if (first.kind === "indexing") await stub.abandonPush(first.job);
+    return plainText(400, "Could not read the request body.", GIT_NO_CACHE);
   }
+  if (first.kind !== "receiving") {
+    await segments.cancel();
+    return answer(first, `one invocation, ${Date.now() - started} ms`);
+  }
+  const { upload } = first;
   const times = [Date.now() - started];
-  let done: Awaited<ReturnType<typeof access.stub.pushUploaded>>;
+  let done: PushState;
   try {
     for (let part = await segments.next(); part; part = await segments.next()) {
       const t = Date.now();
-      const r = await forward(
-        access.stub,
-        "/git-receive-pack/segment",
-        new Request("https://repo.internal/", { method: "POST", body: part }),
-        "",
-        { [PUSH_UPLOAD_HEADER]: upload },
-      );
+      const stored = await stub.receiveSegment(upload, part);
       times.push(Date.now() - t);
-      if (!r.ok) break;
+      if (stored.lost) break;
     }
     if (segments.failed) {
-      await access.stub.abandonPush(upload);
-      return plainText(400, "Could not read the request body.");
+      await stub.abandonPush(upload);
+      return plainText(400, "Could not read the request body.", GIT_NO_CACHE);
     }
     const t = Date.now();
-    done = await access.stub.pushUploaded(upload);
+    done = await stub.pushUploaded(upload);
     times.push(Date.now() - t);
   } catch (e) {
-    // Whatever failed, the stored part of the pack is not left waiting for the sweep.
-    await access.stub.abandonPush(upload).catch(() => undefined);
+    // Whatever failed, the stored part of the pack is not left waiting for the sweep;
+    // if the object cannot be reached to drop it, the sweep will.
+    await stub.abandonPush(upload).catch(() => undefined);
     throw e;
   }
   // The last of the times is the call that completed the upload (and indexed a small pack).
-  const uploadLog = `upload ${times.length - 1} segments, longest ${Math.max(...times)} ms (all ${Date.now() - started} ms)`;
-  if ("report" in done) {
-    console.log(`receive-pack: ${uploadLog}`);
-    return answered(new Response(done.report, { headers: RECEIVE_PACK_RESULT }));
-  }
-  return sliced(done.job, done.progress, uploadLog);
+  return answer(done, `upload ${times.length - 1} segments, longest ${Math.max(...times)} ms (all ${Date.now() - started} ms)`);
 });
+
+/** A download from the repository, or its refusal. */
+function download(d: Download): Response {
+  if (d.kind === "refused") return refused(d);
+  return new Response(d.body, {
+    headers: {
+      "Content-Type": d.contentType,
+      "Content-Disposition": `attachment; filename="${d.filename}"`,
+      "X-Content-Type-Options": "nosniff",
+      ...GIT_NO_CACHE,
+    },
+  });
+}
 
 smartHttp.get("/:owner/:repo/export.tar", async (c) => {
   const access = await checkAccess(c, "read");
   if (!access.ok) return gitRefusal(access, "GET");
-  return forward(access.stub, "/export.tar", c.req.raw, `?name=${encodeURIComponent(access.repo.name + ".git")}`);
+  return download(await access.stub.exportTar(`${access.repo.name}.git`));
 });
+
+export { download };

@@ -1,27 +1,32 @@
-// Work the Worker drives in steps, so that no Durable Object invocation receives, indexes
-// or sends a whole large pack: a push body cut into segments, a pack indexed in slices,
-// a clone answer pulled a step at a time. Each step is its own invocation of the
-// repository, with its own CPU budget; the job lives in the object's memory between them.
+// The Worker's side of the jobs in src/repo/contract.ts: no Durable Object invocation
+// receives, indexes or sends a whole large pack. A push body is cut into segments, a
+// pack is indexed in slices, a clone answer is pulled a step at a time; each is its own
+// invocation of the repository, with its own CPU budget.
 import type { Repository } from "../repo/repository";
-import { SIDEBAND_ERRORS_HEADER, UPLOAD_JOB_HEADER } from "../repo/internal-headers";
-import { errPkt, sideband as sidebandFrames } from "../git/protocol/pkt-line";
+import type { PushStep, UploadStep } from "../repo/contract";
+import { errPkt, sideband as sidebandFrames, sidebandError } from "../git/protocol/pkt-line";
 
-/** Headers of a receive-pack answer the Worker makes itself. */
-export const RECEIVE_PACK_RESULT = {
-  "Content-Type": "application/x-git-receive-pack-result",
-  "Cache-Control": "no-cache, max-age=0, must-revalidate",
-};
+/** Headers of a receive-pack answer. */
+export function receivePackResult(): Record<string, string> {
+  return { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" };
+}
 
 /**
  * A large clone or fetch answer: the first part came with the response; the rest is
  * pulled from the repository one bounded invocation (`uploadStep`) at a time. The next
  * step is asked for as soon as one arrives, so producing overlaps sending.
  */
-export async function steppedUpload(stub: DurableObjectStub<Repository>, job: string, first: Response, started: number): Promise<Response> {
-  const sidebandErrors = first.headers.get(SIDEBAND_ERRORS_HEADER) === "1";
+export function steppedUpload(
+  stub: DurableObjectStub<Repository>,
+  job: string,
+  head: Uint8Array,
+  sidebandErrors: boolean,
+  headers: Record<string, string>,
+  started: number,
+): Response {
   let steps = 0;
   let longest = 0;
-  type Step = Awaited<ReturnType<typeof stub.uploadStep>>;
+  type Step = UploadStep;
   const step = (): Promise<Step> => {
     const p = (async () => {
       const t = Date.now();
@@ -34,13 +39,12 @@ export async function steppedUpload(stub: DurableObjectStub<Repository>, job: st
     p.catch(() => undefined);
     return p;
   };
-  const head = new Uint8Array(await first.arrayBuffer());
   const firstMs = Date.now() - started;
   let ahead = step();
   const fail = (controller: ReadableStreamDefaultController<Uint8Array>, why: string) => {
     console.error(`upload-pack: ${why}`);
     if (sidebandErrors) {
-      for (const p of sidebandFrames(3, new TextEncoder().encode(`error: ${why}\n`))) controller.enqueue(p);
+      controller.enqueue(sidebandError(why));
       controller.close();
     } else {
       controller.error(new Error(why));
@@ -82,30 +86,18 @@ export async function steppedUpload(stub: DurableObjectStub<Repository>, job: st
     },
     { highWaterMark: 0 },
   );
-  const headers = new Headers(first.headers);
-  headers.delete(UPLOAD_JOB_HEADER);
-  headers.delete(SIDEBAND_ERRORS_HEADER);
-  return new Response(body, { status: first.status, headers });
+  return new Response(body, { headers });
 }
 
 /**
- * The body of a push to send in segments, decoded, or null to forward it whole: a body
- * that declares a length within one segment, or an encoding the repository will refuse.
+ * Whether a push body goes to the repository in segments: one that does not declare a
+ * length within one segment (git sends bodies over its http.postBuffer chunked), or whose
+ * declared length is of its compressed form.
  */
-export function segmentableBody(request: Request, segmentBytes: number): ReadableStream<Uint8Array> | null {
-  const length = Number(request.headers.get("Content-Length") ?? NaN);
-  if (!request.body || length <= segmentBytes) return null;
-  const encoding = (request.headers.get("Content-Encoding") ?? "").toLowerCase();
-  if (encoding === "gzip" || encoding === "x-gzip") return request.body.pipeThrough(new DecompressionStream("gzip"));
-  return encoding === "" || encoding === "identity" ? request.body : null;
-}
-
-/** The client's headers for the repository's first segment: its body is decoded already. */
-export function decodedHeaders(from: Headers): Headers {
-  const headers = new Headers(from);
-  headers.delete("Content-Encoding");
-  headers.delete("Content-Length");
-  return headers;
+export function segmentableLength(request: Request, segmentBytes: number): boolean {
+  const length = Number(request.headers.get("Content-Length") ?? Number.NaN);
+  const encoding = (request.headers.get("Content-Encoding") ?? "identity").toLowerCase();
+  return !(length <= segmentBytes) || encoding !== "identity";
 }
 
 /** Cuts a byte stream into consecutive streams of about `size` bytes each. */
@@ -141,6 +133,11 @@ export class Segments {
     return null;
   }
 
+  /** The first segment: always a stream, maybe empty. */
+  async first(): Promise<ReadableStream<Uint8Array>> {
+    return (await this.next()) ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  }
+
   /** The next segment; null once the body has ended (the first is always a stream, maybe empty). */
   async next(): Promise<ReadableStream<Uint8Array> | null> {
     if (this.started && !this.carry) {
@@ -153,9 +150,10 @@ export class Segments {
       pull: async (controller) => {
         const chunk = this.carry ?? (sent < this.size ? await this.read() : null);
         this.carry = null;
+        // A failed body ends the segment cleanly: the caller sees `failed` and abandons
+        // the push (an error inside a stream sent over RPC left the reader waiting).
         if (!chunk) {
-          if (this.failed) controller.error(new Error("the client's request body failed"));
-          else controller.close();
+          controller.close();
           return;
         }
         sent += chunk.byteLength;
@@ -193,7 +191,7 @@ export function slicedPush(
     async pull(controller) {
       for (;;) {
         const t = Date.now();
-        let step: Awaited<ReturnType<typeof stub.pushStep>>;
+        let step: PushStep;
         try {
           step = await stub.pushStep(job);
         } catch (e) {
@@ -222,5 +220,5 @@ export function slicedPush(
       await stub.abandonPush(job);
     },
   });
-  return new Response(body, { headers: RECEIVE_PACK_RESULT });
+  return new Response(body, { headers: receivePackResult() });
 }

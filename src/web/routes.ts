@@ -15,6 +15,7 @@ import { CSS, JS, type Html, formatBytes, html, page, raw, relativeTime } from "
 import { webRefusal } from "./refusal";
 import { highlightLines } from "./highlight";
 import { renderMarkdown } from "./markdown";
+import { download } from "../http/smart-http";
 
 export const web = new Hono<{ Bindings: Env }>();
 
@@ -449,9 +450,5 @@ web.get("/:owner/:repo/archive/*", async (c) => {
   const spec = restOf(c, "archive").join("/");
   const m = /^(.+)\.(tar\.gz|zip)$/.exec(spec);
   if (!m) return c.text("Not found\n", 404);
-  const url = new URL("https://repo.internal/archive");
-  url.searchParams.set("ref", m[1]);
-  url.searchParams.set("format", m[2]);
-  url.searchParams.set("name", repo.name);
-  return repo.stub.fetch(new Request(url));
+  return download(await repo.stub.archive(m[1], m[2], repo.name));
 });

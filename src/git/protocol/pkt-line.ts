@@ -1,5 +1,7 @@
 // pkt-line framing (gitprotocol-common): four hex digits of length, then payload.
 // 0000 is flush, 0001 delim (v2), 0002 response-end (v2).
+import { concatBytes } from "../../util/bytes";
+
 export const LARGE_PACKET_MAX = 65520;
 export const LARGE_PACKET_DATA_MAX = LARGE_PACKET_MAX - 4;
 
@@ -170,4 +172,9 @@ export function* sideband(band: 1 | 2 | 3, data: Uint8Array, max = LARGE_PACKET_
     payload.set(part, 1);
     yield pktLine(payload);
   }
+}
+
+/** An error in the middle of an answer, on side band 3, where the client prints it. */
+export function sidebandError(message: string): Uint8Array {
+  return concatBytes([...sideband(3, encoder.encode(`error: ${message}\n`))]);
 }

@@ -1,0 +1,72 @@
+// The contract between the Worker and a Repository object for git over HTTP.
+//
+// One style: RPC. The Worker owns HTTP (routes, the access check, content types,
+// decoding the body, status codes and headers); the object owns the repository and
+// answers each call with a tagged result, never an HTTP response and never a thrown
+// error for bad input. Request bodies and large answers cross as ReadableStreams inside
+// RPC calls, so nothing is buffered whole on either side. There is no `fetch` handler on
+// the object and no internal header.
+//
+// Work too large for one invocation is a *job* the object holds between calls, and
+// each call that advances it is a *step*, with its own CPU budget:
+// - a clone or fetch answer: `uploadPack` gives the first part, `uploadStep` the rest;
+// - a push body larger than a segment: `receivePack` takes the first segment,
+//   `receiveSegment` each next one, `pushUploaded` closes the upload;
+// - indexing a large pack: `pushStep` does one slice at a time until the report.
+// The Worker drives every job (src/http/steps.ts) and drops it with `abandonUpload` or
+// `abandonPush` when its client goes away; the object sweeps jobs nobody continued
+// (src/repo/jobs.ts). Jobs live in the object's memory: after a restart, a step finds
+// no job (`lost`) and the Worker ends the request in git's own error form.
+
+/** The protocol version the client asked for in `Git-Protocol`. */
+export type ProtocolVersion = 0 | 1 | 2;
+
+export type GitService = "git-upload-pack" | "git-receive-pack";
+
+/** Bad input the object refused before any of the answer was made. */
+export interface Refused {
+  kind: "refused";
+  /** 400 unreadable body, 404 no such repository, 413 body too large. */
+  status: 400 | 404 | 413;
+  message: string;
+}
+
+/** The answer to `info/refs`: the advertisement's pkt-lines. */
+export type Advertisement = { kind: "advertisement"; bytes: Uint8Array } | Refused;
+
+/**
+ * The start of a clone or fetch answer. A small answer comes whole (`job` absent); a
+ * larger one continues through `uploadStep(job)`. `sidebandErrors`: a failure later in
+ * the answer can be reported on side band 3 (protocol v2 always has it).
+ */
+export type UploadStart = { kind: "answer"; bytes: Uint8Array; job?: string; sidebandErrors: boolean } | Refused;
+
+/** One step of a clone or fetch answer. `lost`: the job is gone (the object restarted). */
+export interface UploadStep {
+  bytes: Uint8Array;
+  done: boolean;
+  lost?: true;
+}
+
+/**
+ * Where a push stands after a call. `report`: the answer to send (report-status, or an
+ * `ERR` line). `indexing`: a large pack is stored and `pushStep(job)` indexes it;
+ * `progress` says whether the client wants progress on side band 2. `receiving`: the
+ * first segment is stored and the rest of the body goes to `receiveSegment(upload)`.
+ */
+export type PushState =
+  | { kind: "report"; report: Uint8Array }
+  | { kind: "indexing"; job: string; progress: boolean }
+  | { kind: "receiving"; upload: string }
+  | Refused;
+
+/** One slice of indexing a large push. */
+export type PushStep = { done: false; progress: string } | { done: true; report: Uint8Array };
+
+/** A download the object streams: an export of the repository or an archive of a tree. */
+export type Download = { kind: "download"; body: ReadableStream<Uint8Array>; filename: string; contentType: string } | Refused;
+
+/** After a segment: `lost` if the upload is gone (the object restarted). */
+export interface SegmentStored {
+  lost?: true;
+}
