@@ -1,0 +1,117 @@
+// The packfile section of the answer: the object walk in steps, progress on side-band 2,
+// and the pack itself, framed for side-band 1 when the client asked for it.
+import { type PackWriteStats, writePack } from "../pack/writer";
+import type { ObjectStore } from "../store/object-store";
+import { type WalkOptions, type WalkResult, walkObjects } from "../walk";
+import { sideband } from "./pkt-line";
+import type { RepoView } from "./repo-view";
+import type { FetchRequest } from "./upload-request";
+
+function progressLine(req: FetchRequest, text: string): Uint8Array[] {
+  if (req.noProgress || req.sideband === "none") return [];
+  return [...sideband(2, new TextEncoder().encode(text), req.sideband === "64k" ? undefined : 999)];
+}
+
+/**
+ * A clone of every ref, with nothing to subtract (no haves, shallow or filter), from a
+ * repository whose only pack holds what the refs reach: that pack is the answer, sent
+ * as stored, with no walk and no repacking (git's "pack-reused").
+ */
+function wholePackFor(repo: RepoView, req: FetchRequest, shallowWalk: Set<string>, extraWants: string[]) {
+  if (req.haves.length || shallowWalk.size || extraWants.length || req.deepen || req.clientShallow.size || req.filter || !req.ofsDelta)
+    return null;
+  const tips = new Set(repo.refs.list().values());
+  const wants = new Set(req.wants);
+  if (wants.size !== tips.size || [...tips].some((t) => !wants.has(t))) return null;
+  return repo.store.wholePack(repo.refs.digest());
+}
+
+/** The packfile itself: counting, then the pack, framed for the side-band if used. */
+export async function* packStream(
+  repo: RepoView,
+  req: FetchRequest,
+  shallowWalk: Set<string>,
+  extraWants: string[],
+): AsyncGenerator<Uint8Array> {
+  const { store, refs } = repo;
+  const max = req.sideband === "64k" ? undefined : req.sideband === "small" ? 999 : 0;
+  const whole = wholePackFor(repo, req, shallowWalk, extraWants);
+  if (whole) {
+    yield* progressLine(req, `Enumerating objects: ${whole.objects}, done.\n`);
+    // 4 MiB reads, not cached: a tiered pack comes back in R2 range reads, which measured
+    // faster here than one streamed read of the whole object. The next read is started
+    // before the current block is sent, so its latency overlaps the sending.
+    const block = 4 << 20;
+    const read = (at: number) => {
+      const p = store.packSpan(whole.pack, at, Math.min(block, whole.size - at));
+      // If the client goes away, a read started ahead is never awaited: not an error.
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = read(0);
+    for (let at = 0; at < whole.size; at += block) {
+      const bytes = await next;
+      if (at + block < whole.size) next = read(at + block);
+      if (max === 0) yield bytes;
+      else yield* sideband(1, bytes, max);
+    }
+    yield* progressLine(req, `Total ${whole.objects} (delta 0), reused ${whole.objects} (delta 0), pack-reused ${whole.objects}\n`);
+    return;
+  }
+  const walk = yield* walkInSteps(
+    store,
+    [...req.wants, ...extraWants],
+    { haves: req.haves, shallow: shallowWalk, filter: req.filter, checkpointEvery: repo.stepConfig?.walkObjects },
+    req,
+  );
+  const oids = walk.oids;
+  if (req.includeTag) {
+    const sent = new Set(oids);
+    const peel = store.peeler();
+    for (const [name, oid] of refs.list()) {
+      if (!name.startsWith("refs/tags/") || sent.has(oid)) continue;
+      // Only annotated tags peel: a lightweight tag's object is sent or not by the walk.
+      const target = peel(oid);
+      if (target && sent.has(target)) {
+        oids.push(oid);
+        sent.add(oid);
+      }
+    }
+  }
+  yield* progressLine(req, `Enumerating objects: ${oids.length}, done.\n`);
+  const stats: PackWriteStats = { objects: 0, deltas: 0, reused: 0, reusedDeltas: 0 };
+  const thinBases = req.thinPack ? walk.clientHas : undefined;
+  for await (const block of writePack(store, oids, { ofsDelta: req.ofsDelta, thinBases }, stats)) {
+    if (max === 0) yield block;
+    else yield* sideband(1, block, max);
+  }
+  yield* progressLine(
+    req,
+    `Total ${stats.objects} (delta ${stats.deltas}), reused ${stats.reused} (delta ${stats.reusedDeltas}), pack-reused 0\n`,
+  );
+}
+
+/**
+ * Yielded where an answer may be cut between invocations: an answer produced in steps
+ * ends its current step here (see the Repository's `uploadStep`); a streamed one skips it.
+ */
+export const STEP_BOUNDARY = new Uint8Array(0);
+
+/**
+ * The object walk, paused at each of its checkpoints to report progress and offer a step
+ * boundary: a walk over a large history spans several invocations instead of one.
+ */
+async function* walkInSteps(
+  store: ObjectStore,
+  wants: string[],
+  options: WalkOptions,
+  req: FetchRequest,
+): AsyncGenerator<Uint8Array, WalkResult> {
+  const walk = walkObjects(store, wants, options);
+  for (;;) {
+    const r = await walk.next();
+    if (r.done) return r.value;
+    yield* progressLine(req, `Enumerating objects: ${r.value}\r`);
+    yield STEP_BOUNDARY;
+  }
+}
