@@ -558,6 +558,25 @@ export class Dofs {
     return keys.length;
   }
 
+  /**
+   * Deletes every R2 object of this filesystem: tiered files, the trash, and uploads
+   * part-way to R2. Only for erasing the whole filesystem: its rows still name the keys.
+   */
+  async dropR2(): Promise<void> {
+    if (!this.bucket) return;
+    const keys = this.sql
+      .exec<{ key: string }>("SELECT tier AS key FROM dofs_node WHERE tier IS NOT NULL UNION SELECT key FROM dofs_r2_trash")
+      .toArray()
+      .map((r) => r.key);
+    for (let i = 0; i < keys.length; i += 1000) await this.bucket.delete(keys.slice(i, i + 1000));
+    for (const j of this.sql.exec<{ key: string; upload_id: string }>("SELECT key, upload_id FROM dofs_tier_job").toArray()) {
+      await this.bucket
+        .resumeMultipartUpload(j.key, j.upload_id)
+        .abort()
+        .catch(() => undefined);
+    }
+  }
+
   private static readonly R2_BLOCK = 1024 * 1024;
 
   private async readTiered(key: string, size: number, offset: number, length: number): Promise<Uint8Array> {

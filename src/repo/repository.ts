@@ -117,19 +117,7 @@ export class Repository extends DurableObject<Env> {
    * The object is left as a fresh, empty one.
    */
   async destroy(): Promise<void> {
-    if (this.env.PACKS) {
-      const keys = this.ctx.storage.sql
-        .exec<{ key: string }>("SELECT tier AS key FROM dofs_node WHERE tier IS NOT NULL UNION SELECT key FROM dofs_r2_trash")
-        .toArray()
-        .map((r) => r.key);
-      for (let i = 0; i < keys.length; i += 1000) await this.env.PACKS.delete(keys.slice(i, i + 1000));
-      // Packs part-way to R2: their uploads are dropped too.
-      for (const j of this.ctx.storage.sql.exec<{ key: string; upload_id: string }>("SELECT key, upload_id FROM dofs_tier_job").toArray()) {
-        await this.env.PACKS.resumeMultipartUpload(j.key, j.upload_id)
-          .abort()
-          .catch(() => undefined);
-      }
-    }
+    await this.fs.dropR2();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.open();
@@ -233,10 +221,12 @@ export class Repository extends DurableObject<Env> {
 
   /** The repository's packs and where they live. */
   packs(): { name: string; objects: number; size: number; tier: "sqlite" | "r2" }[] {
-    return this.ctx.storage.sql
-      .exec<{ name: string; objects: number; size: number }>("SELECT name, objects, size FROM git_pack ORDER BY id")
-      .toArray()
-      .map((p) => ({ ...p, tier: this.fs.isTiered(`/objects/pack/${p.name}.pack`) ? ("r2" as const) : ("sqlite" as const) }));
+    return this.store.packs().map((p) => ({
+      name: p.name,
+      objects: p.objects,
+      size: p.size,
+      tier: this.fs.isTiered(p.path) ? ("r2" as const) : ("sqlite" as const),
+    }));
   }
 
   /** The most recent pushes, newest first (RPC for the API). */

@@ -37,6 +37,17 @@ export interface GitObject {
   data: Uint8Array;
 }
 
+/** A pack the store holds. */
+export interface PackRecord {
+  id: number;
+  name: string;
+  /** The `.pack` file in DOFS. */
+  path: string;
+  size: number;
+  objects: number;
+  created: number;
+}
+
 export interface CommitInfo {
   tree: string;
   parents: string[];
@@ -329,6 +340,56 @@ export class ObjectStore implements BaseSource, PackSource {
   /** The same as resumable work, for indexing a large pack over several invocations. */
   indexer(tempPath: string): PackIndexer {
     return new PackIndexer(this.fs, tempPath, this);
+  }
+
+  /** The packs, oldest first. */
+  packs(): PackRecord[] {
+    return this.sql
+      .exec<Omit<PackRecord, "path">>("SELECT id, name, size, objects, created FROM git_pack ORDER BY id")
+      .toArray()
+      .map((p) => ({ ...p, path: `${PACK_DIR}/${p.name}.pack` }));
+  }
+
+  /** The objects whose current copy lies in these packs, in pack order. */
+  objectsIn(packs: number[]): string[] {
+    return this.sql
+      .exec<{ oid: string }>(`SELECT oid FROM git_object WHERE pack IN (${packs.map(() => "?").join(",")}) ORDER BY pack, offset`, ...packs)
+      .toArray()
+      .map((r) => r.oid);
+  }
+
+  /** Every stored object's id. */
+  oids(): string[] {
+    return this.sql
+      .exec<{ oid: string }>("SELECT oid FROM git_object")
+      .toArray()
+      .map((r) => r.oid);
+  }
+
+  /**
+   * Replaces packs by one written from their entries (a repack). Objects of the old packs
+   * that the new one lacks (pruned) leave the index. The old packs' files stay, for reads
+   * that located an object in them just before; the caller deletes them later. Returns the
+   * new pack's name, the dropped objects and the old packs. Runs inside the caller's
+   * transaction.
+   */
+  replacePacks(
+    old: number[],
+    tempPath: string,
+    result: IndexResult,
+    idx: Uint8Array,
+  ): { name: string; dropped: string[]; retired: PackRecord[] } {
+    const retired = this.packs().filter((p) => old.includes(p.id));
+    const kept = new Set(result.objects.map((o) => o.oid));
+    const dropped = this.objectsIn(old).filter((oid) => !kept.has(oid));
+    for (const oid of dropped) {
+      this.sql.exec("DELETE FROM git_object WHERE oid = ?", oid);
+      this.sql.exec("DELETE FROM git_commit WHERE oid = ?", oid);
+      this.sql.exec("DELETE FROM git_tag WHERE oid = ?", oid);
+    }
+    const name = this.commitPack(tempPath, result, idx);
+    for (const p of retired) this.sql.exec("DELETE FROM git_pack WHERE id = ?", p.id);
+    return { name, dropped, retired };
   }
 
   /** Records that `pack` holds every object reachable from the refs with this digest. */
