@@ -5,6 +5,7 @@ import type { Env } from "./util/env";
 import { smartHttp } from "./http/smart-http";
 import { GIT_REALM, plainText } from "./http/responses";
 import { api } from "./api/routes";
+import { apiError } from "./api/errors";
 import { web } from "./web/routes";
 import { account } from "./web/account";
 import { settings } from "./web/settings";
@@ -44,18 +45,19 @@ app.notFound((c) => c.text("Not found\n", 404));
 /** Git's own paths, whose clients need 401 with WWW-Authenticate to ask for credentials. */
 const GIT_PATH = /\/(info\/refs|git-upload-pack|git-receive-pack|export\.tar)$/;
 
+// The last mapping: errors no surface's own mapping answered. Pages (src/web/errors.ts)
+// and the API (src/api/errors.ts) answer their own refusals; what reaches here is bad or
+// rate-limited credentials outside the API (git clients, pages, raw files), and bugs.
 app.onError((err, c) => {
   const path = new URL(c.req.url).pathname;
-  if (err instanceof RateLimited) {
-    const headers = { "Retry-After": String(Math.ceil(err.retryAfterMs / 1000)) };
-    return path.startsWith("/api/") ? c.json({ error: err.message }, 429, headers) : plainText(429, err.message, headers);
-  }
-  if (err instanceof BadCredentials) {
-    if (path.startsWith("/api/")) return c.json({ error: err.message }, 401);
+  if (err instanceof RateLimited || err instanceof BadCredentials) {
+    // An /api/ path that a page route matched still answers credentials in JSON.
+    if (path.startsWith("/api/")) return apiError(err, c);
+    if (err instanceof RateLimited) return plainText(429, err.message, { "Retry-After": String(Math.ceil(err.retryAfterMs / 1000)) });
     return plainText(401, err.message, GIT_PATH.test(path) ? { "WWW-Authenticate": GIT_REALM } : {});
   }
   console.error(err);
-  return c.text("Internal error\n", 500);
+  return plainText(500, "Internal error");
 });
 
 export default app;

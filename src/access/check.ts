@@ -1,8 +1,9 @@
 // The one access check. Every route that touches a repository (git, web pages, raw,
 // archive, export, settings, API) calls `checkAccess`, and it is the only code that
 // hands out a repository's Durable Object stub, so a route cannot reach a repository
-// without passing it. It answers with a tagged union; each surface turns a refusal into
-// its own form (git: 401 with WWW-Authenticate, 403, 404; pages; JSON).
+// without passing it. It answers with a tagged union; `requireAccess` throws the refusal
+// instead, as `AccessRefused`. Each surface turns a refusal into its own form in one
+// place (git: 401 with WWW-Authenticate, 403, 404; pages; JSON).
 import type { Context } from "hono";
 import type { Repository } from "../repo/repository";
 import type { Env } from "../util/env";
@@ -35,6 +36,13 @@ export type Refusal =
   | { ok: false; reason: "redirect"; caller: Caller; location: string };
 
 export type Access = Granted | Refusal;
+
+/** A refusal from `requireAccess`, for the surface's one error mapping to answer. */
+export class AccessRefused extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(`access refused: ${refusal.reason}`);
+  }
+}
 
 type AnyContext = Context<{ Bindings: Env }>;
 
@@ -80,6 +88,13 @@ export async function checkAccess(c: AnyContext, need: Permission): Promise<Acce
       ? { ok: false, reason: "unauthenticated", caller, visible: true }
       : { ok: false, reason: "forbidden", caller, need, repo };
   return { ok: true, repo, role, caller, stub: stubFor(c.env, repo), base: `/${repo.owner}/${repo.name}` };
+}
+
+/** The grant for `need`; throws AccessRefused when the check refuses. */
+export async function requireAccess(c: AnyContext, need: Permission): Promise<Granted> {
+  const access = await checkAccess(c, need);
+  if (!access.ok) throw new AccessRefused(access);
+  return access;
 }
 
 /**

@@ -1,5 +1,5 @@
 // Changes to a repository's settings, shared by the settings pages and the API. Each
-// takes a grant from the access check (admin) and returns an error message or null.
+// takes a grant from the access check (admin) and throws SettingsError when it refuses.
 import type { Env } from "../util/env";
 import { type User, findUserByName } from "../auth/accounts";
 import { type Granted, stubFor } from "./check";

@@ -1,31 +1,21 @@
 // JSON API, authenticated by personal access token (Bearer, or Basic with username and
-// token). Errors are JSON objects with an `error` message. Requests that change
-// anything must be JSON, which a cross-site form cannot send, so a browser that has
-// cached Basic credentials cannot be used against it.
+// token). Errors are JSON objects with an `error` message: routes throw, and `apiError`
+// (./errors.ts) answers. Requests that change anything must be JSON, which a cross-site
+// form cannot send, so a browser that has cached Basic credentials cannot be used against it.
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
-import { type Refusal, checkAccess } from "../access/check";
+import { requireAccess } from "../access/check";
 import { RepoExists, listCollaborators, repoNameProblem, type RepoRecord } from "../access/repos";
 import { allows, isCollaboratorRole } from "../access/roles";
-import { SettingsError, addCollaborator, createRepository, destroy, dropCollaborator, rename, updateSettings } from "../access/manage";
+import { addCollaborator, createRepository, destroy, dropCollaborator, rename, updateSettings } from "../access/manage";
 import { callerOf } from "../auth/caller";
 import { isValidOwner } from "../util/names";
+import { Forbidden, HttpError, Unauthenticated } from "../http/responses";
+import { apiError } from "./errors";
 
 export const api = new Hono<{ Bindings: Env }>();
+api.onError(apiError);
 type C = Context<{ Bindings: Env }>;
-
-function refusal(c: C, a: Refusal) {
-  switch (a.reason) {
-    case "unauthenticated":
-      return c.json({ error: a.visible ? "authentication required" : "repository not found" }, a.visible ? 401 : 404);
-    case "not-found":
-      return c.json({ error: "repository not found" }, 404);
-    case "forbidden":
-      return c.json({ error: `${a.need} access is required` }, 403);
-    case "redirect":
-      return c.redirect(a.location, c.req.method === "GET" ? 301 : 307);
-  }
-}
 
 /** The JSON body of a change, or null if it is not JSON. */
 async function jsonBody(c: C): Promise<Record<string, unknown> | null> {
@@ -34,8 +24,16 @@ async function jsonBody(c: C): Promise<Record<string, unknown> | null> {
     const v = await c.req.json();
     return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
   } catch {
+    // Malformed JSON is answered like any other body that is not a JSON object.
     return null;
   }
+}
+
+/** The JSON object a change sends; 415 with `hint` when there is none. */
+async function requireJson(c: C, hint: string): Promise<Record<string, unknown>> {
+  const body = await jsonBody(c);
+  if (!body) throw new HttpError(415, hint);
+  return body;
 }
 
 function repoJson(c: C, r: RepoRecord) {
@@ -50,15 +48,10 @@ function repoJson(c: C, r: RepoRecord) {
   };
 }
 
-function settingsError(c: C, e: unknown) {
-  if (e instanceof SettingsError) return c.json({ error: e.message }, e.status);
-  throw e;
-}
-
 /** The token's user. */
 api.get("/user", async (c) => {
   const caller = await callerOf(c);
-  if (caller.kind === "anonymous") return c.json({ error: "authentication required" }, 401);
+  if (caller.kind === "anonymous") throw new Unauthenticated();
   return c.json({
     username: caller.user.username,
     email: caller.user.email,
@@ -70,91 +63,69 @@ api.get("/user", async (c) => {
 /** Creates an empty repository under the caller's own name; 409 if it exists. */
 api.post("/repos/:owner/:repo", async (c) => {
   const caller = await callerOf(c);
-  if (caller.kind !== "token") return c.json({ error: "authentication with a token is required" }, 401);
-  if (!allows(caller.scope, "write")) return c.json({ error: "write scope is required" }, 403);
+  if (caller.kind !== "token") throw new Unauthenticated("authentication with a token is required");
+  if (!allows(caller.scope, "write")) throw new Forbidden("write scope is required");
   const { owner, repo: name } = c.req.param();
   if (caller.user.username.toLowerCase() !== owner.toLowerCase() || !isValidOwner(owner))
-    return c.json({ error: "you can only create repositories under your own name" }, 403);
+    throw new Forbidden("you can only create repositories under your own name");
   const problem = repoNameProblem(name);
-  if (problem) return c.json({ error: problem }, 400);
-  const body = await jsonBody(c);
-  if (!body) return c.json({ error: "send a JSON object with Content-Type: application/json (it may be {})" }, 415);
+  if (problem) throw new HttpError(400, problem);
+  const body = await requireJson(c, "send a JSON object with Content-Type: application/json (it may be {})");
   const description = typeof body.description === "string" ? body.description.slice(0, 350) : "";
   try {
     return c.json(repoJson(c, await createRepository(c.env, caller.user, name, description, body.private !== false)), 201);
   } catch (e) {
-    if (e instanceof RepoExists) return c.json({ error: "repository already exists" }, 409);
-    throw e;
+    throw e instanceof RepoExists ? new HttpError(409, "repository already exists") : e;
   }
 });
 
 api.get("/repos/:owner/:repo", async (c) => {
-  const a = await checkAccess(c, "read");
-  if (!a.ok) return refusal(c, a);
+  const a = await requireAccess(c, "read");
   return c.json({ ...repoJson(c, a.repo), permission: a.role, default_branch: (await a.stub.summary())?.defaultBranch ?? null });
 });
 
 /** Changes description, visibility, default branch or name. */
 api.patch("/repos/:owner/:repo", async (c) => {
-  const a = await checkAccess(c, "admin");
-  if (!a.ok) return refusal(c, a);
-  const body = await jsonBody(c);
-  if (!body) return c.json({ error: "send a JSON object with Content-Type: application/json" }, 415);
-  try {
-    await updateSettings(c.env, a, {
-      description: typeof body.description === "string" ? body.description : undefined,
-      isPrivate: typeof body.private === "boolean" ? body.private : undefined,
-      defaultBranch: typeof body.default_branch === "string" ? body.default_branch : undefined,
-    });
-    const name = typeof body.name === "string" ? await rename(c.env, a, body.name) : a.repo.name;
-    return c.json({ owner: a.repo.owner, name });
-  } catch (e) {
-    return settingsError(c, e);
-  }
+  const a = await requireAccess(c, "admin");
+  const body = await requireJson(c, "send a JSON object with Content-Type: application/json");
+  await updateSettings(c.env, a, {
+    description: typeof body.description === "string" ? body.description : undefined,
+    isPrivate: typeof body.private === "boolean" ? body.private : undefined,
+    defaultBranch: typeof body.default_branch === "string" ? body.default_branch : undefined,
+  });
+  const name = typeof body.name === "string" ? await rename(c.env, a, body.name) : a.repo.name;
+  return c.json({ owner: a.repo.owner, name });
 });
 
 api.delete("/repos/:owner/:repo", async (c) => {
-  const a = await checkAccess(c, "admin");
-  if (!a.ok) return refusal(c, a);
+  const a = await requireAccess(c, "admin");
   await destroy(c.env, a);
   return c.body(null, 204);
 });
 
 api.get("/repos/:owner/:repo/collaborators", async (c) => {
-  const a = await checkAccess(c, "admin");
-  if (!a.ok) return refusal(c, a);
+  const a = await requireAccess(c, "admin");
   return c.json((await listCollaborators(c.env.DB, a.repo.id)).map((u) => ({ username: u.username, role: u.role })));
 });
 
 api.put("/repos/:owner/:repo/collaborators/:user", async (c) => {
-  const a = await checkAccess(c, "admin");
-  if (!a.ok) return refusal(c, a);
+  const a = await requireAccess(c, "admin");
   const body = await jsonBody(c);
   const role = typeof body?.role === "string" ? body.role : "";
-  if (!isCollaboratorRole(role)) return c.json({ error: "role must be read, write or admin" }, 400);
-  try {
-    await addCollaborator(c.env, a, c.req.param("user"), role);
-    return c.json({ username: c.req.param("user"), role });
-  } catch (e) {
-    return settingsError(c, e);
-  }
+  if (!isCollaboratorRole(role)) throw new HttpError(400, "role must be read, write or admin");
+  await addCollaborator(c.env, a, c.req.param("user"), role);
+  return c.json({ username: c.req.param("user"), role });
 });
 
 api.delete("/repos/:owner/:repo/collaborators/:user", async (c) => {
-  const a = await checkAccess(c, "admin");
-  if (!a.ok) return refusal(c, a);
-  try {
-    await dropCollaborator(c.env, a, c.req.param("user"));
-    return c.body(null, 204);
-  } catch (e) {
-    return settingsError(c, e);
-  }
+  const a = await requireAccess(c, "admin");
+  await dropCollaborator(c.env, a, c.req.param("user"));
+  return c.body(null, 204);
 });
 
 /** The repository's push log: ref updates and push options, newest first. */
 api.get("/repos/:owner/:repo/pushes", async (c) => {
-  const a = await checkAccess(c, "read");
-  if (!a.ok) return refusal(c, a);
+  const a = await requireAccess(c, "read");
   const limit = Math.min(100, Math.max(1, Number(c.req.query("limit") ?? 20) || 20));
   return c.json(await a.stub.recentPushes(limit));
 });

@@ -11,8 +11,11 @@ import { RepoExists, repoNameProblem } from "../access/repos";
 import { createRepository } from "../access/manage";
 import { type Html, csrfField, html, page, relativeTime } from "./layout";
 import { type Form, readForm, safeNext } from "./forms";
+import { pageError } from "./errors";
+import { Unauthenticated } from "../http/responses";
 
 export const account = new Hono<{ Bindings: Env }>();
+account.onError(pageError);
 type C = Context<{ Bindings: Env }>;
 
 function errorBox(message: string | null): Html {
@@ -23,21 +26,18 @@ async function signupsOpen(c: C): Promise<boolean> {
   return c.env.GITFLARE_SIGNUPS !== "closed" || (await userCount(c.env.DB)) === 0;
 }
 
-/** The signed-in browser user, or a redirect to the sign-in page. */
+/** The signed-in browser user; throws Unauthenticated (a redirect to sign in) otherwise. */
 async function sessionUser(c: C) {
   const caller = await callerOf(c);
   if (caller.kind === "session") return caller;
-  const url = new URL(c.req.url);
-  return c.redirect(`/login?next=${encodeURIComponent(url.pathname)}`, 302);
+  throw new Unauthenticated();
 }
 
-/** A form posted by a signed-in browser user, or the response that refuses it. */
+/** A form posted by a signed-in browser user. */
 async function sessionForm(c: C) {
   const s = await sessionUser(c);
-  if (s instanceof Response) return s;
-  const read = await readForm(c);
-  if (read instanceof Response) return read;
-  return { s, form: read.form };
+  const { form } = await readForm(c);
+  return { s, form };
 }
 
 // ---- sign up, sign in, sign out ----------------------------------------------------
@@ -65,9 +65,7 @@ account.get("/signup", async (c) => {
 });
 
 account.post("/signup", async (c) => {
-  const read = await readForm(c);
-  if (read instanceof Response) return read;
-  const { form } = read;
+  const { form } = await readForm(c);
   if (!(await signupsOpen(c))) return c.html(page(c, "Sign up", html`<h1>Sign-ups are closed</h1>`), 403);
   const username = (form.username ?? "").trim();
   const email = (form.email ?? "").trim();
@@ -103,10 +101,9 @@ async function loginPage(c: C, error: string | null, login = "", status: 200 | 4
 account.get("/login", (c) => loginPage(c, null));
 
 account.post("/login", async (c) => {
-  const read = await readForm(c);
-  if (read instanceof Response) return read;
-  const login = (read.form.login ?? "").trim();
-  const password = read.form.password ?? "";
+  const { form } = await readForm(c);
+  const login = (form.login ?? "").trim();
+  const password = form.password ?? "";
   // Failures count per address and per account, so neither spraying one password over
   // many accounts nor many passwords at one account gets far.
   const keys = [`login:ip:${clientAddress(c.req.raw)}`, `login:user:${login.toLowerCase()}`];
@@ -128,8 +125,7 @@ account.post("/login", async (c) => {
 });
 
 account.post("/logout", async (c) => {
-  const read = await readForm(c);
-  if (read instanceof Response) return read;
+  await readForm(c);
   await endSession(c, c.env.DB);
   return c.redirect("/", 303);
 });
@@ -155,15 +151,12 @@ async function newRepoPage(c: C, error: string | null, form: Form = {}, status: 
 }
 
 account.get("/new", async (c) => {
-  const s = await sessionUser(c);
-  if (s instanceof Response) return s;
+  await sessionUser(c);
   return newRepoPage(c, null);
 });
 
 account.post("/new", async (c) => {
-  const posted = await sessionForm(c);
-  if (posted instanceof Response) return posted;
-  const { s, form } = posted;
+  const { s, form } = await sessionForm(c);
   const name = (form.name ?? "").trim();
   const description = (form.description ?? "").trim().slice(0, 350);
   const problem = repoNameProblem(name);
@@ -189,7 +182,6 @@ const EXPIRIES: [string, string][] = [
 
 async function tokensPage(c: C, notice: Html, status: 200 | 201 | 400 = 200) {
   const s = await sessionUser(c);
-  if (s instanceof Response) return s;
   const tokens = await listTokens(c.env.DB, s.user.id);
   const now = Date.now();
   const state = (t: (typeof tokens)[number]) =>
@@ -229,9 +221,7 @@ async function tokensPage(c: C, notice: Html, status: 200 | 201 | 400 = 200) {
 account.get("/settings/tokens", (c) => tokensPage(c, html``));
 
 account.post("/settings/tokens", async (c) => {
-  const posted = await sessionForm(c);
-  if (posted instanceof Response) return posted;
-  const { s, form } = posted;
+  const { s, form } = await sessionForm(c);
   const name = (form.name ?? "").trim();
   const scope = form.scope ?? "";
   const days = form.expires === "never" ? null : Number(form.expires);
@@ -249,8 +239,7 @@ account.post("/settings/tokens", async (c) => {
 });
 
 account.post("/settings/tokens/:id/revoke", async (c) => {
-  const posted = await sessionForm(c);
-  if (posted instanceof Response) return posted;
-  await revokeToken(c.env.DB, posted.s.user.id, Number(c.req.param("id")));
+  const { s } = await sessionForm(c);
+  await revokeToken(c.env.DB, s.user.id, Number(c.req.param("id")));
   return c.redirect("/settings/tokens", 303);
 });

@@ -3,30 +3,23 @@
 import type { Context } from "hono";
 import { type Caller, callerOf } from "../auth/caller";
 import { csrfValid } from "../auth/csrf";
-import { html, page } from "./layout";
+import { Forbidden } from "../http/responses";
 
 export type Form = Record<string, string>;
 
-/** The posted fields, or a 403 page when the post fails the CSRF check. */
-export async function readForm(c: Context): Promise<{ form: Form; caller: Caller } | Response> {
+/** The posted fields; throws Forbidden (a 403 page) when the post fails the CSRF check. */
+export async function readForm(c: Context): Promise<{ form: Form; caller: Caller }> {
   const caller = await callerOf(c);
   let body: Record<string, unknown> = {};
   try {
     body = await c.req.parseBody();
   } catch {
+    // An unreadable body is an empty form, which then fails the CSRF check below (403).
     body = {};
   }
   // Tokens are for git and the API; forms belong to browser sessions.
-  if (caller.kind === "token" || !csrfValid(c, caller, body)) {
-    return c.html(
-      page(
-        c,
-        "Forbidden",
-        html`<h1>403</h1><p class="muted">This form expired or did not come from this site. Go back, reload the page and try again.</p>`,
-      ),
-      403,
-    );
-  }
+  if (caller.kind === "token" || !csrfValid(c, caller, body))
+    throw new Forbidden("This form expired or did not come from this site. Go back, reload the page and try again.");
   const form: Form = {};
   for (const [k, v] of Object.entries(body)) if (typeof v === "string") form[k] = v;
   return { form, caller };

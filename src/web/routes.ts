@@ -1,23 +1,27 @@
 // The web UI: server-rendered pages with GitHub's URL shapes. Every repository page
 // goes through `openRepository`, which passes the one access check; raw files are
 // served so that nothing from a repository is ever active content on this origin.
+// Routes refuse by throwing (NotFound, AccessRefused...); `pageError` answers.
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
 import type { CommitSummary } from "../git/browse";
 import type { DiffFile } from "../repo/views";
 import { isValidOwner } from "../util/names";
-import { checkAccess } from "../access/check";
+import { requireAccess } from "../access/check";
 import { allows, type Permission } from "../access/roles";
 import { visibleRepos } from "../access/repos";
 import { findUserByName } from "../auth/accounts";
 import { callerOf, userOf } from "../auth/caller";
+import { NotFound } from "../http/responses";
+import { plainText } from "../http/responses";
 import { CSS, JS, type Html, formatBytes, html, page, raw, relativeTime } from "./layout";
-import { webRefusal } from "./refusal";
+import { pageError } from "./errors";
 import { highlightLines } from "./highlight";
 import { renderMarkdown } from "./markdown";
 import { download } from "../http/smart-http";
 
 export const web = new Hono<{ Bindings: Env }>();
+web.onError(pageError);
 
 const RAW_LIMIT = 25 * 1024 * 1024;
 const IMAGE_TYPES: Record<string, string> = {
@@ -32,24 +36,19 @@ const IMAGE_TYPES: Record<string, string> = {
 
 type C = Context<{ Bindings: Env }>;
 
-function notFound(c: C, what = "This page does not exist."): Response | Promise<Response> {
-  return c.html(page(c, "Not found", html`<h1>404</h1><p class="muted">${what}</p>`), 404);
-}
-
 /**
- * The repository a page is about, after the access check, or the response that
- * refuses it (404, sign-in, 403, or a redirect after a rename).
+ * The repository a page is about, after the access check; throws AccessRefused when
+ * the check refuses (a 404, sign-in, 403, or a redirect after a rename).
  */
 export async function openRepository(c: C, need: Permission = "read") {
-  const access = await checkAccess(c, need);
-  if (!access.ok) return webRefusal(c, access);
+  const access = await requireAccess(c, need);
   const summary = await access.stub.summary();
   const { repo: record, stub, base, role } = access;
   const empty = { empty: true, branches: [] as string[], tags: [] as string[], defaultBranch: null as string | null, description: "" };
   return { owner: record.owner, name: record.name, record, role, stub, summary: summary ?? empty, base, grant: access };
 }
 
-export type Repo = Exclude<Awaited<ReturnType<typeof openRepository>>, Response>;
+export type Repo = Awaited<ReturnType<typeof openRepository>>;
 
 /** The URL path after `/:owner/:repo/<kind>/`, split and decoded. */
 function restOf(c: C, kind: string): string[] {
@@ -64,6 +63,7 @@ function restOf(c: C, kind: string): string[] {
       try {
         return decodeURIComponent(p);
       } catch {
+        // A malformed %-escape is taken literally; the lookup then finds nothing.
         return p;
       }
     });
@@ -163,9 +163,9 @@ web.get("/", async (c) => {
 
 web.get("/:owner", async (c) => {
   const name = c.req.param("owner");
-  if (!isValidOwner(name)) return notFound(c);
+  if (!isValidOwner(name)) throw new NotFound();
   const owner = await findUserByName(c.env.DB, name);
-  if (!owner) return notFound(c, "No such user.");
+  if (!owner) throw new NotFound("No such user.");
   const repos = await visibleRepos(c.env.DB, userOf(await callerOf(c)), { ownerId: owner.id });
   return c.html(
     page(
@@ -180,7 +180,6 @@ web.get("/:owner", async (c) => {
 
 web.get("/:owner/:repo", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const url = new URL(c.req.url);
   const cloneUrl = `${url.protocol}//${url.host}${repo.base}.git`;
   const clone = html`<div class="clone"><input readonly value="${cloneUrl}" aria-label="Clone URL"><button type="button" data-copy="${cloneUrl}">Copy</button></div>`;
@@ -218,9 +217,8 @@ ${readmeBox(repo, ref, listing.readme)}
 
 web.get("/:owner/:repo/tree/*", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const view = await repo.stub.treeView(restOf(c, "tree"));
-  if (!view) return notFound(c, "No such ref or directory.");
+  if (!view) throw new NotFound("No such ref or directory.");
   const { at, listing } = view;
   return c.html(
     page(
@@ -238,9 +236,8 @@ function codeTable(lines: string[]): Html {
 
 web.get("/:owner/:repo/blob/*", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const view = await repo.stub.blobView(restOf(c, "blob"));
-  if (!view) return notFound(c, "No such ref or file.");
+  if (!view) throw new NotFound("No such ref or file.");
   const { at, blob } = view;
   const rawUrl = `${repo.base}/raw/${enc(at.ref)}/${enc(at.path)}`;
   const ext = at.path.slice(at.path.lastIndexOf(".") + 1).toLowerCase();
@@ -270,10 +267,9 @@ web.get("/:owner/:repo/blob/*", async (c) => {
 
 web.get("/:owner/:repo/raw/*", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const view = await repo.stub.rawView(restOf(c, "raw"), RAW_LIMIT);
-  if (!view) return c.text("Not found\n", 404);
-  if (view.size > RAW_LIMIT) return c.text(`File too large to serve (${view.size} bytes); clone the repository instead.\n`, 413);
+  if (!view) return plainText(404, "Not found");
+  if (view.size > RAW_LIMIT) return plainText(413, `File too large to serve (${view.size} bytes); clone the repository instead.`);
   const name = view.at.path.slice(view.at.path.lastIndexOf("/") + 1);
   const ext = name.slice(name.lastIndexOf(".") + 1).toLowerCase();
   const text = !view.data.subarray(0, 8000).includes(0);
@@ -295,9 +291,8 @@ web.get("/:owner/:repo/raw/*", async (c) => {
 
 web.get("/:owner/:repo/blame/*", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const view = await repo.stub.blameView(restOf(c, "blame"));
-  if (!view?.lines.length) return notFound(c, "No such ref or file.");
+  if (!view?.lines.length) throw new NotFound("No such ref or file.");
   const { at, lines } = view;
   const hl = highlightLines(lines.map((l) => l.line).join("\n") + "\n", at.path);
   return c.html(
@@ -316,11 +311,10 @@ web.get("/:owner/:repo/blame/*", async (c) => {
 
 web.get("/:owner/:repo/commits/*", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const path = c.req.query("path");
   const pageNo = Math.max(0, Number(c.req.query("page") ?? 0) || 0);
   const view = await repo.stub.logView(restOf(c, "commits"), path, pageNo);
-  if (!view) return notFound(c, "No such ref.");
+  if (!view) throw new NotFound("No such ref.");
   const q = (p: number) => `?${path ? `path=${encodeURIComponent(path)}&` : ""}page=${p}`;
   return c.html(
     page(
@@ -366,9 +360,8 @@ ${truncated ? html`<div class="notice">This diff is too large to show at once. <
 
 web.get("/:owner/:repo/commit/:sha", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const view = await repo.stub.commitView(c.req.param("sha"), c.req.query("full") === "1");
-  if (!view) return notFound(c, "No such commit.");
+  if (!view) throw new NotFound("No such commit.");
   const cm = view.commit;
   return c.html(
     page(
@@ -385,12 +378,11 @@ ${diffView(repo, cm.oid, view.files, view.truncated)}`,
 
 web.get("/:owner/:repo/compare/*", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const spec = restOf(c, "compare").join("/");
   const [baseSpec, headSpec] = spec.split("...");
-  if (!baseSpec || !headSpec) return notFound(c, "Compare two refs as /compare/base...head.");
+  if (!baseSpec || !headSpec) throw new NotFound("Compare two refs as /compare/base...head.");
   const view = await repo.stub.compareView(baseSpec.split("/"), headSpec.split("/"), c.req.query("full") === "1");
-  if (!view) return notFound(c, "No such refs.");
+  if (!view) throw new NotFound("No such refs.");
   return c.html(
     page(
       c,
@@ -406,7 +398,6 @@ ${diffView(repo, view.head.commit, view.files, view.truncated)}`,
 
 web.get("/:owner/:repo/branches", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const branches = (await repo.stub.branchesView()) ?? [];
   return c.html(
     page(
@@ -424,7 +415,6 @@ web.get("/:owner/:repo/branches", async (c) => {
 
 web.get("/:owner/:repo/tags", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const tags = (await repo.stub.tagsView()) ?? [];
   return c.html(
     page(
@@ -446,9 +436,8 @@ web.get("/:owner/:repo/tags", async (c) => {
 
 web.get("/:owner/:repo/archive/*", async (c) => {
   const repo = await openRepository(c);
-  if (repo instanceof Response) return repo;
   const spec = restOf(c, "archive").join("/");
   const m = /^(.+)\.(tar\.gz|zip)$/.exec(spec);
-  if (!m) return c.text("Not found\n", 404);
+  if (!m) return plainText(404, "Not found");
   return download(await repo.stub.archive(m[1], m[2], repo.name));
 });

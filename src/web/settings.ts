@@ -9,13 +9,14 @@ import { callerOf } from "../auth/caller";
 import { type Html, csrfField, html, page } from "./layout";
 import { readForm } from "./forms";
 import { type Repo, openRepository, repoHeader } from "./routes";
+import { pageError } from "./errors";
 
 export const settings = new Hono<{ Bindings: Env }>();
+settings.onError(pageError);
 type C = Context<{ Bindings: Env }>;
 
 async function settingsPage(c: C, notice: Html = html``, status: 200 | 400 | 404 | 409 = 200) {
   const repo = await openRepository(c, "admin");
-  if (repo instanceof Response) return repo;
   const caller = await callerOf(c);
   const collaborators = await listCollaborators(c.env.DB, repo.record.id);
   const csrf = csrfField(c, caller);
@@ -51,20 +52,25 @@ async function settingsPage(c: C, notice: Html = html``, status: 200 | 400 | 404
   );
 }
 
-/** Runs a settings change for a form post, then shows the page again with the outcome. */
-async function change(c: C, run: (form: Record<string, string>, repo: Repo) => Promise<Response | string>) {
+/** What a settings change leads to: the page again with a notice, or another page. */
+type Outcome = { notice: string } | { redirect: string };
+
+/**
+ * Runs a settings change for a form post, then shows the page again with the outcome
+ * (a SettingsError is the form's own error message) or goes where the change leads.
+ */
+async function change(c: C, run: (form: Record<string, string>, repo: Repo) => Promise<Outcome>) {
   const repo = await openRepository(c, "admin");
-  if (repo instanceof Response) return repo;
-  const read = await readForm(c);
-  if (read instanceof Response) return read;
+  const { form } = await readForm(c);
+  let out: Outcome;
   try {
-    const out = await run(read.form, repo);
-    if (out instanceof Response) return out;
-    return settingsPage(c, html`<div class="ok" role="status">${out}</div>`);
+    out = await run(form, repo);
   } catch (e) {
     if (e instanceof SettingsError) return settingsPage(c, html`<div class="error" role="alert">${e.message}</div>`, e.status);
     throw e;
   }
+  if ("redirect" in out) return c.redirect(out.redirect, 303);
+  return settingsPage(c, html`<div class="ok" role="status">${out.notice}</div>`);
 }
 
 settings.get("/:owner/:repo/settings", (c) => settingsPage(c));
@@ -76,7 +82,7 @@ settings.post("/:owner/:repo/settings", (c) =>
       isPrivate: form.visibility === undefined ? undefined : form.visibility === "private",
       defaultBranch: form.default_branch || undefined,
     });
-    return "Settings saved.";
+    return { notice: "Settings saved." };
   }),
 );
 
@@ -85,21 +91,21 @@ settings.post("/:owner/:repo/settings/collaborators", (c) =>
     const role = form.role ?? "";
     if (!isCollaboratorRole(role)) throw new SettingsError("Choose a role: read, write or admin.");
     await addCollaborator(c.env, repo.grant, form.username ?? "", role);
-    return `${form.username} now has ${role} access.`;
+    return { notice: `${form.username} now has ${role} access.` };
   }),
 );
 
 settings.post("/:owner/:repo/settings/collaborators/:user/remove", (c) =>
   change(c, async (_form, repo) => {
     await dropCollaborator(c.env, repo.grant, c.req.param("user"));
-    return `${c.req.param("user")} was removed.`;
+    return { notice: `${c.req.param("user")} was removed.` };
   }),
 );
 
 settings.post("/:owner/:repo/settings/rename", (c) =>
   change(c, async (form, repo) => {
     const name = await rename(c.env, repo.grant, form.name ?? "");
-    return c.redirect(`/${repo.owner}/${name}/settings`, 303);
+    return { redirect: `/${repo.owner}/${name}/settings` };
   }),
 );
 
@@ -108,6 +114,6 @@ settings.post("/:owner/:repo/settings/delete", (c) =>
     if ((form.confirm ?? "").trim() !== `${repo.owner}/${repo.name}`)
       throw new SettingsError(`Type ${repo.owner}/${repo.name} to confirm.`);
     await destroy(c.env, repo.grant);
-    return c.redirect(`/${repo.owner}`, 303);
+    return { redirect: `/${repo.owner}` };
   }),
 );
