@@ -2,11 +2,11 @@
 // every operation, through the real server. Git operations run the real git client;
 // page operations use a signed-in browser session (or the token, for the token caller).
 // Each cell checks the outcome and, for changes, that the state changed only when allowed.
-import { writeFileSync } from "node:fs";
+// The table goes to e2e/out/permissions.md; `npm run docs` puts it in the README.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalServer } from "./server";
-import { writeReadmeSection } from "./readme";
+import { writeGenerated } from "./generated";
 import { type Account, basic, gitAuthEnv, makeToken, signUp } from "./accounts";
 import { git, gitRun, makeRepo, tempDir } from "./git";
 
@@ -158,11 +158,9 @@ afterAll(async () => {
     "|---|" + CALLERS.map(() => ":-:").join("|") + "|",
     ...OPS.map((op) => `| ${op} | ` + CALLERS.map((c) => `${mark("public", c, op)} / ${mark("private", c, op)}`).join(" | ") + " |"),
   ];
-  // Only a complete run (not one filtered with -t) rewrites the table.
-  if (!lines.some((l) => l.includes("?"))) {
-    writeFileSync(join(import.meta.dirname, "permissions.md"), lines.join("\n") + "\n");
-    writeReadmeSection("permissions", "e2e/permissions.test.ts", lines.join("\n"));
-  }
+  // Only a complete run (not one filtered with -t) writes the table, to e2e/out/permissions.md
+  // (`npm run docs` puts it in the README).
+  if (!lines.some((l) => l.includes("?"))) writeGenerated("permissions.md", lines.join("\n") + "\n");
 });
 
 /** A repository of the owner's with the three collaborators. */

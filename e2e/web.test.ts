@@ -1,16 +1,20 @@
-// The web UI in real Chromium (playwright-core with Debian's chromium) against the real
-// local server, with a pushed repository that includes hostile files.
+// The web UI in real Chromium (playwright-core driving the headless Chromium that the
+// @sparticuz/chromium npm package ships) against the real local server, with a pushed
+// repository that includes hostile files. Screenshots go to e2e/out/screenshots;
+// `npm run docs` copies them to docs/screenshots.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import chromiumBinary from "@sparticuz/chromium";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalServer } from "./server";
 import { commitFile, git, gitEnv, gitRun, makeRepo, tempDir } from "./git";
 import { signUp } from "./accounts";
+import { screenshotsDir as shots } from "./generated";
 
 const server = new LocalServer();
-const shots = join(import.meta.dirname, "../docs/screenshots");
 let browser: Browser;
 let page: Page;
 let src: string;
@@ -19,6 +23,51 @@ const dialogs: string[] = [];
 
 // A 1x1 PNG.
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+
+/**
+ * The package's flags are meant for serverless functions; those that would weaken what the
+ * tests check (same-origin policy, mixed content) or run everything in one process are
+ * dropped, and the browser is kept off the network: the tests need only the local server.
+ */
+const UNWANTED_FLAGS = new Set(["--disable-web-security", "--allow-running-insecure-content", "--single-process"]);
+const OFFLINE_FLAGS = [
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-quic",
+  "--disable-gpu",
+];
+
+async function launchChromium(): Promise<Browser> {
+  const executablePath = await chromiumBinary.executablePath();
+  // Without a system fontconfig, use the fonts the package unpacks next to the binary.
+  const env: Record<string, string> = {};
+  if (!existsSync("/etc/fonts/fonts.conf") && !process.env.FONTCONFIG_PATH) env.FONTCONFIG_PATH = join(tmpdir(), "fonts");
+  return chromium.launch({
+    executablePath,
+    args: [...chromiumBinary.args.filter((a) => !UNWANTED_FLAGS.has(a)), ...OFFLINE_FLAGS],
+    headless: true,
+    env: { ...process.env, ...env },
+  });
+}
+
+/** The names of the files (not directories) in a zip archive, from its central directory. */
+function zipEntries(zip: Buffer): string[] {
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (eocd < 0) throw new Error("not a zip archive: no end of central directory");
+  const count = zip.readUInt16LE(eocd + 10);
+  let at = zip.readUInt32LE(eocd + 16);
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error(`bad central directory entry ${i}`);
+    const nameLength = zip.readUInt16LE(at + 28);
+    const name = zip.toString("utf8", at + 46, at + 46 + nameLength);
+    if (!name.endsWith("/")) names.push(name);
+    at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+  }
+  return names;
+}
 
 /** Makes a repository public through the API, so anonymous pages can show it. */
 async function publish(name: string): Promise<void> {
@@ -79,19 +128,7 @@ beforeAll(async () => {
   await git(src, "push", "-q", `${base}.git`, "main", "feature/login", "v1.0");
   await publish("demo");
 
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on("dialog", async (d) => {
     dialogs.push(d.message());
@@ -245,14 +282,9 @@ describe("web UI in Chromium", () => {
     const zip = await page.request.get(`${base}/archive/v1.0.zip`);
     expect(zip.headers()["content-type"]).toBe("application/zip");
     writeFileSync(join(dir, "ours.zip"), await zip.body());
-    const unzip = execFileSync("python3", [
-      "-c",
-      "import zipfile,sys; print('\\n'.join(sorted(n.split('/',1)[1] for n in zipfile.ZipFile(sys.argv[1]).namelist() if not n.endswith('/'))))",
-      join(dir, "ours.zip"),
-    ])
-      .toString()
-      .trim()
-      .split("\n");
+    const unzip = zipEntries(readFileSync(join(dir, "ours.zip")))
+      .map((n) => n.replace(/^[^/]+\//, ""))
+      .sort();
     expect(unzip).toEqual(list(["-tzf", "theirs.tar.gz"]));
   });
 
