@@ -77,15 +77,6 @@ const esCredential = (): Credential => ({ type: "Plain", username: account.usern
 const esGitClient: Client = {
   name: `libgit2 1.9 (es-git ${esGitVersion})`,
   shallow: true,
-  known: {
-    "shallow clone": {
-      error: /invalid packet line/,
-      why:
-        "libgit2 1.9 accepts a `shallow <oid>` line only without a trailing LF, as C git's upload-pack sends it; " +
-        "Gitflare's protocol v0/v1 upload-pack ends it with an LF, so libgit2 stops with `invalid packet line`. " +
-        "(libgit2 shallow-clones from C git's `git http-backend` on the same machine.)",
-    },
-  },
   async clone(url, dir, depth) {
     await cloneRepository(url, dir, { fetch: { credential: esCredential(), ...(depth ? { depth } : {}) } });
   },

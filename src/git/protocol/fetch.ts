@@ -64,8 +64,8 @@ export async function* fetchV2(repo: RepoView, args: string[]): AsyncGenerator<U
   const plan = shallowPlan(repo, req);
   if (req.deepen || req.clientShallow.size) {
     out.push(pktLine("shallow-info\n"));
-    for (const s of plan.shallow) out.push(pktLine(`shallow ${s}\n`));
-    for (const s of plan.unshallow) out.push(pktLine(`unshallow ${s}\n`));
+    for (const s of plan.shallow) out.push(pktLine(`shallow ${s}`));
+    for (const s of plan.unshallow) out.push(pktLine(`unshallow ${s}`));
     out.push(DELIM);
   }
   if (wantedRefs.length) {

@@ -122,8 +122,8 @@ export async function* serveV0(repo: RepoView, body: Uint8Array): AsyncGenerator
   const out: Uint8Array[] = [];
   const plan = shallowPlan(repo, req);
   if (req.deepen) {
-    for (const s of plan.shallow) out.push(pktLine(`shallow ${s}\n`));
-    for (const s of plan.unshallow) out.push(pktLine(`unshallow ${s}\n`));
+    for (const s of plan.shallow) out.push(pktLine(`shallow ${s}`));
+    for (const s of plan.unshallow) out.push(pktLine(`unshallow ${s}`));
     out.push(FLUSH);
   }
 
