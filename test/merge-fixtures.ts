@@ -13,7 +13,7 @@ export interface MergeCase {
   ours: string;
   theirs: string;
   labels: { ours: string; theirs: string };
-  expected: { clean: boolean; tree: string; conflicts: string[] };
+  expected: { clean: boolean; tree: string; conflicts: string[]; bases: string[] };
 }
 
 export interface MergeFixture {
@@ -108,7 +108,7 @@ function textFiles(t: Tree): string[] {
 type Op = (g: Gen, t: Tree, side: 0 | 1, shared: { path?: string; other?: string }) => void;
 
 const ops: Record<string, Op> = {
-  edit: (g, t, side, s) => {
+  edit: (g, t, _side, s) => {
     const p = s.path ?? g.pick(textFiles(t));
     const f = t.get(p);
     if (f) f.data = editText(g, f.data);
@@ -124,13 +124,13 @@ const ops: Record<string, Op> = {
   add: (g, t) => {
     t.set(g.path(t), { mode: "100644", data: g.text() });
   },
-  addSame: (g, t, side, s) => {
+  addSame: (_g, t, _side, s) => {
     t.set(s.path!, { mode: "100644", data: Buffer.from(`shared ${s.path}\n`) });
   },
-  addDifferent: (g, t, side, s) => {
+  addDifferent: (g, t, _side, s) => {
     t.set(s.path!, { mode: "100644", data: g.text() });
   },
-  delete: (g, t, side, s) => {
+  delete: (g, t, _side, s) => {
     t.delete(s.path ?? g.pick([...t.keys()]));
   },
   rename: (g, t, side, s) => {
@@ -141,14 +141,14 @@ const ops: Record<string, Op> = {
     const to = side === 1 && s.other ? s.other : g.path(t);
     t.set(to, f);
   },
-  renameEdit: (g, t, side, s) => {
+  renameEdit: (g, t, _side, s) => {
     const from = s.path ?? g.pick(textFiles(t));
     const f = t.get(from);
     if (!f) return;
     t.delete(from);
     t.set(g.path(t), { ...f, data: editText(g, f.data) });
   },
-  renameSameBasename: (g, t, side, s) => {
+  renameSameBasename: (g, t, _side, s) => {
     const from = s.path ?? g.pick(textFiles(t));
     const f = t.get(from);
     if (!f) return;
@@ -156,35 +156,35 @@ const ops: Record<string, Op> = {
     const dir = g.pick(["moved", "new/place", "x/y"]);
     t.set(`${dir}/${from.slice(from.lastIndexOf("/") + 1)}`, { ...f, data: g.int(2) ? editText(g, f.data) : f.data });
   },
-  chmod: (g, t, side, s) => {
+  chmod: (g, t, _side, s) => {
     const f = t.get(s.path ?? g.pick(textFiles(t)));
     if (f) f.mode = f.mode === "100644" ? "100755" : "100644";
   },
-  fileToDir: (g, t, side, s) => {
+  fileToDir: (g, t, _side, s) => {
     const p = s.path ?? g.pick(textFiles(t));
     t.delete(p);
     t.set(`${p}/inner.txt`, { mode: "100644", data: g.text() });
   },
-  dirAtPath: (g, t, side, s) => {
+  dirAtPath: (g, t, _side, s) => {
     t.set(`${s.path}/under.txt`, { mode: "100644", data: g.text() });
   },
-  fileAtPath: (g, t, side, s) => {
+  fileAtPath: (g, t, _side, s) => {
     t.set(s.path!, { mode: "100644", data: g.text() });
   },
-  symlink: (g, t, side, s) => {
+  symlink: (g, t, _side, s) => {
     t.set(s.path!, { mode: "120000", data: Buffer.from(`target-${g.int(1000)}`) });
   },
-  toSymlink: (g, t, side, s) => {
+  toSymlink: (g, t, _side, s) => {
     const p = s.path ?? g.pick(textFiles(t));
     t.set(p, { mode: "120000", data: Buffer.from(`link-${g.int(1000)}`) });
   },
-  binary: (g, t, side, s) => {
+  binary: (g, t, _side, s) => {
     t.set(s.path!, { mode: "100644", data: binary(g) });
   },
-  gitlink: (g, t, side, s) => {
+  gitlink: (g, t, _side, s) => {
     t.set(s.path!, { mode: "160000", data: Buffer.from(Array.from({ length: 40 }, () => "0123456789abcdef"[g.int(16)]).join("")) });
   },
-  crlf: (g, t, side, s) => {
+  crlf: (g, t, _side, s) => {
     const f = t.get(s.path!);
     if (f) f.data = Buffer.from(editText(g, f.data).toString("latin1").replace(/\r?\n/g, "\r\n"), "latin1");
   },
@@ -258,7 +258,7 @@ class Stream {
     const when = this.time++;
     const head = [`commit ${ref}`, `mark :${m}`, `author A <a@example.com> ${when} +0000`, `committer C <c@example.com> ${when} +0000`];
     this.parts.push(Buffer.from(`${head.join("\n")}\ndata ${Buffer.byteLength(message)}\n${message}\n`));
-    parents.forEach((p, i) => this.parts.push(Buffer.from(`${i === 0 ? "from" : "merge"} :${p}\n`)));
+    for (const [i, p] of parents.entries()) this.parts.push(Buffer.from(`${i === 0 ? "from" : "merge"} :${p}\n`));
     this.parts.push(Buffer.from("deleteall\n"));
     for (const [path, f] of [...tree].sort()) {
       if (f.mode === "160000") this.parts.push(Buffer.from(`M 160000 ${f.data.toString()} ${path}\n`));
@@ -331,19 +331,18 @@ export function buildMergeFixture(seed: number, perScenario: number, crissCrosse
     }
     git(dir, ["fast-import", "--quiet"], Buffer.concat(stream.parts));
     const objects = readAllObjects(dir);
+    const oids = new Map<string, string>();
+    for (const line of git(dir, ["for-each-ref", "--format=%(refname:short) %(objectname)"]).toString().trim().split("\n")) {
+      const [ref, oid] = line.split(" ");
+      oids.set(ref, oid);
+    }
     const cases: MergeCase[] = planned.map(({ name, category }) => {
       const labels = { ours: `${name}-ours`, theirs: `${name}-theirs` };
       const r = spawnSync("git", ["merge-tree", "--write-tree", "-z", "--name-only", labels.ours, labels.theirs], { cwd: dir });
       if (r.status !== 0 && r.status !== 1) throw new Error(`git merge-tree failed: ${r.stderr}`);
-      const rev = (ref: string) => git(dir, ["rev-parse", ref]).toString().trim();
-      return {
-        name,
-        category,
-        ours: rev(labels.ours),
-        theirs: rev(labels.theirs),
-        labels,
-        expected: { clean: r.status === 0, ...parseMergeTree(r.stdout) },
-      };
+      const bases = git(dir, ["merge-base", "--all", labels.ours, labels.theirs]).toString().trim().split("\n");
+      const expected = { clean: r.status === 0, ...parseMergeTree(r.stdout), bases };
+      return { name, category, ours: oids.get(labels.ours)!, theirs: oids.get(labels.theirs)!, labels, expected };
     });
     return { objects, cases };
   } finally {

@@ -1,7 +1,7 @@
 // Reads through the caller's MergeObjects with a budget, and keeps what the merge writes in
 // memory until the caller asks for it: a conflicted merge stores nothing, and a clean one
 // stores only the objects its result tree reaches.
-import { Budget } from "./budget";
+import type { Budget } from "./budget";
 import {
   type CommitInfo,
   EMPTY_TREE,
