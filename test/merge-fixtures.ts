@@ -216,6 +216,14 @@ function twoSided(
 }
 
 const anyText = (g: Gen, base: Tree) => ({ path: g.pick(textFiles(base)) });
+/** Long files of few distinct lines, where diffs have many equally good alignments. */
+const repetitive = (g: Gen, base: Tree) => {
+  const path = g.pick(textFiles(base));
+  const n = 100 + g.int(300);
+  const text = Array.from({ length: n }, () => g.pick(["}\n", "\n", "x = 1;\n", "return;\n"])).join("");
+  base.set(path, { mode: "100644", data: Buffer.from(text) });
+  return { path };
+};
 const fresh = (g: Gen, base: Tree) => ({ path: g.path(base) });
 
 const SCENARIOS: Scenario[] = [
@@ -241,6 +249,7 @@ const SCENARIOS: Scenario[] = [
   twoSided("binary", fresh, ["binary"], ["binary"]),
   twoSided("gitlinks", fresh, ["gitlink"], ["gitlink"]),
   twoSided("crlf", anyText, ["crlf"], ["editApart"]),
+  twoSided("repetitive lines", repetitive, ["edit", "edit"], ["edit", "edit"]),
   twoSided("mixed", () => ({}), ["editOwn", "add", "renameEdit"], ["editOwn", "delete", "add"]),
 ];
 
