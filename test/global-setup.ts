@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
+import { type MergeFixture, buildMergeFixture } from "./merge-fixtures";
 
 function git(cwd: string, args: string[], input?: string | Buffer): Buffer {
   return execFileSync("git", args, {
@@ -64,6 +65,7 @@ export default function setup(project: TestProject) {
       head,
       base,
     });
+    project.provide("mergeFixture", buildMergeFixture(Number(process.env.MERGE_SEED ?? 20260713), 10, 40));
     project.provide("fuzz", {
       iterations: Number(process.env.FUZZ_ITERATIONS ?? 150),
       seed: Number(process.env.FUZZ_SEED ?? 20261125),
@@ -84,5 +86,6 @@ declare module "vitest" {
       base: string;
     };
     fuzz: { iterations: number; seed: number };
+    mergeFixture: MergeFixture;
   }
 }
