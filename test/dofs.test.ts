@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Dofs } from "../src/fs/dofs";
 import { FsError } from "../src/fs/errors";
-import { createIsoGitFs } from "../src/fs/isogit-fs";
+import { createIsoGitFs } from "./isogit-fs";
 import { freshRepo, inRepo } from "./helpers";
 
 function bytes(n: number, seed = 1): Uint8Array {

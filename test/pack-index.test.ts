@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from "vitest";
 import * as git from "isomorphic-git";
-import { createIsoGitFs } from "../src/fs/isogit-fs";
+import { createIsoGitFs } from "./isogit-fs";
 import { writeIdxV2, readIdxV2 } from "../src/git/pack/idx";
 import { PackFormatError } from "../src/git/pack/entry";
 import type { Repository } from "../src/repo/repository";

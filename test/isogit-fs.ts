@@ -1,7 +1,9 @@
-// IsoGitFs: the `fs.promises` surface isomorphic-git expects, over DOFS.
+// IsoGitFs: the `fs.promises` surface isomorphic-git expects, over DOFS. Tests use it to
+// check that a third-party git implementation reads our repositories as git would; no
+// production path writes through isomorphic-git, whose loose objects our store does not read.
 // DOFS is synchronous; these wrappers only adapt shapes (encodings, Buffers, options).
 import { Buffer } from "node:buffer";
-import type { Dofs } from "./dofs";
+import type { Dofs } from "../src/fs/dofs";
 
 type Encoding = { encoding?: string } | string | undefined;
 
