@@ -467,6 +467,7 @@ export class Dofs {
     const row = this.node(p);
     const current = row && row.kind === FILE && !row.tier ? row : null;
     if (job && (!current || current.ino !== job.ino || current.size !== job.size)) {
+      // An upload R2 no longer knows (expired or aborted) needs no abort; R2 expires the rest.
       await bucket
         .resumeMultipartUpload(job.key, job.upload_id)
         .abort()
@@ -526,6 +527,7 @@ export class Dofs {
         }
         await writer.close();
       } catch (e) {
+        // The pipe has failed already; aborting is only to release it, and may fail too.
         await writer.abort(e).catch(() => undefined);
       }
     })();
@@ -570,6 +572,7 @@ export class Dofs {
       .map((r) => r.key);
     for (let i = 0; i < keys.length; i += 1000) await this.bucket.delete(keys.slice(i, i + 1000));
     for (const j of this.sql.exec<{ key: string; upload_id: string }>("SELECT key, upload_id FROM dofs_tier_job").toArray()) {
+      // An upload R2 no longer knows needs no abort; R2 expires unfinished ones anyway.
       await this.bucket
         .resumeMultipartUpload(j.key, j.upload_id)
         .abort()

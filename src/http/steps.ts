@@ -164,6 +164,7 @@ export class Segments {
 
   async cancel(): Promise<void> {
     this.ended = true;
+    // The rest of the body is not wanted; a client already gone has nothing to cancel.
     await this.reader.cancel().catch(() => undefined);
   }
 }

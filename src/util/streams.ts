@@ -19,6 +19,7 @@ export async function readLimited(stream: ReadableStream<Uint8Array>, limit: num
       if (done) break;
       total += value.byteLength;
       if (total > limit) {
+        // Refused already; cancelling only tells the sender, whose stream may be gone.
         await reader.cancel().catch(() => undefined);
         throw new BodyTooLargeError(limit);
       }
