@@ -8,6 +8,13 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 export const GIT_REALM = 'Basic realm="Gitflare", charset="UTF-8"';
 
+/** git's own advice to caches (http-backend sends the same). */
+export const GIT_NO_CACHE = {
+  "Cache-Control": "no-cache, max-age=0, must-revalidate",
+  Pragma: "no-cache",
+  Expires: "Fri, 01 Jan 1980 00:00:00 GMT",
+};
+
 /** A refusal at the HTTP boundary: a status and a message meant for the person asking. */
 export class HttpError extends Error {
   constructor(

@@ -9,7 +9,7 @@ import type { Download, GitService, ProtocolVersion, PushState, Refused } from "
 import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } from "../access/check";
 import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
-import { GIT_REALM, plainText } from "./responses";
+import { GIT_NO_CACHE, GIT_REALM, plainText } from "./responses";
 import { repoKey } from "../util/names";
 import { BadBodyError, BodyTooLargeError, readLimited } from "../util/streams";
 import { Segments, receivePackResult, segmentableLength, slicedPush, steppedUpload } from "./steps";
@@ -19,13 +19,6 @@ type C = Context<{ Bindings: Env }>;
 
 /** A fetch request is wants, haves and arguments: far below this even for huge repositories. */
 const MAX_UPLOAD_REQUEST = 32 * 1024 * 1024;
-
-/** git's own advice to caches (http-backend sends the same). */
-export const GIT_NO_CACHE = {
-  "Cache-Control": "no-cache, max-age=0, must-revalidate",
-  Pragma: "no-cache",
-  Expires: "Fri, 01 Jan 1980 00:00:00 GMT",
-};
 
 /** A refusal in the form git clients understand: 401 makes git ask for credentials. */
 export function gitRefusal(a: Refusal, method: string): Response {

@@ -4,11 +4,12 @@
 // invocation of the repository, with its own CPU budget.
 import type { Repository } from "../repo/repository";
 import type { PushStep, UploadStep } from "../repo/contract";
+import { GIT_NO_CACHE } from "./responses";
 import { errPkt, sideband as sidebandFrames, sidebandError } from "../git/protocol/pkt-line";
 
 /** Headers of a receive-pack answer. */
 export function receivePackResult(): Record<string, string> {
-  return { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" };
+  return { "Content-Type": "application/x-git-receive-pack-result", ...GIT_NO_CACHE };
 }
 
 /**
