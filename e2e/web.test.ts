@@ -242,6 +242,31 @@ describe("web UI in Chromium", () => {
     expect(await page.locator("td.name").textContent()).toBe("v1.0");
   });
 
+  it("switches branches from a selector that loads the names on demand, and without JavaScript", async () => {
+    await page.goto(`${base}/blob/main/src/app.ts`);
+    const names = page.locator("details.refs [data-ref-list] a");
+    // The page carries no names: they come when the selector opens.
+    expect(await names.count()).toBe(0);
+    await page.click("details.refs > summary");
+    await names.first().waitFor();
+    expect(await names.allTextContents()).toEqual(["main", "feature/login", "v1.0"]);
+    await shot("ref-selector");
+    await page.fill("details.refs [data-ref-filter]", "LOGIN");
+    await expect.poll(() => names.allTextContents()).toEqual(["feature/login"]);
+    await names.first().click();
+    await page.waitForURL(`${base}/blob/feature/login/src/app.ts`);
+    expect(await page.locator("details.refs > summary").textContent()).toContain("feature/login");
+
+    const noScript = await browser.newContext({ javaScriptEnabled: false });
+    const plain = await noScript.newPage();
+    await plain.goto(`${base}/tree/main/src`);
+    await plain.click("details.refs > summary");
+    await plain.click("details.refs >> text=All branches");
+    await plain.waitForURL(`${base}/branches`);
+    expect(await plain.locator("td.name a", { hasText: "feature/login" }).count()).toBe(1);
+    await noScript.close();
+  });
+
   it("blames a file line by line", async () => {
     await page.goto(`${base}/blame/feature/login/src/app.ts`);
     const cells = await page.locator("td.blame").allTextContents();
@@ -305,6 +330,19 @@ describe("web UI in Chromium", () => {
     ]) {
       const res = await page.goto(server.url + path);
       expect(res!.status()).toBe(404);
+    }
+    // As people type and paste them: a trailing slash, an abbreviated id, a branch name.
+    const short = (await git(src, "rev-parse", "--short=7", "HEAD")).trim();
+    for (const [path, landing] of [
+      ["/acme/demo/", "/acme/demo"],
+      ["/acme/demo/branches/", "/acme/demo/branches"],
+      [`/acme/demo/commit/${short}`, `/acme/demo/commit/${short}`],
+      [`/acme/demo/tree/${short}/src`, `/acme/demo/tree/${short}/src`],
+      ["/acme/demo/commit/main", "/acme/demo/commit/main"],
+    ]) {
+      const res = await page.goto(server.url + path);
+      expect(res!.status(), path).toBe(200);
+      expect(new URL(page.url()).pathname, path).toBe(landing);
     }
   });
 

@@ -40,6 +40,14 @@ describe("browse", () => {
       expect(b.resolve(["main"])).toEqual({ ref: "main", commit: fixtures.head, path: "" });
       expect(b.resolve([fixtures.base, "b0.txt"])?.path).toBe("b0.txt");
       expect(b.resolve(["nope", "a.txt"])).toBeNull();
+      // Abbreviated ids (4 or more hex digits) and HEAD, as git's rev-parse reads them;
+      // a resolved id is given in full.
+      expect(b.resolve([fixtures.base.slice(0, 7), "b0.txt"])).toEqual({ ref: fixtures.base, commit: fixtures.base, path: "b0.txt" });
+      expect(b.resolve([fixtures.head.slice(0, 12).toUpperCase()])?.commit).toBe(fixtures.head);
+      expect(b.resolve([fixtures.head.slice(0, 3)])).toBeNull();
+      expect(b.commitsNamed(fixtures.head.slice(0, 4)).map((c) => c.commit)).toContain(fixtures.head);
+      repo.refs.setHead("refs/heads/main");
+      expect(b.resolve(["HEAD", "a.txt"])).toEqual({ ref: "main", commit: fixtures.head, path: "a.txt" });
     }));
 
   it("walks history and file history, and blames lines to the commits that made them", () =>

@@ -42,6 +42,9 @@ function kindOf(mode: string): TreeItem["kind"] {
   return "blob";
 }
 
+/** How many objects an abbreviated id is checked against; an ambiguity page lists at most these. */
+const ABBREV_CANDIDATES = 50;
+
 export class Browser {
   /** Parsed trees by id: history pages look the same trees up again and again. */
   private readonly trees = new ByteLru<string, TreeEntry[]>(4 * 1024 * 1024, (t) => approxBytes(t));
@@ -83,7 +86,10 @@ export class Browser {
 
   /**
    * Splits "feature/x/src/main.ts" into a ref and a path the way GitHub does: the
-   * longest prefix that names a branch or tag wins; a full commit id also works.
+   * longest prefix that names a branch or tag wins. Then, as git's rev-parse goes on,
+   * HEAD, and a commit id, full or abbreviated to a unique prefix of 4 or more hex
+   * digits (an annotated tag's id names the commit it points at); a resolved id is
+   * spelled out in full, as links built from it must not become ambiguous later.
    */
   resolve(parts: string[]): { ref: string; commit: string; path: string } | null {
     const refs = this.refs.list();
@@ -98,10 +104,35 @@ export class Browser {
         }
       }
     }
-    if (parts.length && /^[0-9a-f]{40}$/.test(parts[0]) && this.store.typeOf(parts[0]) === 1) {
-      return { ref: parts[0], commit: parts[0], path: parts.slice(1).join("/") };
+    if (!parts.length) return null;
+    const path = parts.slice(1).join("/");
+    if (parts[0] === "HEAD") {
+      const oid = this.refs.head().oid;
+      const commit = oid ? (this.store.peel(oid) ?? oid) : null;
+      return commit && this.store.typeOf(commit) === 1 ? { ref: this.defaultBranch() ?? commit, commit, path } : null;
     }
-    return null;
+    const named = this.commitsNamed(parts[0]);
+    return named.length === 1 ? { ref: named[0].commit, commit: named[0].commit, path } : null;
+  }
+
+  /**
+   * The commits that `rev`, read as a full or abbreviated object id, may name: what
+   * git calls the commit-ish candidates (commits, and annotated tags peeled to commits;
+   * trees and blobs with the same prefix do not count). More than one: ambiguous.
+   */
+  commitsNamed(rev: string, limit = ABBREV_CANDIDATES): { oid: string; type: "commit" | "tag"; commit: string }[] {
+    if (!/^[0-9a-fA-F]{4,40}$/.test(rev)) return [];
+    const out: { oid: string; type: "commit" | "tag"; commit: string }[] = [];
+    const seen = new Set<string>();
+    for (const o of this.store.withPrefix(rev.toLowerCase(), [1, 4], limit)) {
+      const commit = o.type === 4 ? this.store.peel(o.oid) : o.type === 1 ? o.oid : null;
+      if (!commit || this.store.typeOf(commit) !== 1) continue;
+      // A tag whose commit is itself a candidate adds no ambiguity: both name one commit.
+      if (seen.has(commit)) continue;
+      seen.add(commit);
+      out.push({ oid: o.oid, type: o.type === 4 ? "tag" : "commit", commit });
+    }
+    return out;
   }
 
   async commit(oid: string): Promise<CommitSummary> {

@@ -167,8 +167,15 @@ export class Repository extends DurableObject<Env> {
     return { at, commits: commits.slice(0, 30), more: commits.length > 30 };
   }
 
-  async commitView(oid: string, full = false) {
-    return this.exists() && /^[0-9a-f]{40}$/.test(oid) ? this.views.commit(oid, full) : null;
+  /** The commit a rev names: a full or abbreviated id, a branch or a tag (possibly with slashes). */
+  async commitView(rev: string, full = false) {
+    const at = this.at(rev.split("/"));
+    return at && !at.path ? this.views.commit(at.commit, full) : null;
+  }
+
+  /** The commits an abbreviated id names when it names more than one, or null. */
+  async ambiguityView(rev: string) {
+    return this.exists() ? this.views.ambiguity(rev) : null;
   }
 
   async compareView(base: string[], head: string[], full = false) {

@@ -209,6 +209,13 @@ export class Views {
     return out.sort((a, b) => (b.commit?.committer.timestamp ?? 0) - (a.commit?.committer.timestamp ?? 0));
   }
 
+  /** When `rev` is an id prefix shared by several commits: those commits, for a page to list. */
+  async ambiguity(rev: string): Promise<{ oid: string; type: "commit" | "tag"; commit: CommitSummary }[] | null> {
+    const named = this.browser.commitsNamed(rev);
+    if (named.length < 2) return null;
+    return Promise.all(named.map(async (n) => ({ oid: n.oid, type: n.type, commit: await this.browser.commit(n.commit) })));
+  }
+
   blame(at: Resolved) {
     return this.browser.blame(at.commit, at.path);
   }

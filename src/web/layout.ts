@@ -143,7 +143,6 @@ export const JS = `
     var copy = e.target.closest("[data-copy]");
     if (copy) { navigator.clipboard && navigator.clipboard.writeText(copy.getAttribute("data-copy")); copy.textContent = "Copied"; }
   });
-  document.addEventListener("change", function(e){ if (e.target.matches("select[data-nav]")) location.href = e.target.value; });
   function mark(){ var m = /^#L(\\d+)(?:-L(\\d+))?$/.exec(location.hash); document.querySelectorAll("tr.hl").forEach(function(r){ r.classList.remove("hl"); });
     if (!m) return; var a = +m[1], b = +(m[2] || m[1]);
     for (var i = Math.min(a,b); i <= Math.max(a,b); i++) { var r = document.getElementById("L" + i); if (r) r.classList.add("hl"); } }

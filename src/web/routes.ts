@@ -19,9 +19,24 @@ import { pageError } from "./errors";
 import { highlightLines } from "./highlight";
 import { renderMarkdown } from "./markdown";
 import { download } from "../http/smart-http";
+import { REF_SELECTOR_CSS, REF_SELECTOR_JS, matchRefs, refSelector as selector } from "./ref-selector";
 
 export const web = new Hono<{ Bindings: Env }>();
 web.onError(pageError);
+
+// A page's URL with a trailing slash (`/:owner/:repo/`, `/:owner/:repo/branches/`) is that
+// page, as on GitHub: one redirect to the URL without it serves every page route, those
+// of other files too. Not for the API, static files, raw files and archives (whose names
+// are exact); git's own paths never end with a slash. No empty segment, so the target
+// can never read as `//host`.
+const SLASHED = /^(\/[^/]+(?:\/[^/]+)*)\/+$/;
+const EXACT_PATHS = /^\/(api|static)\/|^\/[^/]+\/[^/]+\/(raw|archive)\//;
+web.use("*", async (c, next) => {
+  const url = new URL(c.req.url);
+  const slashed = c.req.method === "GET" || c.req.method === "HEAD" ? SLASHED.exec(url.pathname) : null;
+  if (!slashed || EXACT_PATHS.test(url.pathname)) return next();
+  return c.redirect(slashed[1] + url.search, 301);
+});
 
 const RAW_LIMIT = 25 * 1024 * 1024;
 const IMAGE_TYPES: Record<string, string> = {
@@ -71,6 +86,41 @@ function restOf(c: C, kind: string): string[] {
 
 const enc = (p: string) => p.split("/").map(encodeURIComponent).join("/");
 
+/**
+ * When `rev` is an abbreviated id that several commits share, the page that lists them
+ * (each linked through `link`) with 300 Multiple Choices, as git's "short object ID is
+ * ambiguous" does; otherwise null.
+ */
+async function ambiguityPage(c: C, repo: Repo, rev: string, link: (oid: string) => string): Promise<Response | null> {
+  const candidates = /^[0-9a-fA-F]{4,39}$/.test(rev) ? await repo.stub.ambiguityView(rev) : null;
+  if (!candidates) return null;
+  return c.html(
+    page(
+      c,
+      `${rev} is ambiguous`,
+      html`${repoHeader(repo, "code")}<div class="box"><div class="head">The short id <code>${rev}</code> names ${candidates.length} commits; choose one</div>
+<table class="list">${candidates.map(
+        (k) =>
+          html`<tr><td class="name"><a href="${link(k.commit.oid)}"><code>${k.oid}</code></a>${k.type === "tag" ? html` <span class="muted">tag</span>` : ""}</td><td class="msg">${k.commit.subject}</td><td class="age">${k.commit.author.name} · ${relativeTime(k.commit.committer.timestamp)}</td></tr>`,
+      )}</table></div>`,
+    ),
+    300,
+  );
+}
+
+/** The same page as `/:owner/:repo/<kind>/<parts>`, at another commit. */
+function atCommit(c: C, repo: Repo, kind: string, parts: string[]): (oid: string) => string {
+  const search = new URL(c.req.url).search;
+  return (oid) => `${repo.base}/${kind}/${[oid, ...parts.slice(1)].map(encodeURIComponent).join("/")}${search}`;
+}
+
+/** What a page whose view found nothing answers: the ambiguity page, or a 404 with `message`. */
+async function missingAt(c: C, repo: Repo, kind: string, parts: string[], message: string): Promise<Response> {
+  const choices = await ambiguityPage(c, repo, parts[0] ?? "", atCommit(c, repo, kind, parts));
+  if (choices) return choices;
+  throw new NotFound(message);
+}
+
 export function repoHeader(repo: Repo, tab: string): Html {
   const tabs = [
     ["code", repo.base, "Code"],
@@ -84,13 +134,7 @@ export function repoHeader(repo: Repo, tab: string): Html {
 }
 
 function refSelector(repo: Repo, current: string, kind: string, path: string): Html {
-  const option = (name: string, group: string) =>
-    html`<option value="${repo.base}/${kind}/${enc(name)}${path ? "/" + enc(path) : ""}"${name === current ? raw(" selected") : ""}>${group}${name}</option>`;
-  return html`<select data-nav aria-label="Branch or tag">${repo.summary.branches.map((b) => option(b, ""))}${repo.summary.tags.map((t) => option(t, "tag: "))}${
-    repo.summary.branches.includes(current) || repo.summary.tags.includes(current)
-      ? ""
-      : html`<option selected>${current.slice(0, 12)}</option>`
-  }</select>`;
+  return selector({ base: repo.base, branches: repo.summary.branches, tags: repo.summary.tags }, current, kind, path);
 }
 
 function crumbs(repo: Repo, ref: string, path: string): Html {
@@ -129,9 +173,11 @@ function readmeBox(repo: Repo, ref: string, readme: { path: string; text: string
 
 // ---- static ------------------------------------------------------------------
 
-web.get("/static/app.css", (c) => c.body(CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300" }));
+web.get("/static/app.css", (c) =>
+  c.body(CSS + REF_SELECTOR_CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300" }),
+);
 web.get("/static/app.js", (c) =>
-  c.body(JS, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=300" }),
+  c.body(JS + REF_SELECTOR_JS, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=300" }),
 );
 
 // ---- home and owner -------------------------------------------------------------
@@ -217,8 +263,9 @@ ${readmeBox(repo, ref, listing.readme)}
 
 web.get("/:owner/:repo/tree/*", async (c) => {
   const repo = await openRepository(c);
-  const view = await repo.stub.treeView(restOf(c, "tree"));
-  if (!view) throw new NotFound("No such ref or directory.");
+  const parts = restOf(c, "tree");
+  const view = await repo.stub.treeView(parts);
+  if (!view) return missingAt(c, repo, "tree", parts, "No such ref or directory.");
   const { at, listing } = view;
   return c.html(
     page(
@@ -236,8 +283,9 @@ function codeTable(lines: string[]): Html {
 
 web.get("/:owner/:repo/blob/*", async (c) => {
   const repo = await openRepository(c);
-  const view = await repo.stub.blobView(restOf(c, "blob"));
-  if (!view) throw new NotFound("No such ref or file.");
+  const parts = restOf(c, "blob");
+  const view = await repo.stub.blobView(parts);
+  if (!view) return missingAt(c, repo, "blob", parts, "No such ref or file.");
   const { at, blob } = view;
   const rawUrl = `${repo.base}/raw/${enc(at.ref)}/${enc(at.path)}`;
   const ext = at.path.slice(at.path.lastIndexOf(".") + 1).toLowerCase();
@@ -267,8 +315,9 @@ web.get("/:owner/:repo/blob/*", async (c) => {
 
 web.get("/:owner/:repo/raw/*", async (c) => {
   const repo = await openRepository(c);
-  const view = await repo.stub.rawView(restOf(c, "raw"), RAW_LIMIT);
-  if (!view) return plainText(404, "Not found");
+  const parts = restOf(c, "raw");
+  const view = await repo.stub.rawView(parts, RAW_LIMIT);
+  if (!view) return (await ambiguityPage(c, repo, parts[0] ?? "", atCommit(c, repo, "raw", parts))) ?? plainText(404, "Not found");
   if (view.size > RAW_LIMIT) return plainText(413, `File too large to serve (${view.size} bytes); clone the repository instead.`);
   const name = view.at.path.slice(view.at.path.lastIndexOf("/") + 1);
   const ext = name.slice(name.lastIndexOf(".") + 1).toLowerCase();
@@ -291,8 +340,9 @@ web.get("/:owner/:repo/raw/*", async (c) => {
 
 web.get("/:owner/:repo/blame/*", async (c) => {
   const repo = await openRepository(c);
-  const view = await repo.stub.blameView(restOf(c, "blame"));
-  if (!view?.lines.length) throw new NotFound("No such ref or file.");
+  const parts = restOf(c, "blame");
+  const view = await repo.stub.blameView(parts);
+  if (!view?.lines.length) return missingAt(c, repo, "blame", parts, "No such ref or file.");
   const { at, lines } = view;
   const hl = highlightLines(lines.map((l) => l.line).join("\n") + "\n", at.path);
   return c.html(
@@ -313,8 +363,9 @@ web.get("/:owner/:repo/commits/*", async (c) => {
   const repo = await openRepository(c);
   const path = c.req.query("path");
   const pageNo = Math.max(0, Number(c.req.query("page") ?? 0) || 0);
-  const view = await repo.stub.logView(restOf(c, "commits"), path, pageNo);
-  if (!view) throw new NotFound("No such ref.");
+  const parts = restOf(c, "commits");
+  const view = await repo.stub.logView(parts, path, pageNo);
+  if (!view) return missingAt(c, repo, "commits", parts, "No such ref.");
   const q = (p: number) => `?${path ? `path=${encodeURIComponent(path)}&` : ""}page=${p}`;
   return c.html(
     page(
@@ -358,10 +409,11 @@ ${
 ${truncated ? html`<div class="notice">This diff is too large to show at once. <a href="?full=1">Show the whole diff</a> (or clone the repository).</div>` : ""}`;
 }
 
-web.get("/:owner/:repo/commit/:sha", async (c) => {
+web.get("/:owner/:repo/commit/*", async (c) => {
   const repo = await openRepository(c);
-  const view = await repo.stub.commitView(c.req.param("sha"), c.req.query("full") === "1");
-  if (!view) throw new NotFound("No such commit.");
+  const parts = restOf(c, "commit");
+  const view = await repo.stub.commitView(parts.join("/"), c.req.query("full") === "1");
+  if (!view) return missingAt(c, repo, "commit", parts, "No such commit.");
   const cm = view.commit;
   return c.html(
     page(
@@ -382,7 +434,16 @@ web.get("/:owner/:repo/compare/*", async (c) => {
   const [baseSpec, headSpec] = spec.split("...");
   if (!baseSpec || !headSpec) throw new NotFound("Compare two refs as /compare/base...head.");
   const view = await repo.stub.compareView(baseSpec.split("/"), headSpec.split("/"), c.req.query("full") === "1");
-  if (!view) throw new NotFound("No such refs.");
+  if (!view) {
+    // Whichever side is an ambiguous id gets the list, each candidate in its place.
+    const search = new URL(c.req.url).search;
+    const at = (b: string, h: string) => `${repo.base}/compare/${enc(b)}...${enc(h)}${search}`;
+    const choices =
+      (await ambiguityPage(c, repo, baseSpec, (oid) => at(oid, headSpec))) ??
+      (await ambiguityPage(c, repo, headSpec, (oid) => at(baseSpec, oid)));
+    if (choices) return choices;
+    throw new NotFound("No such refs.");
+  }
   return c.html(
     page(
       c,
@@ -434,10 +495,21 @@ web.get("/:owner/:repo/tags", async (c) => {
   );
 });
 
+// The selector's names on demand (./ref-selector.ts), behind the pages' access check.
+web.get("/:owner/:repo/refs.json", async (c) => {
+  const repo = await openRepository(c);
+  return c.json(matchRefs(repo.summary, c.req.query("q") ?? ""));
+});
+
 web.get("/:owner/:repo/archive/*", async (c) => {
   const repo = await openRepository(c);
   const spec = restOf(c, "archive").join("/");
   const m = /^(.+)\.(tar\.gz|zip)$/.exec(spec);
   if (!m) return plainText(404, "Not found");
-  return download(await repo.stub.archive(m[1], m[2], repo.name));
+  const archive = await repo.stub.archive(m[1], m[2], repo.name);
+  if (archive.kind === "refused" && archive.status === 404) {
+    const choices = await ambiguityPage(c, repo, m[1], (oid) => `${repo.base}/archive/${oid}.${m[2]}`);
+    if (choices) return choices;
+  }
+  return download(archive);
 });

@@ -330,6 +330,24 @@ export class ObjectStore implements BaseSource, PackSource {
     return row ? row.type : null;
   }
 
+  /**
+   * The objects of the given types (1 commit ... 4 tag) whose ids start with `prefix`
+   * (lower-case hex), at most `limit`, in id order: a range scan of the primary key,
+   * as git's abbreviated ids need.
+   */
+  withPrefix(prefix: string, types: number[], limit: number): { oid: string; type: number }[] {
+    // Every id is lower-case hex, so all that sort between `prefix` and `prefix + "g"` start with it.
+    return this.sql
+      .exec<{ oid: string; type: number }>(
+        `SELECT oid, type FROM git_object WHERE oid >= ? AND oid < ? AND type IN (${types.map(() => "?").join(",")}) ORDER BY oid LIMIT ?`,
+        prefix,
+        `${prefix}g`,
+        ...types,
+        limit,
+      )
+      .toArray();
+  }
+
   // ---- writing ---------------------------------------------------------------
 
   /** Indexes a pack that sits at a temporary path in DOFS. Throws PackFormatError. */
