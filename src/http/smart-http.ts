@@ -72,9 +72,9 @@ function serviceBody(request: Request, service: GitService): ReadableStream<Uint
   else if (encoding && encoding !== "identity" && encoding !== "gzip" && encoding !== "x-gzip")
     problem = `Unsupported Content-Encoding '${encoding}'`;
   if (problem) {
-    // The body will not be read; releasing it tells the client's stream so at once.
-    // A body that already failed has nothing left to release.
-    request.body?.cancel().catch(() => undefined);
+    // The body is left unread, not cancelled: the runtime then drains it and the client
+    // gets this answer. Cancelling resets the connection under a client still sending,
+    // which sees the reset instead (wrangler's local proxy answers 503 for it).
     return plainText(400, problem, GIT_NO_CACHE);
   }
   const body = request.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
