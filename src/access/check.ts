@@ -9,7 +9,7 @@ import type { Repository } from "../repo/repository";
 import type { Env } from "../util/env";
 import { type Caller, callerOf, userOf } from "../auth/caller";
 import { isValidName, isValidOwner, stripGitSuffix } from "../util/names";
-import { type RepoRecord, lookupRepo } from "./repos";
+import { type RepoRecord, RepoExists, insertRepo, lookupRepo, markCreated } from "./repos";
 import { type Permission, type Role, allows, roleOf } from "./roles";
 
 export interface Granted {
@@ -77,11 +77,20 @@ export async function checkAccess(c: AnyContext, need: Permission): Promise<Acce
       ? { ok: false, reason: "unauthenticated", caller, visible: false }
       : { ok: false, reason: "not-found", caller };
   if (!n || !found) return hidden();
-  const { repo } = found;
+  let { repo } = found;
   const callerId = userOf(caller)?.id;
   const collaborator = callerId === undefined ? null : (found.collaborators.get(callerId) ?? null);
   const role = roleOf(caller, { ownerId: repo.ownerId, isPrivate: repo.isPrivate, collaborator });
   if (!allows(role, "read")) return hidden();
+  if (repo.pending) {
+    // Creation writes the record, then the object (D1 and a Durable Object share no
+    // transaction). Until the object holds the repository, the record is not a
+    // repository on any surface; once it does, its creation is complete, whatever
+    // stopped the creator from saying so (a crash, a lost response).
+    if (!(await stubFor(c.env, repo).exists())) return hidden();
+    await markCreated(c.env.DB, repo.id);
+    repo = { ...repo, pending: false };
+  }
   if (found.redirected) return { ok: false, reason: "redirect", caller, location: movedUrl(c, n.owner, n.raw, repo) };
   if (!allows(role, need))
     return caller.kind === "anonymous"
@@ -100,14 +109,47 @@ export async function requireAccess(c: AnyContext, need: Permission): Promise<Gr
 /**
  * Push-to-create: a push to a repository that does not exist, under the caller's own
  * name, by a caller allowed to write, creates it (private). Returns the owner to create
- * it for, or null when this push may not create anything.
+ * it for, and the pending record an unfinished creation left (see `checkAccess`) to
+ * reuse, or null when this push may not create anything. Call it after `checkAccess`
+ * refused with not-found.
  */
-export async function pushToCreateOwner(c: AnyContext): Promise<{ ownerId: number; owner: string; name: string } | null> {
+export async function pushToCreateOwner(
+  c: AnyContext,
+): Promise<{ ownerId: number; owner: string; name: string; pending: RepoRecord | null } | null> {
   const caller = await callerOf(c);
   const n = names(c);
   if (!n || caller.kind === "anonymous") return null;
   if (caller.kind === "token" && !allows(caller.scope, "write")) return null;
   if (caller.user.username.toLowerCase() !== n.owner.toLowerCase()) return null;
-  if (await lookupRepo(c.env.DB, n.owner, n.name)) return null;
-  return { ownerId: caller.user.id, owner: caller.user.username, name: n.name };
+  const found = await lookupRepo(c.env.DB, n.owner, n.name);
+  const reusable = found && !found.redirected && found.repo.pending && found.repo.ownerId === caller.user.id;
+  if (found && !reusable) return null;
+  return { ownerId: caller.user.id, owner: caller.user.username, name: n.name, pending: reusable ? found.repo : null };
+}
+
+/**
+ * The grant for a push that creates its repository: the record is inserted now, pending
+ * (or an unfinished one reused), and the push completes the creation when it stores
+ * something (`markCreated`). `inserted` says this push wrote the record, so it removes
+ * it again if it stores nothing. Null when the push may not create it.
+ */
+export async function pushToCreate(c: AnyContext): Promise<(Granted & { inserted: boolean }) | null> {
+  const target = await pushToCreateOwner(c);
+  if (!target) return null;
+  let repo = target.pending;
+  let inserted = false;
+  if (!repo) {
+    try {
+      repo = await insertRepo(c.env.DB, target.ownerId, target.owner, target.name, "", true);
+      inserted = true;
+    } catch (e) {
+      if (!(e instanceof RepoExists)) throw e;
+      // Another push is creating it at the same moment: it is ours either way.
+      repo = (await pushToCreateOwner(c))?.pending ?? null;
+      if (!repo) return null;
+    }
+  }
+  const caller = await callerOf(c);
+  const role = roleOf(caller, { ownerId: repo.ownerId, isPrivate: repo.isPrivate, collaborator: null });
+  return { ok: true, repo, role, caller, stub: stubFor(c.env, repo), base: `/${repo.owner}/${repo.name}`, inserted };
 }

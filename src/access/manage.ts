@@ -7,7 +7,10 @@ import {
   type RepoRecord,
   RepoExists,
   deleteRepoRecord,
+  dropPending,
   insertRepo,
+  lookupRepo,
+  markCreated,
   removeCollaborator,
   renameRepo,
   repoNameProblem,
@@ -26,15 +29,38 @@ export class SettingsError extends Error {
 }
 
 /**
- * Creates an empty repository for `owner`: its record, then the bare repository in its
- * Durable Object, with the description written there too. Throws RepoExists.
+ * Creates an empty repository for `owner`: its record (pending), then the bare
+ * repository in its Durable Object, with the description written there too, then the
+ * record is marked created. Stopped anywhere before that, it leaves a pending record that
+ * no surface shows, and which the next creation of the name takes over. Throws RepoExists.
  */
 export async function createRepository(env: Env, owner: User, name: string, description: string, isPrivate: boolean): Promise<RepoRecord> {
-  const repo = await insertRepo(env.DB, owner.id, owner.username, name, description, isPrivate);
+  const insert = () => insertRepo(env.DB, owner.id, owner.username, name, description, isPrivate);
+  let repo: RepoRecord;
+  try {
+    repo = await insert();
+  } catch (e) {
+    if (!(e instanceof RepoExists && (await dropAbandoned(env, owner.username, name)))) throw e;
+    repo = await insert();
+  }
   const stub = stubFor(env, repo);
   await stub.init();
   await stub.setDescription(description);
-  return repo;
+  await markCreated(env.DB, repo.id);
+  return { ...repo, pending: false };
+}
+
+/**
+ * Removes the record an unfinished creation left at owner/name (pending, and its object
+ * holds no repository), so that the name can be taken; true if it did. A push creating
+ * that name at this very moment, before it stored anything, loses its record; a new
+ * record of the name gets the same object name, so a creation finds its refs again.
+ */
+async function dropAbandoned(env: Env, owner: string, name: string): Promise<boolean> {
+  const found = await lookupRepo(env.DB, owner, name);
+  if (!found || found.redirected || !found.repo.pending) return false;
+  if (await stubFor(env, found.repo).exists()) return false;
+  return dropPending(env.DB, found.repo.id);
 }
 
 function requireAdmin(g: Granted): void {
@@ -63,7 +89,10 @@ export async function rename(env: Env, g: Granted, newName: string): Promise<str
   if (problem) throw new SettingsError(problem);
   if (name === g.repo.name) return name;
   try {
-    await renameRepo(env.DB, g.repo, name);
+    await renameRepo(env.DB, g.repo, name).catch(async (e) => {
+      if (!(e instanceof RepoExists && (await dropAbandoned(env, g.repo.owner, name)))) throw e;
+      await renameRepo(env.DB, g.repo, name);
+    });
   } catch (e) {
     if (e instanceof RepoExists) throw new SettingsError(e.message, 409);
     throw e;

@@ -13,6 +13,12 @@ export interface RepoRecord {
   doName: string;
   createdAt: number;
   pushedAt: number | null;
+  /**
+   * Created in D1 but not yet known to exist in its Durable Object (see
+   * migrations/0002_pending_repos.sql): the access check treats it as missing until the
+   * object holds a repository.
+   */
+  pending: boolean;
 }
 
 type RepoRow = {
@@ -25,6 +31,7 @@ type RepoRow = {
   do_name: string;
   created_at: number;
   pushed_at: number | null;
+  pending: number;
 };
 
 function toRecord(r: RepoRow): RepoRecord {
@@ -38,10 +45,12 @@ function toRecord(r: RepoRow): RepoRecord {
     doName: r.do_name,
     createdAt: r.created_at,
     pushedAt: r.pushed_at,
+    pending: r.pending === 1,
   };
 }
 
-const COLUMNS = "r.id, r.owner_id, u.username AS owner, r.name, r.description, r.is_private, r.do_name, r.created_at, r.pushed_at";
+const COLUMNS =
+  "r.id, r.owner_id, u.username AS owner, r.name, r.description, r.is_private, r.do_name, r.created_at, r.pushed_at, r.pending";
 
 export function repoNameProblem(name: string): string | null {
   return isValidName(name) ? null : "Repository names may contain letters, digits, '.', '-' and '_' (at most 100), and cannot end in .git.";
@@ -91,9 +100,9 @@ export async function lookupRepo(db: D1Database, owner: string, name: string): P
 }
 
 /**
- * Records a new repository. The Durable Object is named owner/name as the design says,
- * unless a renamed repository still holds that name, in which case a suffix keeps the
- * two apart.
+ * Records a new repository, pending until `markCreated`. The Durable Object is named
+ * owner/name as the design says, unless a renamed repository still holds that name, in
+ * which case a suffix keeps the two apart.
  */
 export async function insertRepo(
   db: D1Database,
@@ -113,8 +122,8 @@ export async function insertRepo(
       db.prepare("DELETE FROM repo_redirects WHERE owner_id = ? AND name = ?").bind(ownerId, name),
       db
         .prepare(
-          `INSERT INTO repos (owner_id, name, description, is_private, do_name, created_at) VALUES (?, ?, ?, ?, ?, ?)
-           RETURNING id, owner_id, ? AS owner, name, description, is_private, do_name, created_at, pushed_at`,
+          `INSERT INTO repos (owner_id, name, description, is_private, do_name, created_at, pending) VALUES (?, ?, ?, ?, ?, ?, 1)
+           RETURNING id, owner_id, ? AS owner, name, description, is_private, do_name, created_at, pushed_at, pending`,
         )
         .bind(ownerId, name, description, isPrivate ? 1 : 0, doName, now, owner),
     ]);
@@ -161,6 +170,23 @@ export async function touchPushed(db: D1Database, id: number): Promise<void> {
   await db.prepare("UPDATE repos SET pushed_at = ? WHERE id = ?").bind(Date.now(), id).run();
 }
 
+/** Ends a record's pending state: its Durable Object holds the repository now. */
+export async function markCreated(db: D1Database, id: number, pushed = false): Promise<void> {
+  await db
+    .prepare("UPDATE repos SET pending = 0, pushed_at = CASE WHEN ?2 THEN ?3 ELSE pushed_at END WHERE id = ?1")
+    .bind(id, pushed ? 1 : 0, Date.now())
+    .run();
+}
+
+/**
+ * Drops a record whose creation never completed. Only a pending record goes: a
+ * repository that exists by now is kept whoever else settled it.
+ */
+export async function dropPending(db: D1Database, id: number): Promise<boolean> {
+  const r = await db.prepare("DELETE FROM repos WHERE id = ? AND pending = 1").bind(id).run();
+  return r.meta.changes > 0;
+}
+
 /** Repositories the user (or an anonymous visitor, for null) may see, newest first. */
 export async function visibleRepos(
   db: D1Database,
@@ -173,7 +199,7 @@ export async function visibleRepos(
   const { results } = await db
     .prepare(
       `SELECT ${COLUMNS} FROM repos r JOIN users u ON u.id = r.owner_id
-       WHERE ${vis} AND (?2 IS NULL OR r.owner_id = ?2) ORDER BY coalesce(r.pushed_at, r.created_at) DESC LIMIT ?3`,
+       WHERE ${vis} AND r.pending = 0 AND (?2 IS NULL OR r.owner_id = ?2) ORDER BY coalesce(r.pushed_at, r.created_at) DESC LIMIT ?3`,
     )
     .bind(viewer?.id ?? -1, opts.ownerId ?? null, opts.limit ?? 100)
     .all<RepoRow>();

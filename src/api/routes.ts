@@ -12,26 +12,15 @@ import { callerOf } from "../auth/caller";
 import { isValidOwner } from "../util/names";
 import { Forbidden, HttpError, Unauthenticated } from "../http/responses";
 import { apiError } from "./errors";
+import { readJsonObject, typedFields } from "./json-body";
 
 export const api = new Hono<{ Bindings: Env }>();
 api.onError(apiError);
 type C = Context<{ Bindings: Env }>;
 
-/** The JSON body of a change, or null if it is not JSON. */
-async function jsonBody(c: C): Promise<Record<string, unknown> | null> {
-  if (!(c.req.header("Content-Type") ?? "").toLowerCase().startsWith("application/json")) return null;
-  try {
-    const v = await c.req.json();
-    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    // Malformed JSON is answered like any other body that is not a JSON object.
-    return null;
-  }
-}
-
 /** The JSON object a change sends; 415 with `hint` when there is none. */
 async function requireJson(c: C, hint: string): Promise<Record<string, unknown>> {
-  const body = await jsonBody(c);
+  const body = await readJsonObject(c.req.raw);
   if (!body) throw new HttpError(415, hint);
   return body;
 }
@@ -71,9 +60,10 @@ api.post("/repos/:owner/:repo", async (c) => {
   const problem = repoNameProblem(name);
   if (problem) throw new HttpError(400, problem);
   const body = await requireJson(c, "send a JSON object with Content-Type: application/json (it may be {})");
-  const description = typeof body.description === "string" ? body.description.slice(0, 350) : "";
+  const fields = typedFields(body, { description: "string", private: "boolean" });
+  const description = (fields.description ?? "").slice(0, 350);
   try {
-    return c.json(repoJson(c, await createRepository(c.env, caller.user, name, description, body.private !== false)), 201);
+    return c.json(repoJson(c, await createRepository(c.env, caller.user, name, description, fields.private !== false)), 201);
   } catch (e) {
     throw e instanceof RepoExists ? new HttpError(409, "repository already exists") : e;
   }
@@ -88,12 +78,10 @@ api.get("/repos/:owner/:repo", async (c) => {
 api.patch("/repos/:owner/:repo", async (c) => {
   const a = await requireAccess(c, "admin");
   const body = await requireJson(c, "send a JSON object with Content-Type: application/json");
-  await updateSettings(c.env, a, {
-    description: typeof body.description === "string" ? body.description : undefined,
-    isPrivate: typeof body.private === "boolean" ? body.private : undefined,
-    defaultBranch: typeof body.default_branch === "string" ? body.default_branch : undefined,
-  });
-  const name = typeof body.name === "string" ? await rename(c.env, a, body.name) : a.repo.name;
+  // Every field is checked before anything changes.
+  const fields = typedFields(body, { description: "string", private: "boolean", default_branch: "string", name: "string" });
+  await updateSettings(c.env, a, { description: fields.description, isPrivate: fields.private, defaultBranch: fields.default_branch });
+  const name = fields.name !== undefined ? await rename(c.env, a, fields.name) : a.repo.name;
   return c.json({ owner: a.repo.owner, name });
 });
 
@@ -110,7 +98,7 @@ api.get("/repos/:owner/:repo/collaborators", async (c) => {
 
 api.put("/repos/:owner/:repo/collaborators/:user", async (c) => {
   const a = await requireAccess(c, "admin");
-  const body = await jsonBody(c);
+  const body = await readJsonObject(c.req.raw);
   const role = typeof body?.role === "string" ? body.role : "";
   if (!isCollaboratorRole(role)) throw new HttpError(400, "role must be read, write or admin");
   await addCollaborator(c.env, a, c.req.param("user"), role);

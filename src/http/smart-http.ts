@@ -6,11 +6,14 @@
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
 import type { Download, GitService, ProtocolVersion, PushState, Refused } from "../repo/contract";
-import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } from "../access/check";
-import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
+import { type Access, type Refusal, checkAccess, pushToCreate, pushToCreateOwner } from "../access/check";
+import { dropPending, markCreated, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
 import { GIT_NO_CACHE, GIT_REALM, plainText } from "./responses";
-import { repoKey } from "../util/names";
+import { concatBytes } from "../util/bytes";
+import { advertiseNoRefs } from "../git/protocol/advertise";
+import { RECEIVE_PACK_CAPS } from "../git/protocol/capabilities";
+import { FLUSH, pktLine } from "../git/protocol/pkt-line";
 import { BadBodyError, BodyTooLargeError, readLimited } from "../util/streams";
 import { Segments, receivePackResult, segmentableLength, slicedPush, steppedUpload } from "./steps";
 
@@ -62,9 +65,9 @@ function serviceBody(request: Request, service: GitService): ReadableStream<Uint
   else if (encoding && encoding !== "identity" && encoding !== "gzip" && encoding !== "x-gzip")
     problem = `Unsupported Content-Encoding '${encoding}'`;
   if (problem) {
-    // The body will not be read; releasing it tells the client's stream so at once.
-    // A body that already failed has nothing left to release.
-    request.body?.cancel().catch(() => undefined);
+    // The body is left unread, not cancelled: the runtime then drains it and the client
+    // gets this answer. Cancelling resets the connection under a client still sending,
+    // which sees the reset instead (wrangler's local proxy answers 503 for it).
     return plainText(400, problem, GIT_NO_CACHE);
   }
   const body = request.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
@@ -73,38 +76,24 @@ function serviceBody(request: Request, service: GitService): ReadableStream<Uint
 
 /**
  * Access for a push. A push under the caller's own name to a repository that does not
- * exist yet may create it; `create` says whether to record it now (the POST) or only
- * to advertise an empty repository (info/refs).
+ * exist yet creates it: `pushToCreate` records it, pending, and the push completes the
+ * creation once it has stored something (see `settle` below and `checkAccess`).
  */
-async function pushAccess(c: C, create: boolean): Promise<Access & { created?: boolean }> {
+async function pushAccess(c: C): Promise<Access & { inserted?: boolean }> {
   const access = await checkAccess(c, "write");
   if (access.ok || (access.reason !== "not-found" && access.reason !== "unauthenticated")) return access;
-  const owner = await pushToCreateOwner(c);
-  if (!owner) return access;
-  if (!create) {
-    // Advertise an empty repository from an object that holds nothing.
-    const repo = {
-      id: 0,
-      ownerId: owner.ownerId,
-      owner: owner.owner,
-      name: owner.name,
-      description: "",
-      isPrivate: true,
-      doName: `${repoKey(owner.owner, owner.name)}~new`,
-      createdAt: 0,
-      pushedAt: null,
-    };
-    return { ok: true, repo, role: "owner", caller: access.caller, stub: stubFor(c.env, repo), base: "" };
-  }
-  let created = false;
-  try {
-    await insertRepo(c.env.DB, owner.ownerId, owner.owner, owner.name, "", true);
-    created = true;
-  } catch (e) {
-    // Another push created it first; it is ours either way.
-    if (!(e instanceof RepoExists)) throw e;
-  }
-  return { ...(await checkAccess(c, "write")), created };
+  // A concurrent push that finished creating it between the two looks is pushed into as usual.
+  return (await pushToCreate(c)) ?? (await checkAccess(c, "write"));
+}
+
+/**
+ * What a repository that does not exist yet advertises to a push that may create it:
+ * no refs, only capabilities under the zero id. Made here, so that asking creates
+ * nothing (no record, no Durable Object); the push itself creates the repository.
+ */
+function newRepositoryAdvertisement(version: ProtocolVersion): Response {
+  const bytes = concatBytes([pktLine("# service=git-receive-pack\n"), FLUSH, advertiseNoRefs(RECEIVE_PACK_CAPS, version === 1 ? 1 : 0)]);
+  return new Response(bytes, { headers: { "Content-Type": "application/x-git-receive-pack-advertisement", ...GIT_NO_CACHE } });
 }
 
 smartHttp.get("/:owner/:repo/info/refs", async (c) => {
@@ -113,8 +102,12 @@ smartHttp.get("/:owner/:repo/info/refs", async (c) => {
     return plainText(403, "Dumb HTTP is not supported: use a git client with smart HTTP (git 1.6.6 or later).", GIT_NO_CACHE);
   }
   const need: Permission = service === "git-receive-pack" ? "write" : "read";
-  const access = need === "write" ? await pushAccess(c, false) : await checkAccess(c, need);
-  if (!access.ok) return gitRefusal(access, "GET");
+  const access = await checkAccess(c, need);
+  if (!access.ok) {
+    const creatable = need === "write" && (access.reason === "not-found" || access.reason === "unauthenticated");
+    if (creatable && (await pushToCreateOwner(c))) return newRepositoryAdvertisement(protocolVersion(c.req.raw));
+    return gitRefusal(access, "GET");
+  }
   const ad = await access.stub.advertise(service, protocolVersion(c.req.raw));
   if (ad.kind === "refused") return refused(ad);
   return new Response(ad.bytes, { headers: { "Content-Type": `application/x-${service}-advertisement`, ...GIT_NO_CACHE } });
@@ -148,26 +141,31 @@ smartHttp.post("/:owner/:repo/git-upload-pack", async (c) => {
 smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   const body = serviceBody(c.req.raw, "git-receive-pack");
   if (body instanceof Response) return body;
-  const access = await pushAccess(c, true);
+  const access = await pushAccess(c);
   if (!access.ok) {
     // A push refused before it starts: its body is not wanted (and may be large).
     body.cancel().catch(() => undefined);
     return gitRefusal(access, "POST");
   }
   const { stub } = access;
-  // A push that was to create the repository but stored nothing (refused before any
-  // command ran) leaves no empty repository behind. Listings sort by the last push.
+  // A push that creates the repository completes its creation once the object holds it;
+  // one that stored nothing (refused before any command ran) leaves no empty repository
+  // behind. A crash before this runs leaves the record pending, which the access check
+  // settles the same way. Listings sort by the last push.
+  const creating = access.repo.pending;
   const settle = async () => {
-    if (access.created && !(await stub.exists())) await deleteRepoRecord(c.env.DB, access.repo.id);
-    else await touchPushed(c.env.DB, access.repo.id);
+    if (!creating) await touchPushed(c.env.DB, access.repo.id);
+    else if (await stub.exists()) await markCreated(c.env.DB, access.repo.id, true);
+    else if (access.inserted) await dropPending(c.env.DB, access.repo.id);
   };
   const answer = async (state: PushState, log: string): Promise<Response> => {
     if (state.kind === "indexing") return slicedPush(stub, state.job, state.progress, log, (p) => c.executionCtx.waitUntil(p.then(settle)));
-    // Only a push that created the repository must settle before answering (a refused one
-    // removes what it created); the listing time can be written after the response.
-    if (access.created) await settle();
+    // Only a push that creates the repository must settle before answering (the next
+    // request must find it, or a refused one must find nothing); the listing time can be
+    // written after the response.
+    if (creating) await settle();
     if (state.kind === "refused") return refused(state);
-    if (!access.created) c.executionCtx.waitUntil(settle());
+    if (!creating) c.executionCtx.waitUntil(settle());
     if (state.kind === "receiving") throw new Error("receive-pack: a whole body was left receiving");
     console.log(`receive-pack: ${log}`);
     return new Response(state.report, { headers: receivePackResult() });

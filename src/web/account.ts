@@ -105,8 +105,11 @@ account.post("/login", async (c) => {
   const login = (form.login ?? "").trim();
   const password = form.password ?? "";
   // Failures count per address and per account, so neither spraying one password over
-  // many accounts nor many passwords at one account gets far.
-  const keys = [`login:ip:${clientAddress(c.req.raw)}`, `login:user:${login.toLowerCase()}`];
+  // many accounts nor many passwords at one account gets far. An account is counted by
+  // its id, so its username and its email share one count; a name that is no account
+  // is counted by the name.
+  const found = login ? await findLogin(c.env.DB, login) : null;
+  const keys = [`login:ip:${clientAddress(c.req.raw)}`, found ? `login:account:${found.user.id}` : `login:name:${login.toLowerCase()}`];
   for (const key of keys) {
     const wait = await retryAfter(c.env.DB, key, LOGIN_LIMIT);
     if (wait > 0) {
@@ -114,7 +117,6 @@ account.post("/login", async (c) => {
       return loginPage(c, `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60_000)} minute(s).`, login, 429);
     }
   }
-  const found = login ? await findLogin(c.env.DB, login) : null;
   const ok = found ? await verifyPassword(password, found.passwordHash) : (await burnPasswordCheck(password), false);
   if (!found || !ok) {
     for (const key of keys) await recordFailure(c.env.DB, key, LOGIN_LIMIT);

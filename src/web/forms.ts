@@ -25,7 +25,15 @@ export async function readForm(c: Context): Promise<{ form: Form; caller: Caller
   return { form, caller };
 }
 
+/**
+ * A path on this site only: one `/` and then a path character (RFC 3986 pchar), taken
+ * as given. Anything else (`//host`, `/\host`, a tab or newline that a browser strips
+ * to make `//host`, a backslash it reads as `/`, any control or non-ASCII character)
+ * would let the address leave the site, so it goes home instead.
+ */
+const SAFE_PATH = /^\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@%][A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]*)?$/;
+
 /** A safe place to go after signing in: a path on this site, never another origin. */
 export function safeNext(next: string | undefined): string {
-  return next?.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  return next !== undefined && SAFE_PATH.test(next) ? next : "/";
 }

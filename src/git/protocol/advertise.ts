@@ -27,8 +27,20 @@ export function advertiseRefs(repo: RepoView, caps: string[], version: 0 | 1, pe
       if (peeled) lines.push(`${peeled} ${name}^{}`);
     }
   }
-  if (lines.length === 0) lines.push(`${ZERO_OID} capabilities^{}`);
-  for (const [i, line] of lines.entries()) out.push(pktLine(i === 0 ? `${line}\0${allCaps.join(" ")}\n` : `${line}\n`));
-  out.push(FLUSH);
+  out.push(refLines(lines, allCaps));
   return concatBytes(out);
+}
+
+/**
+ * The v0/v1 advertisement of a repository with no refs, which reads no storage: the
+ * Worker answers with it for a repository a push is about to create.
+ */
+export function advertiseNoRefs(caps: string[], version: 0 | 1): Uint8Array {
+  return concatBytes([...(version === 1 ? [pktLine("version 1\n")] : []), refLines([], caps)]);
+}
+
+/** Ref lines, capabilities after the first (under the zero id when there is none), and a flush. */
+function refLines(lines: string[], caps: string[]): Uint8Array {
+  const all = lines.length ? lines : [`${ZERO_OID} capabilities^{}`];
+  return concatBytes([...all.map((line, i) => pktLine(i === 0 ? `${line}\0${caps.join(" ")}\n` : `${line}\n`)), FLUSH]);
 }
