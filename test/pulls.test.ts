@@ -5,7 +5,8 @@ import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { Dofs } from "../src/fs/dofs";
 import { hashObject, parseCommit } from "../src/git/object/object";
-import { pktLine } from "../src/git/protocol/pkt-line";
+import { PktReader, pktLine } from "../src/git/protocol/pkt-line";
+import { beginPush } from "../src/git/protocol/receive-pack";
 import { INCOMING_DIR, commitObjects } from "../src/git/ref-transaction";
 import { RefStore } from "../src/git/refs";
 import { ObjectStore } from "../src/git/store/object-store";
@@ -352,6 +353,43 @@ describe("ref transaction", () => {
       expect(repo.store.packs().length).toBe(packs + 1);
       expect(repo.refs.resolve("refs/heads/direct")).toBe(hashObject("commit", commit));
       expect(repo.store.commit(hashObject("commit", commit)).parents).toEqual([fx.main]);
+    });
+  });
+});
+
+describe("pushes move refs through the same transaction", () => {
+  it("ask the ref policy about each ref: git gets ng for the refused ones, the rest apply", async () => {
+    const name = `pulls/r${Date.now().toString(36)}${n++}`;
+    const stub = env.REPO.getByName(name);
+    await stub.init();
+    await inRepo(stub, async (repo) => {
+      const seen: string[] = [];
+      const ctx = {
+        fs: repo.fs,
+        store: repo.store,
+        refs: repo.refs,
+        user: "alice",
+        policy: {
+          refuse(update: { name: string }, actor: { via: string; user?: string }) {
+            seen.push(`${actor.via} ${actor.user} ${update.name}`);
+            return update.name === "refs/heads/main" ? "protected branch: changes must be made through a pull request" : null;
+          },
+        },
+      };
+      const commands = [`${ZERO} ${fx.main} refs/heads/main`, `${ZERO} ${fx.branches.clean.oid} refs/heads/clean`];
+      const lines = commands.map((c, i) => pktLine(i === 0 ? `${c}\0report-status\n` : `${c}\n`));
+      const body = new Blob([concatBytes([...lines, enc("0000"), fromBase64(fx.pack)])]).stream();
+      const reader = new PktReader(body);
+      const started = await beginPush(ctx, reader);
+      if (!("upload" in started)) throw new Error("expected a pack to upload");
+      await started.upload.receive(reader.rest());
+      const done = started.upload.complete(started.push);
+      if (!("job" in done)) throw new Error("expected an indexing job");
+      const report = dec(await done.job.finish());
+      expect(report).toContain("ng refs/heads/main protected branch: changes must be made through a pull request");
+      expect(report).toContain("ok refs/heads/clean");
+      expect(seen).toEqual(["push alice refs/heads/main", "push alice refs/heads/clean"]);
+      expect(Object.fromEntries(repo.refs.list())).toEqual({ "refs/heads/clean": fx.branches.clean.oid });
     });
   });
 });
