@@ -7,6 +7,8 @@ declare global {
     interface Env extends Omit<WorkerEnv, "REPO"> {
       REPO: DurableObjectNamespace<Repository>;
       TEST_MIGRATIONS: D1Migration[];
+      /** C git in Node over an exported repository (test/git-check.ts). */
+      GIT_CHECK: Fetcher;
     }
   }
 }

@@ -11,6 +11,7 @@ import { PushLog, type PushRecord } from "./push-log";
 import { Views } from "./views";
 import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport } from "./maintenance";
 import { GitHttp, stepConfig } from "./git-http";
+import { type MergeabilityAnswer, PullMerges, type PullMergeRequest, type PullMergeResult, closesIssues } from "./pulls";
 import type {
   Advertisement,
   Download,
@@ -302,5 +303,41 @@ export class Repository extends DurableObject<Env> {
     const at = this.exists() ? this.views.resolve(ref.split("/")) : null;
     if (!at || (format !== "tar.gz" && format !== "zip")) return { kind: "refused", status: 404, message: "No such ref." };
     return this.git.archive(at.commit, at.ref, format, name);
+  }
+
+  // ---- pull requests: mergeability and merges (RPC; see ./pulls/) ----------------
+  // The git side only: the PR records (numbers, titles, state) are kept by their callers.
+
+  private pullMerges: { store: ObjectStore; merges: PullMerges } | null = null;
+
+  /** The merge service over the current layers (rebuilt after `destroy`). */
+  private pulls(): PullMerges {
+    if (this.pullMerges?.store !== this.store) {
+      this.pullMerges = { store: this.store, merges: new PullMerges({ fs: this.fs, store: this.store, refs: this.refs }) };
+    }
+    return this.pullMerges.merges;
+  }
+
+  /** Whether `head` merges into `base` (branch names, refs or commit ids); null without a repository. */
+  async pullMergeability(base: string, head: string, options: { rebase?: boolean } = {}): Promise<MergeabilityAnswer | null> {
+    return this.exists() ? this.pulls().mergeability(base, head, options) : null;
+  }
+
+  /** Merges a pull request: the base branch moves by compare-and-swap with the new commits. */
+  async mergePull(request: PullMergeRequest): Promise<PullMergeResult> {
+    if (!this.exists()) return { merged: false, reason: "not-found", message: "Not Found", status: 404, retryable: false };
+    const result = await this.pulls().merge(request);
+    if (result.merged) await this.scheduleMaintenance(10_000);
+    return result;
+  }
+
+  /** Whether a push has brought `head` into `base`: the pull request is then merged. */
+  async pullMergedByPush(base: string, head: string): Promise<boolean> {
+    return this.exists() ? this.pulls().isMergedByPush(base, head) : false;
+  }
+
+  /** Issue numbers that a PR description or commit message closes (`Fixes #N`, …). */
+  closesIssues(text: string, repository?: string): number[] {
+    return closesIssues(text, repository);
   }
 }

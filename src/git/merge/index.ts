@@ -80,3 +80,19 @@ export function mergeCommits(objects: MergeObjects, ours: string, theirs: string
     return finish(store, await mergeRecursive(store, graph, bases, h1, h2, labels.ours, labels.theirs, 0));
   });
 }
+
+/** `git merge-base --all ours theirs`: the best common ancestors, newest first. */
+export async function findMergeBases(
+  objects: MergeObjects,
+  ours: string,
+  theirs: string,
+  options: Pick<MergeOptions, "limits"> = {},
+): Promise<{ bases: string[] } | { tooLarge: true; message: string }> {
+  try {
+    const graph = new CommitGraph(new MergeStore(objects, new Budget(options.limits ?? DEFAULT_LIMITS)));
+    return { bases: (await mergeBases(graph, await graph.get(ours), await graph.get(theirs))).map((n) => n.id) };
+  } catch (e) {
+    if (e instanceof TooLargeError) return { tooLarge: true, message: TOO_LARGE_MESSAGE };
+    throw e;
+  }
+}

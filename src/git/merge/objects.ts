@@ -34,11 +34,15 @@ export function canonMode(mode: number): number {
 }
 
 const enc = new TextEncoder();
-const latin1 = new TextDecoder("latin1");
-
-/** Paths and names are kept as latin1 strings: one char per byte, so they sort as git's strcmp. */
+/**
+ * Paths and names are kept as latin1 strings: one char per byte, so they sort as git's strcmp.
+ * Not TextDecoder("latin1"), which is windows-1252 and turns bytes 0x80-0x9f (in many UTF-8
+ * names: "€" is e2 82 ac) into other characters, which nameToBytes cannot give back.
+ */
 export function bytesToName(b: Uint8Array): string {
-  return latin1.decode(b);
+  let s = "";
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+  return s;
 }
 
 export function nameToBytes(s: string): Uint8Array {

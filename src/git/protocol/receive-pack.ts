@@ -13,13 +13,13 @@ import { BadBodyError } from "../../util/streams";
 import type { ObjectStore } from "../store/object-store";
 import { OBJ_COMMIT, ZERO_OID, isOid } from "../object/object";
 import { PackFormatError } from "../pack/entry";
-import { writeIdxV2 } from "../pack/idx";
 import type { IndexResult, PackIndexer } from "../pack/indexer";
 import type { RefStore, RefUpdate } from "../refs";
+import { INCOMING_DIR, type RefPolicy, applyRefTransaction } from "../ref-transaction";
 import { parseCapabilities } from "./capabilities";
 import { FLUSH, PktLineError, type PktReader, errPkt, pktLine, pktText, sideband } from "./pkt-line";
 
-export const INCOMING_DIR = "/objects/incoming";
+export { INCOMING_DIR };
 
 export interface PushCommand {
   old: string;
@@ -56,6 +56,10 @@ export interface ReceiveContext {
   hooks?: PushHooks[];
   /** Runs before the first ref update of a repository that had no refs. */
   onFirstPush?(): void;
+  /** Rules on which refs may move (protected branches), asked where every ref moves. */
+  policy?: RefPolicy | null;
+  /** The account pushing, for the policy. */
+  user?: string;
 }
 
 export class ReceivePackError extends Error {
@@ -336,36 +340,26 @@ function commit(
   atomic: boolean,
 ): CommandResult[] {
   const updates: RefUpdate[] = pending.filter((p) => !p.reason).map((p) => ({ name: p.cmd.ref, old: p.cmd.old, new: p.cmd.new }));
-  let outcome: Map<string, { ok: boolean; reason?: string }> = new Map();
   const hadRefs = ctx.refs.list().size > 0;
-  const packNeeded = updates.some((u) => u.new !== ZERO_OID) && indexed !== null && indexed.objects.length > 0;
-  try {
-    ctx.fs.transaction(() => {
-      const pack = packNeeded ? ctx.store.commitPack(tempPath!, indexed!, writeIdxV2(indexed!.objects, indexed!.packChecksum)) : null;
+  const outcome = applyRefTransaction(ctx, {
+    updates,
+    atomic,
+    actor: { via: "push", user: ctx.user },
+    pack: tempPath && indexed ? { tempPath, indexed } : null,
+    before: () => {
       if (!hadRefs && updates.length) ctx.onFirstPush?.();
-      const results = ctx.refs.update(updates, atomic);
-      // The first push into an empty repository sends, in one closed pack, everything its
-      // refs reach: a full clone can then be served that pack as stored.
+    },
+    // The first push into an empty repository sends, in one closed pack, everything its
+    // refs reach: a full clone can then be served that pack as stored.
+    after: (results, pack) => {
       if (pack && !hadRefs && indexed!.closed && results.every((r) => r.ok)) ctx.store.markCovering(pack, ctx.refs.digest());
-      outcome = new Map(results.map((r) => [r.name, r.ok ? { ok: true } : { ok: false, reason: r.reason }]));
-      // Nothing moved: keep nothing of this push.
-      if (!results.some((r) => r.ok)) throw new NothingApplied();
-    });
-  } catch (e) {
-    if (!(e instanceof NothingApplied)) {
-      if (tempPath && ctx.fs.exists(tempPath)) ctx.fs.unlink(tempPath);
-      if (isFsError(e, "ENOSPC")) {
-        return pending.map((p) => ({ ref: p.ref, ok: false, reason: "repository quota exceeded" }));
-      }
-      throw e;
-    }
-  }
-  if (tempPath && ctx.fs.exists(tempPath)) ctx.fs.unlink(tempPath);
+    },
+  });
+  if (outcome.kind === "quota") return pending.map((p) => ({ ref: p.ref, ok: false, reason: outcome.message }));
+  const byRef = new Map(outcome.results.map((r) => [r.name, r]));
   return pending.map((p) => {
     if (p.reason) return { ref: p.ref, ok: false, reason: p.reason };
-    const o = outcome.get(p.ref);
+    const o = byRef.get(p.ref);
     return o?.ok ? { ref: p.ref, ok: true } : { ref: p.ref, ok: false, reason: o?.reason ?? "failed to update ref" };
   });
 }
-
-class NothingApplied extends Error {}
