@@ -72,6 +72,8 @@ export function stepConfig(env: Env): StepConfig {
 interface UploadJob {
   gen: AsyncGenerator<Uint8Array>;
   sidebandErrors: boolean;
+  /** When its first call began: any pack location it holds was read after that. */
+  began: number;
 }
 
 interface PushUpload {
@@ -86,6 +88,8 @@ export class GitHttp {
   });
   private readonly pushUploads = new Jobs<PushUpload>((u) => u.upload.abort());
   private readonly pushJobs = new Jobs<PushJob>((j) => j.abandon());
+  /** First calls of clones and fetches still running, by when each began. */
+  private readonly answering = new Set<{ began: number }>();
 
   constructor(
     private readonly host: GitHttpHost,
@@ -123,6 +127,26 @@ export class GitHttp {
    * first step runs before anything is answered, so a bad request gets an `ERR` line.
    */
   async uploadPack(body: ReadableStream<Uint8Array>, version: ProtocolVersion): Promise<UploadStart> {
+    const call = { began: Date.now() };
+    this.answering.add(call);
+    try {
+      return await this.startUpload(body, version, call.began);
+    } finally {
+      this.answering.delete(call);
+    }
+  }
+
+  /**
+   * When the oldest clone or fetch in flight began, or null when none is: maintenance
+   * keeps the packs that such a fetch may still be reading.
+   */
+  oldestFetch(): number | null {
+    let oldest: number | null = null;
+    for (const { began } of [...this.answering, ...this.uploads.jobs()]) oldest = Math.min(oldest ?? began, began);
+    return oldest;
+  }
+
+  private async startUpload(body: ReadableStream<Uint8Array>, version: ProtocolVersion, began: number): Promise<UploadStart> {
     if (!this.host.exists()) {
       await cancel(body);
       return notFound();
@@ -137,7 +161,7 @@ export class GitHttp {
     } catch (e) {
       return { kind: "answer", bytes: requestError(e), sidebandErrors };
     }
-    const job: UploadJob = { gen, sidebandErrors };
+    const job: UploadJob = { gen, sidebandErrors, began };
     const part = await produce(job, this.config.firstBytes, first);
     if (part.done) return { kind: "answer", bytes: part.bytes, sidebandErrors };
     return { kind: "answer", bytes: part.bytes, job: this.uploads.add(job), sidebandErrors };

@@ -26,6 +26,11 @@ export class Jobs<T> {
     return entry?.job;
   }
 
+  /** The jobs held now (read only: for looking at what is in flight). */
+  *jobs(): IterableIterator<T> {
+    for (const { job } of this.held.values()) yield job;
+  }
+
   /** Removes a job that is finished; its resources are the caller's. */
   take(id: string): T | undefined {
     const job = this.held.get(id)?.job;
