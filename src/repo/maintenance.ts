@@ -135,7 +135,10 @@ export class Maintenance {
     if (this.repack.merging() !== null) {
       const { copied, done } = await this.repack.copy({ objects: this.config.sliceObjects, bytes: this.config.sliceBytes });
       report.copied = copied;
-      if (done) report.merged = this.repack.finish(now, () => this.refs.digest());
+      if (done) {
+        report.merged = this.repack.finish(now, () => this.refs.digest());
+        report.deleted += this.repack.deleteRetired(now, this.config.graceMs, this.oldestFetch());
+      }
       report.more = true;
       return report;
     }
