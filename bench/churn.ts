@@ -276,6 +276,8 @@ function cgitBytes(countObjects: string): number {
   return field("size") + field("size-pack");
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 export function churnMarkdown(r: ChurnResult): string {
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   const h = r.held;
@@ -290,7 +292,7 @@ export function churnMarkdown(r: ChurnResult): string {
   const tiers = (t: { count: number; sqlite_bytes: number; r2_bytes: number }) =>
     `${t.count}: ${mb(t.sqlite_bytes)} in SQLite, ${mb(t.r2_bytes)} in R2`;
   const lines = [
-    `${r.pushes} pushes, each a commit that replaces one file with ${mb(r.blobBytes)} of random bytes (${mb(r.pushedBytes)} of history that does not compress), alarms running maintenance behind them. A clone begun after push ${r.heldFrom} is held open (not read on) until the end, so the packs that repacks retire meanwhile wait for it. Maintenance is then run to rest (${r.slices[0]} slices by request, ${(r.maintenanceMs[0] / 1000).toFixed(1)} s); the clone is read to its end (${mb(r.heldClone.bytes)}, its pack ${r.heldClone.indexed ? "passes" : "FAILS"} \`git index-pack\`); maintenance is run to rest again (${r.slices[1]} slices).`,
+    `${r.pushes} pushes, each a commit that replaces one file with ${mb(r.blobBytes)} of random bytes (${mb(r.pushedBytes)} of history that does not compress), alarms running maintenance behind them. A clone begun after push ${r.heldFrom} is held open (not read on) until the end, so the packs that repacks retire meanwhile wait for it. Maintenance is then run to rest (${plural(r.slices[0], "slice")} by request, ${(r.maintenanceMs[0] / 1000).toFixed(1)} s); the clone is read to its end (${mb(r.heldClone.bytes)}, its pack ${r.heldClone.indexed ? "passes" : "FAILS"} \`git index-pack\`); maintenance is run to rest again (${plural(r.slices[1], "slice")}).`,
     "",
     "| | at rest, the clone still in flight | at rest, after the clone ended | peak |",
     "|---|---|---|---|",

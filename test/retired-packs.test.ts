@@ -8,6 +8,7 @@ import { pktLine } from "../src/git/protocol/pkt-line";
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object/object";
 import { indexPack } from "../src/git/pack/indexer";
 import type { ObjectLocation } from "../src/git/pack/source";
+import { Dofs } from "../src/fs/dofs";
 import type { Repository } from "../src/repo/repository";
 import { buildPack, oidOf } from "./pack-builder";
 import { freshRepo, inRepo, ownerFetch } from "./helpers";
@@ -20,8 +21,9 @@ let n = 0;
 const NO_TIERING = { tierMinBytes: Number.MAX_SAFE_INTEGER, tierAgeMs: Number.MAX_SAFE_INTEGER, retiredTierMinBytes: 0 };
 
 /** Pushes a commit with one 48 KiB random blob on top of `parent`: a pack that does not compress. */
-async function pushBulky(url: string, parent: string | null, i: number): Promise<string> {
-  const blob = crypto.getRandomValues(new Uint8Array(48 * 1024));
+async function pushBulky(url: string, parent: string | null, i: number, size = 48 * 1024): Promise<string> {
+  const blob = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) crypto.getRandomValues(blob.subarray(at, at + 65536));
   const tree = concatBytes([enc(`100644 f${i}\0`), fromHex(oidOf(OBJ_BLOB, blob))]);
   const commit = enc(
     `tree ${oidOf(OBJ_TREE, tree)}\n${parent ? `parent ${parent}\n` : ""}author A <a@b> ${1700000000 + i} +0000\ncommitter A <a@b> ${1700000000 + i} +0000\n\nbulk ${i}\n`,
@@ -42,11 +44,11 @@ async function pushBulky(url: string, parent: string | null, i: number): Promise
 }
 
 /** A repository of `pushes` bulky commits, one pack each. */
-async function churned(pushes: number) {
+async function churned(pushes: number, size?: number) {
   const name = `retired/r${Date.now().toString(36)}${n++}`;
   const url = `http://gitflare.test/${name}`;
   let tip: string | null = null;
-  for (let i = 0; i < pushes; i++) tip = await pushBulky(url, tip, i);
+  for (let i = 0; i < pushes; i++) tip = await pushBulky(url, tip, i, size);
   const stub = env.REPO.getByName(name);
   expect((await stub.packs()).length).toBe(pushes);
   return { url, stub, tip: tip! };
@@ -179,6 +181,29 @@ describe("retired packs", () => {
     await stub.abandonUpload(start.job);
   });
 
+  it("wait for an export that is streaming them, which leaves retired packs out", async () => {
+    const { url, stub } = await churned(3, 512 * 1024);
+    const res = await ownerFetch(`${url}/export.tar`);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const parts = [(await reader.read()).value!];
+    await quiesce(stub);
+    expect((await stub.packs()).length).toBe(1);
+    expect((await stub.storage()).retired.count).toBe(3);
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      parts.push(r.value);
+    }
+    // Every pack the export began with, whole: the three it listed, and not the new one.
+    const names = tarNames(concatBytes(parts)).filter((p) => p.endsWith(".pack"));
+    expect(names.length).toBe(3);
+    await stub.maintenanceSlice(NO_TIERING);
+    expect((await stub.storage()).retired.count).toBe(0);
+    const after = tarNames(new Uint8Array(await (await ownerFetch(`${url}/export.tar`)).arrayBuffer()));
+    expect(after.filter((p) => p.endsWith(".pack")).length).toBe(1);
+  });
+
   it("are not needed by reads that located an object in them: the read finds its new copy", async () => {
     const { stub, tip } = await churned(3);
     await inRepo(stub, async (repo) => {
@@ -227,6 +252,21 @@ describe("the storage and maintenance API", () => {
   });
 });
 
+describe("a file deleted while it moves to R2 in parts", () => {
+  it("has its upload dropped when the trash is emptied", async () => {
+    await inRepo(freshRepo("space"), async (_repo, state) => {
+      const fs = new Dofs(state.storage, { bucket: env.PACKS, tierPartBytes: 5 * 1024 * 1024 });
+      const data = new Uint8Array(12 * 1024 * 1024);
+      for (let i = 0; i < data.byteLength; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+      fs.writeFile("/retired.pack", data);
+      expect(await fs.tierStep("/retired.pack", "packs/retired-mid-upload.pack", 5 * 1024 * 1024)).toBe("more");
+      fs.unlink("/retired.pack");
+      await fs.emptyR2Trash();
+      expect(state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dofs_tier_job").one().n).toBe(0);
+    });
+  });
+});
+
 describe("SQLite space", () => {
   it("comes back when DOFS deletes a file", async () => {
     await inRepo(freshRepo("space"), (repo, state) => {
@@ -248,4 +288,19 @@ function fetchPost(tip: string): RequestInit {
     headers: { "Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2" },
     body: fetchV2(tip),
   };
+}
+
+/** The names of the files in a tar, checking that each is there whole. */
+function tarNames(tar: Uint8Array): string[] {
+  const names: string[] = [];
+  for (let at = 0; at + 512 <= tar.byteLength; ) {
+    const header = tar.subarray(at, at + 512);
+    if (header.every((b) => b === 0)) break;
+    const name = dec(header.subarray(0, 100)).replace(/\0.*$/s, "");
+    const size = Number.parseInt(dec(header.subarray(124, 136)).replace(/\0.*$/s, "").trim() || "0", 8);
+    at += 512 + Math.ceil(size / 512) * 512;
+    expect(at).toBeLessThanOrEqual(tar.byteLength);
+    names.push(name);
+  }
+  return names;
 }

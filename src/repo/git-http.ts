@@ -3,7 +3,7 @@
 // (content types, encodings, status codes) is the Worker's; this answers in tagged
 // results and holds the jobs that large answers and pushes take.
 import type { Dofs } from "../fs/dofs";
-import type { ObjectStore } from "../git/store/object-store";
+import { type ObjectStore, PACK_DIR } from "../git/store/object-store";
 import type { RefStore } from "../git/refs";
 import type { Browser } from "../git/browse";
 import { INCOMING_DIR, type PackUpload, type PushHooks, type PushJob, type PushRequest, beginPush } from "../git/protocol/receive-pack";
@@ -88,7 +88,7 @@ export class GitHttp {
   });
   private readonly pushUploads = new Jobs<PushUpload>((u) => u.upload.abort());
   private readonly pushJobs = new Jobs<PushJob>((j) => j.abandon());
-  /** First calls of clones and fetches still running, by when each began. */
+  /** First calls of clones and fetches, and exports, still running, by when each began. */
   private readonly answering = new Set<{ began: number }>();
 
   constructor(
@@ -138,7 +138,8 @@ export class GitHttp {
 
   /**
    * When the oldest clone or fetch in flight began, or null when none is: maintenance
-   * keeps the packs that such a fetch may still be reading.
+   * keeps the packs that such a fetch may still be reading. (A job that outlived a
+   * restart, kept in storage, would have to count here too.)
    */
   oldestFetch(): number | null {
     let oldest: number | null = null;
@@ -267,14 +268,34 @@ export class GitHttp {
   exportTar(name: string): Download {
     if (!this.host.exists()) return notFound();
     const root = name.replace(/[^A-Za-z0-9._-]/g, "_");
-    // Work in progress (incoming pushes, a compaction's output) is not part of the repository.
-    const skip = (p: string) => [INCOMING_DIR, "/objects/compact"].some((d) => p === d || p.startsWith(`${d}/`));
+    // Work in progress (incoming pushes, a compaction's output) is not part of the repository,
+    // nor are packs that a compaction retired, which may go while the export streams.
+    // The live packs are those when the export begins streaming (its first pull).
+    let live: Set<string> | undefined;
+    const skip = (p: string) => {
+      live ??= new Set(this.host.store.packs().flatMap((k) => [k.path, k.path.replace(/\.pack$/, ".idx")]));
+      return (
+        [INCOMING_DIR, "/objects/compact"].some((d) => p === d || p.startsWith(`${d}/`)) || (p.startsWith(`${PACK_DIR}/`) && !live.has(p))
+      );
+    };
     return {
       kind: "download",
-      body: generatorStream(tarDofs(this.host.fs, root, skip)),
+      // It reads pack files as they are stored: a repack must keep those it retires meanwhile.
+      body: generatorStream(this.readingPacks(tarDofs(this.host.fs, root, skip))),
       filename: `${root}.tar`,
       contentType: "application/x-tar",
     };
+  }
+
+  /** A download counted among the fetches in flight (see `oldestFetch`) while it streams. */
+  private async *readingPacks(gen: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
+    const call = { began: Date.now() };
+    this.answering.add(call);
+    try {
+      yield* gen;
+    } finally {
+      this.answering.delete(call);
+    }
   }
 
   /** `git archive` of a commit's tree as .tar.gz or .zip. */

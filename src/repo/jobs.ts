@@ -26,9 +26,10 @@ export class Jobs<T> {
     return entry?.job;
   }
 
-  /** The jobs held now (read only: for looking at what is in flight). */
+  /** The jobs in flight (read only): held, and not left behind as stale. */
   *jobs(): IterableIterator<T> {
-    for (const { job } of this.held.values()) yield job;
+    const stale = Date.now() - STALE_MS;
+    for (const { job, touched } of this.held.values()) if (touched >= stale) yield job;
   }
 
   /** Removes a job that is finished; its resources are the caller's. */

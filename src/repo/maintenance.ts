@@ -2,8 +2,8 @@
 // - compaction: packs accumulate one per push; the object store's repack merges them
 //   geometrically, and drops objects that have been unreachable for a grace period;
 // - tiering: pack files past a size or age threshold move from DOFS to R2;
-// - cleanup: a repack retires the packs it merged. A clone or fetch that began before
-//   may still read them, so they are deleted once no such fetch is in flight (at once,
+// - cleanup: a repack retires the packs it merged. A clone, fetch or export that began
+//   before may still read them, so they are deleted once none such is in flight (at once,
 //   usually), and after the grace period in any case; while they wait they move to R2,
 //   so that SQLite holds only live packs. R2 objects of deleted files are removed.
 //
