@@ -3,6 +3,10 @@
 // results.md and ratios.svg.
 //
 //   npm run bench -- [--commits 3000] [--repo /path/to/repo] [--refs 1000] [--out docs/bench]
+//                    [--churn-pushes 30] [--churn-mib 2] [--only churn]
+//
+// `--only churn` runs only the storage-after-churn measurement (bench/churn.ts), which
+// writes churn.json and churn.md.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
@@ -13,12 +17,15 @@ import { CountingProxy, type RequestRecord } from "./proxy";
 import { generateRepo } from "./generate";
 import { renderChart } from "./chart";
 import { Inspector } from "./inspector";
+import { churnBench, churnMarkdown } from "./churn";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
 const commits = Number(args.get("commits") ?? 3000);
 const extraRefs = Number(args.get("refs") ?? 1000);
 const outDir = resolve(args.get("out") ?? "docs/bench");
+const only = args.get("only");
+const churnOptions = { pushes: Number(args.get("churn-pushes") ?? 30), blobBytes: Number(args.get("churn-mib") ?? 2) * 2 ** 20 };
 const work = mkdtempSync(join(tmpdir(), "gitflare-bench-"));
 const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", HOME: work };
 
@@ -110,8 +117,29 @@ function invocations(recs: RequestRecord[], log: string | null): { longestInvoca
   return { longestInvocationMs: Math.round(longest), steppedInvocations: stepped };
 }
 
+/** Storage after churn: measured on its own server, written beside the other results. */
+async function churn() {
+  console.log(`storage after churn: ${churnOptions.pushes} pushes of ${churnOptions.blobBytes / 2 ** 20} MiB…`);
+  const result = await churnBench({ ...churnOptions, work });
+  const md = churnMarkdown(result);
+  writeFileSync(join(outDir, "churn.json"), JSON.stringify(result, null, 2) + "\n");
+  writeFileSync(join(outDir, "churn.md"), md);
+  if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "churn", md);
+  console.log("\n" + md);
+}
+
+/** Replaces what lies between `<!-- name:start -->` and `<!-- name:end -->` in a file. */
+function replaceBetween(file: string, name: string, content: string) {
+  const text = readFileSync(file, "utf8");
+  const a = text.indexOf(`<!-- ${name}:start -->`);
+  const b = text.indexOf(`<!-- ${name}:end -->`);
+  if (a >= 0 && b > a) writeFileSync(file, text.slice(0, a + `<!-- ${name}:start -->`.length) + "\n" + content + text.slice(b));
+}
+
 async function main() {
   mkdirSync(outDir, { recursive: true });
+  if (only === "churn") return churn();
+  if (only) throw new Error(`--only takes "churn", not ${only}`);
   let source = args.get("repo");
   if (!source) {
     source = join(work, "source.git");
@@ -305,14 +333,9 @@ async function main() {
   writeFileSync(join(outDir, "results.json"), JSON.stringify(result, null, 2) + "\n");
   writeFileSync(join(outDir, "ratios.svg"), renderChart(rows));
   writeFileSync(join(outDir, "results.md"), markdown(result));
-  const readme = resolve("README.md");
-  const text = readFileSync(readme, "utf8");
-  const a = text.indexOf("<!-- bench:start -->");
-  const b = text.indexOf("<!-- bench:end -->");
-  if (a >= 0 && b > a && outDir === resolve("docs/bench")) {
-    writeFileSync(readme, text.slice(0, a + "<!-- bench:start -->".length) + "\n" + markdown(result) + text.slice(b));
-  }
+  if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "bench", markdown(result));
   console.log("\n" + markdown(result));
+  await churn();
 }
 
 /** Times each kind of page: first request (cold for the first page), then the median of 5. */

@@ -117,3 +117,33 @@ api.get("/repos/:owner/:repo/pushes", async (c) => {
   const limit = Math.min(100, Math.max(1, Number(c.req.query("limit") ?? 20) || 20));
   return c.json(await a.stub.recentPushes(limit));
 });
+
+/** Where the repository's bytes are: SQLite, R2, live packs and retired ones (admin). */
+api.get("/repos/:owner/:repo/storage", async (c) => {
+  const a = await requireAccess(c, "admin");
+  const s = await a.stub.storage();
+  const tier = (t: { count: number; sqliteBytes: number; r2Bytes: number }) => ({
+    count: t.count,
+    sqlite_bytes: t.sqliteBytes,
+    r2_bytes: t.r2Bytes,
+  });
+  return c.json({
+    database_bytes: s.databaseBytes,
+    files: { sqlite_bytes: s.dofsBytes, r2_bytes: s.r2Bytes },
+    packs: tier(s.packs),
+    retired_packs: tier(s.retired),
+    maintenance_pending: s.pending,
+  });
+});
+
+/**
+ * Runs one bounded slice of maintenance now, as the alarm would (site admins: it is
+ * for operators and the benchmark). `more` says whether another slice has work.
+ */
+api.post("/repos/:owner/:repo/maintenance", async (c) => {
+  const a = await requireAccess(c, "admin");
+  if (a.caller.kind === "anonymous" || !a.caller.user.isAdmin) throw new Forbidden("only a site admin may run maintenance");
+  await requireJson(c, "send a JSON object with Content-Type: application/json (it may be {})");
+  const r = await a.stub.maintenanceSlice();
+  return c.json({ more: r.more, copied: r.copied, merged: r.merged, pruned: r.pruned, tiered: r.tiered, deleted: r.deleted });
+});

@@ -300,6 +300,11 @@ export class Dofs {
     return { usedBytes: this.usedBytes, quotaBytes: this.quotaBytes };
   }
 
+  /** Bytes of files whose contents are in R2 (not counted against the quota). */
+  tieredBytes(): number {
+    return this.sql.exec<{ n: number | null }>("SELECT sum(size) AS n FROM dofs_node WHERE tier IS NOT NULL").one().n ?? 0;
+  }
+
   // ---- mutations -----------------------------------------------------------
 
   mkdir(path: string, options: { recursive?: boolean; mode?: number } = {}): void {
@@ -547,9 +552,18 @@ export class Dofs {
     return moved;
   }
 
-  /** Deletes R2 objects of files that were removed. */
+  /**
+   * Deletes R2 objects of files that were removed, and drops uploads part-way to R2 of
+   * files that were removed or changed since (a retired pack deleted mid-upload).
+   */
   async emptyR2Trash(): Promise<number> {
     if (!this.bucket) return 0;
+    for (const j of this.sql.exec<{ path: string; ino: number; size: number }>("SELECT path, ino, size FROM dofs_tier_job").toArray()) {
+      const row = this.node(j.path);
+      if (row && row.kind === FILE && !row.tier && row.ino === j.ino && row.size === j.size) continue;
+      // tierStep finds the job stale, aborts its upload and forgets it.
+      await this.tierStep(j.path, "", 0);
+    }
     const keys = this.sql
       .exec<{ key: string }>("SELECT key FROM dofs_r2_trash LIMIT 1000")
       .toArray()

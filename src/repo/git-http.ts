@@ -3,7 +3,7 @@
 // (content types, encodings, status codes) is the Worker's; this answers in tagged
 // results and holds the jobs that large answers and pushes take.
 import type { Dofs } from "../fs/dofs";
-import type { ObjectStore } from "../git/store/object-store";
+import { type ObjectStore, PACK_DIR } from "../git/store/object-store";
 import type { RefStore } from "../git/refs";
 import type { Browser } from "../git/browse";
 import { INCOMING_DIR, type PackUpload, type PushHooks, type PushJob, type PushRequest, beginPush } from "../git/protocol/receive-pack";
@@ -72,6 +72,8 @@ export function stepConfig(env: Env): StepConfig {
 interface UploadJob {
   gen: AsyncGenerator<Uint8Array>;
   sidebandErrors: boolean;
+  /** When its first call began: any pack location it holds was read after that. */
+  began: number;
 }
 
 interface PushUpload {
@@ -86,6 +88,8 @@ export class GitHttp {
   });
   private readonly pushUploads = new Jobs<PushUpload>((u) => u.upload.abort());
   private readonly pushJobs = new Jobs<PushJob>((j) => j.abandon());
+  /** First calls of clones and fetches, and exports, still running, by when each began. */
+  private readonly answering = new Set<{ began: number }>();
 
   constructor(
     private readonly host: GitHttpHost,
@@ -123,6 +127,27 @@ export class GitHttp {
    * first step runs before anything is answered, so a bad request gets an `ERR` line.
    */
   async uploadPack(body: ReadableStream<Uint8Array>, version: ProtocolVersion): Promise<UploadStart> {
+    const call = { began: Date.now() };
+    this.answering.add(call);
+    try {
+      return await this.startUpload(body, version, call.began);
+    } finally {
+      this.answering.delete(call);
+    }
+  }
+
+  /**
+   * When the oldest clone or fetch in flight began, or null when none is: maintenance
+   * keeps the packs that such a fetch may still be reading. (A job that outlived a
+   * restart, kept in storage, would have to count here too.)
+   */
+  oldestFetch(): number | null {
+    let oldest: number | null = null;
+    for (const { began } of [...this.answering, ...this.uploads.jobs()]) oldest = Math.min(oldest ?? began, began);
+    return oldest;
+  }
+
+  private async startUpload(body: ReadableStream<Uint8Array>, version: ProtocolVersion, began: number): Promise<UploadStart> {
     if (!this.host.exists()) {
       await cancel(body);
       return notFound();
@@ -137,7 +162,7 @@ export class GitHttp {
     } catch (e) {
       return { kind: "answer", bytes: requestError(e), sidebandErrors };
     }
-    const job: UploadJob = { gen, sidebandErrors };
+    const job: UploadJob = { gen, sidebandErrors, began };
     const part = await produce(job, this.config.firstBytes, first);
     if (part.done) return { kind: "answer", bytes: part.bytes, sidebandErrors };
     return { kind: "answer", bytes: part.bytes, job: this.uploads.add(job), sidebandErrors };
@@ -243,14 +268,34 @@ export class GitHttp {
   exportTar(name: string): Download {
     if (!this.host.exists()) return notFound();
     const root = name.replace(/[^A-Za-z0-9._-]/g, "_");
-    // Work in progress (incoming pushes, a compaction's output) is not part of the repository.
-    const skip = (p: string) => [INCOMING_DIR, "/objects/compact"].some((d) => p === d || p.startsWith(`${d}/`));
+    // Work in progress (incoming pushes, a compaction's output) is not part of the repository,
+    // nor are packs that a compaction retired, which may go while the export streams.
+    // The live packs are those when the export begins streaming (its first pull).
+    let live: Set<string> | undefined;
+    const skip = (p: string) => {
+      live ??= new Set(this.host.store.packs().flatMap((k) => [k.path, k.path.replace(/\.pack$/, ".idx")]));
+      return (
+        [INCOMING_DIR, "/objects/compact"].some((d) => p === d || p.startsWith(`${d}/`)) || (p.startsWith(`${PACK_DIR}/`) && !live.has(p))
+      );
+    };
     return {
       kind: "download",
-      body: generatorStream(tarDofs(this.host.fs, root, skip)),
+      // It reads pack files as they are stored: a repack must keep those it retires meanwhile.
+      body: generatorStream(this.readingPacks(tarDofs(this.host.fs, root, skip))),
       filename: `${root}.tar`,
       contentType: "application/x-tar",
     };
+  }
+
+  /** A download counted among the fetches in flight (see `oldestFetch`) while it streams. */
+  private async *readingPacks(gen: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
+    const call = { began: Date.now() };
+    this.answering.add(call);
+    try {
+      yield* gen;
+    } finally {
+      this.answering.delete(call);
+    }
   }
 
   /** `git archive` of a commit's tree as .tar.gz or .zip. */

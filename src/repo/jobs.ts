@@ -26,6 +26,12 @@ export class Jobs<T> {
     return entry?.job;
   }
 
+  /** The jobs in flight (read only): held, and not left behind as stale. */
+  *jobs(): IterableIterator<T> {
+    const stale = Date.now() - STALE_MS;
+    for (const { job, touched } of this.held.values()) if (touched >= stale) yield job;
+  }
+
   /** Removes a job that is finished; its resources are the caller's. */
   take(id: string): T | undefined {
     const job = this.held.get(id)?.job;

@@ -2,8 +2,10 @@
 // - compaction: packs accumulate one per push; the object store's repack merges them
 //   geometrically, and drops objects that have been unreachable for a grace period;
 // - tiering: pack files past a size or age threshold move from DOFS to R2;
-// - cleanup: retired packs are deleted after the grace period, and R2 objects of
-//   deleted files are removed.
+// - cleanup: a repack retires the packs it merged. A clone, fetch or export that began
+//   before may still read them, so they are deleted once none such is in flight (at once,
+//   usually), and after the grace period in any case; while they wait they move to R2,
+//   so that SQLite holds only live packs. R2 objects of deleted files are removed.
 //
 // This file decides what a slice does; the work and its saved progress belong to the
 // store's `Repack` and to DOFS. A slice is bounded by work (objects and bytes), not by
@@ -20,8 +22,13 @@ export interface MaintenanceConfig {
   tierMinBytes: number;
   /** Packs at least this old (ms) move to R2. */
   tierAgeMs: number;
-  /** How long an object must stay unreachable, and a retired pack unused, before deletion. */
+  /**
+   * How long an object must stay unreachable before it is dropped; also the longest a
+   * retired pack waits for fetches in flight.
+   */
   graceMs: number;
+  /** Retired packs at least this large wait in R2 rather than SQLite. */
+  retiredTierMinBytes: number;
   /** Work per slice. */
   sliceObjects: number;
   sliceBytes: number;
@@ -31,6 +38,7 @@ export const DEFAULT_MAINTENANCE: MaintenanceConfig = {
   tierMinBytes: 64 * 1024 * 1024,
   tierAgeMs: 7 * 24 * 3600 * 1000,
   graceMs: 3600 * 1000,
+  retiredTierMinBytes: 1024 * 1024,
   sliceObjects: 20_000,
   sliceBytes: 64 * 1024 * 1024,
 };
@@ -42,7 +50,28 @@ export interface SliceReport {
   tiered: number;
   pruned: number;
   merged: number;
+  /** Files of retired packs deleted. */
+  deleted: number;
 }
+
+/** What a repository's storage holds, by where it lives. */
+export interface StorageReport {
+  /** The SQLite database: DOFS and every table. */
+  databaseBytes: number;
+  /** File contents in SQLite (DOFS chunks). */
+  dofsBytes: number;
+  /** File contents in R2. */
+  r2Bytes: number;
+  /** Packs that the object index names, and their bytes in each tier. */
+  packs: { count: number; sqliteBytes: number; r2Bytes: number };
+  /** Packs replaced by a repack, waiting for fetches in flight. */
+  retired: { count: number; sqliteBytes: number; r2Bytes: number };
+  /** Whether maintenance has work to do now. */
+  pending: boolean;
+}
+
+/** How often a retired pack that waits for a fetch in flight is looked at again. */
+const RETIRED_RECHECK_MS = 30_000;
 
 export class Maintenance {
   private readonly repack: Repack;
@@ -51,20 +80,54 @@ export class Maintenance {
     private readonly fs: Dofs,
     private readonly store: ObjectStore,
     private readonly refs: RefStore,
-    sql: SqlStorage,
+    private readonly sql: SqlStorage,
     private readonly config: MaintenanceConfig = DEFAULT_MAINTENANCE,
+    /** When the oldest clone or fetch in flight began, or null when none is. */
+    private readonly oldestFetch: () => number | null = () => null,
   ) {
     this.repack = new Repack(fs, store, sql);
   }
 
-  /** Whether compaction has anything to do: a job in progress or packs to merge. */
-  needsWork(): boolean {
-    return this.repack.merging() !== null || this.choosePacks().length > 1 || this.tierCandidates().length > 0;
+  /** Whether maintenance has anything to do now: packs to merge, move or delete. */
+  needsWork(now = Date.now()): boolean {
+    return (
+      this.repack.merging() !== null ||
+      this.choosePacks().length > 1 ||
+      this.tierCandidates(now).length > 0 ||
+      this.retiredToTier().length > 0 ||
+      this.repack.retired().some((r) => this.deletable(r.at, now))
+    );
+  }
+
+  /**
+   * When to look again after a slice that left nothing to do now: the first time a
+   * retired pack may be deleted, by its grace period or by a fetch ending (which nothing
+   * announces, so it is looked at every little while); null when nothing waits.
+   */
+  nextWake(now = Date.now()): number | null {
+    const retired = this.repack.retired();
+    if (!retired.length) return null;
+    return Math.max(now + 1000, Math.min(retired[0].at + this.config.graceMs, now + RETIRED_RECHECK_MS));
+  }
+
+  private deletable(at: number, now: number): boolean {
+    const oldest = this.oldestFetch();
+    return at <= now - this.config.graceMs || oldest === null || at < oldest;
   }
 
   /** Runs one bounded slice of maintenance. */
   async slice(now = Date.now()): Promise<SliceReport> {
-    const report: SliceReport = { more: false, copied: 0, tiered: 0, pruned: 0, merged: 0 };
+    const report: SliceReport = { more: false, copied: 0, tiered: 0, pruned: 0, merged: 0, deleted: 0 };
+    report.deleted = this.repack.deleteRetired(now, this.config.graceMs, this.oldestFetch());
+    // Retired packs that a fetch in flight may read leave SQLite first, before a merge
+    // writes more into it. Reads follow a file to R2 when it switches.
+    const [retired] = this.retiredToTier();
+    if (retired) {
+      const step = await this.fs.tierStep(retired, `packs/${crypto.randomUUID()}.pack`, this.config.sliceBytes);
+      if (step === "moved") report.tiered++;
+      report.more = true;
+      return report;
+    }
     if (this.repack.merging() === null) {
       const packs = this.choosePacks();
       if (packs.length > 1) report.pruned = await this.startRepack(packs, now);
@@ -72,7 +135,10 @@ export class Maintenance {
     if (this.repack.merging() !== null) {
       const { copied, done } = await this.repack.copy({ objects: this.config.sliceObjects, bytes: this.config.sliceBytes });
       report.copied = copied;
-      if (done) report.merged = this.repack.finish(now, () => this.refs.digest());
+      if (done) {
+        report.merged = this.repack.finish(now, () => this.refs.digest());
+        report.deleted += this.repack.deleteRetired(now, this.config.graceMs, this.oldestFetch());
+      }
       report.more = true;
       return report;
     }
@@ -84,9 +150,50 @@ export class Maintenance {
       if (step === "moved") report.tiered++;
       report.more = step === "more" || this.tierCandidates(now).length > 0;
     }
-    this.repack.deleteRetired(now, this.config.graceMs);
     await this.fs.emptyR2Trash();
     return report;
+  }
+
+  /** Retired pack files large enough to move to R2 while they wait, still in SQLite. */
+  private retiredToTier(): string[] {
+    if (!this.fs.bucket) return [];
+    return this.repack
+      .retired()
+      .map((r) => r.path)
+      .filter(
+        (path) =>
+          path.endsWith(".pack") &&
+          this.fs.exists(path) &&
+          !this.fs.isTiered(path) &&
+          this.fs.stat(path).size >= this.config.retiredTierMinBytes,
+      );
+  }
+
+  /** Where the repository's bytes are: SQLite, R2, live and retired packs. */
+  storage(now = Date.now()): StorageReport {
+    const tally = (paths: string[]) => {
+      const t = { count: 0, sqliteBytes: 0, r2Bytes: 0 };
+      for (const path of paths) {
+        if (!this.fs.exists(path)) continue;
+        t.count++;
+        if (this.fs.isTiered(path)) t.r2Bytes += this.fs.stat(path).size;
+        else t.sqliteBytes += this.fs.stat(path).size;
+      }
+      return t;
+    };
+    return {
+      databaseBytes: this.sql.databaseSize,
+      dofsBytes: this.fs.usage().usedBytes,
+      r2Bytes: this.fs.tieredBytes(),
+      packs: tally(this.store.packs().map((p) => p.path)),
+      retired: tally(
+        this.repack
+          .retired()
+          .map((r) => r.path)
+          .filter((p) => p.endsWith(".pack")),
+      ),
+      pending: this.needsWork(now),
+    };
   }
 
   /** The packs that the next repack would merge, smallest first. */

@@ -9,7 +9,7 @@ import { ObjectStore } from "../git/store/object-store";
 import { RefStore } from "../git/refs";
 import { PushLog, type PushRecord } from "./push-log";
 import { Views } from "./views";
-import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport } from "./maintenance";
+import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport, type StorageReport } from "./maintenance";
 import { GitHttp, stepConfig } from "./git-http";
 import { type MergeabilityAnswer, PullMerges, type PullMergeRequest, type PullMergeResult, closesIssues } from "./pulls";
 import type {
@@ -61,7 +61,6 @@ export class Repository extends DurableObject<Env> {
     this.views = new Views(this.store, this.refs, () =>
       this.fs.exists("/description") ? new TextDecoder().decode(this.fs.readFile("/description")) : "",
     );
-    this.maintenance = new Maintenance(this.fs, this.store, this.refs, this.ctx.storage.sql, maintenanceConfig(this.env));
     this.git = new GitHttp(
       {
         fs: this.fs,
@@ -78,6 +77,13 @@ export class Repository extends DurableObject<Env> {
       },
       this.git?.config ?? stepConfig(this.env),
     );
+    this.maintenance = this.maintainer(maintenanceConfig(this.env));
+  }
+
+  /** Maintenance over this object's storage; it keeps the packs that fetches in flight read. */
+  private maintainer(config: MaintenanceConfig): Maintenance {
+    const git = this.git;
+    return new Maintenance(this.fs, this.store, this.refs, this.ctx.storage.sql, config, () => git.oldestFetch());
   }
 
   // ---- lifecycle -------------------------------------------------------------
@@ -207,7 +213,8 @@ export class Repository extends DurableObject<Env> {
   /** One slice of compaction, tiering and cleanup; more slices follow by alarm. */
   async alarm(): Promise<void> {
     const report = await this.maintenanceSlice();
-    if (report.more) await this.ctx.storage.setAlarm(Date.now() + 1000);
+    const next = report.more ? Date.now() + 1000 : this.maintenance.nextWake();
+    if (next !== null) await this.ctx.storage.setAlarm(next);
   }
 
   /**
@@ -215,16 +222,19 @@ export class Repository extends DurableObject<Env> {
    * replace the configured thresholds for this slice only.
    */
   async maintenanceSlice(overrides: Partial<MaintenanceConfig> = {}, now?: number): Promise<SliceReport> {
-    if (this.maintaining) return { more: true, copied: 0, tiered: 0, pruned: 0, merged: 0 };
+    if (this.maintaining) return { more: true, copied: 0, tiered: 0, pruned: 0, merged: 0, deleted: 0 };
     this.maintaining = true;
     try {
-      const m = Object.keys(overrides).length
-        ? new Maintenance(this.fs, this.store, this.refs, this.ctx.storage.sql, maintenanceConfig(this.env, overrides))
-        : this.maintenance;
+      const m = Object.keys(overrides).length ? this.maintainer(maintenanceConfig(this.env, overrides)) : this.maintenance;
       return await m.slice(now);
     } finally {
       this.maintaining = false;
     }
+  }
+
+  /** Where the repository's bytes are (RPC for operators and the benchmark). */
+  storage(): StorageReport {
+    return this.maintenance.storage();
   }
 
   /** The repository's packs and where they live. */

@@ -5,6 +5,7 @@
 // entry's compressed length from the index, so they inflate exactly one zlib stream,
 // the fast path, and resolved objects sit in a byte-budgeted cache.
 import type { Dofs } from "../../fs/dofs";
+import { isFsError } from "../../fs/errors";
 import { ByteLru, compact } from "../../util/lru";
 import {
   MissingObjectError,
@@ -259,12 +260,24 @@ export class ObjectStore implements BaseSource, PackSource {
   async readObject(oid: string): Promise<{ type: number; data: Uint8Array } | null> {
     const cached = this.objects.get(oid);
     if (cached) return cached;
+    try {
+      return await this.readChain(oid, !this.prefetched.has(oid));
+    } catch (e) {
+      // Maintenance deleted a retired pack between locating the object and reading it
+      // (only a clone or fetch in flight holds retired packs back): the object's current
+      // copy is in the pack that replaced it.
+      if (!isFsError(e, "ENOENT")) throw e;
+      return this.readChain(oid, true);
+    }
+  }
+
+  private async readChain(oid: string, fresh: boolean): Promise<{ type: number; data: Uint8Array } | null> {
     // Walk down to the first cached or whole object, then apply deltas on the way up.
     const chain: { loc: ObjectLocation; delta: Uint8Array }[] = [];
     let cur = oid;
     let baseObj: { type: number; data: Uint8Array } | undefined;
     // The whole delta chain's locations come from one query, not one per link.
-    const links = this.prefetched.has(oid) ? null : this.locateChain(oid);
+    const links = fresh ? this.locateChain(oid) : null;
     for (;;) {
       const loc = links?.get(cur) ?? this.locate(cur);
       if (!loc) {

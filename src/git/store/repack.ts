@@ -1,7 +1,8 @@
 // Repacking the object store in slices: packs accumulate one per push and are merged
 // geometrically (many small packs into one, big packs left alone), reusing stored deltas;
 // a repack of every pack also drops objects that have been unreachable for a grace
-// period; retired packs are deleted after that period.
+// period; retired packs are deleted once no clone or fetch that began before their
+// retirement is in flight, and after that period in any case.
 //
 // A repack's progress lives in SQLite, each copied entry recorded in the transaction
 // that appends it, so a repack resumes where it stopped after an eviction.
@@ -228,9 +229,13 @@ export class Repack {
       if (job.prune && this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM git_unreachable").one().n === 0) {
         this.store.markCovering(name, refsDigest());
       }
+      // When they were retired by the clock that fetches take their start from (the slice's
+      // `now` may be older, or a test's later one): a fetch that began before this locates
+      // objects in them, and one that began after does not.
+      const at = Math.max(now, Date.now());
       for (const p of retired) {
         for (const ext of ["pack", "idx"]) {
-          this.sql.exec("INSERT OR REPLACE INTO git_retired (path, at) VALUES (?, ?)", `${PACK_DIR}/${p.name}.${ext}`, now);
+          this.sql.exec("INSERT OR REPLACE INTO git_retired (path, at) VALUES (?, ?)", `${PACK_DIR}/${p.name}.${ext}`, at);
         }
       }
       this.sql.exec("DELETE FROM git_repack_todo");
@@ -240,15 +245,27 @@ export class Repack {
     });
   }
 
-  /** Deletes the files of packs retired at least `graceMs` ago. */
-  deleteRetired(now: number, graceMs: number): void {
-    const retired = this.sql.exec<{ path: string }>("SELECT path FROM git_retired WHERE at <= ?", now - graceMs).toArray();
-    if (!retired.length) return;
+  /** The files of retired packs not deleted yet, oldest first, and when each was retired. */
+  retired(): { path: string; at: number }[] {
+    return this.sql.exec<{ path: string; at: number }>("SELECT path, at FROM git_retired ORDER BY at, path").toArray();
+  }
+
+  /**
+   * Deletes the files of retired packs that no reader can need any more: those retired
+   * before the oldest clone or fetch in flight began (all of them when none is), and
+   * those retired at least `graceMs` ago whatever is in flight. Returns how many files.
+   */
+  deleteRetired(now: number, graceMs: number, oldestFetch: number | null): number {
+    const retired = this.sql
+      .exec<{ path: string }>("SELECT path FROM git_retired WHERE at <= ? OR at < ?", now - graceMs, oldestFetch ?? Number.MAX_SAFE_INTEGER)
+      .toArray();
+    if (!retired.length) return 0;
     this.fs.transaction(() => {
       for (const { path } of retired) {
         if (this.fs.exists(path)) this.fs.unlink(path);
         this.sql.exec("DELETE FROM git_retired WHERE path = ?", path);
       }
     });
+    return retired.length;
   }
 }
