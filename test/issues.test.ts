@@ -3,14 +3,16 @@
 // repository), who may do what through the API and the pages, the creation rate limit,
 // and that a private repository's issues are invisible to strangers and anonymous callers.
 import { SELF, env } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import app from "../src/worker";
 import { renderMarkdown } from "../src/web/markdown";
 import type { IssueQuery } from "../src/repo/collab";
 import { Browserless } from "../e2e/accounts";
-import { accountAuth, freshRepo, inRepo } from "./helpers";
+import { writeIdxV2 } from "../src/git/pack/idx";
+import { accountAuth, freshRepo, fromBase64, inRepo } from "./helpers";
 
 const BASE = "http://gitflare.test";
+const fixtures = inject("fixtures");
 const SECRET = "the launch codes are 0000";
 let seq = 0;
 
@@ -101,6 +103,18 @@ describe("the collaboration store", () => {
         ["docs", "ededed"],
         ["enhancement", "ededed"],
       ]);
+    }));
+
+  it("finds the full commit ids written in an issue that name commits here", () =>
+    inRepo(freshRepo("collab"), async (repo) => {
+      repo.init();
+      repo.fs.writeFile("/objects/pack/fixture.pack", fromBase64(fixtures.ofsPack.pack));
+      const r = await repo.store.index("/objects/pack/fixture.pack");
+      repo.fs.transaction(() => repo.store.commitPack("/objects/pack/fixture.pack", r, writeIdxV2(r.objects, r.packChecksum)));
+      const missing = "1".repeat(40);
+      repo.createIssue(me(1, "ann"), { title: `Broken since ${fixtures.head}`, body: `Not ${missing}` });
+      repo.addIssueComment(1, me(1, "ann"), `Or ${fixtures.base}?`);
+      expect(repo.issueThread(1, 0, 100)!.commits.sort()).toEqual([fixtures.head, fixtures.base].sort());
     }));
 
   it("records events, keeps comment counts, and orders the conversation", () =>
@@ -253,6 +267,13 @@ describe("the issues API", () => {
     expect(await renamed.json()).toMatchObject({ name: "triage", color: "000000" });
     expect((await api(null, "GET", `/repos/${path}/labels/triage`)).status).toBe(200);
     expect((await api("ownerB", "DELETE", `/repos/${path}/labels/triage`)).status).toBe(204);
+    // Names with a slash or spaces are one path segment, escaped.
+    expect((await api("ownerB", "POST", `/repos/${path}/labels`, { name: "area/web ui" })).status).toBe(201);
+    expect(await (await api(null, "GET", `/repos/${path}/labels/${encodeURIComponent("area/web ui")}`)).json()).toMatchObject({
+      name: "area/web ui",
+      url: `${BASE}/api/v3/repos/${path}/labels/area%2Fweb%20ui`,
+    });
+    expect((await api("ownerB", "DELETE", `/repos/${path}/labels/${encodeURIComponent("area/web ui")}`)).status).toBe(204);
     expect(await (await api(null, "GET", `/repos/${path}/labels`)).json()).toEqual([]);
   });
 
@@ -395,9 +416,35 @@ describe("the issue pages", () => {
     const id = /name="label_(\d+)" value="bug"/.exec(await (await ownerWeb.get(`${base}/issues/1`)).text())![1];
     expect((await ownerWeb.post(`${base}/issues/1/labels`, { [`label_${id}`]: "bug" }, { from: `${base}/issues/1` })).status).toBe(303);
 
+    // The owner renames the issue and assigns themself; the visitor edits, then deletes, their comment.
+    expect(
+      (await ownerWeb.post(`${base}/issues/1/edit`, { title: "Page issue", body: "- [x] done\n- [ ] todo" }, { from: `${base}/issues/1` }))
+        .status,
+    ).toBe(303);
+    const ownerId = /name="assignee_(\d+)" value="[^"]+"/.exec(await (await ownerWeb.get(`${base}/issues/1`)).text())![1];
+    expect(
+      (await ownerWeb.post(`${base}/issues/1/assignees`, { [`assignee_${ownerId}`]: owner }, { from: `${base}/issues/1` })).status,
+    ).toBe(303);
+    const commentId = /issuecomment-(\d+)/.exec(await (await visitorWeb.get(`${base}/issues/1`)).text())![1];
+    const editForm = await (await visitorWeb.get(`${base}/issues/1?edit=${commentId}`)).text();
+    expect(editForm).toContain(`action="${base}/issues/comments/${commentId}/edit"`);
+    const asWriter = await ownerWeb.get(`${base}/issues/1?edit=${commentId}`);
+    expect(await asWriter.text()).toContain(`action="${base}/issues/comments/${commentId}/edit"`);
+    expect(
+      (await visitorWeb.post(`${base}/issues/comments/${commentId}/edit`, { body: "Fixed it, really" }, { from: `${base}/issues/1` }))
+        .status,
+    ).toBe(303);
+    const conversation = await (await visitorWeb.get(`${base}/issues/1`)).text();
+    expect(conversation).toContain("Fixed it, really");
+    expect(conversation).toContain("self-assigned this");
+    expect(conversation).not.toContain("See #1");
+    expect((await visitorWeb.post(`${base}/issues/comments/${commentId}/delete`, {}, { from: `${base}/issues/1` })).status).toBe(303);
+    expect(await (await visitorWeb.get(`${base}/issues/1`)).text()).not.toContain("Fixed it, really");
+
     const list = await (await SELF.fetch(`${BASE}${base}/issues?q=${encodeURIComponent('is:closed label:"bug"')}`)).text();
     expect(list).toContain("Page issue");
     expect(list).toContain("1 of 2 tasks");
+    expect(list).toContain(`<a href="/${owner}">${owner}</a>`);
     expect(list).toContain("0 Open");
     expect(list).toContain("1 Closed");
     expect(await (await SELF.fetch(`${BASE}${base}/issues`)).text()).toContain("No issues match");

@@ -18,6 +18,9 @@ form.comment textarea, form.stack textarea { width:100%; min-height:120px; font:
 form.comment { padding:12px; display:flex; flex-direction:column; gap:8px; } form.comment .buttons { display:flex; gap:8px; justify-content:flex-end; flex-wrap:wrap; }
 .filter { display:flex; gap:8px; margin-bottom:12px; } .filter input { flex:1; }
 .tasks { color:var(--muted); font-size:12px; margin-left:6px; }
+.dot { display:inline-block; width:10px; height:10px; border-radius:50%; margin-right:6px; background:#1a7f37; } .dot.closed { background:#8250df; } .dot.not_planned { background:#59636e; }
+.markdown li:has(> input[type=checkbox]) { list-style:none; margin-left:-1.3em; }
+form.stack textarea, form.stack input, form.stack fieldset { font-weight:normal; }
 @media (max-width:760px) { .issue-grid { grid-template-columns:1fr; } }
 </style>`;
 
@@ -54,11 +57,14 @@ function tasks(body: string): Html {
   return html`<span class="tasks">${done} of ${all.length} tasks</span>`;
 }
 
+/** A dot in the state's colour. */
+export const stateDot = (state: string) => html`<span class="dot ${state}" aria-hidden="true"></span>`;
+
 export function issueRow(base: string, i: Issue): Html {
-  return html`<tr><td><span class="${i.state === "open" ? "add" : "muted"}">${i.state === "open" ? "●" : "✓"}</span>
-<a href="${base}/issues/${i.number}"><b>${i.title}</b></a> ${i.labels.map((l) => labelChip(l, base))}${tasks(i.body)}
+  const state = i.state === "open" ? "open" : i.stateReason === "not_planned" ? "not_planned" : "closed";
+  return html`<tr><td>${stateDot(state)}<a href="${base}/issues/${i.number}"><b>${i.title}</b></a> ${i.labels.map((l) => labelChip(l, base))}${tasks(i.body)}
 <div class="muted">#${i.number} ${i.state === "open" ? html`opened ${ago(i.createdAt)}` : html`closed ${ago(i.closedAt ?? i.updatedAt)}`} by <a href="/${i.author.login}">${i.author.login}</a></div></td>
-<td class="age">${i.assignees.map((a) => html`<a href="/${a.login}">${a.login}</a> `)}${i.comments ? html` 💬 ${i.comments}` : ""}</td></tr>`;
+<td class="age">${i.assignees.map((a) => html`<a href="/${a.login}">${a.login}</a> `)}${i.comments && i.assignees.length ? " · " : ""}${i.comments ? `${i.comments} comment${i.comments === 1 ? "" : "s"}` : ""}</td></tr>`;
 }
 
 export function markdown(text: string, refs: References): Html {

@@ -23,7 +23,7 @@ import { type Form, readForm } from "./forms";
 import { pageError } from "./errors";
 import { type Repo, openRepository, repoHeader } from "./routes";
 import { DEFAULT_Q, parseSearch, withState } from "./issue-query";
-import { ISSUE_CSS, issueRow, labelChip } from "./issue-html";
+import { ISSUE_CSS, issueRow, labelChip, stateDot } from "./issue-html";
 import { issuePage } from "./issue-page";
 
 export const issuesWeb = new Hono<{ Bindings: Env }>();
@@ -81,7 +81,7 @@ issuesWeb.get("/:owner/:repo/issues", async (c) => {
       html`${ISSUE_CSS}${repoHeader(repo, "issues")}
 <form method="get" action="${repo.base}/issues" class="filter"><input type="text" name="q" value="${q}" aria-label="Filter issues"><button type="submit">Filter</button>
 <a class="btn" href="${repo.base}/labels">Labels</a> <a class="btn" href="${repo.base}/issues/new">New issue</a></form>
-<div class="box"><div class="head counts"><a href="${href(withState(q, "open"))}"${current("open")}>● ${list.open} Open</a><a href="${href(withState(q, "closed"))}"${current("closed")}>✓ ${list.closed} Closed</a></div>
+<div class="box"><div class="head counts"><a href="${href(withState(q, "open"))}"${current("open")}>${stateDot("open")}${list.open} Open</a><a href="${href(withState(q, "closed"))}"${current("closed")}>${stateDot("closed")}${list.closed} Closed</a></div>
 <table class="list">${list.items.length ? list.items.map((i) => issueRow(repo.base, i)) : html`<tr><td class="notice">No issues match this search.</td></tr>`}</table></div>
 <p>${pageNo > 1 ? html`<a class="btn" href="${href(q, pageNo - 1)}">Previous</a>` : ""} ${pageNo < pages ? html`<a class="btn" href="${href(q, pageNo + 1)}">Next</a>` : ""}</p>`,
     ),

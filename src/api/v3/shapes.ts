@@ -66,7 +66,7 @@ export function issueJson(w: Where, i: Issue) {
     labels_url: `${url}/labels{/name}`,
     comments_url: `${url}/comments`,
     events_url: `${url}/events`,
-    html_url: `${w.html}/issues/${i.number}`,
+    html_url: `${w.html}/${i.kind === "pull" ? "pull" : "issues"}/${i.number}`,
     id: i.id,
     node_id: nodeId("I", w, i.id),
     number: i.number,
@@ -87,6 +87,8 @@ export function issueJson(w: Where, i: Issue) {
     body: i.body || null,
     state_reason: i.stateReason,
     timeline_url: `${url}/timeline`,
+    // GitHub marks a pull request listed among issues by this key; issues have none.
+    ...(i.kind === "pull" ? { pull_request: { url: `${w.repo}/pulls/${i.number}`, html_url: `${w.html}/pull/${i.number}` } } : {}),
   };
 }
 
