@@ -2,7 +2,7 @@
 // number sequence and the issue row; see ./schema.ts for where the data lives and why).
 // Every change runs in one SQLite transaction and answers with a tagged result; a
 // refused change is rolled back whole, so bad input changes nothing.
-import { changeAssignees } from "./assignees";
+import { MAX_ASSIGNEES, changeAssignees } from "./assignees";
 import { addComment, deleteComment, editComment, getComment, listComments, timeline } from "./comments";
 import { eventsOf } from "./events";
 import { createIssue, getIssue, listIssues, openCount, updateIssue } from "./issues";
@@ -175,7 +175,7 @@ export class Collab {
       if (changeAssignees(sql, row.id, people, mode, actor, at))
         sql.exec("UPDATE collab_issue SET updated_at = ? WHERE id = ?", at, row.id);
       const issue = getIssue(sql, number)!;
-      return issue.assignees.length > 10 ? refused("invalid", "At most 10 assignees.", "assignees") : ok(issue);
+      return issue.assignees.length > MAX_ASSIGNEES ? refused("invalid", `At most ${MAX_ASSIGNEES} assignees.`, "assignees") : ok(issue);
     });
   }
 }
