@@ -450,6 +450,27 @@ describe("the issue pages", () => {
     expect(await (await SELF.fetch(`${BASE}${base}/issues`)).text()).toContain("No issues match");
     expect(await (await SELF.fetch(`${BASE}${base}`)).text()).toContain("Issues (0)");
 
+    // One account's creations are limited on the pages too: the form comes back with the draft.
+    const ctx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
+    const limited = new Browserless(BASE, async (url, init) =>
+      app.fetch(new Request(url, init), { ...env, GITFLARE_CREATE_LIMIT: "1/600" }, ctx),
+    );
+    expect(
+      (
+        await limited.post(
+          "/signup",
+          { username: `hasty${seq++}`, email: `hasty${seq}@example.com`, password: "correct horse" },
+          { from: "/signup" },
+        )
+      ).status,
+    ).toBe(303);
+    expect((await limited.post(`${base}/issues`, { title: "first" }, { from: `${base}/issues/new` })).status).toBe(303);
+    const tooMany = await limited.post(`${base}/issues`, { title: "second", body: "my draft" }, { from: `${base}/issues/new` });
+    expect(tooMany.status).toBe(429);
+    const again = await tooMany.text();
+    expect(again).toContain("too quickly");
+    expect(again).toContain("my draft");
+
     // Anonymous visitors are sent to sign in before opening an issue.
     const anon = await SELF.fetch(`${BASE}${base}/issues/new`, { redirect: "manual" });
     expect(anon.status).toBe(302);
