@@ -22,6 +22,10 @@ type Op =
   | "archive"
   | "export"
   | "commits"
+  | "open issue"
+  | "comment"
+  | "label"
+  | "close issue"
   | "settings"
   | "collaborators"
   | "rename"
@@ -40,17 +44,24 @@ const OPS: Op[] = [
   "archive",
   "export",
   "commits",
+  "open issue",
+  "comment",
+  "label",
+  "close issue",
   "settings",
   "collaborators",
   "rename",
   "delete",
 ];
 const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits"];
-const WRITE_OPS: Op[] = ["push", "delete branch"];
+const WRITE_OPS: Op[] = ["push", "delete branch", "label", "close issue"];
+/** Anyone signed in who can see the repository may take part; a token needs the write scope. */
+const PARTICIPATE_OPS: Op[] = ["open issue", "comment"];
 
 /** What a Git host should allow, as GitHub and Gitea do. */
 function expected(caller: Caller, vis: Vis, op: Op): boolean {
   const rank = { anonymous: 0, stranger: 0, reader: 1, writer: 2, admin: 3, owner: 3, "read-scoped token": 1 }[caller];
+  if (PARTICIPATE_OPS.includes(op)) return caller !== "anonymous" && caller !== "read-scoped token" && (vis === "public" || rank >= 1);
   const need = READ_OPS.includes(op) ? 1 : WRITE_OPS.includes(op) ? 2 : 3;
   const effective = vis === "public" ? Math.max(rank, 1) : rank;
   return effective >= need;
@@ -124,6 +135,34 @@ async function changeAs(
 
 const ok = (status: number) => status >= 200 && status < 400;
 
+/** An issue change as the caller: a form for people, the GitHub-shaped API for the token. */
+async function issueChangeAs(
+  caller: Caller,
+  repoPath: string,
+  form: { path: string; fields: Record<string, string> },
+  api: { method: string; path: string; body: unknown },
+): Promise<number> {
+  if (caller === "anonymous")
+    return (
+      await fetch(`${server.url}/${repoPath}${form.path}`, { method: "POST", body: new URLSearchParams(form.fields), redirect: "manual" })
+    ).status;
+  if (caller === "read-scoped token")
+    return (
+      await fetch(`${server.url}/api/v3/repos/${repoPath}${api.path}`, {
+        method: api.method,
+        headers: { Authorization: authOf(caller)!, "Content-Type": "application/json" },
+        body: JSON.stringify(api.body),
+      })
+    ).status;
+  return (await accounts.get(caller)!.web.post(`/${repoPath}${form.path}`, form.fields, { from: "/" })).status;
+}
+
+/** The owner's view of issue #1 of the repository (made in beforeAll). */
+const ownerIssue = async (repo: string) =>
+  (await (
+    await fetch(`${server.url}/api/v3/repos/${owner().username}/${repo}/issues/1`, { headers: { Authorization: owner().auth } })
+  ).json()) as { state: string; labels: { name: string }[] };
+
 beforeAll(async () => {
   await server.start();
   // The first account is the site admin; the owner is made first so that no other
@@ -147,8 +186,21 @@ beforeAll(async () => {
       `${server.url}/${owner().username}/${name(vis)}.git`,
       "main",
     );
+    // Issue #1, the owner's, for the comment, label and close cells, and the label they use.
+    const made = await fetch(`${server.url}/api/v3/repos/${owner().username}/${name(vis)}/issues`, {
+      method: "POST",
+      headers: { Authorization: owner().auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ title: "The owner's issue", labels: ["triage"] }),
+    });
+    expect(made.status).toBe(201);
+    labelIds[vis] = ((await made.json()) as { labels: { id: number }[] }).labels[0].id;
+    await fetch(`${server.url}/api/v3/repos/${owner().username}/${name(vis)}/issues/1/labels/triage`, {
+      method: "DELETE",
+      headers: { Authorization: owner().auth },
+    });
   }
 });
+const labelIds: Record<Vis, number> = { public: 0, private: 0 };
 afterAll(async () => {
   await server.stop();
   // One row per operation; each cell is public / private.
@@ -221,6 +273,69 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       return ok(await pageAs(caller, `/${repoPath}/export.tar`));
     case "commits":
       return ok(await pageAs(caller, `/${repoPath}/commits/main`));
+    case "open issue": {
+      const title = `opened by ${caller}`;
+      const status = await issueChangeAs(
+        caller,
+        repoPath,
+        { path: "/issues", fields: { title } },
+        { method: "POST", path: "/issues", body: { title } },
+      );
+      const list = (await (
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/issues?state=all&per_page=100`, { headers: { Authorization: owner().auth } })
+      ).json()) as { title: string }[];
+      const opened = list.some((i) => i.title === title);
+      expect(opened).toBe(ok(status));
+      return opened;
+    }
+    case "comment": {
+      const body = `comment by ${caller}`;
+      const status = await issueChangeAs(
+        caller,
+        repoPath,
+        { path: "/issues/1/comments", fields: { body, action: "comment" } },
+        { method: "POST", path: "/issues/1/comments", body: { body } },
+      );
+      const list = (await (
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/issues/1/comments?per_page=100`, { headers: { Authorization: owner().auth } })
+      ).json()) as { body: string }[];
+      const commented = list.some((cm) => cm.body === body);
+      expect(commented).toBe(ok(status));
+      return commented;
+    }
+    case "label": {
+      const status = await issueChangeAs(
+        caller,
+        repoPath,
+        { path: "/issues/1/labels", fields: { [`label_${labelIds[vis]}`]: "triage" } },
+        { method: "POST", path: "/issues/1/labels", body: { labels: ["triage"] } },
+      );
+      const labelled = (await ownerIssue(repo)).labels.some((l) => l.name === "triage");
+      expect(labelled).toBe(ok(status));
+      if (labelled)
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/issues/1/labels/triage`, {
+          method: "DELETE",
+          headers: { Authorization: owner().auth },
+        });
+      return labelled;
+    }
+    case "close issue": {
+      const status = await issueChangeAs(
+        caller,
+        repoPath,
+        { path: "/issues/1/comments", fields: { body: "", action: "close" } },
+        { method: "PATCH", path: "/issues/1", body: { state: "closed" } },
+      );
+      const closed = (await ownerIssue(repo)).state === "closed";
+      expect(closed).toBe(ok(status));
+      if (closed)
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/issues/1`, {
+          method: "PATCH",
+          headers: { Authorization: owner().auth, "Content-Type": "application/json" },
+          body: '{"state":"open"}',
+        });
+      return closed;
+    }
     case "settings": {
       const description = `set by ${caller}`;
       const status = await changeAs(

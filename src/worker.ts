@@ -5,10 +5,13 @@ import type { Env } from "./util/env";
 import { smartHttp } from "./http/smart-http";
 import { GIT_REALM, plainText } from "./http/responses";
 import { api } from "./api/routes";
+import { v3 } from "./api/v3";
 import { apiError } from "./api/errors";
 import { web } from "./web/routes";
 import { account } from "./web/account";
 import { settings } from "./web/settings";
+import { issuesWeb } from "./web/issues";
+import { labelsWeb } from "./web/labels";
 import { BadCredentials, RateLimited } from "./auth/caller";
 
 export { Repository } from "./repo/repository";
@@ -35,10 +38,13 @@ app.use("*", async (c, next) => {
   }
 });
 
+app.route("/api/v3", v3);
 app.route("/api", api);
 app.route("/", smartHttp);
 app.route("/", account);
 app.route("/", settings);
+app.route("/", issuesWeb);
+app.route("/", labelsWeb);
 app.route("/", web);
 app.notFound((c) => c.text("Not found\n", 404));
 

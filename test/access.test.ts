@@ -46,6 +46,9 @@ function concrete(path: string, owner: string, name: string): string {
     .replace(":repo", name)
     .replace(":sha", fixtures.head)
     .replace(":user", "someone")
+    .replace(":number", "1")
+    .replace(":id", "1")
+    .replace(":name", "secret-label")
     .replace(/\/\*$/, path.includes("compare") ? "/main...main" : path.includes("archive") ? "/main.tar.gz" : "/main/a.txt");
 }
 
@@ -58,11 +61,27 @@ describe("the access check", () => {
     const own = await ownerFetch(`${BASE}/${owner}/${name}/blob/main/a.txt`);
     expect(own.status).toBe(200);
     expect(await own.text()).toContain(SECRET);
+    // An issue, a comment and a label that say the secret too, for the issue routes.
+    const v3 = (path: string, body: unknown) =>
+      accountAuth(owner).then((auth) =>
+        SELF.fetch(`${BASE}/api/v3/repos/${owner}/${name}${path}`, {
+          method: "POST",
+          headers: { Authorization: auth, "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+        }),
+      );
+    expect((await v3("/issues", { title: SECRET, body: SECRET, labels: ["secret-label"] })).status).toBe(201);
+    expect((await v3("/issues/1/comments", { body: SECRET })).status).toBe(201);
+    const issuePage = await ownerFetch(`${BASE}/${owner}/${name}/issues/1`);
+    expect(await issuePage.text()).toContain(SECRET);
 
     const stranger = await accountAuth("stranger1");
     const session = await signedIn(`peeker${seq++}`);
     const routes = app.routes.filter((r) => r.path.includes(":owner/:repo") && r.method !== "ALL");
     expect(routes.length).toBeGreaterThan(25);
+    const paths = routes.map((r) => r.path);
+    for (const p of ["/:owner/:repo/issues/:number", "/:owner/:repo/labels", "/api/v3/repos/:owner/:repo/issues/comments/:id"])
+      expect(paths).toContain(p);
     for (const r of routes) {
       const path = concrete(r.path, owner, name);
       const init = (headers: Record<string, string>): RequestInit => ({

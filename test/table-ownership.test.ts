@@ -1,6 +1,6 @@
 // DESIGN invariant 7: each layer owns its tables. Only the object store (src/git/store/)
-// names `git_*` tables and only DOFS (src/fs/) names `dofs_*`; every other layer goes
-// through their APIs. This reads the sources as text, so a query built anywhere else
+// names `git_*` tables, only DOFS (src/fs/) names `dofs_*`, and only the collaboration
+// store (src/repo/collab/) names `collab_*`; every other layer goes through their APIs. This reads the sources as text, so a query built anywhere else
 // fails here, whether or not a test runs it.
 import { describe, expect, it } from "vitest";
 
@@ -16,6 +16,7 @@ const sources = import.meta.glob("../src/**/*.ts", { query: "?raw", import: "def
 const OWNERS: { prefix: string; dir: string }[] = [
   { prefix: "git_", dir: "src/git/store/" },
   { prefix: "dofs_", dir: "src/fs/" },
+  { prefix: "collab_", dir: "src/repo/collab/" },
 ];
 
 /**
@@ -37,6 +38,7 @@ describe("table ownership", () => {
     expect(paths).toContain("src/repo/repository.ts");
     expect(paths).toContain("src/git/store/object-store.ts");
     expect(paths).toContain("src/fs/dofs.ts");
+    expect(paths).toContain("src/repo/collab/schema.ts");
   });
 
   it("catches a table named outside its owner", () => {
@@ -44,6 +46,8 @@ describe("table ownership", () => {
     expect(trespasses("src/git/store/x.ts", "DELETE FROM dofs_r2_trash")).toEqual(["src/git/store/x.ts: dofs_r2_trash"]);
     expect(trespasses("src/fs/x.ts", "SELECT tier FROM dofs_node")).toEqual([]);
     expect(trespasses("src/git/store/x.ts", "SELECT oid FROM git_object")).toEqual([]);
+    expect(trespasses("src/repo/repository.ts", "SELECT * FROM collab_issue")).toEqual(["src/repo/repository.ts: collab_issue"]);
+    expect(trespasses("src/repo/collab/issues.ts", "SELECT * FROM collab_issue")).toEqual([]);
   });
 
   it("holds in src/", () => {

@@ -67,3 +67,13 @@ export async function findLogin(db: D1Database, login: string): Promise<{ user: 
     .first<UserRow & { password_hash: string }>();
   return row ? { user: toUser(row), passwordHash: row.password_hash } : null;
 }
+
+/** Which of `names` are accounts, in lower case (for linking `@user` mentions). */
+export async function existingLogins(db: D1Database, names: string[]): Promise<Set<string>> {
+  if (!names.length) return new Set();
+  const { results } = await db
+    .prepare("SELECT username FROM users WHERE username IN (SELECT value FROM json_each(?))")
+    .bind(JSON.stringify(names))
+    .all<{ username: string }>();
+  return new Set(results.map((r) => r.username.toLowerCase()));
+}

@@ -19,8 +19,11 @@ export class BadCredentials extends Error {
 }
 
 export class RateLimited extends Error {
-  constructor(readonly retryAfterMs: number) {
-    super(`Too many failed attempts; try again in ${Math.ceil(retryAfterMs / 60_000)} minute(s).`);
+  constructor(
+    readonly retryAfterMs: number,
+    what = "Too many failed attempts",
+  ) {
+    super(`${what}; try again in ${Math.ceil(retryAfterMs / 60_000)} minute(s).`);
   }
 }
 

@@ -12,6 +12,7 @@ import { Views } from "./views";
 import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport, type StorageReport } from "./maintenance";
 import { GitHttp, stepConfig } from "./git-http";
 import { type MergeabilityAnswer, PullMerges, type PullMergeRequest, type PullMergeResult, closesIssues } from "./pulls";
+import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelFields, type NewIssue } from "./collab";
 import type {
   Advertisement,
   Download,
@@ -78,6 +79,7 @@ export class Repository extends DurableObject<Env> {
       this.git?.config ?? stepConfig(this.env),
     );
     this.maintenance = this.maintainer(maintenanceConfig(this.env));
+    this.collab = new Collab(this.ctx.storage);
   }
 
   /** Maintenance over this object's storage; it keeps the packs that fetches in flight read. */
@@ -349,5 +351,108 @@ export class Repository extends DurableObject<Env> {
   /** Issue numbers that a PR description or commit message closes (`Fixes #N`, …). */
   closesIssues(text: string, repository?: string): number[] {
     return closesIssues(text, repository);
+  }
+
+  // ---- issues (RPC; the store is ./collab/) ------------------------------------------
+  // Issues, comments, labels and their events live in this object's SQLite (why: see
+  // ./collab/schema.ts), so they are deleted, renamed and hidden with the repository.
+  // Each method answers null when the repository does not exist, so a deleted one grows
+  // no tables again. Who may do what is decided before the call, in src/access/issues.ts.
+
+  /** Issues and, next, pull requests. */
+  collab!: Collab;
+
+  private get issues(): Collab | null {
+    return this.exists() ? this.collab : null;
+  }
+
+  /** Open issues (for the tab) and the highest number given out. */
+  issueCounts() {
+    const c = this.issues;
+    return c ? { open: c.openCount("issue"), last: c.lastNumber() } : null;
+  }
+
+  createIssue(author: Actor, input: NewIssue) {
+    return this.issues?.createIssue("issue", author, input) ?? null;
+  }
+
+  issue(number: number) {
+    return this.issues?.issue(number) ?? null;
+  }
+
+  updateIssue(number: number, actor: Actor, changes: IssueChanges) {
+    return this.issues?.updateIssue(number, actor, changes) ?? null;
+  }
+
+  listIssues(query: IssueQuery) {
+    return this.issues?.listIssues(query) ?? null;
+  }
+
+  /**
+   * What an issue's page shows, in one call: the issue, a page of its conversation, the
+   * repository's labels, the highest number (for `#N` links) and which full commit ids
+   * written in it name commits here (for commit links).
+   */
+  issueThread(number: number, offset: number, limit: number) {
+    const c = this.issues;
+    const issue = c?.issue(number);
+    if (!c || !issue) return null;
+    const timeline = c.timeline(number, offset, limit)!;
+    const texts = [issue.title, issue.body, ...timeline.items.map((i) => (i.type === "comment" ? i.body : ""))].join("\n");
+    const shas = [...new Set(texts.match(/\b[0-9a-f]{40}\b/g) ?? [])].slice(0, 200);
+    const commits = shas.filter((oid) => this.store.commitIfStored(oid) !== null);
+    return { issue, timeline: timeline.items, total: timeline.total, labels: c.labels(), last: c.lastNumber(), commits };
+  }
+
+  issueComments(number: number, offset: number, limit: number, since?: number) {
+    return this.issues?.comments(number, offset, limit, since) ?? null;
+  }
+
+  issueComment(id: number) {
+    return this.issues?.comment(id) ?? null;
+  }
+
+  addIssueComment(number: number, author: Actor, body: string) {
+    return this.issues?.addComment(number, author, body) ?? null;
+  }
+
+  editIssueComment(id: number, body: string) {
+    return this.issues?.editComment(id, body) ?? null;
+  }
+
+  deleteIssueComment(id: number) {
+    return this.issues?.deleteComment(id) ?? null;
+  }
+
+  issueEvents(number: number) {
+    return this.issues?.events(number) ?? null;
+  }
+
+  labels() {
+    return this.issues?.labels() ?? null;
+  }
+
+  label(name: string) {
+    return this.issues?.label(name) ?? null;
+  }
+
+  createLabel(fields: LabelFields & { name: string }) {
+    return this.issues?.createLabel(fields) ?? null;
+  }
+
+  updateLabel(name: string, fields: LabelFields) {
+    return this.issues?.updateLabel(name, fields) ?? null;
+  }
+
+  deleteLabel(name: string) {
+    return this.issues?.deleteLabel(name) ?? null;
+  }
+
+  changeIssueLabels(number: number, actor: Actor, names: string[], mode: "add" | "remove") {
+    return this.issues?.changeLabels(number, actor, names, mode) ?? null;
+  }
+
+  changeIssueAssignees(number: number, actor: Actor, people: Actor[], mode: "add" | "remove") {
+    return this.issues?.changeAssignees(number, actor, people, mode) ?? null;
   }
 }

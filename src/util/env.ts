@@ -10,6 +10,8 @@ export interface Env {
   DB: D1Database;
   /** "closed" stops new sign-ups (the first account can always be made). */
   GITFLARE_SIGNUPS?: string;
+  /** Issues and comments one account may create, as "count/seconds" (default 60/600). */
+  GITFLARE_CREATE_LIMIT?: string;
   PACKS?: R2Bucket;
   /** Packs at least this many bytes move to R2 (default 64 MiB). */
   GITFLARE_TIER_MIN_BYTES?: string;

@@ -37,3 +37,9 @@ export function highlightLines(text: string, path: string): string[] {
   }
   return out;
 }
+
+/** A fenced block's code highlighted as `lang` (a name or alias), or null for an unknown language. */
+export function highlightCode(text: string, lang: string): string | null {
+  if (!hljs.getLanguage(lang) || text.length > 100_000) return null;
+  return hljs.highlight(text, { language: lang, ignoreIllegals: true }).value;
+}

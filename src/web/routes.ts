@@ -57,10 +57,11 @@ type C = Context<{ Bindings: Env }>;
  */
 export async function openRepository(c: C, need: Permission = "read") {
   const access = await requireAccess(c, need);
-  const summary = await access.stub.summary();
+  const [summary, issueCounts] = await Promise.all([access.stub.summary(), access.stub.issueCounts()]);
   const { repo: record, stub, base, role } = access;
   const empty = { empty: true, branches: [] as string[], tags: [] as string[], defaultBranch: null as string | null, description: "" };
-  return { owner: record.owner, name: record.name, record, role, stub, summary: summary ?? empty, base, grant: access };
+  const openIssues = issueCounts?.open ?? 0;
+  return { owner: record.owner, name: record.name, record, role, stub, summary: summary ?? empty, base, grant: access, openIssues };
 }
 
 export type Repo = Awaited<ReturnType<typeof openRepository>>;
@@ -124,6 +125,7 @@ async function missingAt(c: C, repo: Repo, kind: string, parts: string[], messag
 export function repoHeader(repo: Repo, tab: string): Html {
   const tabs = [
     ["code", repo.base, "Code"],
+    ["issues", `${repo.base}/issues`, `Issues (${repo.openIssues})`],
     ["commits", `${repo.base}/commits/${enc(repo.summary.defaultBranch ?? "main")}`, "Commits"],
     ["branches", `${repo.base}/branches`, `Branches (${repo.summary.branches.length})`],
     ["tags", `${repo.base}/tags`, `Tags (${repo.summary.tags.length})`],

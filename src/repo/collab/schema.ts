@@ -1,0 +1,100 @@
+// Where issues live, and why. A repository's collaboration data (issues, comments,
+// labels, assignees, events; pull requests next) is kept in the repository's own
+// Durable Object SQLite, beside its git data, not in D1:
+// - it grows with the repository, inside the object's 10 GB, instead of in the one
+//   database every request of the site shares;
+// - it follows the repository (DESIGN invariant 8): `destroy()` erases it with the rest
+//   of the object's storage (`deleteAll`), and a rename changes only the D1 record, so
+//   the numbers stay and the old URLs redirect through the access check's redirect;
+// - it is exactly as private as the code, since the only way to the object is the stub
+//   the one access check hands out;
+// - it is serialized with pushes, so a pull request's merge and a push cannot race.
+// A cross-repository view ("my open issues") would need a small index in D1; nothing
+// asks for one yet. Only this folder names `collab_*` tables (test/table-ownership).
+
+const TABLES = `
+CREATE TABLE IF NOT EXISTS collab_counter (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS collab_issue (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  number INTEGER NOT NULL UNIQUE,
+  kind TEXT NOT NULL DEFAULT 'issue' CHECK (kind IN ('issue', 'pull')),
+  title TEXT NOT NULL,
+  body TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed')),
+  state_reason TEXT,
+  author_id INTEGER NOT NULL,
+  author_login TEXT NOT NULL,
+  comments INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  closed_at INTEGER,
+  closed_by_id INTEGER,
+  closed_by_login TEXT
+);
+CREATE INDEX IF NOT EXISTS collab_issue_list ON collab_issue (kind, state, number);
+CREATE INDEX IF NOT EXISTS collab_issue_author ON collab_issue (author_login COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS collab_comment (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  issue_id INTEGER NOT NULL,
+  author_id INTEGER NOT NULL,
+  author_login TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS collab_comment_issue ON collab_comment (issue_id, id);
+CREATE TABLE IF NOT EXISTS collab_label (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  color TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS collab_issue_label (
+  issue_id INTEGER NOT NULL,
+  label_id INTEGER NOT NULL,
+  PRIMARY KEY (issue_id, label_id)
+);
+CREATE INDEX IF NOT EXISTS collab_issue_label_label ON collab_issue_label (label_id);
+CREATE TABLE IF NOT EXISTS collab_assignee (
+  issue_id INTEGER NOT NULL,
+  user_id INTEGER NOT NULL,
+  login TEXT NOT NULL,
+  PRIMARY KEY (issue_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS collab_assignee_login ON collab_assignee (login COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS collab_event (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  issue_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  actor_id INTEGER NOT NULL,
+  actor_login TEXT NOT NULL,
+  data TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS collab_event_issue ON collab_event (issue_id, id);
+`;
+
+export function ensureSchema(sql: SqlStorage): void {
+  sql.exec(TABLES);
+}
+
+/**
+ * The next number of the repository's one sequence, shared by issues and pull
+ * requests: never reused, even if an issue were deleted.
+ */
+export function nextNumber(sql: SqlStorage): number {
+  return sql
+    .exec<{ value: number }>(
+      `INSERT INTO collab_counter (name, value) VALUES ('number', 1)
+       ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`,
+    )
+    .one().value;
+}
+
+/** The highest number given out so far (0 before the first). */
+export function lastNumber(sql: SqlStorage): number {
+  return sql.exec<{ value: number }>("SELECT value FROM collab_counter WHERE name = 'number'").toArray()[0]?.value ?? 0;
+}

@@ -1,0 +1,133 @@
+// The shapes the collaboration store hands across RPC: plain objects, times in
+// milliseconds since the epoch. People are named by their account id and the login
+// they had when they wrote (accounts are not renamed, so the login is also the key
+// the list filters use).
+
+export interface Actor {
+  id: number;
+  login: string;
+}
+
+/**
+ * What a number names. Issues and pull requests share one number sequence per
+ * repository, as on GitHub; a pull request will be an issue row of kind "pull" with
+ * its own table beside it.
+ */
+export type IssueKind = "issue" | "pull";
+export type IssueState = "open" | "closed";
+/** GitHub's `state_reason`: why an issue is closed, or that it was reopened. */
+export type StateReason = "completed" | "not_planned" | "reopened";
+
+export interface Label {
+  id: number;
+  name: string;
+  /** Six hex digits, without `#`. */
+  color: string;
+  description: string;
+}
+
+export interface Issue {
+  id: number;
+  number: number;
+  kind: IssueKind;
+  title: string;
+  body: string;
+  state: IssueState;
+  stateReason: StateReason | null;
+  author: Actor;
+  labels: Label[];
+  assignees: Actor[];
+  comments: number;
+  createdAt: number;
+  updatedAt: number;
+  closedAt: number | null;
+  closedBy: Actor | null;
+}
+
+export interface Comment {
+  id: number;
+  issueNumber: number;
+  author: Actor;
+  body: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type EventKind = "closed" | "reopened" | "labeled" | "unlabeled" | "assigned" | "unassigned" | "renamed";
+
+export interface IssueEvent {
+  id: number;
+  issueNumber: number;
+  kind: EventKind;
+  actor: Actor;
+  createdAt: number;
+  label?: { name: string; color: string };
+  assignee?: Actor;
+  rename?: { from: string; to: string };
+  stateReason?: StateReason | null;
+}
+
+/** A conversation in order: comments and events, oldest first. */
+export type TimelineItem = ({ type: "comment" } & Comment) | ({ type: "event" } & IssueEvent);
+
+/** Which issues a list shows; every condition must hold. */
+export interface IssueQuery {
+  /** Absent: both kinds, as GitHub's REST list does. */
+  kind?: IssueKind;
+  state: IssueState | "all";
+  /** Label names, each of which must be on the issue (case-insensitive). */
+  labels: string[];
+  /** Only issues without any label. */
+  noLabel?: boolean;
+  author?: string;
+  /** A login, "*" for any assignee, "none" for no assignee. */
+  assignee?: string;
+  /** Words, each of which must appear in the title or the body. */
+  text: string[];
+  sort: "created" | "updated" | "comments";
+  direction: "asc" | "desc";
+  /** Only issues updated at or after this time. */
+  since?: number;
+  offset: number;
+  limit: number;
+}
+
+export interface IssuePage {
+  items: Issue[];
+  /** How many issues match, in the state asked for. */
+  total: number;
+  /** How many match in each state, the state condition aside. */
+  open: number;
+  closed: number;
+}
+
+export interface IssueChanges {
+  title?: string;
+  body?: string;
+  state?: IssueState;
+  stateReason?: StateReason | null;
+  /** The whole set of label names; missing labels are created. */
+  labels?: string[];
+  /** The whole set of assignees (already checked to have access). */
+  assignees?: Actor[];
+}
+
+export interface NewIssue {
+  title: string;
+  body: string;
+  labels?: string[];
+  assignees?: Actor[];
+}
+
+export interface LabelFields {
+  name?: string;
+  color?: string;
+  description?: string;
+}
+
+/** Why a change was refused; `field` names the input at fault, as GitHub's 422 does. */
+export type Refused = { ok: false; code: "not-found" | "exists" | "invalid"; message: string; field?: string };
+export type Result<T> = { ok: true; value: T } | Refused;
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const refused = (code: Refused["code"], message: string, field?: string): Refused => ({ ok: false, code, message, field });
