@@ -9,6 +9,7 @@ import { apiError } from "./api/errors";
 import { web } from "./web/routes";
 import { account } from "./web/account";
 import { settings } from "./web/settings";
+import { editor } from "./web/editor";
 import { BadCredentials, RateLimited } from "./auth/caller";
 
 export { Repository } from "./repo/repository";
@@ -40,6 +41,7 @@ app.route("/", smartHttp);
 app.route("/", account);
 app.route("/", settings);
 app.route("/", web);
+app.route("/", editor);
 app.notFound((c) => c.text("Not found\n", 404));
 
 /** Git's own paths, whose clients need 401 with WWW-Authenticate to ask for credentials. */

@@ -12,6 +12,7 @@ import { Views } from "./views";
 import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport } from "./maintenance";
 import { GitHttp, stepConfig } from "./git-http";
 import { type MergeabilityAnswer, PullMerges, type PullMergeRequest, type PullMergeResult, closesIssues } from "./pulls";
+import { type CommitFilesRequest, type CommitFilesResult, type EditorView, FileEditor, editorView } from "./editor";
 import type {
   Advertisement,
   Download,
@@ -339,5 +340,26 @@ export class Repository extends DurableObject<Env> {
   /** Issue numbers that a PR description or commit message closes (`Fixes #N`, …). */
   closesIssues(text: string, repository?: string): number[] {
     return closesIssues(text, repository);
+  }
+
+  // ---- editing files: the browser editor, later the contents API (RPC; see ./editor.ts) ----
+
+  /**
+   * What an editor page at URL parts (a ref, then a path) shows; `withText`: the file's
+   * text when it can be edited. Null without a repository or when the ref names nothing.
+   */
+  async editorView(parts: string[], withText: boolean): Promise<EditorView | null> {
+    return this.exists() ? editorView(this.views.browser, this.refs, parts, withText) : null;
+  }
+
+  /** One commit of file changes on top of `parent`, moving or creating the branch by compare-and-swap. */
+  async commitFiles(request: CommitFilesRequest): Promise<CommitFilesResult> {
+    if (!this.exists()) return { ok: false, reason: "not-found", status: 404, message: "Not Found" };
+    const result = await new FileEditor({ fs: this.fs, store: this.store, refs: this.refs }).commitFiles(request);
+    if (result.ok) {
+      this.settleHead();
+      await this.scheduleMaintenance(10_000);
+    }
+    return result;
   }
 }
