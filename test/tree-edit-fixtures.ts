@@ -71,7 +71,10 @@ const VALID: { name: string; edits: FixtureEdit[] }[] = [
   { name: "keep an executable's mode", edits: [put("run.sh", "#!/bin/sh\necho changed\n", "100755")] },
   { name: "make a file executable", edits: [put("b.txt", "b\n", "100755")] },
   { name: "replace a symlink with a file", edits: [put("link", "now a file\n")] },
-  { name: "names that sort around a directory's /", edits: [put("foo.a", "1\n"), put("foo/a", "2\n"), put("foo-", "3\n"), put("foo1", "4\n")] },
+  {
+    name: "names that sort around a directory's /",
+    edits: [put("foo.a", "1\n"), put("foo/a", "2\n"), put("foo-", "3\n"), put("foo1", "4\n")],
+  },
   { name: "a file named like a directory plus a suffix", edits: [put("dir.txt", "d\n"), put("dir0/x", "e\n"), put("dir-x", "f\n")] },
   { name: "non-ASCII names", edits: [put("zoë.txt", "changed\n"), put("ünï/cødé.txt", "new\n"), put("é/ä.txt", "more\n")] },
   { name: "names with spaces and punctuation", edits: [put("with space.txt", "s\n"), put("dir/a,b;c (1).md", "p\n")] },
@@ -84,9 +87,22 @@ const VALID: { name: string; edits: FixtureEdit[] }[] = [
 
 /** Batches the editor refuses, whatever git's index would make of them. */
 const REFUSED: { name: string; edits: FixtureEdit[]; problem: TreeEditProblem }[] = [
-  ...["../x", "a/../b", "./a", "dir/./a", ".git/config", ".GIT/x", "dir/.git", ".git", ".git./x", ".git ", "git~1/x", "GIT~1", ".g\u200cit/x", ".git::$INDEX_ALLOCATION/x"].map(
-    (path) => ({ name: `refuses ${JSON.stringify(path)}`, edits: [put(path, "x\n")], problem: "invalid-path" as const }),
-  ),
+  ...[
+    "../x",
+    "a/../b",
+    "./a",
+    "dir/./a",
+    ".git/config",
+    ".GIT/x",
+    "dir/.git",
+    ".git",
+    ".git./x",
+    ".git ",
+    "git~1/x",
+    "GIT~1",
+    ".g\u200cit/x",
+    ".git::$INDEX_ALLOCATION/x",
+  ].map((path) => ({ name: `refuses ${JSON.stringify(path)}`, edits: [put(path, "x\n")], problem: "invalid-path" as const })),
   ...["", "/a", "a/", "a//b", "a\0b", "a\nb", "a\\b", "tab\there"].map((path) => ({
     name: `refuses ${JSON.stringify(path)}`,
     edits: [put(path, "x\n")],
@@ -97,11 +113,19 @@ const REFUSED: { name: string; edits: FixtureEdit[]; problem: TreeEditProblem }[
   { name: "refuses a path through a symlink", edits: [put("link/x", "x\n")], problem: "not-a-directory" },
   { name: "refuses a path through a submodule", edits: [put("mod/x", "x\n")], problem: "not-a-directory" },
   { name: "refuses a file where a directory is", edits: [put("dir", "x\n")], problem: "is-a-directory" },
-  { name: "refuses a file where a directory was made in the same batch", edits: [put("n/x", "x\n"), put("n", "y\n")], problem: "is-a-directory" },
+  {
+    name: "refuses a file where a directory was made in the same batch",
+    edits: [put("n/x", "x\n"), put("n", "y\n")],
+    problem: "is-a-directory",
+  },
   { name: "refuses removing a directory", edits: [del("dir")], problem: "is-a-directory" },
   { name: "refuses removing a missing file", edits: [del("missing.txt")], problem: "missing" },
   { name: "refuses removing under a missing directory", edits: [del("nope/x.txt")], problem: "missing" },
-  { name: "refuses the whole batch when a later edit fails", edits: [put("fine.txt", "ok\n"), put("b.txt/x", "x\n")], problem: "not-a-directory" },
+  {
+    name: "refuses the whole batch when a later edit fails",
+    edits: [put("fine.txt", "ok\n"), put("b.txt/x", "x\n")],
+    problem: "not-a-directory",
+  },
 ];
 
 function gitIn(dir: string, index: string) {
@@ -153,7 +177,13 @@ export function buildTreeEditFixture(seed = 20261201, randomCount = 60): TreeEdi
     const lines = BASE_FILES.map((f) => entry(f.mode ?? "100644", blob(f.content), f.path)).join("") + entry("160000", GITLINK, "mod");
     git(["update-index", "--add", "--index-info"], lines);
     const base = git(["write-tree"]).trim();
-    const trees = [base, ...git(["ls-tree", "-r", "-t", base]).split("\n").filter((l) => l.includes(" tree ")).map((l) => l.split(/\s+/)[2])];
+    const trees = [
+      base,
+      ...git(["ls-tree", "-r", "-t", base])
+        .split("\n")
+        .filter((l) => l.includes(" tree "))
+        .map((l) => l.split(/\s+/)[2]),
+    ];
     const cases: TreeEditCase[] = [];
     for (const c of [...VALID, ...randomBatches(seed, randomCount)]) {
       git(["read-tree", base]);

@@ -49,7 +49,14 @@ describe("tree editing agrees with git write-tree", () => {
       expect(new Set(ids).size).toBe(ids.length);
       expect(ids).toContain(result.tree);
       // Only trees on edited paths are written: never more than one per directory touched.
-      const touched = new Set(c.edits.flatMap((e) => e.path.split("/").slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join("/"))));
+      const touched = new Set(
+        c.edits.flatMap((e) =>
+          e.path
+            .split("/")
+            .slice(0, -1)
+            .map((_, i, a) => a.slice(0, i + 1).join("/")),
+        ),
+      );
       expect(result.objects.length).toBeLessThanOrEqual(touched.size + 1);
     });
   }
