@@ -434,6 +434,9 @@ describe("a first file in an empty repository", () => {
     const main = (await refsOf(stub))["refs/heads/main"];
     expect((await commitOf(stub, main)).parents).toEqual([]);
     expect(await fileAt(stub, main, "README.md")).toEqual({ mode: "100644", text: "# Blank\n" });
+    // Listed as updated, as after a push.
+    const meta = (await (await ownerFetch(`${BASE}/api/repos/${owner}/blank`)).json()) as { pushed_at: string | null };
+    expect(meta.pushed_at).not.toBeNull();
     expect((await web.get(`/${owner}/blank`)).status).toBe(200);
   });
 });

@@ -8,6 +8,7 @@
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
 import type { Caller } from "../auth/caller";
+import { touchPushed } from "../access/repos";
 import { HttpError, NotFound } from "../http/responses";
 import type { CommitFilesRequest, EditorView, FileChange } from "../repo/editor";
 import { type Html, csrfField, html, page } from "./layout";
@@ -64,7 +65,8 @@ const STYLE = html`<style>
 form.editor { display:flex; flex-direction:column; gap:10px; padding:16px; }
 form.editor label { display:flex; flex-direction:column; gap:4px; font-weight:600; }
 form.editor label.check { flex-direction:row; font-weight:normal; gap:6px; align-items:center; flex-wrap:wrap; }
-form.editor textarea.content { width:100%; min-height:420px; font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,monospace; tab-size:4; }
+form.editor input, form.editor textarea { font-weight:normal; }
+form.editor textarea.content { width:100%; min-height:320px; font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,monospace; tab-size:4; }
 form.editor fieldset { border:1px solid var(--border); border-radius:6px; display:flex; flex-direction:column; gap:8px; }
 form.editor .actions { display:flex; gap:10px; align-items:center; }
 button.primary, a.btn.primary { background:#1f883d; border-color:#1f883d; color:#fff; }
@@ -261,6 +263,8 @@ async function commit(c: C, kind: Kind): Promise<Response> {
   };
   const result = await repo.stub.commitFiles(request);
   if (!result.ok) return refuse(result.message, result.status);
+  // The repository lists sort by the last update, as after a push.
+  await touchPushed(c.env.DB, repo.record.id);
 
   const path = kind === "delete" ? dirOf(f.from) : f.filename;
   const where =
