@@ -16,7 +16,7 @@ const SECTIONS = [
   { name: "permissions", test: "e2e/permissions.test.ts", output: "permissions.md" },
   { name: "compat", test: "e2e/clients.test.ts", output: "compat.md" },
 ];
-const SCREENSHOT_TEST = "e2e/web.test.ts";
+const SCREENSHOT_TESTS = ["e2e/web.test.ts", "e2e/editor.test.ts"];
 
 /** The section `name` of `text` with `body` in it, or `text` as it was when nothing in it changed. */
 function replaceSection(text: string, name: string, generator: string, body: string): string {
@@ -36,7 +36,7 @@ function replaceSection(text: string, name: string, generator: string, body: str
 function main(): void {
   const screenshots = process.argv.includes("--screenshots");
   rmSync(generatedDir, { recursive: true, force: true });
-  const tests = [...SECTIONS.map((s) => s.test), ...(screenshots ? [SCREENSHOT_TEST] : [])];
+  const tests = [...SECTIONS.map((s) => s.test), ...(screenshots ? SCREENSHOT_TESTS : [])];
   const run = spawnSync("npx", ["vitest", "run", "-c", "vitest.e2e.config.ts", ...tests], { cwd: root, stdio: "inherit" });
   if (run.status !== 0) {
     console.error("docs: a test failed; README.md and docs/screenshots/ are unchanged.");

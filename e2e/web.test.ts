@@ -3,16 +3,15 @@
 // repository that includes hostile files. Screenshots go to e2e/out/screenshots;
 // `npm run docs` copies them to docs/screenshots.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import chromiumBinary from "@sparticuz/chromium";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalServer } from "./server";
 import { commitFile, git, gitEnv, gitRun, makeRepo, tempDir } from "./git";
 import { signUp } from "./accounts";
 import { screenshotsDir as shots } from "./generated";
+import { launchChromium } from "./chromium";
 
 const server = new LocalServer();
 let browser: Browser;
@@ -23,34 +22,6 @@ const dialogs: string[] = [];
 
 // A 1x1 PNG.
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
-
-/**
- * The package's flags are meant for serverless functions; those that would weaken what the
- * tests check (same-origin policy, mixed content) or run everything in one process are
- * dropped, and the browser is kept off the network: the tests need only the local server.
- */
-const UNWANTED_FLAGS = new Set(["--disable-web-security", "--allow-running-insecure-content", "--single-process"]);
-const OFFLINE_FLAGS = [
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-quic",
-  "--disable-gpu",
-];
-
-async function launchChromium(): Promise<Browser> {
-  const executablePath = await chromiumBinary.executablePath();
-  // Without a system fontconfig, use the fonts the package unpacks next to the binary.
-  const env: Record<string, string> = {};
-  if (!existsSync("/etc/fonts/fonts.conf") && !process.env.FONTCONFIG_PATH) env.FONTCONFIG_PATH = join(tmpdir(), "fonts");
-  return chromium.launch({
-    executablePath,
-    args: [...chromiumBinary.args.filter((a) => !UNWANTED_FLAGS.has(a)), ...OFFLINE_FLAGS],
-    headless: true,
-    env: { ...process.env, ...env },
-  });
-}
 
 /** The names of the files (not directories) in a zip archive, from its central directory. */
 function zipEntries(zip: Buffer): string[] {

@@ -12,6 +12,7 @@ import { account } from "./web/account";
 import { settings } from "./web/settings";
 import { issuesWeb } from "./web/issues";
 import { labelsWeb } from "./web/labels";
+import { editor } from "./web/editor";
 import { BadCredentials, RateLimited } from "./auth/caller";
 
 export { Repository } from "./repo/repository";
@@ -46,6 +47,7 @@ app.route("/", settings);
 app.route("/", issuesWeb);
 app.route("/", labelsWeb);
 app.route("/", web);
+app.route("/", editor);
 app.notFound((c) => c.text("Not found\n", 404));
 
 /** Git's own paths, whose clients need 401 with WWW-Authenticate to ask for credentials. */

@@ -82,6 +82,11 @@ describe("the access check", () => {
     const paths = routes.map((r) => r.path);
     for (const p of ["/:owner/:repo/issues/:number", "/:owner/:repo/labels", "/api/v3/repos/:owner/:repo/issues/comments/:id"])
       expect(paths).toContain(p);
+    // The browser editor's pages and forms are among them.
+    for (const kind of ["edit", "new", "delete"]) {
+      for (const method of ["GET", "POST"])
+        expect(routes.some((r) => r.method === method && r.path === `/:owner/:repo/${kind}/*`)).toBe(true);
+    }
     for (const r of routes) {
       const path = concrete(r.path, owner, name);
       const init = (headers: Record<string, string>): RequestInit => ({
@@ -111,6 +116,51 @@ describe("the access check", () => {
     const after = await ownerFetch(`${BASE}/api/repos/${owner}/${name}`);
     expect(after.status).toBe(200);
     expect(((await after.json()) as { default_branch: string }).default_branch).toBe("main");
+  });
+
+  it("asks for write on every editor route: on a public repository anonymous callers sign in, others are refused", async () => {
+    const owner = "vault";
+    const name = `open${seq++}`;
+    await pushFixture(owner, name);
+    const publish = await ownerFetch(`${BASE}/api/repos/${owner}/${name}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: '{"private":false}',
+    });
+    expect(publish.status).toBe(200);
+    await publish.text();
+    const session = await signedIn(`visitor${seq++}`);
+    const token = await accountAuth("stranger1");
+    const routes = app.routes.filter((r) => /^\/:owner\/:repo\/(edit|new|delete)(\/|$)/.test(r.path));
+    expect(routes.length).toBeGreaterThanOrEqual(7);
+    for (const r of routes) {
+      const path = concrete(r.path, owner, name);
+      const post = r.method === "POST";
+      const init = (headers: Record<string, string>): RequestInit => ({
+        method: r.method,
+        headers: { ...headers, ...(post ? { "Content-Type": "application/x-www-form-urlencoded", Origin: BASE } : {}) },
+        body: post
+          ? new URLSearchParams({ parent: fixtures.head, branch: "main", from: "a.txt", filename: "a.txt", content: "x" })
+          : undefined,
+        redirect: "manual",
+      });
+      const anon = await SELF.fetch(BASE + path, init({}));
+      if (post) expect(anon.status, `anonymous ${r.method} ${path}`).toBe(404);
+      else {
+        expect(anon.status, `anonymous ${r.method} ${path}`).toBe(302);
+        expect(anon.headers.get("Location")).toMatch(/^\/login\?next=/);
+      }
+      await anon.text();
+      for (const [who, res] of [
+        ["stranger token", await SELF.fetch(BASE + path, init({ Authorization: token }))],
+        ["stranger session", await session.get(path, init({}))],
+      ] as const) {
+        expect(res.status, `${who} ${r.method} ${path}`).toBe(403);
+        expect(await res.text()).not.toContain("<textarea");
+      }
+    }
+    const refs = await ownerFetch(`${BASE}/${owner}/${name}/info/refs?service=git-upload-pack`);
+    expect(new TextDecoder().decode(await refs.arrayBuffer())).toContain(`${fixtures.head} refs/heads/main`);
   });
 
   it("answers git with 401 and WWW-Authenticate when credentials could help, 404 when they could not", async () => {

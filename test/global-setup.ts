@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { type MergeFixture, buildMergeFixture } from "./merge-fixtures";
 import { type PullFixture, buildPullFixture } from "./pull-fixtures";
+import { type TreeEditFixture, buildTreeEditFixture } from "./tree-edit-fixtures";
 
 function git(cwd: string, args: string[], input?: string | Buffer): Buffer {
   return execFileSync("git", args, {
@@ -68,6 +69,7 @@ export default function setup(project: TestProject) {
     });
     project.provide("mergeFixture", buildMergeFixture(Number(process.env.MERGE_SEED ?? 20260713), 10, 40));
     project.provide("pullFixture", buildPullFixture());
+    project.provide("treeEditFixture", buildTreeEditFixture());
     project.provide("fuzz", {
       iterations: Number(process.env.FUZZ_ITERATIONS ?? 150),
       seed: Number(process.env.FUZZ_SEED ?? 20261125),
@@ -90,5 +92,6 @@ declare module "vitest" {
     fuzz: { iterations: number; seed: number };
     mergeFixture: MergeFixture;
     pullFixture: PullFixture;
+    treeEditFixture: TreeEditFixture;
   }
 }

@@ -13,6 +13,7 @@ import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceRep
 import { GitHttp, stepConfig } from "./git-http";
 import { type MergeabilityAnswer, PullMerges, type PullMergeRequest, type PullMergeResult, closesIssues } from "./pulls";
 import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelFields, type NewIssue } from "./collab";
+import { type CommitFilesRequest, type CommitFilesResult, type EditorView, FileEditor, editorView } from "./editor";
 import type {
   Advertisement,
   Download,
@@ -454,5 +455,26 @@ export class Repository extends DurableObject<Env> {
 
   changeIssueAssignees(number: number, actor: Actor, people: Actor[], mode: "add" | "remove") {
     return this.issues?.changeAssignees(number, actor, people, mode) ?? null;
+  }
+
+  // ---- editing files: the browser editor, later the contents API (RPC; see ./editor.ts) ----
+
+  /**
+   * What an editor page at URL parts (a ref, then a path) shows; `withText`: the file's
+   * text when it can be edited. Null without a repository or when the ref names nothing.
+   */
+  async editorView(parts: string[], withText: boolean): Promise<EditorView | null> {
+    return this.exists() ? editorView(this.views.browser, this.refs, parts, withText) : null;
+  }
+
+  /** One commit of file changes on top of `parent`, moving or creating the branch by compare-and-swap. */
+  async commitFiles(request: CommitFilesRequest): Promise<CommitFilesResult> {
+    if (!this.exists()) return { ok: false, reason: "not-found", status: 404, message: "Not Found" };
+    const result = await new FileEditor({ fs: this.fs, store: this.store, refs: this.refs }).commitFiles(request);
+    if (result.ok) {
+      this.settleHead();
+      await this.scheduleMaintenance(10_000);
+    }
+    return result;
   }
 }

@@ -243,7 +243,7 @@ git push -u origin main</pre><p>Or start a new one:</p><pre class="cmd">git init
 git commit --allow-empty -m "First commit"
 git branch -M main
 git remote add origin ${cloneUrl}
-git push -u origin main</pre></div></div>`,
+git push -u origin main</pre>${allows(repo.role, "write") && repo.summary.defaultBranch ? html`<p>Or <a href="${repo.base}/new/${enc(repo.summary.defaultBranch)}">create a new file</a> in the browser.</p>` : ""}</div></div>`,
       ),
     );
   }
@@ -255,7 +255,7 @@ git push -u origin main</pre></div></div>`,
       html`${repoHeader(repo, "code")}
 <div class="box"><div class="head">${refSelector(repo, ref, "tree", "")} <a href="${repo.base}/commits/${enc(ref)}"><b>${count}</b> commits</a>
 <a href="${repo.base}/branches"><b>${repo.summary.branches.length}</b> branches</a> <a href="${repo.base}/tags"><b>${repo.summary.tags.length}</b> tags</a>
-<span style="margin-left:auto">${clone}</span></div>
+<span style="margin-left:auto">${clone}</span>${addFile(repo, ref, "")}</div>
 <div class="head">${commitLine(repo, commit)}</div>${await fileList(repo, ref, listing)}</div>
 ${readmeBox(repo, ref, listing.readme)}
 <p class="muted">Download: <a href="${repo.base}/archive/${enc(ref)}.tar.gz">tar.gz</a> · <a href="${repo.base}/archive/${enc(ref)}.zip">zip</a></p>`,
@@ -274,10 +274,22 @@ web.get("/:owner/:repo/tree/*", async (c) => {
       c,
       `${at.path || repo.name} at ${at.ref}`,
       html`${repoHeader(repo, "code")}<div class="box"><div class="head">${refSelector(repo, at.ref, "tree", at.path)} ${crumbs(repo, at.ref, at.path)}
-<a style="margin-left:auto" href="${repo.base}/commits/${enc(at.ref)}${at.path ? `?path=${encodeURIComponent(at.path)}` : ""}">History</a></div>${await fileList(repo, at.ref, listing)}</div>${readmeBox(repo, at.ref, listing.readme)}`,
+<a style="margin-left:auto" href="${repo.base}/commits/${enc(at.ref)}${at.path ? `?path=${encodeURIComponent(at.path)}` : ""}">History</a>${addFile(repo, at.ref, at.path)}</div>${await fileList(repo, at.ref, listing)}</div>${readmeBox(repo, at.ref, listing.readme)}`,
     ),
   );
 });
+
+// The browser editor's entry points (./editor.ts), for people who may write.
+function addFile(repo: Repo, ref: string, dir: string): Html {
+  if (!allows(repo.role, "write")) return html``;
+  return html` <a class="btn" href="${repo.base}/new/${enc(ref)}${dir ? `/${enc(dir)}` : ""}">Add file</a>`;
+}
+
+function fileActions(repo: Repo, at: { ref: string; path: string }, blob: { binary: boolean; mode: string }): Html {
+  if (!allows(repo.role, "write")) return html``;
+  const editable = !blob.binary && (blob.mode === "100644" || blob.mode === "100755");
+  return html`${editable ? html` · <a href="${repo.base}/edit/${enc(at.ref)}/${enc(at.path)}">Edit</a>` : ""} · <a href="${repo.base}/delete/${enc(at.ref)}/${enc(at.path)}">Delete</a>`;
+}
 
 function codeTable(lines: string[]): Html {
   return html`<div class="code"><table>${lines.map((l, i) => html`<tr id="L${i + 1}"><td class="ln"><a href="#L${i + 1}">${i + 1}</a></td><td class="src">${raw(l)}</td></tr>`)}</table></div>`;
@@ -310,7 +322,7 @@ web.get("/:owner/:repo/blob/*", async (c) => {
       c,
       `${at.path} at ${at.ref}`,
       html`${repoHeader(repo, "code")}<div class="box"><div class="head">${refSelector(repo, at.ref, "blob", at.path)} ${crumbs(repo, at.ref, at.path)}
-<span class="muted">${formatBytes(blob.size)}</span><span style="margin-left:auto">${toggle} <a href="${rawUrl}">Raw</a> · <a href="${repo.base}/blame/${enc(at.ref)}/${enc(at.path)}">Blame</a> · <a href="${repo.base}/commits/${enc(at.ref)}?path=${encodeURIComponent(at.path)}">History</a></span></div>${body}</div>`,
+<span class="muted">${formatBytes(blob.size)}</span><span style="margin-left:auto">${toggle} <a href="${rawUrl}">Raw</a> · <a href="${repo.base}/blame/${enc(at.ref)}/${enc(at.path)}">Blame</a> · <a href="${repo.base}/commits/${enc(at.ref)}?path=${encodeURIComponent(at.path)}">History</a>${fileActions(repo, at, blob)}</span></div>${body}</div>`,
     ),
   );
 });

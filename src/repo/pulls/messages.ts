@@ -1,7 +1,7 @@
 // The commit messages GitHub writes when it merges a pull request, unless the caller gives
 // its own title or body (the API's commit_title and commit_message).
 import { parseSignature } from "../../git/object/object";
-import { type Identity, type RawCommit, messageText, stripspace } from "./commit-object";
+import { type Identity, type RawCommit, messageText, stripspace } from "../../git/commit-writer";
 
 const join = (title: string, body: string) => stripspace(body.trim() ? `${title}\n\n${body}` : title);
 

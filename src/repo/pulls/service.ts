@@ -10,7 +10,7 @@ import { type RefPolicy, commitObjects } from "../../git/ref-transaction";
 import type { RefStore } from "../../git/refs";
 import { leftRight } from "../../git/rev-list";
 import type { ObjectStore } from "../../git/store/object-store";
-import { type RawCommit, commitBytes, identLine, readRawCommit } from "./commit-object";
+import { type RawCommit, commitBytes, identLine, readRawCommit } from "../../git/commit-writer";
 import { mergeMessage, squashMessage } from "./messages";
 import { OverlayObjects } from "./overlay";
 import type {

@@ -1,7 +1,7 @@
 // What the pull-request merge service answers, shaped for RPC (plain data, tagged).
-import type { Identity, When } from "./commit-object";
+import type { Identity, When } from "../../git/commit-writer";
 
-export type { Identity, When } from "./commit-object";
+export type { Identity, When } from "../../git/commit-writer";
 
 export type MergeMethod = "merge" | "squash" | "rebase";
 

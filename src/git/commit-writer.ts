@@ -1,7 +1,8 @@
 // Commit objects as git writes them: `tree`, `parent`s, `author`, `committer`, a blank line
 // and the message, which ends in one newline. Identities are cleaned as git's ident.c does,
-// so no name or email can break the header line (fsck --strict checks it).
-import { ObjectFormatError } from "../../git/object/object";
+// so no name or email can break the header line (fsck --strict checks it). Pull-request
+// merges (../repo/pulls/) and the browser editor (../repo/editor.ts) both write with it.
+import { ObjectFormatError } from "./object/object";
 
 export interface Identity {
   name: string;
