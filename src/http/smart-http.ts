@@ -12,7 +12,7 @@ import type { Permission } from "../access/roles";
 import { GIT_REALM, plainText } from "./responses";
 import { repoKey } from "../util/names";
 import { BadBodyError, BodyTooLargeError, readLimited } from "../util/streams";
-import { Segments, receivePackResult, segmentableLength, slicedPush, steppedUpload } from "./steps";
+import { RepoCalls, Segments, pushFailure, receivePackResult, segmentableLength, sendSegment, slicedPush, steppedUpload } from "./steps";
 
 export const smartHttp = new Hono<{ Bindings: Env }>();
 type C = Context<{ Bindings: Env }>;
@@ -146,7 +146,10 @@ smartHttp.post("/:owner/:repo/git-upload-pack", async (c) => {
   const start = await access.stub.uploadPack(new Blob([request]).stream(), protocolVersion(c.req.raw));
   if (start.kind === "refused") return refused(start);
   const headers = { "Content-Type": "application/x-git-upload-pack-result", ...GIT_NO_CACHE };
-  if (start.job) return steppedUpload(access.stub, start.job, start.bytes, start.sidebandErrors, headers, started);
+  if (start.job) {
+    const calls = new RepoCalls(() => stubFor(c.env, access.repo), access.stub);
+    return steppedUpload(calls, start.job, start.bytes, start.sidebandErrors, headers, started);
+  }
   // The whole answer was made before the response: this was the only invocation.
   console.log(`upload-pack: one invocation, ${Date.now() - started} ms`);
   return new Response(start.bytes, { headers });
@@ -162,20 +165,28 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
     return gitRefusal(access, "POST");
   }
   const { stub } = access;
+  // The calls of a push that continue a job go through here, which renews a stub the
+  // object broke by restarting (the job resumes from its record).
+  const calls = new RepoCalls(() => stubFor(c.env, access.repo), stub);
   // A push that was to create the repository but stored nothing (refused before any
   // command ran) leaves no empty repository behind. Listings sort by the last push.
   const settle = async () => {
-    if (access.created && !(await stub.exists())) await deleteRepoRecord(c.env.DB, access.repo.id);
+    if (access.created && !(await calls.again((s) => s.exists()))) await deleteRepoRecord(c.env.DB, access.repo.id);
     else await touchPushed(c.env.DB, access.repo.id);
   };
-  const answer = async (state: PushState, log: string): Promise<Response> => {
-    if (state.kind === "indexing") return slicedPush(stub, state.job, state.progress, log, (p) => c.executionCtx.waitUntil(p.then(settle)));
+  const answer = async (state: PushState, log: string, sideband = false): Promise<Response> => {
+    if (state.kind === "indexing")
+      return slicedPush(calls, state.job, state.progress, state.sideband, log, (p) => c.executionCtx.waitUntil(p.then(settle)));
     // Only a push that created the repository must settle before answering (a refused one
     // removes what it created); the listing time can be written after the response.
     if (access.created) await settle();
     if (state.kind === "refused") return refused(state);
     if (!access.created) c.executionCtx.waitUntil(settle());
     if (state.kind === "receiving") throw new Error("receive-pack: a whole body was left receiving");
+    if (state.kind === "failed") {
+      console.error(`receive-pack: ${state.message}`);
+      return new Response(pushFailure(sideband, state.message), { headers: receivePackResult() });
+    }
     console.log(`receive-pack: ${log}`);
     return new Response(state.report, { headers: receivePackResult() });
   };
@@ -190,41 +201,61 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   // long receiving.
   const segments = new Segments(body, segmentBytes);
   const whole = !segmentableLength(c.req.raw, segmentBytes);
-  const first = await stub.receivePack(await segments.first(), !whole);
+  let first: PushState;
+  try {
+    first = await stub.receivePack(await segments.first(), !whole);
+  } catch (e) {
+    // The object failed under the first call, which cannot be repeated (it read the
+    // commands): git shows the status, and the push can be made again.
+    await segments.cancel();
+    console.error(`receive-pack: ${(e as Error).message}`);
+    return plainText(503, "The repository could not take the push (it restarted): please push again.", {
+      ...GIT_NO_CACHE,
+      "Retry-After": "1",
+    });
+  }
   if (segments.failed) {
-    if (first.kind === "receiving") await stub.abandonPush(first.upload);
-    if (first.kind === "indexing") await stub.abandonPush(first.job);
+    if (first.kind === "receiving") await calls.quietly((s) => s.abandonPush(first.upload));
+    if (first.kind === "indexing") await calls.quietly((s) => s.abandonPush(first.job));
     return plainText(400, "Could not read the request body.", GIT_NO_CACHE);
   }
   if (first.kind !== "receiving") {
     await segments.cancel();
     return answer(first, `one invocation, ${Date.now() - started} ms`);
   }
-  const { upload } = first;
+  const { upload, sideband } = first;
+  let stored = first.stored;
   const times = [Date.now() - started];
   let done: PushState;
   try {
     for (let part = await segments.next(); part; part = await segments.next()) {
       const t = Date.now();
-      const stored = await stub.receiveSegment(upload, part);
+      const result = await sendSegment(calls, segments, upload, stored, part);
       times.push(Date.now() - t);
-      if (stored.lost) break;
+      if (result.failed) {
+        await segments.cancel();
+        await calls.quietly((s) => s.abandonPush(upload));
+        return answer({ kind: "failed", message: result.failed }, "", sideband);
+      }
+      stored = result.stored;
     }
     if (segments.failed) {
-      await stub.abandonPush(upload);
+      await calls.quietly((s) => s.abandonPush(upload));
       return plainText(400, "Could not read the request body.", GIT_NO_CACHE);
     }
     const t = Date.now();
-    done = await stub.pushUploaded(upload);
+    done = await calls.again(async (s): Promise<PushState> => s.pushUploaded(upload, stored));
     times.push(Date.now() - t);
   } catch (e) {
-    // Whatever failed, the stored part of the pack is not left waiting for the sweep;
-    // if the object cannot be reached to drop it, the sweep will.
-    await stub.abandonPush(upload).catch(() => undefined);
-    throw e;
+    // The object failed under a segment that was partly sent, or past every repetition:
+    // the stored part of the pack is not left waiting for the sweep (if the object can be
+    // reached to drop it), and the client hears why in git's form.
+    await segments.cancel();
+    await calls.quietly((s) => s.abandonPush(upload));
+    return answer({ kind: "failed", message: `push failed: ${(e as Error).message}` }, "", sideband);
   }
   // The last of the times is the call that completed the upload (and indexed a small pack).
-  return answer(done, `upload ${times.length - 1} segments, longest ${Math.max(...times)} ms (all ${Date.now() - started} ms)`);
+  return answer(done, `upload ${times.length - 1} segments, longest ${Math.max(...times)} ms (all ${Date.now() - started} ms)`, sideband);
 });
 
 /** A download from the repository, or its refusal. */

@@ -1,9 +1,11 @@
 // The Worker's side of the jobs in src/repo/contract.ts: no Durable Object invocation
 // receives, indexes or sends a whole large pack. A push body is cut into segments, a
 // pack is indexed in slices, a clone answer is pulled a step at a time; each is its own
-// invocation of the repository, with its own CPU budget.
+// invocation of the repository, with its own CPU budget. When the object restarts
+// between (or during) steps, the steps go on with a fresh instance, which resumes the
+// job from its record.
 import type { Repository } from "../repo/repository";
-import type { PushStep, UploadStep } from "../repo/contract";
+import type { PushStep, SegmentStored, UploadStep } from "../repo/contract";
 import { errPkt, sideband as sidebandFrames, sidebandError } from "../git/protocol/pkt-line";
 
 /** Headers of a receive-pack answer. */
@@ -11,13 +13,70 @@ export function receivePackResult(): Record<string, string> {
   return { "Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache, max-age=0, must-revalidate" };
 }
 
+/** A push that cannot go on, in git's form: on band 3 through side-band-64k, else an `ERR` line. */
+export function pushFailure(sideband: boolean, message: string): Uint8Array {
+  return sideband ? sidebandError(message) : errPkt(message);
+}
+
+type Stub = DurableObjectStub<Repository>;
+
+/** Attempts of one call, the first included, when the object fails for the platform's reasons. */
+const ATTEMPTS = 4;
+
+/**
+ * An error of the platform (the object reset on a deploy, moved, or the stub broke with
+ * it), not one the object's code threw (`remote`), and not an overload, which repeating
+ * would worsen (Cloudflare's advice for Durable Objects).
+ */
+export function repeatable(e: unknown): boolean {
+  const x = e as { remote?: boolean; overloaded?: boolean } | null;
+  return !x?.remote && !x?.overloaded;
+}
+
+/**
+ * The repository's object, for the calls of a job. A call that may be repeated (every
+ * step says where the Worker stands, so a repeated step gives the same answer) is made
+ * again when the object failed under it, through a fresh stub, since a stub that has
+ * failed stays broken: the fresh instance resumes the job from its record.
+ */
+export class RepoCalls {
+  constructor(
+    private readonly connect: () => Stub,
+    private stub: Stub = connect(),
+  ) {}
+
+  get current(): Stub {
+    return this.stub;
+  }
+
+  /** `call`, repeated on a fresh stub after a platform failure, while `canRepeat` allows. */
+  async again<T>(call: (stub: Stub) => Promise<T>, canRepeat: () => boolean = () => true): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call(this.stub);
+      } catch (e) {
+        if (attempt >= ATTEMPTS || !repeatable(e) || !canRepeat()) throw e;
+        console.error(`repository call failed (attempt ${attempt}), calling again: ${(e as Error).message}`);
+        this.stub = this.connect();
+        await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** (attempt - 1)));
+      }
+    }
+  }
+
+  /** A best-effort call (dropping a job): a failure is left to the object's sweep. */
+  async quietly(call: (stub: Stub) => Promise<unknown>): Promise<void> {
+    await this.again(call).catch(() => undefined);
+  }
+}
+
 /**
  * A large clone or fetch answer: the first part came with the response; the rest is
  * pulled from the repository one bounded invocation (`uploadStep`) at a time. The next
- * step is asked for as soon as one arrives, so producing overlaps sending.
+ * step is asked for as soon as one arrives, so producing overlaps sending. Each step
+ * says how many bytes of the answer the Worker has, so a step can be asked again.
  */
 export function steppedUpload(
-  stub: DurableObjectStub<Repository>,
+  calls: RepoCalls,
   job: string,
   head: Uint8Array,
   sidebandErrors: boolean,
@@ -26,11 +85,11 @@ export function steppedUpload(
 ): Response {
   let steps = 0;
   let longest = 0;
-  type Step = UploadStep;
-  const step = (): Promise<Step> => {
+  let offset = head.byteLength;
+  const step = (at: number): Promise<UploadStep> => {
     const p = (async () => {
       const t = Date.now();
-      const s = await stub.uploadStep(job);
+      const s = await calls.again((stub) => stub.uploadStep(job, at));
       steps++;
       longest = Math.max(longest, Date.now() - t);
       return s;
@@ -40,7 +99,7 @@ export function steppedUpload(
     return p;
   };
   const firstMs = Date.now() - started;
-  let ahead = step();
+  let ahead = step(offset);
   const fail = (controller: ReadableStreamDefaultController<Uint8Array>, why: string) => {
     console.error(`upload-pack: ${why}`);
     if (sidebandErrors) {
@@ -57,21 +116,23 @@ export function steppedUpload(
       },
       async pull(controller) {
         // A step can be empty (a walk's checkpoint with no progress to report, under
-        // no-progress): keep stepping, since a pull that enqueues nothing is not repeated.
+        // no-progress, or a fresh instance making again what was sent): keep stepping,
+        // since a pull that enqueues nothing is not repeated.
         for (;;) {
-          let s: Step;
+          let s: UploadStep;
           try {
             s = await ahead;
           } catch (e) {
             fail(controller, `fetch failed: ${(e as Error).message}`);
             return;
           }
-          if (s.lost) {
-            fail(controller, "fetch interrupted (the repository restarted): please try again");
+          offset += s.bytes.byteLength;
+          if (!s.done) ahead = step(offset);
+          if (s.bytes.byteLength) controller.enqueue(s.bytes);
+          if (s.failed) {
+            fail(controller, s.failed);
             return;
           }
-          if (!s.done) ahead = step();
-          if (s.bytes.byteLength) controller.enqueue(s.bytes);
           if (s.done) {
             controller.close();
             console.log(`upload-pack: first part ${firstMs} ms, ${steps} steps, longest ${longest} ms`);
@@ -81,7 +142,7 @@ export function steppedUpload(
         }
       },
       async cancel() {
-        await stub.abandonUpload(job);
+        await calls.quietly((stub) => stub.abandonUpload(job));
       },
     },
     { highWaterMark: 0 },
@@ -109,6 +170,10 @@ export class Segments {
   private carry: Uint8Array | null = null;
   private started = false;
   private ended = false;
+  /** The current segment's stream (a newer one replaces it when it is sent again). */
+  private generation = 0;
+  /** Whether anything of the current segment has been read out of it. */
+  private pulled = false;
   /** The client's body failed (it went away): what was sent is incomplete. */
   failed = false;
 
@@ -145,9 +210,29 @@ export class Segments {
       if (!this.carry) return null;
     }
     this.started = true;
+    this.pulled = false;
+    return this.segment();
+  }
+
+  /**
+   * The current segment again, for a call that failed before reading any of it; null if
+   * some of it was read (those bytes are gone with the failed call).
+   */
+  again(): ReadableStream<Uint8Array> | null {
+    return this.pulled ? null : this.segment();
+  }
+
+  private segment(): ReadableStream<Uint8Array> {
+    const generation = ++this.generation;
     let sent = 0;
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
+        // A stream replaced by `again` gives nothing more: its call has failed.
+        if (generation !== this.generation) {
+          controller.close();
+          return;
+        }
+        this.pulled = true;
         const chunk = this.carry ?? (sent < this.size ? await this.read() : null);
         this.carry = null;
         // A failed body ends the segment cleanly: the caller sees `failed` and abandons
@@ -174,9 +259,10 @@ export class Segments {
  * keeps the connection alive, and ends with the report.
  */
 export function slicedPush(
-  stub: DurableObjectStub<Repository>,
+  calls: RepoCalls,
   job: string,
   progress: boolean,
+  sideband: boolean,
   upload: string,
   onDone: (p: Promise<void>) => void,
 ): Response {
@@ -185,6 +271,11 @@ export function slicedPush(
   const started = Date.now();
   let finished: () => void = () => undefined;
   onDone(new Promise((resolve) => (finished = resolve)));
+  const end = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
+    controller.enqueue(bytes);
+    controller.close();
+    finished();
+  };
   // Each pull enqueues something (a stream whose pull enqueues nothing is not pulled
   // again), so without progress the steps run on until the report.
   const body = new ReadableStream<Uint8Array>({
@@ -193,11 +284,10 @@ export function slicedPush(
         const t = Date.now();
         let step: PushStep;
         try {
-          step = await stub.pushStep(job);
+          step = await calls.again(async (stub): Promise<PushStep> => stub.pushStep(job));
         } catch (e) {
-          controller.enqueue(errPkt(`push failed: ${(e as Error).message}`));
-          controller.close();
-          finished();
+          console.error(`receive-pack: ${(e as Error).message}`);
+          end(controller, pushFailure(sideband, `push failed: ${(e as Error).message}`));
           return;
         }
         slices++;
@@ -207,9 +297,12 @@ export function slicedPush(
           for (const p of sidebandFrames(2, new TextEncoder().encode(`${step.progress}\r`))) controller.enqueue(p);
           return;
         }
-        controller.enqueue(step.report);
-        controller.close();
-        finished();
+        if ("failed" in step) {
+          console.error(`receive-pack: ${step.failed}`);
+          end(controller, pushFailure(sideband, step.failed));
+          return;
+        }
+        end(controller, step.report);
         console.log(`receive-pack: ${upload}, ${slices} index slices, longest ${longest} ms (all ${Date.now() - started} ms)`);
         return;
       }
@@ -217,8 +310,30 @@ export function slicedPush(
     // The client went away: drop the job and its stored pack now.
     async cancel() {
       finished();
-      await stub.abandonPush(job);
+      await calls.quietly((stub) => stub.abandonPush(job));
     },
   });
   return new Response(body, { headers: receivePackResult() });
+}
+
+/**
+ * Sends one segment of a push body after the `stored` bytes the repository confirmed. A
+ * call that failed before reading any of the segment is made again to a fresh stub.
+ */
+export async function sendSegment(
+  calls: RepoCalls,
+  segments: Segments,
+  upload: string,
+  stored: number,
+  part: ReadableStream<Uint8Array>,
+): Promise<SegmentStored> {
+  let body = part;
+  return calls.again(
+    (stub) => stub.receiveSegment(upload, stored, body),
+    () => {
+      const again = segments.again();
+      if (again) body = again;
+      return again !== null;
+    },
+  );
 }
