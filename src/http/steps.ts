@@ -24,13 +24,15 @@ type Stub = DurableObjectStub<Repository>;
 const ATTEMPTS = 4;
 
 /**
- * An error of the platform (the object reset on a deploy, moved, or the stub broke with
- * it), not one the object's code threw (`remote`), and not an overload, which repeating
- * would worsen (Cloudflare's advice for Durable Objects).
+ * Whether a failed call may be made again: not after an overload, which repeating would
+ * worsen (Cloudflare's advice for Durable Objects). The platform does not mark every
+ * failure of a restart alike (an object reset under a call can come back as `remote`, as
+ * if its own code threw), so any other failure is repeated: every call made again says
+ * where the Worker stands, so one that failed for a reason of its own fails again the
+ * same way, and the Worker then ends the request in git's error form.
  */
-export function repeatable(e: unknown): boolean {
-  const x = e as { remote?: boolean; overloaded?: boolean } | null;
-  return !x?.remote && !x?.overloaded;
+function repeatable(e: unknown): boolean {
+  return !(e as { overloaded?: boolean } | null)?.overloaded;
 }
 
 /**
@@ -167,13 +169,18 @@ export class Segments {
   // the network's small chunks made a 1 GB push half again as slow.
   private readonly readBytes: number;
   private readonly reader: ReadableStreamBYOBReader;
-  private carry: Uint8Array | null = null;
+  /**
+   * The first chunk of the current segment, read to learn whether the body goes on. It is
+   * kept until the next segment, so that a call that failed having taken only this chunk
+   * (the runtime takes one as it starts a call) can be made again.
+   */
+  private head: Uint8Array | null = null;
   private started = false;
   private ended = false;
   /** The current segment's stream (a newer one replaces it when it is sent again). */
   private generation = 0;
-  /** Whether anything of the current segment has been read out of it. */
-  private pulled = false;
+  /** Whether the current segment has been read past its head: then it cannot be sent again. */
+  private pastHead = false;
   /** The client's body failed (it went away): what was sent is incomplete. */
   failed = false;
 
@@ -205,26 +212,28 @@ export class Segments {
 
   /** The next segment; null once the body has ended (the first is always a stream, maybe empty). */
   async next(): Promise<ReadableStream<Uint8Array> | null> {
-    if (this.started && !this.carry) {
-      this.carry = await this.read();
-      if (!this.carry) return null;
+    this.head = null;
+    if (this.started) {
+      this.head = await this.read();
+      if (!this.head) return null;
     }
     this.started = true;
-    this.pulled = false;
+    this.pastHead = false;
     return this.segment();
   }
 
   /**
-   * The current segment again, for a call that failed before reading any of it; null if
-   * some of it was read (those bytes are gone with the failed call).
+   * The current segment again, for a call that failed having read no more than its head;
+   * null if more was read (those bytes went with the failed call).
    */
   again(): ReadableStream<Uint8Array> | null {
-    return this.pulled ? null : this.segment();
+    return this.pastHead ? null : this.segment();
   }
 
   private segment(): ReadableStream<Uint8Array> {
     const generation = ++this.generation;
     let sent = 0;
+    let headGiven = false;
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         // A stream replaced by `again` gives nothing more: its call has failed.
@@ -232,9 +241,15 @@ export class Segments {
           controller.close();
           return;
         }
-        this.pulled = true;
-        const chunk = this.carry ?? (sent < this.size ? await this.read() : null);
-        this.carry = null;
+        let chunk: Uint8Array | null = null;
+        if (!headGiven && this.head) {
+          // A copy: what is enqueued may be transferred away with the call.
+          chunk = this.head.slice();
+        } else if (sent < this.size) {
+          this.pastHead = true;
+          chunk = await this.read();
+        }
+        headGiven = true;
         // A failed body ends the segment cleanly: the caller sees `failed` and abandons
         // the push (an error inside a stream sent over RPC left the reader waiting).
         if (!chunk) {

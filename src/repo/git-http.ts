@@ -297,7 +297,9 @@ export class GitHttp {
     if ("report" in started) return { kind: "report", report: started.report };
     if ("job" in started) return this.index(null, started, null);
     const { push, upload } = started;
-    await upload.receive(reader.rest());
+    // The first part cannot be sent again (its call read the commands): an interrupted
+    // one fails the push.
+    if ((await upload.receive(reader.rest())) === "interrupted") upload.abort("could not read the pack: the request was interrupted");
     if (this.closed) return { kind: "report", report: pushError(push, DELETED) };
     if (!segmented) return this.index(null, upload.complete(push), push);
     const id = this.jobs.add("push", receiving(push, upload), [upload.path]);
@@ -327,8 +329,10 @@ export class GitHttp {
         return { stored, failed: PUSH_LOST };
       }
       // A segment that could not be stored has set the upload's failure, which the report gives.
-      if (!(await upload.receive(chunksOf(body)))) await cancel(body);
+      const received = await upload.receive(chunksOf(body));
+      if (received !== "stored") await cancel(body);
       if (this.closed) return { stored, failed: DELETED };
+      if (received === "interrupted") return { stored, failed: "push interrupted (a segment did not arrive whole): please push again" };
       this.jobs.save(id, receiving(live.push, upload));
       return { stored: upload.stored };
     });

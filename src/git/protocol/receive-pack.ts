@@ -166,7 +166,7 @@ export class PackUpload {
   private constructor(
     private readonly ctx: ReceiveContext,
     readonly path: string,
-    private readonly writer: FileWriter | null,
+    private writer: FileWriter | null,
     /** Why storing failed; the push is then answered with `unpack <why>`. */
     public failure: string | null,
   ) {}
@@ -196,23 +196,42 @@ export class PackUpload {
     return this.writer?.bytesWritten ?? 0;
   }
 
-  /** Appends a part of the pack; false (with `failure` set) if it could not be stored. */
-  async receive(parts: AsyncIterable<Uint8Array>): Promise<boolean> {
-    if (this.failure || !this.writer) return false;
+  /**
+   * Appends a part of the pack. "failed": it could not be stored, and `failure` says why
+   * (the report will). "interrupted": the part stopped arriving (the call that brought it
+   * failed); what was stored of it is undone, so that it can be sent again.
+   */
+  async receive(parts: AsyncIterable<Uint8Array>): Promise<"stored" | "failed" | "interrupted"> {
+    if (this.failure || !this.writer) return "failed";
+    const start = this.stored;
+    const iterator = parts[Symbol.asyncIterator]();
     try {
-      for await (const chunk of parts) {
+      for (;;) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await iterator.next();
+        } catch {
+          this.rewind(start);
+          return "interrupted";
+        }
         // Each chunk may have waited on the network, while the repository was deleted.
-        if (this.stop()) return false;
-        this.writer.write(chunk);
+        if (this.stop()) return "failed";
+        if (next.done) break;
+        this.writer.write(next.value);
       }
-      if (this.stop()) return false;
       this.writer.flush();
-      return true;
+      return "stored";
     } catch (e) {
-      this.failure = isFsError(e, "ENOSPC") ? "repository quota exceeded" : `could not read the pack: ${(e as Error).message}`;
+      this.failure = isFsError(e, "ENOSPC") ? "repository quota exceeded" : `could not store the pack: ${(e as Error).message}`;
       this.writer.abort();
-      return false;
+      return "failed";
     }
+  }
+
+  /** Back to `size` bytes: what the writer holds and what it flushed past it go. */
+  private rewind(size: number): void {
+    this.ctx.fs.truncate(this.path, size);
+    this.writer = this.ctx.fs.appendWriter(this.path);
   }
 
   /** Whether the push must stop (see `ReceiveContext.ended`); the upload is then dropped. */
