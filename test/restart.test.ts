@@ -74,7 +74,8 @@ function bulkyCommit(): { pack: Uint8Array; commit: string } {
   return { pack: buildPack(entries), commit: oidOf(OBJ_COMMIT, commit) };
 }
 
-const fetchV2 = (lines: string[]) => concatBytes([pktLine("command=fetch\n"), enc("0001"), ...lines.map((l) => pktLine(`${l}\n`)), enc("0000")]);
+const fetchV2 = (lines: string[]) =>
+  concatBytes([pktLine("command=fetch\n"), enc("0001"), ...lines.map((l) => pktLine(`${l}\n`)), enc("0000")]);
 
 interface Request {
   label: string;
@@ -197,7 +198,11 @@ describe("a clone or fetch answer", () => {
     const moved = await ownerFetch(`${url}/git-receive-pack`, {
       method: "POST",
       headers: { "Content-Type": "application/x-git-receive-pack-request" },
-      body: concatBytes([pktLine(`${ZERO} ${fixtures.head} refs/heads/other\0report-status\n`), enc("0000"), fromBase64(fixtures.ofsPack.pack)]),
+      body: concatBytes([
+        pktLine(`${ZERO} ${fixtures.head} refs/heads/other\0report-status\n`),
+        enc("0000"),
+        fromBase64(fixtures.ofsPack.pack),
+      ]),
     });
     expect(dec(await moved.arrayBuffer())).toContain("ok refs/heads/other");
     await evicted(name, SMALL_STEPS);
@@ -316,7 +321,10 @@ describe("a push", () => {
     // The segments that do follow are taken, and the push completes.
     let stored = first.stored;
     for (const part of rest) stored = (await stub.receiveSegment(first.upload, stored, streamOf(part))).stored;
-    expect(await stub.pushUploaded(first.upload, stored - 1)).toMatchObject({ kind: "failed", message: expect.stringContaining("push interrupted") });
+    expect(await stub.pushUploaded(first.upload, stored - 1)).toMatchObject({
+      kind: "failed",
+      message: expect.stringContaining("push interrupted"),
+    });
     expect(await settled(stub)).toEqual({ main: undefined, incoming: [], jobs: [] });
   });
 

@@ -133,9 +133,14 @@ export class GitHttp {
   /** Set by `close`: the repository is being deleted. */
   private closed = false;
 
+  /**
+   * @param erased this instance replaces one whose repository was just deleted: a job
+   *   the Worker continues is then gone because of that, and the client is told so.
+   */
   constructor(
     private readonly host: GitHttpHost,
     readonly config: StepConfig,
+    private readonly erased = false,
   ) {
     this.jobs = new Jobs(host.sql, host.fs, [INCOMING_DIR]);
     // Jobs an earlier instance held are resumed from their records when the Worker
@@ -212,6 +217,7 @@ export class GitHttp {
   async uploadStep(id: string, offset: number): Promise<UploadStep> {
     if (this.closed) return { bytes: new Uint8Array(0), done: true, failed: DELETED };
     return this.jobs.exclusive(id, async () => {
+      if (this.closed) return { bytes: new Uint8Array(0), done: true, failed: DELETED };
       let job = this.jobs.inMemory<UploadJob>(id);
       if (job && job.produced > offset) {
         // The Worker lost the answer to a step and asks again: make the answer again.
@@ -234,7 +240,7 @@ export class GitHttp {
   /** An answer an earlier instance started (or this one dropped), from its record; else why not. */
   private reviveUpload(id: string): UploadJob | string {
     const record = this.jobs.load<UploadRecord>(id, "upload");
-    if (!record) return this.host.exists() ? FETCH_LOST : DELETED;
+    if (!record) return this.gone() ?? (this.host.exists() ? FETCH_LOST : DELETED);
     if (record.digest !== this.answerDigest()) {
       this.jobs.abandon(id);
       return FETCH_CHANGED;
@@ -250,6 +256,11 @@ export class GitHttp {
 
   private answer(request: Uint8Array, version: ProtocolVersion, walkObjects: number): AsyncGenerator<Uint8Array> {
     return version === 2 ? serveV2(this.view(walkObjects), request) : serveV0(this.view(walkObjects), request);
+  }
+
+  /** Why a job without a record is gone, if the repository was deleted under it. */
+  private gone(): string | null {
+    return this.closed || (this.erased && !this.host.exists()) ? DELETED : null;
   }
 
   /** What a clone or fetch answer depends on besides its request: the refs and the packs. */
@@ -317,6 +328,10 @@ export class GitHttp {
       return { stored, failed: DELETED };
     }
     return this.jobs.exclusive(id, async () => {
+      if (this.closed) {
+        await cancel(body);
+        return { stored, failed: DELETED };
+      }
       const live = this.livePush(id);
       if (typeof live === "string" || "report" in live || live.phase !== "receiving") {
         await cancel(body);
@@ -341,7 +356,8 @@ export class GitHttp {
   /** The whole pack of a segmented push is stored (`stored` bytes of it): index it, or its report. */
   async pushUploaded(id: string, stored: number): Promise<PushState> {
     if (this.closed) return { kind: "failed", message: DELETED };
-    return this.jobs.exclusive(id, async () => {
+    return this.jobs.exclusive(id, async (): Promise<PushState> => {
+      if (this.closed) return { kind: "failed", message: DELETED };
       const live = this.livePush(id);
       if (typeof live === "string") return { kind: "failed", message: live };
       if ("report" in live) return { kind: "report", report: live.report };
@@ -365,7 +381,7 @@ export class GitHttp {
       return held;
     }
     const record = this.jobs.load<PushRecord>(id, "push");
-    if (!record) return this.closed ? DELETED : PUSH_LOST;
+    if (!record) return this.gone() ?? PUSH_LOST;
     if (record.phase === "done") return { report: fromHex(record.report) };
     const push = restorePush(record.push);
     const ctx = this.receiveContext();
@@ -414,6 +430,7 @@ export class GitHttp {
   async pushStep(id: string): Promise<PushStep> {
     if (this.closed) return { done: true, failed: DELETED };
     return this.jobs.exclusive(id, async (): Promise<PushStep> => {
+      if (this.closed) return { done: true, failed: DELETED };
       const live = this.livePush(id);
       if (typeof live === "string") return { done: true, failed: live };
       if ("report" in live) return { done: true, report: live.report };

@@ -51,8 +51,11 @@ export class Repository extends DurableObject<Env> {
     this.open();
   }
 
-  /** Builds the layers over storage; again after `destroy`, so no cache outlives the data. */
-  private open(): void {
+  /**
+   * Builds the layers over storage; again after `destroy` (`erased`), so no cache
+   * outlives the data.
+   */
+  private open(erased = false): void {
     this.fs = new Dofs(this.ctx.storage, { bucket: this.env.PACKS });
     this.store = new ObjectStore(this.fs, this.ctx.storage.sql);
     this.refs = new RefStore(this.fs);
@@ -77,6 +80,7 @@ export class Repository extends DurableObject<Env> {
         },
       },
       this.git?.config ?? stepConfig(this.env),
+      erased,
     );
   }
 
@@ -128,7 +132,7 @@ export class Repository extends DurableObject<Env> {
     this.fs.close();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.open();
+    this.open(true);
   }
 
   // ---- web views (RPC) ----------------------------------------------------------
