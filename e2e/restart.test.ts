@@ -90,7 +90,11 @@ describe("a server restart", () => {
     for (const protocol of ["2", "0"]) {
       const dir = tempDir();
       // The first progress line comes with the first part of the answer; the pack follows in steps.
-      const clone = gitUntil(dir, ["-c", `protocol.version=${protocol}`, "clone", "--progress", `${server.url}/${path}`, "c"], /remote: Enumerating objects/);
+      const clone = gitUntil(
+        dir,
+        ["-c", `protocol.version=${protocol}`, "clone", "--progress", `${server.url}/${path}`, "c"],
+        /remote: Enumerating objects/,
+      );
       const during = await restartWhen(clone.reached);
       const first = await clone.done;
       if (first.code !== 0) expectGitFailure(first);
@@ -105,7 +109,11 @@ describe("a server restart", () => {
     // Created by a first small push, so that the large one below is an update.
     const seedDir = await randomRepo(1, 10);
     await git(seedDir, "push", "-q", `${server.url}/${path}`, "main:refs/heads/seed");
-    const push = gitUntil(src, ["push", "--progress", `${server.url}/${path}`, "main"], /remote: (Indexing objects|Resolving deltas): +\d+%/);
+    const push = gitUntil(
+      src,
+      ["push", "--progress", `${server.url}/${path}`, "main"],
+      /remote: (Indexing objects|Resolving deltas): +\d+%/,
+    );
     const during = await restartWhen(push.reached);
     expect(during, "the push reached its indexing before the restart").toBe(true);
     const first = await push.done;
@@ -120,7 +128,11 @@ describe("a server restart", () => {
     const src = await randomRepo(20, 100_000);
     const path = `e2e/restart-body-${Date.now().toString(36)}`;
     // A post buffer smaller than the body makes git send it chunked, in segments here.
-    const push = gitUntil(src, ["-c", "http.postBuffer=4096", "push", "--progress", `${server.url}/${path}`, "main"], /Writing objects: +\d+%/);
+    const push = gitUntil(
+      src,
+      ["-c", "http.postBuffer=4096", "push", "--progress", `${server.url}/${path}`, "main"],
+      /Writing objects: +\d+%/,
+    );
     await restartWhen(push.reached);
     const first = await push.done;
     if (first.code !== 0) expectGitFailure(first);

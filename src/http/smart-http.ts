@@ -5,7 +5,7 @@
 // HTTP. Large pushes and clones continue in steps (./steps.ts).
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
-import type { Download, GitService, ProtocolVersion, PushState, Refused } from "../repo/contract";
+import type { Download, GitService, ProtocolVersion, PushState, Refused, UploadStart } from "../repo/contract";
 import { type Access, type Refusal, checkAccess, pushToCreateOwner, stubFor } from "../access/check";
 import { RepoExists, deleteRepoRecord, insertRepo, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
@@ -143,13 +143,13 @@ smartHttp.post("/:owner/:repo/git-upload-pack", async (c) => {
     throw e;
   }
   const started = Date.now();
-  const start = await access.stub.uploadPack(new Blob([request]).stream(), protocolVersion(c.req.raw));
+  // The request is here whole, so the first call too can be made again after a restart.
+  const calls = new RepoCalls(() => stubFor(c.env, access.repo), access.stub);
+  const version = protocolVersion(c.req.raw);
+  const start = await calls.again(async (s): Promise<UploadStart> => s.uploadPack(new Blob([request]).stream(), version));
   if (start.kind === "refused") return refused(start);
   const headers = { "Content-Type": "application/x-git-upload-pack-result", ...GIT_NO_CACHE };
-  if (start.job) {
-    const calls = new RepoCalls(() => stubFor(c.env, access.repo), access.stub);
-    return steppedUpload(calls, start.job, start.bytes, start.sidebandErrors, headers, started);
-  }
+  if (start.job) return steppedUpload(calls, start.job, start.bytes, start.sidebandErrors, headers, started);
   // The whole answer was made before the response: this was the only invocation.
   console.log(`upload-pack: one invocation, ${Date.now() - started} ms`);
   return new Response(start.bytes, { headers });

@@ -308,14 +308,23 @@ export class GitHttp {
     if ("report" in started) return { kind: "report", report: started.report };
     if ("job" in started) return this.index(null, started, null);
     const { push, upload } = started;
-    // The first part cannot be sent again (its call read the commands): an interrupted
-    // one fails the push.
-    if ((await upload.receive(reader.rest())) === "interrupted") upload.abort("could not read the pack: the request was interrupted");
-    if (this.closed) return { kind: "report", report: pushError(push, DELETED) };
-    if (!segmented) return this.index(null, upload.complete(push), push);
+    // Recorded before the pack arrives, so that the sweep knows whose file it is.
     const id = this.jobs.add("push", receiving(push, upload), [upload.path]);
     this.jobs.hold<LivePush>(id, { phase: "receiving", push, upload }, (why) => upload.abort(why));
-    return { kind: "receiving", upload: id, stored: upload.stored, sideband: push.caps.has("side-band-64k") };
+    return this.jobs.exclusive(id, async (): Promise<PushState> => {
+      // The first part cannot be sent again (its call read the commands): an interrupted
+      // one fails the push.
+      if ((await upload.receive(reader.rest())) === "interrupted") upload.abort("could not read the pack: the request was interrupted");
+      if (this.closed) return { kind: "report", report: pushError(push, DELETED) };
+      if (!segmented) {
+        const state = await this.index(id, upload.complete(push), push);
+        // Nobody continues a push that was answered in this call: nothing to keep.
+        if (state.kind !== "indexing") this.jobs.finish(id);
+        return state;
+      }
+      this.jobs.save(id, receiving(push, upload));
+      return { kind: "receiving", upload: id, stored: upload.stored, sideband: push.caps.has("side-band-64k") };
+    });
   }
 
   /**

@@ -234,8 +234,9 @@ export class PackUpload {
     this.writer = this.ctx.fs.appendWriter(this.path);
   }
 
-  /** Whether the push must stop (see `ReceiveContext.ended`); the upload is then dropped. */
+  /** Whether the push must stop: it was dropped, or must end (see `ReceiveContext.ended`). */
   private stop(): boolean {
+    if (this.failure) return true;
     const why = this.ctx.ended?.();
     if (why) this.abort(why);
     return why !== null && why !== undefined;
