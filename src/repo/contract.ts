@@ -22,10 +22,10 @@
 // step can be repeated, the Worker says where it stands: the bytes of an answer it has
 // (`uploadStep`), the bytes of a pack the object has confirmed storing
 // (`receiveSegment`, `pushUploaded`). A step that failed because the object went away
-// is asked again of a fresh stub, except a segment whose bytes were already read from the
-// client. A job that cannot go on (its record is gone, the repository was deleted or
-// changed under a resumed answer) ends with `failed`, which the Worker sends in git's
-// own error form.
+// is asked again of a fresh stub, except a segment of which the failed call took more
+// than its first chunk (the rest of it is gone from the client's body). A job that
+// cannot go on (its record is gone, the repository was deleted, or changed under a
+// resumed answer) ends with `failed`, which the Worker sends in git's own error form.
 
 /** The protocol version the client asked for in `Git-Protocol`. */
 export type ProtocolVersion = 0 | 1 | 2;
