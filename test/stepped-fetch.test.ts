@@ -70,9 +70,11 @@ async function direct(stub: DurableObjectStub<Repository>, body: Uint8Array, pro
   if (start.kind !== "answer") throw new Error(start.message);
   const parts = [start.bytes];
   let count = 0;
+  let offset = start.bytes.byteLength;
   if (start.job) {
     for (;;) {
-      const s = await stub.uploadStep(start.job);
+      const s = await stub.uploadStep(start.job, offset);
+      offset += s.bytes.byteLength;
       parts.push(s.bytes);
       count++;
       if (s.done) break;
@@ -174,15 +176,23 @@ describe("clone and fetch answers in steps", () => {
     expect(dec(res.bytes)).toContain("refs/heads/main");
   });
 
-  it("reports a job it no longer knows (after a restart) as lost, and the client sees an error", async () => {
+  it("answers a step of a job it has no record of with a failure, which the client sees on side band 3", async () => {
     const stub = freshRepo("stepped");
-    const s = await stub.uploadStep("no-such-job");
-    expect(s).toMatchObject({ done: true, lost: true });
-    // The Worker turns a lost job into an error on side band 3 (v2 always has one).
+    await stub.init();
+    const s = await stub.uploadStep("no-such-job", 100);
+    expect(s).toMatchObject({ done: true, failed: expect.stringContaining("fetch interrupted") });
+    // Through the Worker: every job is forgotten as soon as it is made, record and memory.
     const { url, stub: seededStub, commit } = await seeded("stepped");
     await inRepo(seededStub, (repo) => {
-      // Jobs are never kept, so every step finds its job gone, as after an eviction.
-      (repo.git as unknown as { uploads: { add: () => string } }).uploads.add = () => crypto.randomUUID();
+      type Jobs = { add: (...a: unknown[]) => string; abandon: (id: string) => void; hold: <T>(id: string, v: T) => T };
+      const jobs = (repo.git as unknown as { jobs: Jobs }).jobs;
+      const add = jobs.add.bind(jobs);
+      jobs.add = (...a: unknown[]) => {
+        const id = add(...a);
+        jobs.abandon(id);
+        return id;
+      };
+      jobs.hold = (_id, v) => v;
     });
     const res = await ownerFetch(`${url}/git-upload-pack`, {
       method: "POST",
@@ -197,8 +207,9 @@ describe("clone and fetch answers in steps", () => {
     const first = await stub.uploadPack(new Response(fetchV2([commit])).body!, 2);
     const job = first.kind === "answer" ? first.job! : "";
     expect(job).toBeTruthy();
-    expect((await stub.uploadStep(job)).done).toBe(false);
+    const offset = first.kind === "answer" ? first.bytes.byteLength : 0;
+    expect((await stub.uploadStep(job, offset)).done).toBe(false);
     await stub.abandonUpload(job);
-    expect(await stub.uploadStep(job)).toMatchObject({ lost: true });
+    expect(await stub.uploadStep(job, offset)).toMatchObject({ failed: expect.stringContaining("interrupted") });
   });
 });

@@ -114,7 +114,8 @@ export class Dofs {
   /** Bytes per part of a multipart move to R2. */
   tierPartBytes: number;
   readonly quotaBytes: number;
-  private readonly sql: SqlStorage;
+  /** Set by `close`: the storage under this instance was erased (see `close`). */
+  private closed = false;
   private readonly cache: ByteLru<string, Uint8Array>;
   private usedBytes = 0;
   private nextIno = 1;
@@ -128,7 +129,6 @@ export class Dofs {
     private readonly storage: DurableObjectStorage,
     options: DofsOptions = {},
   ) {
-    this.sql = storage.sql;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.tierPartBytes = options.tierPartBytes ?? 16 * 1024 * 1024;
     this.quotaBytes = options.quotaBytes ?? DEFAULT_QUOTA;
@@ -174,6 +174,26 @@ export class Dofs {
     }
   }
 
+  /**
+   * SQLite storage, unless this instance was closed: every query goes through here, so
+   * after `close` no read can come back empty (a missing chunk would read as zeros) and no
+   * write can land in the storage that replaced the erased one.
+   */
+  private get sql(): SqlStorage {
+    if (this.closed) throw new FsError("ESTALE", "sql", "/", "the filesystem was erased (the repository was deleted)");
+    return this.storage.sql;
+  }
+
+  /**
+   * Retires this instance before its storage is erased. Work still in flight over it (an
+   * answer suspended on I/O, a push whose body is still arriving) then fails with ESTALE
+   * instead of reading the erased storage or writing into what replaces it. Reads that the
+   * caches answer still return the old contents, which were true when they were read.
+   */
+  close(): void {
+    this.closed = true;
+  }
+
   private loadState(): void {
     this.usedBytes = 0;
     this.nextIno = 1;
@@ -191,6 +211,7 @@ export class Dofs {
    * layers above, which register through `onRollback`.
    */
   transaction<T>(fn: () => T): T {
+    if (this.closed) throw new FsError("ESTALE", "transaction", "/", "the filesystem was erased (the repository was deleted)");
     try {
       return this.storage.transactionSync(fn);
     } catch (e) {
@@ -438,6 +459,15 @@ export class Dofs {
   createWriter(path: string, options: { mode?: number } = {}): FileWriter {
     const row = this.transaction(() => this.createOrTruncate(path, options.mode ?? 0o644, "open"));
     return new FileWriter(this, row.path);
+  }
+
+  /**
+   * Opens an existing file for streaming appends at its end: a writer of an earlier
+   * instance (before an eviction) continued by this one.
+   */
+  appendWriter(path: string): FileWriter {
+    const row = this.localFile(path, "open");
+    return new FileWriter(this, row.path, row.size);
   }
 
   /** Appends to a file; used by FileWriter. */
@@ -846,11 +876,12 @@ export class Dofs {
 export class FileWriter {
   private buffer: Uint8Array;
   private filled = 0;
-  private written = 0;
 
   constructor(
     private readonly fs: Dofs,
     readonly path: string,
+    /** Bytes the file already holds (a writer that continues one). */
+    private written = 0,
   ) {
     this.buffer = new Uint8Array(fs.chunkSize * 16);
   }

@@ -9,6 +9,7 @@ const ERRNO = {
   ENOSPC: -28,
   ENOTEMPTY: -39,
   ELOOP: -40,
+  ESTALE: -116,
 } as const;
 
 export type FsErrorCode = keyof typeof ERRNO;
@@ -47,6 +48,8 @@ function describe(code: FsErrorCode): string {
       return "directory not empty";
     case "ELOOP":
       return "too many symbolic links encountered";
+    case "ESTALE":
+      return "stale file handle";
   }
 }
 

@@ -5,8 +5,8 @@
 // HTTP. Large pushes and clones continue in steps (./steps.ts).
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
-import type { Download, GitService, ProtocolVersion, PushState, Refused } from "../repo/contract";
-import { type Access, type Refusal, checkAccess, pushToCreate, pushToCreateOwner } from "../access/check";
+import type { Download, GitService, ProtocolVersion, PushState, Refused, UploadStart } from "../repo/contract";
+import { type Access, type Refusal, checkAccess, pushToCreate, pushToCreateOwner, stubFor } from "../access/check";
 import { dropPending, markCreated, touchPushed } from "../access/repos";
 import type { Permission } from "../access/roles";
 import { GIT_NO_CACHE, GIT_REALM, plainText } from "./responses";
@@ -15,7 +15,7 @@ import { advertiseNoRefs } from "../git/protocol/advertise";
 import { RECEIVE_PACK_CAPS } from "../git/protocol/capabilities";
 import { FLUSH, pktLine } from "../git/protocol/pkt-line";
 import { BadBodyError, BodyTooLargeError, readLimited } from "../util/streams";
-import { Segments, receivePackResult, segmentableLength, slicedPush, steppedUpload } from "./steps";
+import { RepoCalls, Segments, pushFailure, receivePackResult, segmentableLength, sendSegment, slicedPush, steppedUpload } from "./steps";
 
 export const smartHttp = new Hono<{ Bindings: Env }>();
 type C = Context<{ Bindings: Env }>;
@@ -129,10 +129,13 @@ smartHttp.post("/:owner/:repo/git-upload-pack", async (c) => {
     throw e;
   }
   const started = Date.now();
-  const start = await access.stub.uploadPack(new Blob([request]).stream(), protocolVersion(c.req.raw));
+  // The request is here whole, so the first call too can be made again after a restart.
+  const calls = new RepoCalls(() => stubFor(c.env, access.repo), access.stub);
+  const version = protocolVersion(c.req.raw);
+  const start = await calls.again(async (s): Promise<UploadStart> => s.uploadPack(new Blob([request]).stream(), version));
   if (start.kind === "refused") return refused(start);
   const headers = { "Content-Type": "application/x-git-upload-pack-result", ...GIT_NO_CACHE };
-  if (start.job) return steppedUpload(access.stub, start.job, start.bytes, start.sidebandErrors, headers, started);
+  if (start.job) return steppedUpload(calls, start.job, start.bytes, start.sidebandErrors, headers, started);
   // The whole answer was made before the response: this was the only invocation.
   console.log(`upload-pack: one invocation, ${Date.now() - started} ms`);
   return new Response(start.bytes, { headers });
@@ -148,6 +151,9 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
     return gitRefusal(access, "POST");
   }
   const { stub } = access;
+  // The calls of a push that continue a job go through here, which renews a stub the
+  // object broke by restarting (the job resumes from its record).
+  const calls = new RepoCalls(() => stubFor(c.env, access.repo), stub);
   // A push that creates the repository completes its creation once the object holds it;
   // one that stored nothing (refused before any command ran) leaves no empty repository
   // behind. A crash before this runs leaves the record pending, which the access check
@@ -155,11 +161,12 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   const creating = access.repo.pending;
   const settle = async () => {
     if (!creating) await touchPushed(c.env.DB, access.repo.id);
-    else if (await stub.exists()) await markCreated(c.env.DB, access.repo.id, true);
+    else if (await calls.again((s) => s.exists())) await markCreated(c.env.DB, access.repo.id, true);
     else if (access.inserted) await dropPending(c.env.DB, access.repo.id);
   };
-  const answer = async (state: PushState, log: string): Promise<Response> => {
-    if (state.kind === "indexing") return slicedPush(stub, state.job, state.progress, log, (p) => c.executionCtx.waitUntil(p.then(settle)));
+  const answer = async (state: PushState, log: string, sideband = false): Promise<Response> => {
+    if (state.kind === "indexing")
+      return slicedPush(calls, state.job, state.progress, state.sideband, log, (p) => c.executionCtx.waitUntil(p.then(settle)));
     // Only a push that creates the repository must settle before answering (the next
     // request must find it, or a refused one must find nothing); the listing time can be
     // written after the response.
@@ -167,6 +174,10 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
     if (state.kind === "refused") return refused(state);
     if (!creating) c.executionCtx.waitUntil(settle());
     if (state.kind === "receiving") throw new Error("receive-pack: a whole body was left receiving");
+    if (state.kind === "failed") {
+      console.error(`receive-pack: ${state.message}`);
+      return new Response(pushFailure(sideband, state.message), { headers: receivePackResult() });
+    }
     console.log(`receive-pack: ${log}`);
     return new Response(state.report, { headers: receivePackResult() });
   };
@@ -181,41 +192,61 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   // long receiving.
   const segments = new Segments(body, segmentBytes);
   const whole = !segmentableLength(c.req.raw, segmentBytes);
-  const first = await stub.receivePack(await segments.first(), !whole);
+  let first: PushState;
+  try {
+    first = await stub.receivePack(await segments.first(), !whole);
+  } catch (e) {
+    // The object failed under the first call, which cannot be repeated (it read the
+    // commands): git shows the status, and the push can be made again.
+    await segments.cancel();
+    console.error(`receive-pack: ${(e as Error).message}`);
+    return plainText(503, "The repository could not take the push (it restarted): please push again.", {
+      ...GIT_NO_CACHE,
+      "Retry-After": "1",
+    });
+  }
   if (segments.failed) {
-    if (first.kind === "receiving") await stub.abandonPush(first.upload);
-    if (first.kind === "indexing") await stub.abandonPush(first.job);
+    if (first.kind === "receiving") await calls.quietly((s) => s.abandonPush(first.upload));
+    if (first.kind === "indexing") await calls.quietly((s) => s.abandonPush(first.job));
     return plainText(400, "Could not read the request body.", GIT_NO_CACHE);
   }
   if (first.kind !== "receiving") {
     await segments.cancel();
     return answer(first, `one invocation, ${Date.now() - started} ms`);
   }
-  const { upload } = first;
+  const { upload, sideband } = first;
+  let stored = first.stored;
   const times = [Date.now() - started];
   let done: PushState;
   try {
     for (let part = await segments.next(); part; part = await segments.next()) {
       const t = Date.now();
-      const stored = await stub.receiveSegment(upload, part);
+      const result = await sendSegment(calls, segments, upload, stored, part);
       times.push(Date.now() - t);
-      if (stored.lost) break;
+      if (result.failed) {
+        await segments.cancel();
+        await calls.quietly((s) => s.abandonPush(upload));
+        return answer({ kind: "failed", message: result.failed }, "", sideband);
+      }
+      stored = result.stored;
     }
     if (segments.failed) {
-      await stub.abandonPush(upload);
+      await calls.quietly((s) => s.abandonPush(upload));
       return plainText(400, "Could not read the request body.", GIT_NO_CACHE);
     }
     const t = Date.now();
-    done = await stub.pushUploaded(upload);
+    done = await calls.again(async (s): Promise<PushState> => s.pushUploaded(upload, stored));
     times.push(Date.now() - t);
   } catch (e) {
-    // Whatever failed, the stored part of the pack is not left waiting for the sweep;
-    // if the object cannot be reached to drop it, the sweep will.
-    await stub.abandonPush(upload).catch(() => undefined);
-    throw e;
+    // The object failed under a segment that was partly sent, or past every repetition:
+    // the stored part of the pack is not left waiting for the sweep (if the object can be
+    // reached to drop it), and the client hears why in git's form.
+    await segments.cancel();
+    await calls.quietly((s) => s.abandonPush(upload));
+    return answer({ kind: "failed", message: `push failed: ${(e as Error).message}` }, "", sideband);
   }
   // The last of the times is the call that completed the upload (and indexed a small pack).
-  return answer(done, `upload ${times.length - 1} segments, longest ${Math.max(...times)} ms (all ${Date.now() - started} ms)`);
+  return answer(done, `upload ${times.length - 1} segments, longest ${Math.max(...times)} ms (all ${Date.now() - started} ms)`, sideband);
 });
 
 /** A download from the repository, or its refusal. */

@@ -1,9 +1,11 @@
 // The Worker's side of the jobs in src/repo/contract.ts: no Durable Object invocation
 // receives, indexes or sends a whole large pack. A push body is cut into segments, a
 // pack is indexed in slices, a clone answer is pulled a step at a time; each is its own
-// invocation of the repository, with its own CPU budget.
+// invocation of the repository, with its own CPU budget. When the object restarts
+// between (or during) steps, the steps go on with a fresh instance, which resumes the
+// job from its record.
 import type { Repository } from "../repo/repository";
-import type { PushStep, UploadStep } from "../repo/contract";
+import type { PushStep, SegmentStored, UploadStep } from "../repo/contract";
 import { GIT_NO_CACHE } from "./responses";
 import { errPkt, sideband as sidebandFrames, sidebandError } from "../git/protocol/pkt-line";
 
@@ -12,13 +14,72 @@ export function receivePackResult(): Record<string, string> {
   return { "Content-Type": "application/x-git-receive-pack-result", ...GIT_NO_CACHE };
 }
 
+/** A push that cannot go on, in git's form: on band 3 through side-band-64k, else an `ERR` line. */
+export function pushFailure(sideband: boolean, message: string): Uint8Array {
+  return sideband ? sidebandError(message) : errPkt(message);
+}
+
+type Stub = DurableObjectStub<Repository>;
+
+/** Attempts of one call, the first included, when the object fails for the platform's reasons. */
+const ATTEMPTS = 4;
+
+/**
+ * Whether a failed call may be made again: not after an overload, which repeating would
+ * worsen (Cloudflare's advice for Durable Objects). The platform does not mark every
+ * failure of a restart alike (an object reset under a call can come back as `remote`, as
+ * if its own code threw), so any other failure is repeated: every call made again says
+ * where the Worker stands, so one that failed for a reason of its own fails again the
+ * same way, and the Worker then ends the request in git's error form.
+ */
+function repeatable(e: unknown): boolean {
+  return !(e as { overloaded?: boolean } | null)?.overloaded;
+}
+
+/**
+ * The repository's object, for the calls of a job. A call that may be repeated (every
+ * step says where the Worker stands, so a repeated step gives the same answer) is made
+ * again when the object failed under it, through a fresh stub, since a stub that has
+ * failed stays broken: the fresh instance resumes the job from its record.
+ */
+export class RepoCalls {
+  constructor(
+    private readonly connect: () => Stub,
+    private stub: Stub = connect(),
+  ) {}
+
+  get current(): Stub {
+    return this.stub;
+  }
+
+  /** `call`, repeated on a fresh stub after a platform failure, while `canRepeat` allows. */
+  async again<T>(call: (stub: Stub) => Promise<T>, canRepeat: () => boolean = () => true): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call(this.stub);
+      } catch (e) {
+        if (attempt >= ATTEMPTS || !repeatable(e) || !canRepeat()) throw e;
+        console.error(`repository call failed (attempt ${attempt}), calling again: ${(e as Error).message}`);
+        this.stub = this.connect();
+        await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** (attempt - 1)));
+      }
+    }
+  }
+
+  /** A best-effort call (dropping a job): a failure is left to the object's sweep. */
+  async quietly(call: (stub: Stub) => Promise<unknown>): Promise<void> {
+    await this.again(call).catch(() => undefined);
+  }
+}
+
 /**
  * A large clone or fetch answer: the first part came with the response; the rest is
  * pulled from the repository one bounded invocation (`uploadStep`) at a time. The next
- * step is asked for as soon as one arrives, so producing overlaps sending.
+ * step is asked for as soon as one arrives, so producing overlaps sending. Each step
+ * says how many bytes of the answer the Worker has, so a step can be asked again.
  */
 export function steppedUpload(
-  stub: DurableObjectStub<Repository>,
+  calls: RepoCalls,
   job: string,
   head: Uint8Array,
   sidebandErrors: boolean,
@@ -27,11 +88,11 @@ export function steppedUpload(
 ): Response {
   let steps = 0;
   let longest = 0;
-  type Step = UploadStep;
-  const step = (): Promise<Step> => {
+  let offset = head.byteLength;
+  const step = (at: number): Promise<UploadStep> => {
     const p = (async () => {
       const t = Date.now();
-      const s = await stub.uploadStep(job);
+      const s = await calls.again((stub) => stub.uploadStep(job, at));
       steps++;
       longest = Math.max(longest, Date.now() - t);
       return s;
@@ -41,7 +102,7 @@ export function steppedUpload(
     return p;
   };
   const firstMs = Date.now() - started;
-  let ahead = step();
+  let ahead = step(offset);
   const fail = (controller: ReadableStreamDefaultController<Uint8Array>, why: string) => {
     console.error(`upload-pack: ${why}`);
     if (sidebandErrors) {
@@ -58,21 +119,23 @@ export function steppedUpload(
       },
       async pull(controller) {
         // A step can be empty (a walk's checkpoint with no progress to report, under
-        // no-progress): keep stepping, since a pull that enqueues nothing is not repeated.
+        // no-progress, or a fresh instance making again what was sent): keep stepping,
+        // since a pull that enqueues nothing is not repeated.
         for (;;) {
-          let s: Step;
+          let s: UploadStep;
           try {
             s = await ahead;
           } catch (e) {
             fail(controller, `fetch failed: ${(e as Error).message}`);
             return;
           }
-          if (s.lost) {
-            fail(controller, "fetch interrupted (the repository restarted): please try again");
+          offset += s.bytes.byteLength;
+          if (!s.done) ahead = step(offset);
+          if (s.bytes.byteLength) controller.enqueue(s.bytes);
+          if (s.failed) {
+            fail(controller, s.failed);
             return;
           }
-          if (!s.done) ahead = step();
-          if (s.bytes.byteLength) controller.enqueue(s.bytes);
           if (s.done) {
             controller.close();
             console.log(`upload-pack: first part ${firstMs} ms, ${steps} steps, longest ${longest} ms`);
@@ -82,7 +145,7 @@ export function steppedUpload(
         }
       },
       async cancel() {
-        await stub.abandonUpload(job);
+        await calls.quietly((stub) => stub.abandonUpload(job));
       },
     },
     { highWaterMark: 0 },
@@ -107,9 +170,18 @@ export class Segments {
   // the network's small chunks made a 1 GB push half again as slow.
   private readonly readBytes: number;
   private readonly reader: ReadableStreamBYOBReader;
-  private carry: Uint8Array | null = null;
+  /**
+   * The first chunk of the current segment, read to learn whether the body goes on. It is
+   * kept until the next segment, so that a call that failed having taken only this chunk
+   * (the runtime takes one as it starts a call) can be made again.
+   */
+  private head: Uint8Array | null = null;
   private started = false;
   private ended = false;
+  /** The current segment's stream (a newer one replaces it when it is sent again). */
+  private generation = 0;
+  /** Whether the current segment has been read past its head: then it cannot be sent again. */
+  private pastHead = false;
   /** The client's body failed (it went away): what was sent is incomplete. */
   failed = false;
 
@@ -141,16 +213,44 @@ export class Segments {
 
   /** The next segment; null once the body has ended (the first is always a stream, maybe empty). */
   async next(): Promise<ReadableStream<Uint8Array> | null> {
-    if (this.started && !this.carry) {
-      this.carry = await this.read();
-      if (!this.carry) return null;
+    this.head = null;
+    if (this.started) {
+      this.head = await this.read();
+      if (!this.head) return null;
     }
     this.started = true;
+    this.pastHead = false;
+    return this.segment();
+  }
+
+  /**
+   * The current segment again, for a call that failed having read no more than its head;
+   * null if more was read (those bytes went with the failed call).
+   */
+  again(): ReadableStream<Uint8Array> | null {
+    return this.pastHead ? null : this.segment();
+  }
+
+  private segment(): ReadableStream<Uint8Array> {
+    const generation = ++this.generation;
     let sent = 0;
+    let headGiven = false;
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        const chunk = this.carry ?? (sent < this.size ? await this.read() : null);
-        this.carry = null;
+        // A stream replaced by `again` gives nothing more: its call has failed.
+        if (generation !== this.generation) {
+          controller.close();
+          return;
+        }
+        let chunk: Uint8Array | null = null;
+        if (!headGiven && this.head) {
+          // A copy: what is enqueued may be transferred away with the call.
+          chunk = this.head.slice();
+        } else if (sent < this.size) {
+          this.pastHead = true;
+          chunk = await this.read();
+        }
+        headGiven = true;
         // A failed body ends the segment cleanly: the caller sees `failed` and abandons
         // the push (an error inside a stream sent over RPC left the reader waiting).
         if (!chunk) {
@@ -176,9 +276,10 @@ export class Segments {
  * keeps the connection alive, and ends with the report.
  */
 export function slicedPush(
-  stub: DurableObjectStub<Repository>,
+  calls: RepoCalls,
   job: string,
   progress: boolean,
+  sideband: boolean,
   upload: string,
   onDone: (p: Promise<void>) => void,
 ): Response {
@@ -187,6 +288,11 @@ export function slicedPush(
   const started = Date.now();
   let finished: () => void = () => undefined;
   onDone(new Promise((resolve) => (finished = resolve)));
+  const end = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
+    controller.enqueue(bytes);
+    controller.close();
+    finished();
+  };
   // Each pull enqueues something (a stream whose pull enqueues nothing is not pulled
   // again), so without progress the steps run on until the report.
   const body = new ReadableStream<Uint8Array>({
@@ -195,11 +301,10 @@ export function slicedPush(
         const t = Date.now();
         let step: PushStep;
         try {
-          step = await stub.pushStep(job);
+          step = await calls.again(async (stub): Promise<PushStep> => stub.pushStep(job));
         } catch (e) {
-          controller.enqueue(errPkt(`push failed: ${(e as Error).message}`));
-          controller.close();
-          finished();
+          console.error(`receive-pack: ${(e as Error).message}`);
+          end(controller, pushFailure(sideband, `push failed: ${(e as Error).message}`));
           return;
         }
         slices++;
@@ -209,9 +314,12 @@ export function slicedPush(
           for (const p of sidebandFrames(2, new TextEncoder().encode(`${step.progress}\r`))) controller.enqueue(p);
           return;
         }
-        controller.enqueue(step.report);
-        controller.close();
-        finished();
+        if ("failed" in step) {
+          console.error(`receive-pack: ${step.failed}`);
+          end(controller, pushFailure(sideband, step.failed));
+          return;
+        }
+        end(controller, step.report);
         console.log(`receive-pack: ${upload}, ${slices} index slices, longest ${longest} ms (all ${Date.now() - started} ms)`);
         return;
       }
@@ -219,8 +327,30 @@ export function slicedPush(
     // The client went away: drop the job and its stored pack now.
     async cancel() {
       finished();
-      await stub.abandonPush(job);
+      await calls.quietly((stub) => stub.abandonPush(job));
     },
   });
   return new Response(body, { headers: receivePackResult() });
+}
+
+/**
+ * Sends one segment of a push body after the `stored` bytes the repository confirmed. A
+ * call that failed before reading any of the segment is made again to a fresh stub.
+ */
+export async function sendSegment(
+  calls: RepoCalls,
+  segments: Segments,
+  upload: string,
+  stored: number,
+  part: ReadableStream<Uint8Array>,
+): Promise<SegmentStored> {
+  let body = part;
+  return calls.again(
+    (stub) => stub.receiveSegment(upload, stored, body),
+    () => {
+      const again = segments.again();
+      if (again) body = again;
+      return again !== null;
+    },
+  );
 }

@@ -15,8 +15,17 @@
 // - indexing a large pack: `pushStep` does one slice at a time until the report.
 // The Worker drives every job (src/http/steps.ts) and drops it with `abandonUpload` or
 // `abandonPush` when its client goes away; the object sweeps jobs nobody continued
-// (src/repo/jobs.ts). Jobs live in the object's memory: after a restart, a step finds
-// no job (`lost`) and the Worker ends the request in git's own error form.
+// (src/repo/jobs.ts).
+//
+// Jobs survive the object restarting (a deploy, a migration, an eviction): each is
+// recorded in SQLite, and a fresh instance resumes it where the Worker stands. So that a
+// step can be repeated, the Worker says where it stands: the bytes of an answer it has
+// (`uploadStep`), the bytes of a pack the object has confirmed storing
+// (`receiveSegment`, `pushUploaded`). A step that failed because the object went away
+// is asked again of a fresh stub, except a segment of which the failed call took more
+// than its first chunk (the rest of it is gone from the client's body). A job that
+// cannot go on (its record is gone, the repository was deleted, or changed under a
+// resumed answer) ends with `failed`, which the Worker sends in git's own error form.
 
 /** The protocol version the client asked for in `Git-Protocol`. */
 export type ProtocolVersion = 0 | 1 | 2;
@@ -41,32 +50,40 @@ export type Advertisement = { kind: "advertisement"; bytes: Uint8Array } | Refus
  */
 export type UploadStart = { kind: "answer"; bytes: Uint8Array; job?: string; sidebandErrors: boolean } | Refused;
 
-/** One step of a clone or fetch answer. `lost`: the job is gone (the object restarted). */
+/**
+ * One step of a clone or fetch answer: the bytes after the `offset` the Worker gave.
+ * Empty and not done while a fresh instance makes again the part the Worker already has.
+ * `failed`: the answer cannot go on, and why (for the client).
+ */
 export interface UploadStep {
   bytes: Uint8Array;
   done: boolean;
-  lost?: true;
+  failed?: string;
 }
 
 /**
  * Where a push stands after a call. `report`: the answer to send (report-status, or an
- * `ERR` line). `indexing`: a large pack is stored and `pushStep(job)` indexes it;
- * `progress` says whether the client wants progress on side band 2. `receiving`: the
- * first segment is stored and the rest of the body goes to `receiveSegment(upload)`.
+ * error in git's form). `indexing`: a large pack is stored and `pushStep(job)` indexes
+ * it; `progress` says whether the client wants progress on side band 2. `receiving`: the
+ * first segment is stored (`stored` bytes of pack so far) and the rest of the body goes
+ * to `receiveSegment(upload)`. `sideband`: the client reads the answer through side-band-64k,
+ * so an error goes on band 3. `failed`: the push cannot go on, and why (for the client).
  */
 export type PushState =
   | { kind: "report"; report: Uint8Array }
-  | { kind: "indexing"; job: string; progress: boolean }
-  | { kind: "receiving"; upload: string }
+  | { kind: "indexing"; job: string; progress: boolean; sideband: boolean }
+  | { kind: "receiving"; upload: string; stored: number; sideband: boolean }
+  | { kind: "failed"; message: string }
   | Refused;
 
-/** One slice of indexing a large push. */
-export type PushStep = { done: false; progress: string } | { done: true; report: Uint8Array };
+/** One slice of indexing a large push, or its end. */
+export type PushStep = { done: false; progress: string } | { done: true; report: Uint8Array } | { done: true; failed: string };
 
 /** A download the object streams: an export of the repository or an archive of a tree. */
 export type Download = { kind: "download"; body: ReadableStream<Uint8Array>; filename: string; contentType: string } | Refused;
 
-/** After a segment: `lost` if the upload is gone (the object restarted). */
+/** After a segment: the bytes of pack stored so far, or why the upload cannot go on. */
 export interface SegmentStored {
-  lost?: true;
+  stored: number;
+  failed?: string;
 }

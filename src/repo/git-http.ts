@@ -6,10 +6,25 @@ import type { Dofs } from "../fs/dofs";
 import { type ObjectStore, PACK_DIR } from "../git/store/object-store";
 import type { RefStore } from "../git/refs";
 import type { Browser } from "../git/browse";
-import { INCOMING_DIR, type PackUpload, type PushHooks, type PushJob, type PushRequest, beginPush } from "../git/protocol/receive-pack";
-import { STEP_BOUNDARY, UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2 } from "../git/protocol/upload-pack";
+import { createHash } from "node:crypto";
+import {
+  INCOMING_DIR,
+  PackUpload,
+  type PushHooks,
+  type PushJob,
+  type PushRequest,
+  type ReceiveContext,
+  type SavedPush,
+  beginPush,
+  pushError,
+  restorePush,
+  resumeIndexing,
+  savePush,
+} from "../git/protocol/receive-pack";
+import { STEP_BOUNDARY, UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2, v0Sideband } from "../git/protocol/upload-pack";
 import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
 import { FLUSH, PktLineError, PktReader, errPkt, pktLine, sidebandError } from "../git/protocol/pkt-line";
+import { fromHex, toHex } from "../git/object/object";
 import { CHECKPOINT_OBJECTS } from "../git/walk";
 import { tarDofs } from "../git/export/tar";
 import { tarArchive, zipArchive } from "../git/export/archive";
@@ -33,6 +48,8 @@ import type {
 /** What the git service needs of the repository object that holds it. */
 export interface GitHttpHost {
   fs: Dofs;
+  /** The object's SQLite storage, where jobs are recorded. */
+  sql: SqlStorage;
   store: ObjectStore;
   refs: RefStore;
   browser(): Browser;
@@ -69,36 +86,79 @@ export function stepConfig(env: Env): StepConfig {
   };
 }
 
+/** A clone or fetch answer part-way, in memory. */
 interface UploadJob {
   gen: AsyncGenerator<Uint8Array>;
+  /** Bytes of the answer the generator has produced, including any skipped. */
+  produced: number;
+  sidebandErrors: boolean;
+  /** Why the job was ended under a running step (the repository was deleted, the client left). */
+  ended: string | null;
+}
+
+/**
+ * What a fresh instance needs to make a clone or fetch answer again (the request itself
+ * is the record's payload). The answer is a function of the request and the repository:
+ * the walk, the pack writer's order (stored pack order) and its zlib output are all
+ * deterministic, so the same request over the same refs and packs gives the same bytes,
+ * and the instance skips those the Worker already has. Should it not, the client's check
+ * of the pack's trailer refuses the pack: a failed clone, never a wrong one.
+ */
+interface UploadRecord {
+  version: ProtocolVersion;
+  /** The refs and packs the answer was made from (`answerDigest`). */
+  digest: string;
+  /** The walk's checkpoint interval, which puts progress lines into the answer. */
+  walkObjects: number;
   sidebandErrors: boolean;
   /** When its first call began: any pack location it holds was read after that. */
   began: number;
 }
 
-interface PushUpload {
-  push: PushRequest;
-  upload: PackUpload;
-}
+/** A push's record: what a fresh instance needs to continue it, in each phase. */
+type PushRecord =
+  | { phase: "receiving"; push: SavedPush; path: string; stored: number; failure: string | null }
+  | { phase: "indexing"; push: SavedPush; path: string }
+  /** Kept a while after the end, so that a Worker that lost the answer gets it again. */
+  | { phase: "done"; report: string };
+
+/** A push in memory, in the phase its record says. */
+type LivePush = { phase: "receiving"; push: PushRequest; upload: PackUpload } | { phase: "indexing"; push: PushRequest; job: PushJob };
+
+const DELETED = "the repository was deleted";
+const FETCH_LOST = "fetch interrupted (the repository restarted): please try again";
+const FETCH_CHANGED = "fetch interrupted (the repository restarted and has changed since): please try again";
+const PUSH_LOST = "push interrupted (the repository restarted): please push again";
 
 export class GitHttp {
-  private readonly uploads = new Jobs<UploadJob>((j) => {
-    // The generator is being dropped; a failure while it closes has no one to report to.
-    j.gen.return(undefined).catch(() => undefined);
-  });
-  private readonly pushUploads = new Jobs<PushUpload>((u) => u.upload.abort());
-  private readonly pushJobs = new Jobs<PushJob>((j) => j.abandon());
+  private readonly jobs: Jobs;
+  /** Set by `close`: the repository is being deleted. */
+  private closed = false;
   /** First calls of clones and fetches, and exports, still running, by when each began. */
   private readonly answering = new Set<{ began: number }>();
 
+  /**
+   * @param erased this instance replaces one whose repository was just deleted: a job
+   *   the Worker continues is then gone because of that, and the client is told so.
+   */
   constructor(
     private readonly host: GitHttpHost,
     readonly config: StepConfig,
+    private readonly erased = false,
   ) {
-    // A fresh instance has no push in flight: anything in incoming/ was interrupted.
-    if (host.fs.exists(INCOMING_DIR)) {
-      for (const f of host.fs.readdir(INCOMING_DIR)) host.fs.unlink(`${INCOMING_DIR}/${f}`);
-    }
+    this.jobs = new Jobs(host.sql, host.fs, [INCOMING_DIR]);
+    // Jobs an earlier instance held are resumed from their records when the Worker
+    // continues them; those nobody continued, and files no job owns, are swept.
+    this.jobs.sweep();
+  }
+
+  /**
+   * Ends every job, before the repository's storage is erased: a step running now (or
+   * arriving while the storage is erased) answers `failed` and sends nothing it read.
+   */
+  close(): void {
+    this.closed = true;
+    this.jobs.close(DELETED);
   }
 
   // ---- advertisement -----------------------------------------------------------
@@ -115,8 +175,8 @@ export class GitHttp {
     return { kind: "advertisement", bytes: concatBytes(parts) };
   }
 
-  private view() {
-    return { store: this.host.store, refs: this.host.refs, stepConfig: this.config };
+  private view(walkObjects = this.config.walkObjects) {
+    return { store: this.host.store, refs: this.host.refs, stepConfig: { walkObjects } };
   }
 
   // ---- clone and fetch ---------------------------------------------------------
@@ -138,126 +198,302 @@ export class GitHttp {
 
   /**
    * When the oldest clone or fetch in flight began, or null when none is: maintenance
-   * keeps the packs that such a fetch may still be reading. (A job that outlived a
-   * restart, kept in storage, would have to count here too.)
+   * keeps the packs that such a fetch may still be reading. Jobs kept in storage count
+   * too, so that an answer resumed after a restart still finds its packs.
    */
   oldestFetch(): number | null {
     let oldest: number | null = null;
-    for (const { began } of [...this.answering, ...this.uploads.jobs()]) oldest = Math.min(oldest ?? began, began);
+    const began = [...[...this.answering].map((c) => c.began), ...this.jobs.records<UploadRecord>("upload").map((r) => r.began)];
+    for (const b of began) oldest = Math.min(oldest ?? b, b);
     return oldest;
   }
 
   private async startUpload(body: ReadableStream<Uint8Array>, version: ProtocolVersion, began: number): Promise<UploadStart> {
-    if (!this.host.exists()) {
+    if (this.closed || !this.host.exists()) {
       await cancel(body);
       return notFound();
     }
     // The Worker has read and checked it (size, encoding): it is small and whole.
     const request = new Uint8Array(await new Response(body).arrayBuffer());
-    const gen = version === 2 ? serveV2(this.view(), request) : serveV0(this.view(), request);
-    const sidebandErrors = version === 2;
+    // Taken before the answer starts: a push while the first part waits on a read
+    // changes what a fresh instance would answer, and then it must not try.
+    const digest = this.answerDigest();
+    const walkObjects = this.config.walkObjects;
+    const gen = this.answer(request, version, walkObjects);
     let first: IteratorResult<Uint8Array>;
     try {
       first = await gen.next();
     } catch (e) {
-      return { kind: "answer", bytes: requestError(e), sidebandErrors };
+      return { kind: "answer", bytes: requestError(e), sidebandErrors: version === 2 };
     }
-    const job: UploadJob = { gen, sidebandErrors, began };
-    const part = await produce(job, this.config.firstBytes, first);
+    const sidebandErrors = version === 2 || v0Sideband(request);
+    const job: UploadJob = { gen, produced: 0, sidebandErrors, ended: null };
+    const part = await produce(job, this.config.firstBytes, 0, first);
+    // Without a side band nothing can carry a failure after the first line: a 500, as before.
+    if (part.failed) throw new Error(part.failed);
     if (part.done) return { kind: "answer", bytes: part.bytes, sidebandErrors };
-    return { kind: "answer", bytes: part.bytes, job: this.uploads.add(job), sidebandErrors };
+    if (this.closed) return { kind: "answer", bytes: requestError(new UploadPackError(DELETED)), sidebandErrors };
+    const record: UploadRecord = { version, digest, walkObjects, sidebandErrors, began };
+    const id = this.jobs.add("upload", record, [], request);
+    this.jobs.hold(id, job, (why) => endUpload(job, why));
+    return { kind: "answer", bytes: part.bytes, job: id, sidebandErrors };
   }
 
-  async uploadStep(id: string): Promise<UploadStep> {
-    const job = this.uploads.get(id);
-    if (!job) return { bytes: new Uint8Array(0), done: true, lost: true };
-    try {
-      const part = await produce(job, this.config.stepBytes);
-      if (part.done) this.uploads.take(id);
+  /** The answer's bytes after `offset` (what the Worker has), a step's worth. */
+  async uploadStep(id: string, offset: number): Promise<UploadStep> {
+    if (this.closed) return { bytes: new Uint8Array(0), done: true, failed: DELETED };
+    return this.jobs.exclusive(id, async () => {
+      if (this.closed) return { bytes: new Uint8Array(0), done: true, failed: DELETED };
+      let job = this.jobs.inMemory<UploadJob>(id);
+      if (job && job.produced > offset) {
+        // The Worker lost the answer to a step and asks again: make the answer again.
+        this.jobs.forget(id);
+        endUpload(job, "repeated");
+        job = undefined;
+      }
+      if (job) this.jobs.touch(id);
+      else {
+        const revived = this.reviveUpload(id);
+        if (typeof revived === "string") return { bytes: new Uint8Array(0), done: true, failed: revived };
+        job = revived;
+      }
+      const part = await produce(job, this.config.stepBytes, offset);
+      if (part.done) this.jobs.finish(id);
       return part;
-    } catch (e) {
-      this.uploads.take(id);
-      throw e;
+    });
+  }
+
+  /** An answer an earlier instance started (or this one dropped), from its record; else why not. */
+  private reviveUpload(id: string): UploadJob | string {
+    const record = this.jobs.load<UploadRecord>(id, "upload");
+    if (!record) return this.gone() ?? (this.host.exists() ? FETCH_LOST : DELETED);
+    if (record.digest !== this.answerDigest()) {
+      this.jobs.abandon(id);
+      return FETCH_CHANGED;
     }
+    const job: UploadJob = {
+      gen: this.answer(this.jobs.payload(id), record.version, record.walkObjects),
+      produced: 0,
+      sidebandErrors: record.sidebandErrors,
+      ended: null,
+    };
+    return this.jobs.hold(id, job, (why) => endUpload(job, why));
+  }
+
+  private answer(request: Uint8Array, version: ProtocolVersion, walkObjects: number): AsyncGenerator<Uint8Array> {
+    return version === 2 ? serveV2(this.view(walkObjects), request) : serveV0(this.view(walkObjects), request);
+  }
+
+  /** Why a job without a record is gone, if the repository was deleted under it. */
+  private gone(): string | null {
+    return this.closed || (this.erased && !this.host.exists()) ? DELETED : null;
+  }
+
+  /** What a clone or fetch answer depends on besides its request: the refs and the packs. */
+  private answerDigest(): string {
+    const h = createHash("sha1").update(this.host.refs.digest());
+    for (const p of this.host.store.packs()) h.update(`\n${p.id} ${p.name} ${p.size}`);
+    return h.digest("hex");
   }
 
   abandonUpload(id: string): void {
-    this.uploads.abandon(id);
+    this.jobs.abandon(id, "the client went away");
   }
 
   // ---- push --------------------------------------------------------------------
+
+  private receiveContext(): ReceiveContext {
+    return {
+      fs: this.host.fs,
+      store: this.host.store,
+      refs: this.host.refs,
+      hooks: this.host.hooks,
+      onFirstPush: () => this.host.init(),
+      ended: () => (this.closed ? DELETED : null),
+    };
+  }
 
   /**
    * A push's commands and its pack, or the first segment of them when `segmented` (the
    * Worker sends the rest to `receiveSegment`). The body arrives decoded.
    */
   async receivePack(body: ReadableStream<Uint8Array>, segmented: boolean): Promise<PushState> {
+    if (this.closed) {
+      await cancel(body);
+      return notFound();
+    }
     const reader = new PktReader(body);
     let started: Awaited<ReturnType<typeof beginPush>>;
     try {
-      started = await beginPush(
-        { fs: this.host.fs, store: this.host.store, refs: this.host.refs, hooks: this.host.hooks, onFirstPush: () => this.host.init() },
-        reader,
-      );
+      started = await beginPush(this.receiveContext(), reader);
     } catch (e) {
       await cancel(body);
+      if (this.closed) return { kind: "report", report: pushError(null, DELETED) };
       return bodyRefusal(e);
     }
     if ("report" in started) return { kind: "report", report: started.report };
-    if ("job" in started) return this.index(started);
-    await started.upload.receive(reader.rest());
-    if (!segmented) return this.index(started.upload.complete(started.push));
-    return { kind: "receiving", upload: this.pushUploads.add(started) };
+    if ("job" in started) return this.index(null, started, null);
+    const { push, upload } = started;
+    // Recorded before the pack arrives, so that the sweep knows whose file it is.
+    const id = this.jobs.add("push", receiving(push, upload), [upload.path]);
+    this.jobs.hold<LivePush>(id, { phase: "receiving", push, upload }, (why) => upload.abort(why));
+    return this.jobs.exclusive(id, async (): Promise<PushState> => {
+      // The first part cannot be sent again (its call read the commands): an interrupted
+      // one fails the push.
+      if ((await upload.receive(reader.rest())) === "interrupted") upload.abort("could not read the pack: the request was interrupted");
+      if (this.closed) return { kind: "report", report: pushError(push, DELETED) };
+      if (!segmented) {
+        const state = await this.index(id, upload.complete(push), push);
+        // Nobody continues a push that was answered in this call: nothing to keep.
+        if (state.kind !== "indexing") this.jobs.finish(id);
+        return state;
+      }
+      this.jobs.save(id, receiving(push, upload));
+      return { kind: "receiving", upload: id, stored: upload.stored, sideband: push.caps.has("side-band-64k") };
+    });
   }
 
-  /** One more segment of a push's pack, streamed into its temporary file. */
-  async receiveSegment(id: string, body: ReadableStream<Uint8Array>): Promise<SegmentStored> {
-    const entry = this.pushUploads.get(id);
-    if (!entry) {
+  /**
+   * One more segment of a push's pack, streamed into its temporary file after the
+   * `stored` bytes the Worker knows of.
+   */
+  async receiveSegment(id: string, stored: number, body: ReadableStream<Uint8Array>): Promise<SegmentStored> {
+    if (this.closed) {
       await cancel(body);
-      return { lost: true };
+      return { stored, failed: DELETED };
     }
-    // A segment that could not be stored has set the upload's failure, which the report gives.
-    if (!(await entry.upload.receive(chunksOf(body)))) await cancel(body);
-    return {};
+    return this.jobs.exclusive(id, async () => {
+      if (this.closed) {
+        await cancel(body);
+        return { stored, failed: DELETED };
+      }
+      const live = this.livePush(id);
+      if (typeof live === "string" || "report" in live || live.phase !== "receiving") {
+        await cancel(body);
+        return { stored, failed: typeof live === "string" ? live : PUSH_LOST };
+      }
+      const { upload } = live;
+      // Not where the Worker stands: part of a segment whose call failed was stored.
+      if (!upload.failure && upload.stored !== stored) {
+        await cancel(body);
+        return { stored, failed: PUSH_LOST };
+      }
+      // A segment that could not be stored has set the upload's failure, which the report gives.
+      const received = await upload.receive(chunksOf(body));
+      if (received !== "stored") await cancel(body);
+      if (this.closed) return { stored, failed: DELETED };
+      if (received === "interrupted") return { stored, failed: "push interrupted (a segment did not arrive whole): please push again" };
+      this.jobs.save(id, receiving(live.push, upload));
+      return { stored: upload.stored };
+    });
   }
 
-  /** The whole pack of a segmented push is stored: index it, or its report. */
-  async pushUploaded(id: string): Promise<PushState> {
-    const entry = this.pushUploads.take(id);
-    if (!entry) return { kind: "report", report: pushInterrupted() };
-    return this.index(entry.upload.complete(entry.push));
+  /** The whole pack of a segmented push is stored (`stored` bytes of it): index it, or its report. */
+  async pushUploaded(id: string, stored: number): Promise<PushState> {
+    if (this.closed) return { kind: "failed", message: DELETED };
+    return this.jobs.exclusive(id, async (): Promise<PushState> => {
+      if (this.closed) return { kind: "failed", message: DELETED };
+      const live = this.livePush(id);
+      if (typeof live === "string") return { kind: "failed", message: live };
+      if ("report" in live) return { kind: "report", report: live.report };
+      if (live.phase === "indexing") return this.indexing(id, live.push);
+      if (!live.upload.failure && live.upload.stored !== stored) {
+        this.jobs.abandon(id);
+        return { kind: "failed", message: PUSH_LOST };
+      }
+      return this.index(id, live.upload.complete(live.push), live.push);
+    });
   }
 
-  /** A small pack is indexed now; a large one becomes a job that `pushStep` slices. */
-  private async index(started: { report: Uint8Array } | { job: PushJob }): Promise<PushState> {
-    if ("report" in started) return { kind: "report", report: started.report };
+  /**
+   * A push as this instance holds it, or as its record says: an upload continues its file,
+   * indexing starts over on the stored pack; a finished push gives its report again.
+   */
+  private livePush(id: string): LivePush | { report: Uint8Array } | string {
+    const held = this.jobs.inMemory<LivePush>(id);
+    if (held) {
+      this.jobs.touch(id);
+      return held;
+    }
+    const record = this.jobs.load<PushRecord>(id, "push");
+    if (!record) return this.gone() ?? PUSH_LOST;
+    if (record.phase === "done") return { report: fromHex(record.report) };
+    const push = restorePush(record.push);
+    const ctx = this.receiveContext();
+    if (record.phase === "receiving") {
+      const upload = PackUpload.resume(ctx, record.path, record.stored, record.failure);
+      if (!upload) {
+        this.jobs.abandon(id);
+        return PUSH_LOST;
+      }
+      return this.jobs.hold<LivePush>(id, { phase: "receiving", push, upload }, (why) => upload.abort(why));
+    }
+    const started = resumeIndexing(ctx, push, record.path);
+    if ("report" in started) {
+      this.jobs.save(id, done(started.report), []);
+      return { report: started.report };
+    }
     const job = started.job;
-    if (job.packBytes < this.config.sliceMinBytes) return { kind: "report", report: await this.finish(job) };
-    return { kind: "indexing", job: this.pushJobs.add(job), progress: job.wantsProgress };
+    return this.jobs.hold<LivePush>(id, { phase: "indexing", push, job }, (why) => job.abandon(why));
+  }
+
+  /**
+   * A stored pack: a small one is indexed now; a large one becomes (or stays, under `id`)
+   * a job that `pushStep` slices.
+   */
+  private async index(id: string | null, started: { report: Uint8Array } | { job: PushJob }, push: PushRequest | null): Promise<PushState> {
+    if ("report" in started) {
+      if (id) this.jobs.save(id, done(started.report), []);
+      return { kind: "report", report: started.report };
+    }
+    const job = started.job;
+    if (job.packBytes < this.config.sliceMinBytes || !push || !job.tempPath) {
+      return { kind: "report", report: await this.finish(id, job) };
+    }
+    const record: PushRecord = { phase: "indexing", push: savePush(push), path: job.tempPath };
+    if (id) this.jobs.save(id, record, [job.tempPath]);
+    else id = this.jobs.add("push", record, [job.tempPath]);
+    this.jobs.hold<LivePush>(id, { phase: "indexing", push, job }, (why) => job.abandon(why));
+    return this.indexing(id, push);
+  }
+
+  private indexing(id: string, push: PushRequest): PushState {
+    const sideband = push.caps.has("side-band-64k");
+    return { kind: "indexing", job: id, progress: sideband && !push.caps.has("quiet"), sideband };
   }
 
   async pushStep(id: string): Promise<PushStep> {
-    const job = this.pushJobs.get(id);
-    if (!job) return { done: true, report: pushInterrupted() };
-    try {
-      if (!job.step(this.config.sliceUnits)) return { done: false, progress: job.progress() };
-      this.pushJobs.take(id);
-      return { done: true, report: await this.finish(job) };
-    } catch (e) {
-      this.pushJobs.abandon(id);
-      throw e;
-    }
+    if (this.closed) return { done: true, failed: DELETED };
+    return this.jobs.exclusive(id, async (): Promise<PushStep> => {
+      if (this.closed) return { done: true, failed: DELETED };
+      const live = this.livePush(id);
+      if (typeof live === "string") return { done: true, failed: live };
+      if ("report" in live) return { done: true, report: live.report };
+      if (live.phase !== "indexing") return { done: true, failed: PUSH_LOST };
+      const job = live.job;
+      try {
+        if (!job.step(this.config.sliceUnits)) return { done: false, progress: job.progress() };
+      } catch (e) {
+        this.jobs.abandon(id);
+        throw e;
+      }
+      return { done: true, report: await this.finish(id, job) };
+    });
   }
 
   /** Drops a push in either phase, and its stored pack. */
   abandonPush(id: string): void {
-    this.pushJobs.abandon(id);
-    this.pushUploads.abandon(id);
+    this.jobs.abandon(id, "push abandoned");
   }
 
-  private async finish(job: PushJob): Promise<Uint8Array> {
+  /** The rest of the indexing, the ref updates, and the report, which a job keeps a while. */
+  private async finish(id: string | null, job: PushJob): Promise<Uint8Array> {
     const report = await job.finish();
+    if (this.closed) return report;
+    if (id) {
+      this.jobs.forget(id);
+      this.jobs.save(id, done(report), []);
+    }
     await this.host.afterPush();
     return report;
   }
@@ -332,9 +568,19 @@ async function cancel(body: ReadableStream<Uint8Array>): Promise<void> {
   await body.cancel().catch(() => undefined);
 }
 
-/** The answer for a push whose job was lost with the object's memory (a restart). */
-function pushInterrupted(): Uint8Array {
-  return errPkt("push interrupted (the repository restarted): please push again");
+function receiving(push: PushRequest, upload: PackUpload): PushRecord {
+  return { phase: "receiving", push: savePush(push), path: upload.path, stored: upload.stored, failure: upload.failure };
+}
+
+function done(report: Uint8Array): PushRecord {
+  return { phase: "done", report: toHex(report) };
+}
+
+/** Ends an answer's generator: a step running it sees `ended` and sends nothing more. */
+function endUpload(job: UploadJob, why: string): void {
+  job.ended ??= why;
+  // The generator is being dropped; a failure while it closes has no one to report to.
+  job.gen.return(undefined).catch(() => undefined);
 }
 
 /** An error before any of the answer went out: an `ERR` pkt-line, never a bare 500. */
@@ -345,28 +591,41 @@ function requestError(e: unknown): Uint8Array {
 }
 
 /**
- * Runs a job's generator until about `limit` bytes are out, it offers a step boundary
- * (a long walk's checkpoint), or it ends. A failure ends the answer with its side-band
- * error, or is thrown when there is no side band to carry it.
+ * Runs a job's generator until about `limit` bytes are made, it offers a step boundary
+ * (a long walk's checkpoint), or it ends, and returns what lies after `offset`: bytes
+ * before it (made again by a fresh instance) are skipped, counting toward the limit. A
+ * failure ends the answer with its side-band error, or as `failed` when there is no
+ * side band to carry it. A job ended under the step sends nothing of the step, since its
+ * reads may have met storage being erased.
  */
-async function produce(job: UploadJob, limit: number, pending?: IteratorResult<Uint8Array>): Promise<UploadStep> {
+async function produce(job: UploadJob, limit: number, offset: number, pending?: IteratorResult<Uint8Array>): Promise<UploadStep> {
   const parts: Uint8Array[] = [];
-  let size = 0;
+  const ended = (why: string): UploadStep => ({ bytes: new Uint8Array(0), done: true, failed: why });
+  let work = 0;
   try {
-    while (size < limit) {
+    while (work < limit) {
       const r = pending ?? (await job.gen.next());
       pending = undefined;
-      if (r.done) return { bytes: concatBytes(parts), done: true };
+      if (job.ended) return ended(job.ended);
+      if (r.done) {
+        if (job.produced < offset) return ended(FETCH_CHANGED);
+        return { bytes: concatBytes(parts), done: true };
+      }
       if (r.value === STEP_BOUNDARY) break;
-      parts.push(r.value);
-      size += r.value.byteLength;
+      const start = job.produced;
+      job.produced += r.value.byteLength;
+      work += r.value.byteLength;
+      if (job.produced <= offset) continue;
+      parts.push(start < offset ? r.value.subarray(offset - start) : r.value);
     }
   } catch (e) {
+    if (job.ended) return ended(job.ended);
     const message = e instanceof Error ? e.message : String(e);
     console.error("upload-pack failed mid-stream:", message);
-    if (!job.sidebandErrors) throw e;
+    if (!job.sidebandErrors) return { bytes: concatBytes(parts), done: true, failed: message };
     parts.push(sidebandError(message));
     return { bytes: concatBytes(parts), done: true };
   }
+  if (job.ended) return ended(job.ended);
   return { bytes: concatBytes(parts), done: false };
 }

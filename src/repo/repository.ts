@@ -46,7 +46,7 @@ export class Repository extends DurableObject<Env> {
   views!: Views;
   private maintenance!: Maintenance;
   private maintaining = false;
-  /** Git over HTTP; its jobs live in this object's memory between steps. */
+  /** Git over HTTP; its jobs are recorded in SQLite between steps, and survive a restart. */
   git!: GitHttp;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -54,8 +54,11 @@ export class Repository extends DurableObject<Env> {
     this.open();
   }
 
-  /** Builds the layers over storage; again after `destroy`, so no cache outlives the data. */
-  private open(): void {
+  /**
+   * Builds the layers over storage; again after `destroy` (`erased`), so no cache
+   * outlives the data.
+   */
+  private open(erased = false): void {
     this.fs = new Dofs(this.ctx.storage, { bucket: this.env.PACKS });
     this.store = new ObjectStore(this.fs, this.ctx.storage.sql);
     this.refs = new RefStore(this.fs);
@@ -66,6 +69,7 @@ export class Repository extends DurableObject<Env> {
     this.git = new GitHttp(
       {
         fs: this.fs,
+        sql: this.ctx.storage.sql,
         store: this.store,
         refs: this.refs,
         browser: () => this.views.browser,
@@ -78,6 +82,7 @@ export class Repository extends DurableObject<Env> {
         },
       },
       this.git?.config ?? stepConfig(this.env),
+      erased,
     );
     this.maintenance = this.maintainer(maintenanceConfig(this.env));
     this.collab = new Collab(this.ctx.storage);
@@ -125,12 +130,19 @@ export class Repository extends DurableObject<Env> {
   /**
    * Erases the repository: its R2 objects, its alarm and all of its SQLite storage.
    * The object is left as a fresh, empty one.
+   *
+   * Clones and pushes in flight end first, in git's error form: other calls run while
+   * this one awaits, and must neither send what they read from storage being erased
+   * (which reads as zeros: a corrupt pack) nor write into the storage that replaces it.
    */
   async destroy(): Promise<void> {
+    this.git.close();
     await this.fs.dropR2();
+    // From here every layer built over the old storage fails instead of reading it.
+    this.fs.close();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.open();
+    this.open(true);
   }
 
   // ---- web views (RPC) ----------------------------------------------------------
@@ -279,8 +291,8 @@ export class Repository extends DurableObject<Env> {
     return this.git.uploadPack(body, version);
   }
 
-  uploadStep(job: string): Promise<UploadStep> {
-    return this.git.uploadStep(job);
+  uploadStep(job: string, offset: number): Promise<UploadStep> {
+    return this.git.uploadStep(job, offset);
   }
 
   abandonUpload(job: string): void {
@@ -291,12 +303,12 @@ export class Repository extends DurableObject<Env> {
     return this.git.receivePack(body, segmented);
   }
 
-  receiveSegment(upload: string, body: ReadableStream<Uint8Array>): Promise<SegmentStored> {
-    return this.git.receiveSegment(upload, body);
+  receiveSegment(upload: string, stored: number, body: ReadableStream<Uint8Array>): Promise<SegmentStored> {
+    return this.git.receiveSegment(upload, stored, body);
   }
 
-  pushUploaded(upload: string): Promise<PushState> {
-    return this.git.pushUploaded(upload);
+  pushUploaded(upload: string, stored: number): Promise<PushState> {
+    return this.git.pushUploaded(upload, stored);
   }
 
   pushStep(job: string): Promise<PushStep> {

@@ -6,6 +6,13 @@
 // (`PackUpload`, in segments for a large body); 3. index it (`PushJob`, in slices for a
 // large pack); 4. check connectivity; 5. in one SQLite transaction, move the pack into
 // objects/pack and swap the refs.
+//
+// Between segments and slices the push can be resumed by another instance of the object
+// (after an eviction or a deploy): the request (`SavedPush`) and the stored pack are all
+// it needs. An upload continues appending to its file; indexing starts over on the
+// stored pack, since the indexer's state (every object's offset, CRC and id, the delta
+// tree) is as large as the pack's index and is rebuilt in a fraction of the time the
+// upload took.
 import { concatBytes } from "../../util/bytes";
 import type { Dofs, FileWriter } from "../../fs/dofs";
 import { isFsError } from "../../fs/errors";
@@ -17,7 +24,7 @@ import type { IndexResult, PackIndexer } from "../pack/indexer";
 import type { RefStore, RefUpdate } from "../refs";
 import { INCOMING_DIR, type RefPolicy, applyRefTransaction } from "../ref-transaction";
 import { parseCapabilities } from "./capabilities";
-import { FLUSH, PktLineError, type PktReader, errPkt, pktLine, pktText, sideband } from "./pkt-line";
+import { FLUSH, PktLineError, type PktReader, errPkt, pktLine, pktText, sideband, sidebandError } from "./pkt-line";
 
 export { INCOMING_DIR };
 
@@ -60,6 +67,12 @@ export interface ReceiveContext {
   policy?: RefPolicy | null;
   /** The account pushing, for the policy. */
   user?: string;
+  /**
+   * Why the push must stop now, if it must (the repository is being deleted): checked
+   * between the parts of the body and before the refs move, so that nothing is written
+   * into storage that was erased under the push.
+   */
+  ended?(): string | null;
 }
 
 export class ReceivePackError extends Error {
@@ -114,8 +127,32 @@ function report(push: PushRequest, unpack: string, results: CommandResult[]): Ui
   return concatBytes([...sideband(1, body), FLUSH]);
 }
 
+/**
+ * A push that cannot go on, in git's form: with side-band-64k, an error on band 3 (an
+ * `ERR` line would read as a bad band there); else an `ERR` pkt-line. `push` is null when
+ * even the request is unknown.
+ */
+export function pushError(push: PushRequest | null, message: string): Uint8Array {
+  return push?.caps.has("side-band-64k") ? sidebandError(message) : errPkt(message);
+}
+
+/** A push request as JSON, for a push that another instance may resume. */
+export interface SavedPush {
+  commands: PushCommand[];
+  caps: [string, string | true][];
+  pushOptions: string[];
+}
+
+export function savePush(push: PushRequest): SavedPush {
+  return { commands: push.commands, caps: [...push.caps], pushOptions: push.pushOptions };
+}
+
+export function restorePush(saved: SavedPush): PushRequest {
+  return { commands: saved.commands, caps: new Map(saved.caps), pushOptions: saved.pushOptions };
+}
+
 /** The report for a pack that could not be stored or indexed: every command fails. */
-function unpackFailed(push: PushRequest, why: string): Uint8Array {
+export function unpackFailed(push: PushRequest, why: string): Uint8Array {
   return report(
     push,
     why,
@@ -125,45 +162,102 @@ function unpackFailed(push: PushRequest, why: string): Uint8Array {
 
 /**
  * The pack of a push on its way into a temporary DOFS file. It may arrive in several
- * parts (a large push's body, cut into segments by the Worker, one invocation each).
+ * parts (a large push's body, cut into segments by the Worker, one invocation each),
+ * and each part is on storage when `receive` returns, so that another instance can
+ * continue the file (`resume`).
  */
 export class PackUpload {
-  readonly path: string;
-  private readonly writer: FileWriter;
-  /** Why storing failed; the push is then answered with `unpack <why>`. */
-  failure: string | null = null;
+  private constructor(
+    private readonly ctx: ReceiveContext,
+    readonly path: string,
+    private writer: FileWriter | null,
+    /** Why storing failed; the push is then answered with `unpack <why>`. */
+    public failure: string | null,
+  ) {}
 
-  constructor(private readonly ctx: ReceiveContext) {
+  static start(ctx: ReceiveContext): PackUpload {
     ctx.fs.mkdir(INCOMING_DIR, { recursive: true });
-    this.path = `${INCOMING_DIR}/${crypto.randomUUID()}.pack`;
-    this.writer = ctx.fs.createWriter(this.path);
+    const path = `${INCOMING_DIR}/${crypto.randomUUID()}.pack`;
+    return new PackUpload(ctx, path, ctx.fs.createWriter(path), null);
   }
 
-  /** Appends a part of the pack; false (with `failure` set) if it could not be stored. */
-  async receive(parts: AsyncIterable<Uint8Array>): Promise<boolean> {
-    if (this.failure) return false;
+  /**
+   * An upload that an earlier instance stored `stored` bytes of; null if its file is not
+   * as that instance left it. Bytes past `stored` are from a part whose call failed: the
+   * Worker did not count them, so they go.
+   */
+  static resume(ctx: ReceiveContext, path: string, stored: number, failure: string | null): PackUpload | null {
+    if (failure) return new PackUpload(ctx, path, null, failure);
+    if (!ctx.fs.exists(path)) return null;
+    const size = ctx.fs.stat(path).size;
+    if (size < stored) return null;
+    if (size > stored) ctx.fs.truncate(path, stored);
+    return new PackUpload(ctx, path, ctx.fs.appendWriter(path), null);
+  }
+
+  /** Bytes of the pack on storage (all of them between calls to `receive`). */
+  get stored(): number {
+    return this.writer?.bytesWritten ?? 0;
+  }
+
+  /**
+   * Appends a part of the pack. "failed": it could not be stored, and `failure` says why
+   * (the report will). "interrupted": the part stopped arriving (the call that brought it
+   * failed); what was stored of it is undone, so that it can be sent again.
+   */
+  async receive(parts: AsyncIterable<Uint8Array>): Promise<"stored" | "failed" | "interrupted"> {
+    if (this.failure || !this.writer) return "failed";
+    const start = this.stored;
+    const iterator = parts[Symbol.asyncIterator]();
     try {
-      for await (const chunk of parts) this.writer.write(chunk);
-      return true;
+      for (;;) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await iterator.next();
+        } catch {
+          this.rewind(start);
+          return "interrupted";
+        }
+        // Each chunk may have waited on the network, while the repository was deleted.
+        if (this.stop()) return "failed";
+        if (next.done) break;
+        this.writer.write(next.value);
+      }
+      this.writer.flush();
+      return "stored";
     } catch (e) {
-      this.failure = isFsError(e, "ENOSPC") ? "repository quota exceeded" : `could not read the pack: ${(e as Error).message}`;
+      this.failure = isFsError(e, "ENOSPC") ? "repository quota exceeded" : `could not store the pack: ${(e as Error).message}`;
       this.writer.abort();
-      return false;
+      return "failed";
     }
+  }
+
+  /** Back to `size` bytes: what the writer holds and what it flushed past it go. */
+  private rewind(size: number): void {
+    this.ctx.fs.truncate(this.path, size);
+    this.writer = this.ctx.fs.appendWriter(this.path);
+  }
+
+  /** Whether the push must stop: it was dropped, or must end (see `ReceiveContext.ended`). */
+  private stop(): boolean {
+    if (this.failure) return true;
+    const why = this.ctx.ended?.();
+    if (why) this.abort(why);
+    return why !== null && why !== undefined;
   }
 
   /** The whole pack is here: the answer is a report already (it was bad) or a job that indexes it. */
   complete(push: PushRequest): { report: Uint8Array } | { job: PushJob } {
-    if (this.failure) return { report: unpackFailed(push, this.failure) };
+    if (this.failure || !this.writer) return { report: unpackFailed(push, this.failure ?? "push abandoned") };
     this.writer.close();
     return indexUploaded(this.ctx, push, this.path);
   }
 
   /** Drops what was stored of a push that will not be completed. */
-  abort(): void {
+  abort(why = "push abandoned"): void {
     if (this.failure) return;
-    this.failure = "push abandoned";
-    this.writer.abort();
+    this.failure = why;
+    this.writer?.abort();
   }
 }
 
@@ -171,16 +265,20 @@ export class PackUpload {
  * A push whose pack is stored and whose indexing is under way. `step` does a bounded
  * amount of indexing; `finish` completes it, applies the ref updates and returns the
  * report. Between calls the job lives in the Durable Object's memory, so a large pack is
- * indexed over several invocations, each within its own CPU budget.
+ * indexed over several invocations, each within its own CPU budget; an instance that
+ * does not have it in memory starts the indexing over (`resumeIndexing`).
  */
 export class PushJob {
   /** Why indexing failed, once a step has found the pack bad. */
   private failure: string | null = null;
+  /** Why the job was dropped (`abandon`) while it may still be running. */
+  private ended: string | null = null;
 
   constructor(
     private readonly ctx: ReceiveContext,
     private readonly push: PushRequest,
-    private readonly tempPath: string | null,
+    /** The stored pack (none for a push of deletions only). */
+    readonly tempPath: string | null,
     private readonly indexer: PackIndexer | null,
   ) {}
 
@@ -221,10 +319,17 @@ export class PushJob {
         if (this.failure) throw new PackFormatError(this.failure);
         indexed = await this.indexer.finish();
       } catch (e) {
+        if (this.stopped()) return unpackFailed(push, this.stopped()!);
         ctx.fs.unlink(tempPath!);
         if (!(e instanceof PackFormatError)) throw e;
         return unpackFailed(push, e.message);
       }
+    }
+    // Completing a thin pack waited on reads: the push may have been dropped meanwhile.
+    const stopped = this.stopped();
+    if (stopped) {
+      this.abandon(stopped);
+      return unpackFailed(push, stopped);
     }
     const atomic = push.caps.has("atomic");
     const results = decide(ctx, push, indexed);
@@ -243,9 +348,18 @@ export class PushJob {
     return report(push, "ok", final);
   }
 
+  private stopped(): string | null {
+    return this.ended ?? this.ctx.ended?.() ?? null;
+  }
+
   /** Drops the stored pack of a push that will not be finished. */
-  abandon(): void {
-    if (this.tempPath && this.ctx.fs.exists(this.tempPath)) this.ctx.fs.unlink(this.tempPath);
+  abandon(why = "push abandoned"): void {
+    this.ended ??= why;
+    try {
+      if (this.tempPath && this.ctx.fs.exists(this.tempPath)) this.ctx.fs.unlink(this.tempPath);
+    } catch {
+      // The storage is being erased (the repository was deleted): the pack goes with it.
+    }
   }
 }
 
@@ -271,7 +385,16 @@ export async function beginPush(
     await reader.cancel();
     return { job: new PushJob(ctx, push, null, null) };
   }
-  return { push, upload: new PackUpload(ctx) };
+  return { push, upload: PackUpload.start(ctx) };
+}
+
+/**
+ * Indexing of a stored pack, from its start: for a push whose indexing an earlier
+ * instance began (see the head of this file for why it starts over).
+ */
+export function resumeIndexing(ctx: ReceiveContext, push: PushRequest, path: string): { report: Uint8Array } | { job: PushJob } {
+  if (!ctx.fs.exists(path)) return { report: unpackFailed(push, "the stored pack is gone (push interrupted): please push again") };
+  return indexUploaded(ctx, push, path);
 }
 
 /** Starts indexing a stored pack (an empty one is no pack: a push of deletions only). */

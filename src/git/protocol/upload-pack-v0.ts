@@ -5,7 +5,7 @@ import { concatBytes } from "../../util/bytes";
 import { parseCapabilities } from "./capabilities";
 import { Negotiation } from "./negotiation";
 import { packStream } from "./pack-stream";
-import { FLUSH, type Pkt, parsePktLines, pktLine, pktText } from "./pkt-line";
+import { FLUSH, type Pkt, parsePkt, parsePktLines, pktLine, pktText } from "./pkt-line";
 import type { RepoView } from "./repo-view";
 import { shallowPlan } from "./shallow-info";
 import { UploadPackError } from "./upload-pack-error";
@@ -111,6 +111,20 @@ function negotiate(neg: Negotiation, pkts: Pkt[], from: number, multiAck: MultiA
     }
   }
   return false;
+}
+
+/**
+ * Whether a v0/v1 request asks for a side band (in its first want's capabilities). Once
+ * the negotiation is answered, everything is sent on the side band, so an error found
+ * later can go on band 3.
+ */
+export function v0Sideband(body: Uint8Array): boolean {
+  const first = parsePkt(body, 0)?.pkt;
+  if (first?.kind !== "data") return false;
+  const line = pktText(first.data);
+  if (!line.startsWith("want ")) return false;
+  const caps = parseCapabilities(line.slice(46));
+  return caps.has("side-band-64k") || caps.has("side-band");
 }
 
 export async function* serveV0(repo: RepoView, body: Uint8Array): AsyncGenerator<Uint8Array> {

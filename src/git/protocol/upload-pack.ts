@@ -9,5 +9,5 @@ export { parseFilter } from "./filter";
 export { STEP_BOUNDARY } from "./pack-stream";
 export type { RepoView } from "./repo-view";
 export { UploadPackError } from "./upload-pack-error";
-export { serveV0 } from "./upload-pack-v0";
+export { serveV0, v0Sideband } from "./upload-pack-v0";
 export { serveV2 } from "./upload-pack-v2";
