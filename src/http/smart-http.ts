@@ -181,7 +181,12 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   // long receiving.
   const segments = new Segments(body, segmentBytes);
   const whole = !segmentableLength(c.req.raw, segmentBytes);
-  const first = await stub.receivePack(await segments.first(), !whole);
+  // Who pushes and where the pages are, for the pull-request events and the link git prints.
+  const session = {
+    pusher: access.caller.kind === "anonymous" ? undefined : { id: access.caller.user.id, login: access.caller.user.username },
+    webBase: `${new URL(c.req.url).origin}/${access.repo.owner}/${access.repo.name}`,
+  };
+  const first = await stub.receivePack(await segments.first(), !whole, session);
   if (segments.failed) {
     if (first.kind === "receiving") await stub.abandonPush(first.upload);
     if (first.kind === "indexing") await stub.abandonPush(first.job);

@@ -6,7 +6,15 @@ import type { Dofs } from "../fs/dofs";
 import { type ObjectStore, PACK_DIR } from "../git/store/object-store";
 import type { RefStore } from "../git/refs";
 import type { Browser } from "../git/browse";
-import { INCOMING_DIR, type PackUpload, type PushHooks, type PushJob, type PushRequest, beginPush } from "../git/protocol/receive-pack";
+import {
+  INCOMING_DIR,
+  type PackUpload,
+  type PushHooks,
+  type PushJob,
+  type PushRequest,
+  type PushSession,
+  beginPush,
+} from "../git/protocol/receive-pack";
 import { STEP_BOUNDARY, UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2 } from "../git/protocol/upload-pack";
 import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
 import { FLUSH, PktLineError, PktReader, errPkt, pktLine, sidebandError } from "../git/protocol/pkt-line";
@@ -191,12 +199,19 @@ export class GitHttp {
    * A push's commands and its pack, or the first segment of them when `segmented` (the
    * Worker sends the rest to `receiveSegment`). The body arrives decoded.
    */
-  async receivePack(body: ReadableStream<Uint8Array>, segmented: boolean): Promise<PushState> {
+  async receivePack(body: ReadableStream<Uint8Array>, segmented: boolean, session?: PushSession): Promise<PushState> {
     const reader = new PktReader(body);
     let started: Awaited<ReturnType<typeof beginPush>>;
     try {
       started = await beginPush(
-        { fs: this.host.fs, store: this.host.store, refs: this.host.refs, hooks: this.host.hooks, onFirstPush: () => this.host.init() },
+        {
+          fs: this.host.fs,
+          store: this.host.store,
+          refs: this.host.refs,
+          hooks: this.host.hooks,
+          onFirstPush: () => this.host.init(),
+          session,
+        },
         reader,
       );
     } catch (e) {

@@ -40,7 +40,16 @@ export interface PushRequest {
  */
 export interface PushHooks {
   preReceive?(push: PushRequest): { ok: true } | { ok: false; message: string };
-  postReceive?(push: PushRequest, results: CommandResult[]): void;
+  postReceive?(push: PushRequest, results: CommandResult[], session?: PushSession): void;
+  /** Lines for the pusher, after every post-receive: `remote:` messages on side band 2, before the report. */
+  pushMessages?(push: PushRequest, results: CommandResult[], session?: PushSession): string[];
+}
+
+/** Who pushes and where the repository's pages are, as the Worker knows them. */
+export interface PushSession {
+  pusher?: { id: number; login: string };
+  /** The repository's web address, `https://host/owner/name`. */
+  webBase?: string;
 }
 
 export interface CommandResult {
@@ -60,6 +69,7 @@ export interface ReceiveContext {
   policy?: RefPolicy | null;
   /** The account pushing, for the policy. */
   user?: string;
+  session?: PushSession;
 }
 
 export class ReceivePackError extends Error {
@@ -105,13 +115,16 @@ export async function readPushRequest(reader: PktReader): Promise<PushRequest | 
   return { commands, caps, pushOptions };
 }
 
-function report(push: PushRequest, unpack: string, results: CommandResult[]): Uint8Array {
+function report(push: PushRequest, unpack: string, results: CommandResult[], messages: string[] = []): Uint8Array {
   const lines: Uint8Array[] = [pktLine(`unpack ${unpack}\n`)];
   for (const r of results) lines.push(pktLine(r.ok ? `ok ${r.ref}\n` : `ng ${r.ref} ${r.reason}\n`));
   lines.push(FLUSH);
   const body = concatBytes(lines);
   if (!push.caps.has("side-band-64k")) return body;
-  return concatBytes([...sideband(1, body), FLUSH]);
+  // Messages go before the report, on band 2, which git prints as `remote:` lines.
+  const said =
+    messages.length && !push.caps.has("quiet") ? [...sideband(2, new TextEncoder().encode(messages.map((m) => `${m}\n`).join("")))] : [];
+  return concatBytes([...said, ...sideband(1, body), FLUSH]);
 }
 
 /** The report for a pack that could not be stored or indexed: every command fails. */
@@ -239,8 +252,9 @@ export class PushJob {
       }
     }
     const final = commit(ctx, push, results, tempPath, indexed, atomic);
-    for (const hook of ctx.hooks ?? []) hook.postReceive?.(push, final);
-    return report(push, "ok", final);
+    for (const hook of ctx.hooks ?? []) hook.postReceive?.(push, final, ctx.session);
+    const messages = (ctx.hooks ?? []).flatMap((hook) => hook.pushMessages?.(push, final, ctx.session) ?? []);
+    return report(push, "ok", final, messages);
   }
 
   /** Drops the stored pack of a push that will not be finished. */
