@@ -3,12 +3,12 @@
 // `Fixes #N` closing issues, and what a push does to open pull requests (head pushed or
 // force-pushed, mergeability invalidated, merged by a push) and the link git prints for a
 // new branch.
-import { env } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { pktLine } from "../src/git/protocol/pkt-line";
 import type { Repository } from "../src/repo/repository";
 import { concatBytes } from "../src/util/bytes";
-import { fromBase64, ownerFetch } from "./helpers";
+import { accountAuth, fromBase64, ownerFetch } from "./helpers";
 import { buildPack } from "./pack-builder";
 
 const fx = inject("pullFixture");
@@ -207,5 +207,92 @@ describe("pull requests after a push", () => {
     const again = await move(url, "feature", ZERO, fx.branches.clean.oid, "report-status side-band-64k");
     expect(again).toContain("View pull request for feature => main:");
     expect(again).toContain("/pull/5\n");
+  });
+});
+
+describe("the pulls API in GitHub's shapes", () => {
+  async function api(user: string | null, method: string, path: string, body?: unknown) {
+    const headers: Record<string, string> = { "Content-Type": "application/json" };
+    if (user) headers.Authorization = await accountAuth(user);
+    return SELF.fetch(`http://gitflare.test/api/v3${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  it("opens, reads, lists, edits and merges a pull request; writers only open and merge", async () => {
+    const { url, owner, stub } = await repository();
+    const repo = new URL(url).pathname.slice(1);
+    // A reader may see the pull requests but neither open nor merge one.
+    await accountAuth("pr-stranger");
+    const grant = await ownerFetch(`http://gitflare.test/api/repos/${repo}/collaborators/pr-stranger`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ role: "read" }),
+    });
+    expect(grant.status).toBe(200);
+    await grant.text();
+    const stranger = await api("pr-stranger", "POST", `/repos/${repo}/pulls`, { title: "T", head: "clean", base: "main" });
+    expect(stranger.status).toBe(403);
+    const bad = await api(owner, "POST", `/repos/${repo}/pulls`, { title: "T", head: "clean", base: "clean" });
+    expect(bad.status).toBe(422);
+    const made = await api(owner, "POST", `/repos/${repo}/pulls`, {
+      title: "Clean",
+      head: `${owner}:clean`,
+      base: "main",
+      body: "Fixes #1",
+    });
+    expect(made.status).toBe(201);
+    const pr = (await made.json()) as Record<string, any>;
+    // As on GitHub, the new pull request's mergeability is not known yet; the next read computes it.
+    expect(pr).toMatchObject({
+      number: 5,
+      state: "open",
+      merged: false,
+      mergeable: null,
+      mergeable_state: "unknown",
+      commits: fx.branches.clean.commits.length,
+    });
+    const read = (await (await api("pr-stranger", "GET", `/repos/${repo}/pulls/5`)).json()) as Record<string, any>;
+    expect(read).toMatchObject({ mergeable: true, mergeable_state: "clean" });
+    expect(pr.head).toMatchObject({ label: `${owner}:clean`, ref: "clean", sha: fx.branches.clean.oid });
+    expect(pr.base).toMatchObject({ label: `${owner}:main`, ref: "main", sha: fx.main });
+    expect(pr.changed_files).toBeGreaterThan(0);
+    expect((await api(owner, "POST", `/repos/${repo}/pulls`, { title: "Again", head: "clean", base: "main" })).status).toBe(422);
+
+    const list = (await (await api("pr-stranger", "GET", `/repos/${repo}/pulls?head=${owner}:clean`)).json()) as { number: number }[];
+    expect(list.map((p) => p.number)).toEqual([5]);
+    const asIssue = (await (await api("pr-stranger", "GET", `/repos/${repo}/issues/5`)).json()) as Record<string, any>;
+    expect(asIssue.pull_request.url).toMatch(/\/pulls\/5$/);
+
+    const commits = (await (await api("pr-stranger", "GET", `/repos/${repo}/pulls/5/commits`)).json()) as { sha: string }[];
+    expect(commits.map((c) => c.sha)).toEqual(fx.branches.clean.commits);
+    const files = (await (await api("pr-stranger", "GET", `/repos/${repo}/pulls/5/files`)).json()) as Record<string, any>[];
+    expect(files[0]).toMatchObject({ status: "modified" });
+    expect(files[0].patch).toMatch(/^@@ -\d+,\d+ \+\d+,\d+ @@\n/);
+
+    const edited = await api(owner, "PATCH", `/repos/${repo}/pulls/5`, { title: "Clean it" });
+    expect(((await edited.json()) as { title: string }).title).toBe("Clean it");
+
+    expect((await api("pr-stranger", "GET", `/repos/${repo}/pulls/5/merge`)).status).toBe(404);
+    expect((await api("pr-stranger", "PUT", `/repos/${repo}/pulls/5/merge`, {})).status).toBe(403);
+    const stale = await api(owner, "PUT", `/repos/${repo}/pulls/5/merge`, { sha: fx.branches.conflict.oid });
+    expect(stale.status).toBe(409);
+    const merged = await api(owner, "PUT", `/repos/${repo}/pulls/5/merge`, { merge_method: "merge", sha: fx.branches.clean.oid });
+    expect(merged.status).toBe(200);
+    const answer = (await merged.json()) as { sha: string; merged: boolean; message: string };
+    expect(answer).toMatchObject({ merged: true, message: "Pull Request successfully merged" });
+    expect((await api("pr-stranger", "GET", `/repos/${repo}/pulls/5/merge`)).status).toBe(204);
+    const after = (await (await api("pr-stranger", "GET", `/repos/${repo}/pulls/5`)).json()) as Record<string, any>;
+    expect(after).toMatchObject({ state: "closed", merged: true, merge_commit_sha: answer.sha, merged_by: { login: owner } });
+    expect(await stub.issue(1)).toMatchObject({ state: "closed" });
+
+    await api(owner, "POST", `/repos/${repo}/pulls`, { title: "Conflict", head: "conflict", base: "main" });
+    const conflict = (await (await api("pr-stranger", "GET", `/repos/${repo}/pulls/6`)).json()) as Record<string, any>;
+    expect(conflict).toMatchObject({ mergeable: false, mergeable_state: "dirty" });
+    const refused = await api(owner, "PUT", `/repos/${repo}/pulls/6/merge`, { merge_method: "squash" });
+    expect(refused.status).toBe(405);
+    expect(((await refused.json()) as { message: string }).message).toBe("Pull Request is not mergeable");
   });
 });
