@@ -7,7 +7,7 @@
 // Comments on a pull request go through the issue comments API, as on GitHub. Reading
 // needs read access; opening a pull request from a branch of the repository and merging
 // need write (the branch is the opener's to push); editing, the author or a writer.
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import { type Granted, requireAccess } from "../../access/check";
 import { type Participant, participant, requireAuthorOrWriter, requireWriter, spendCreation } from "../../access/issues";
 import type { Actor, PullQuery } from "../../repo/collab";
@@ -21,7 +21,6 @@ import { type DiffCounts, type RepoInfo, pullCommitJson, pullFileJson, pullJson 
 import { whereOf } from "./shapes";
 
 export const pulls = new Hono<{ Bindings: Env }>();
-type C = Context<{ Bindings: Env }>;
 
 const actor = (p: Participant): Actor => ({ id: p.id, login: p.login });
 const repoInfo = (g: Granted): RepoInfo => ({

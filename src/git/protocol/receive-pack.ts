@@ -121,9 +121,10 @@ function report(push: PushRequest, unpack: string, results: CommandResult[], mes
   lines.push(FLUSH);
   const body = concatBytes(lines);
   if (!push.caps.has("side-band-64k")) return body;
-  // Messages go before the report, on band 2, which git prints as `remote:` lines.
-  const said =
-    messages.length && !push.caps.has("quiet") ? [...sideband(2, new TextEncoder().encode(messages.map((m) => `${m}\n`).join("")))] : [];
+  // Messages go before the report, on band 2, which git prints as `remote:` lines. As
+  // git's own hooks' output, they are sent with `quiet` too (git asks for quiet whenever
+  // its stderr is not a terminal; quiet silences progress, not what hooks say).
+  const said = messages.length ? [...sideband(2, new TextEncoder().encode(messages.map((m) => `${m}\n`).join("")))] : [];
   return concatBytes([...said, ...sideband(1, body), FLUSH]);
 }
 
