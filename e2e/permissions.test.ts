@@ -26,6 +26,8 @@ type Op =
   | "comment"
   | "label"
   | "close issue"
+  | "open PR"
+  | "merge PR"
   | "settings"
   | "collaborators"
   | "rename"
@@ -48,13 +50,15 @@ const OPS: Op[] = [
   "comment",
   "label",
   "close issue",
+  "open PR",
+  "merge PR",
   "settings",
   "collaborators",
   "rename",
   "delete",
 ];
 const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits"];
-const WRITE_OPS: Op[] = ["push", "delete branch", "label", "close issue"];
+const WRITE_OPS: Op[] = ["push", "delete branch", "label", "close issue", "open PR", "merge PR"];
 /** Anyone signed in who can see the repository may take part; a token needs the write scope. */
 const PARTICIPATE_OPS: Op[] = ["open issue", "comment"];
 
@@ -155,6 +159,24 @@ async function issueChangeAs(
       })
     ).status;
   return (await accounts.get(caller)!.web.post(`/${repoPath}${form.path}`, form.fields, { from: "/" })).status;
+}
+
+/** A pull-request call through the GitHub-shaped API, with the caller's token (no pages for pull requests yet). */
+async function pullApiAs(caller: Caller, repoPath: string, method: string, path: string, body: unknown): Promise<number> {
+  const auth = authOf(caller);
+  const res = await fetch(`${server.url}/api/v3/repos/${repoPath}${path}`, {
+    method,
+    headers: { ...(auth ? { Authorization: auth } : {}), "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** A branch one commit behind main, pushed by the owner: a base with something to merge. */
+async function behindBranch(url: string, branch: string): Promise<string> {
+  await git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "push", "-q", url, `main~1:refs/heads/${branch}`);
+  return branch;
 }
 
 /** The owner's view of issue #1 of the repository (made in beforeAll). */
@@ -318,6 +340,33 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
           headers: { Authorization: owner().auth },
         });
       return labelled;
+    }
+    case "open PR": {
+      // From main into a branch one commit behind it, made for this cell.
+      const base = await behindBranch(url, `pr-${caller.replace(/\W/g, "")}`);
+      const status = await pullApiAs(caller, repoPath, "POST", "/pulls", { title: `PR by ${caller}`, head: "main", base });
+      const list = (await (
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/pulls?state=all&base=${base}`, { headers: { Authorization: owner().auth } })
+      ).json()) as { title: string }[];
+      const opened = list.some((p) => p.title === `PR by ${caller}`);
+      expect(opened).toBe(ok(status));
+      return opened;
+    }
+    case "merge PR": {
+      const base = await behindBranch(url, `merge-${caller.replace(/\W/g, "")}`);
+      const made = await fetch(`${server.url}/api/v3/repos/${repoPath}/pulls`, {
+        method: "POST",
+        headers: { Authorization: owner().auth, "Content-Type": "application/json" },
+        body: JSON.stringify({ title: `To merge by ${caller}`, head: "main", base }),
+      });
+      expect(made.status).toBe(201);
+      const { number } = (await made.json()) as { number: number };
+      const status = await pullApiAs(caller, repoPath, "PUT", `/pulls/${number}/merge`, { merge_method: "merge" });
+      const merged =
+        (await fetch(`${server.url}/api/v3/repos/${repoPath}/pulls/${number}/merge`, { headers: { Authorization: owner().auth } }))
+          .status === 204;
+      expect(merged).toBe(ok(status));
+      return merged;
     }
     case "close issue": {
       const status = await issueChangeAs(

@@ -46,7 +46,7 @@ function concrete(path: string, owner: string, name: string): string {
     .replace(":repo", name)
     .replace(":sha", fixtures.head)
     .replace(":user", "someone")
-    .replace(":number", "1")
+    .replace(":number", path.includes("/pulls/") || path.includes("/pull/") ? "2" : "1")
     .replace(":id", "1")
     .replace(":name", "secret-label")
     .replace(/\/\*$/, path.includes("compare") ? "/main...main" : path.includes("archive") ? "/main.tar.gz" : "/main/a.txt");
@@ -74,13 +74,32 @@ describe("the access check", () => {
     expect((await v3("/issues/1/comments", { body: SECRET })).status).toBe(201);
     const issuePage = await ownerFetch(`${BASE}/${owner}/${name}/issues/1`);
     expect(await issuePage.text()).toContain(SECRET);
+    // And a pull request (#2) from main into a branch one commit behind, for the pull routes.
+    const behind = await ownerFetch(`${BASE}/${owner}/${name}/git-receive-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request" },
+      body: concatBytes([pktLine(`${ZERO} ${fixtures.base} refs/heads/old\0report-status\n`), new TextEncoder().encode("0000")]),
+    });
+    expect(new TextDecoder().decode(await behind.arrayBuffer())).toContain("ok refs/heads/old");
+    expect((await v3("/pulls", { title: SECRET, body: SECRET, head: "main", base: "old" })).status).toBe(201);
+    const pull = await SELF.fetch(`${BASE}/api/v3/repos/${owner}/${name}/pulls/2`, {
+      headers: { Authorization: await accountAuth(owner) },
+    });
+    expect(await pull.text()).toContain(SECRET);
 
     const stranger = await accountAuth("stranger1");
     const session = await signedIn(`peeker${seq++}`);
     const routes = app.routes.filter((r) => r.path.includes(":owner/:repo") && r.method !== "ALL");
     expect(routes.length).toBeGreaterThan(25);
     const paths = routes.map((r) => r.path);
-    for (const p of ["/:owner/:repo/issues/:number", "/:owner/:repo/labels", "/api/v3/repos/:owner/:repo/issues/comments/:id"])
+    for (const p of [
+      "/:owner/:repo/issues/:number",
+      "/:owner/:repo/labels",
+      "/api/v3/repos/:owner/:repo/issues/comments/:id",
+      "/api/v3/repos/:owner/:repo/pulls/:number",
+      "/api/v3/repos/:owner/:repo/pulls/:number/merge",
+      "/api/v3/repos/:owner/:repo/pulls/:number/files",
+    ])
       expect(paths).toContain(p);
     // The browser editor's pages and forms are among them.
     for (const kind of ["edit", "new", "delete"]) {

@@ -192,9 +192,14 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   // long receiving.
   const segments = new Segments(body, segmentBytes);
   const whole = !segmentableLength(c.req.raw, segmentBytes);
+  // Who pushes and where the pages are, for the pull-request events and the link git prints.
+  const session = {
+    pusher: access.caller.kind === "anonymous" ? undefined : { id: access.caller.user.id, login: access.caller.user.username },
+    webBase: `${new URL(c.req.url).origin}/${access.repo.owner}/${access.repo.name}`,
+  };
   let first: PushState;
   try {
-    first = await stub.receivePack(await segments.first(), !whole);
+    first = await stub.receivePack(await segments.first(), !whole, session);
   } catch (e) {
     // The object failed under the first call, which cannot be repeated (it read the
     // commands): git shows the status, and the push can be made again.

@@ -13,6 +13,7 @@ import {
   type PushHooks,
   type PushJob,
   type PushRequest,
+  type PushSession,
   type ReceiveContext,
   type SavedPush,
   beginPush,
@@ -317,7 +318,7 @@ export class GitHttp {
    * A push's commands and its pack, or the first segment of them when `segmented` (the
    * Worker sends the rest to `receiveSegment`). The body arrives decoded.
    */
-  async receivePack(body: ReadableStream<Uint8Array>, segmented: boolean): Promise<PushState> {
+  async receivePack(body: ReadableStream<Uint8Array>, segmented: boolean, session?: PushSession): Promise<PushState> {
     if (this.closed) {
       await cancel(body);
       return notFound();
@@ -325,7 +326,7 @@ export class GitHttp {
     const reader = new PktReader(body);
     let started: Awaited<ReturnType<typeof beginPush>>;
     try {
-      started = await beginPush(this.receiveContext(), reader);
+      started = await beginPush({ ...this.receiveContext(), session }, reader);
     } catch (e) {
       await cancel(body);
       if (this.closed) return { kind: "report", report: pushError(null, DELETED) };

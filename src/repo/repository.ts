@@ -12,8 +12,11 @@ import { Views } from "./views";
 import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport, type StorageReport } from "./maintenance";
 import { GitHttp, stepConfig } from "./git-http";
 import { type MergeabilityAnswer, PullMerges, type PullMergeRequest, type PullMergeResult, closesIssues } from "./pulls";
-import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelFields, type NewIssue } from "./collab";
 import { type CommitFilesRequest, type CommitFilesResult, type EditorView, FileEditor, editorView } from "./editor";
+import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelFields, type NewIssue, type PullQuery } from "./collab";
+import { PullRequests, type PullMergeInput } from "./pull-requests";
+import type { PushSession } from "../git/protocol/receive-pack";
+import { commitObjects } from "../git/ref-transaction";
 import type {
   Advertisement,
   Download,
@@ -73,7 +76,14 @@ export class Repository extends DurableObject<Env> {
         store: this.store,
         refs: this.refs,
         browser: () => this.views.browser,
-        hooks: [this.pushLog],
+        // Through a closure: the pull requests are rebuilt with the other layers after `destroy`.
+        hooks: [
+          this.pushLog,
+          {
+            postReceive: (push, results, session) => this.pullRequests.postReceive(push, results, session),
+            pushMessages: (push, results, session) => this.pullRequests.pushMessages(push, results, session),
+          },
+        ],
         exists: () => this.exists(),
         init: () => this.init(),
         afterPush: async () => {
@@ -86,6 +96,7 @@ export class Repository extends DurableObject<Env> {
     );
     this.maintenance = this.maintainer(maintenanceConfig(this.env));
     this.collab = new Collab(this.ctx.storage);
+    this.pullRequests = new PullRequests({ collab: this.collab, refs: this.refs, store: this.store, merges: () => this.pulls() });
   }
 
   /** Maintenance over this object's storage; it keeps the packs that fetches in flight read. */
@@ -299,8 +310,9 @@ export class Repository extends DurableObject<Env> {
     this.git.abandonUpload(job);
   }
 
-  receivePack(body: ReadableStream<Uint8Array>, segmented: boolean): Promise<PushState> {
-    return this.git.receivePack(body, segmented);
+  /** `session`: who pushes and the repository's web address (for the pull-request link git prints). */
+  receivePack(body: ReadableStream<Uint8Array>, segmented: boolean, session?: PushSession): Promise<PushState> {
+    return this.git.receivePack(body, segmented, session);
   }
 
   receiveSegment(upload: string, stored: number, body: ReadableStream<Uint8Array>): Promise<SegmentStored> {
@@ -488,5 +500,76 @@ export class Repository extends DurableObject<Env> {
       await this.scheduleMaintenance(10_000);
     }
     return result;
+  }
+
+  // ---- pull requests (RPC; records in ./collab/pulls.ts, the rest in ./pull-requests.ts) ----
+  // Who may do what is decided before the call (src/access/issues.ts); each answers null
+  // when the repository does not exist.
+
+  pullRequests!: PullRequests;
+
+  private get prs(): PullRequests | null {
+    return this.exists() ? this.pullRequests : null;
+  }
+
+  /** Opens a pull request from `head` into `base` (branches of this repository). */
+  createPull(author: Actor, input: { title: string; body: string; base: string; head: string }) {
+    return this.prs?.create(author, input) ?? null;
+  }
+
+  /** A pull request with its mergeability for the current branches (computed now if unknown). */
+  async pull(number: number) {
+    return (await this.prs?.get(number)) ?? null;
+  }
+
+  listPulls(query: PullQuery) {
+    return this.prs?.list(query) ?? null;
+  }
+
+  updatePull(number: number, actor: Actor, changes: { title?: string; body?: string; state?: "open" | "closed"; base?: string }) {
+    return this.prs?.update(number, actor, changes) ?? null;
+  }
+
+  /** Merges pull request `number` (the base moves by compare-and-swap) and records it. */
+  async mergePullRequest(number: number, actor: Actor, input: PullMergeInput) {
+    const prs = this.prs;
+    if (!prs) return null;
+    const r = await prs.merge(number, actor, input);
+    if (r.merged) await this.scheduleMaintenance(10_000);
+    return r;
+  }
+
+  /** The commits and the diff a pull request shows: base...head as the compare view gives them. */
+  async pullChanges(number: number, full = false) {
+    const prs = this.prs;
+    const pull = prs ? this.collab.pull(number) : null;
+    if (!prs || !pull) return null;
+    const { base, head } = prs.range(pull);
+    const compare = await this.views.compare([base], [head], full);
+    return compare ? { pull, commits: compare.commits, total: compare.total, files: compare.files, truncated: compare.truncated } : null;
+  }
+
+  /**
+   * Deletes a branch if it still points at `expectedOid` (the "delete branch" button after
+   * a merge), through the one place refs move. The default branch is not deleted.
+   */
+  async deleteBranch(
+    name: string,
+    expectedOid: string,
+    user?: string,
+  ): Promise<{ ok: true } | { ok: false; status: 404 | 409 | 422; message: string }> {
+    if (!this.exists()) return { ok: false, status: 404, message: "Not Found" };
+    const ref = `refs/heads/${name}`;
+    const current = this.refs.resolve(ref);
+    if (!current) return { ok: false, status: 404, message: "Reference does not exist" };
+    if (this.pullRequests.defaultBranch() === name) return { ok: false, status: 422, message: "Cannot delete the default branch" };
+    if (current !== expectedOid) return { ok: false, status: 409, message: "The branch moved; reload and try again." };
+    const outcome = await commitObjects({ fs: this.fs, store: this.store, refs: this.refs }, [], {
+      updates: [{ name: ref, old: expectedOid, new: "0".repeat(40) }],
+      atomic: true,
+      actor: { via: "api", user },
+    });
+    if (outcome.kind !== "applied") return { ok: false, status: 409, message: "The branch moved; reload and try again." };
+    return { ok: true };
   }
 }

@@ -74,6 +74,8 @@ export function markdown(text: string, refs: References): Html {
 function eventText(base: string, e: Extract<TimelineItem, { type: "event" }>): Html {
   switch (e.kind) {
     case "closed":
+      if (e.pull) return html`closed this as completed in <a href="${base}/pull/${e.pull}">#${e.pull}</a>`;
+      if (!e.stateReason) return html`closed this`;
       return html`closed this as ${e.stateReason === "not_planned" ? "not planned" : "completed"}`;
     case "reopened":
       return html`reopened this`;
@@ -91,6 +93,14 @@ function eventText(base: string, e: Extract<TimelineItem, { type: "event" }>): H
         : html`unassigned <a href="/${e.assignee?.login}">${e.assignee?.login}</a>`;
     case "renamed":
       return html`changed the title <del>${e.rename?.from}</del> ${e.rename?.to}`;
+    case "merged":
+      return html`merged commit <a href="${base}/commit/${e.commitId}"><code>${e.commitId?.slice(0, 7)}</code></a>`;
+    case "head_ref_pushed":
+      return html`pushed <a href="${base}/compare/${e.before}...${e.after}">new commits</a>`;
+    case "head_ref_force_pushed":
+      return html`force-pushed the branch from <code>${e.before?.slice(0, 7)}</code> to <code>${e.after?.slice(0, 7)}</code>`;
+    case "base_ref_changed":
+      return html`changed the base branch from <code>${e.base?.from}</code> to <code>${e.base?.to}</code>`;
   }
 }
 

@@ -47,7 +47,16 @@ export interface PushRequest {
  */
 export interface PushHooks {
   preReceive?(push: PushRequest): { ok: true } | { ok: false; message: string };
-  postReceive?(push: PushRequest, results: CommandResult[]): void;
+  postReceive?(push: PushRequest, results: CommandResult[], session?: PushSession): void;
+  /** Lines for the pusher, after every post-receive: `remote:` messages on side band 2, before the report. */
+  pushMessages?(push: PushRequest, results: CommandResult[], session?: PushSession): string[];
+}
+
+/** Who pushes and where the repository's pages are, as the Worker knows them. */
+export interface PushSession {
+  pusher?: { id: number; login: string };
+  /** The repository's web address, `https://host/owner/name`. */
+  webBase?: string;
 }
 
 export interface CommandResult {
@@ -73,6 +82,7 @@ export interface ReceiveContext {
    * into storage that was erased under the push.
    */
   ended?(): string | null;
+  session?: PushSession;
 }
 
 export class ReceivePackError extends Error {
@@ -118,13 +128,17 @@ export async function readPushRequest(reader: PktReader): Promise<PushRequest | 
   return { commands, caps, pushOptions };
 }
 
-function report(push: PushRequest, unpack: string, results: CommandResult[]): Uint8Array {
+function report(push: PushRequest, unpack: string, results: CommandResult[], messages: string[] = []): Uint8Array {
   const lines: Uint8Array[] = [pktLine(`unpack ${unpack}\n`)];
   for (const r of results) lines.push(pktLine(r.ok ? `ok ${r.ref}\n` : `ng ${r.ref} ${r.reason}\n`));
   lines.push(FLUSH);
   const body = concatBytes(lines);
   if (!push.caps.has("side-band-64k")) return body;
-  return concatBytes([...sideband(1, body), FLUSH]);
+  // Messages go before the report, on band 2, which git prints as `remote:` lines. As
+  // git's own hooks' output, they are sent with `quiet` too (git asks for quiet whenever
+  // its stderr is not a terminal; quiet silences progress, not what hooks say).
+  const said = messages.length ? [...sideband(2, new TextEncoder().encode(messages.map((m) => `${m}\n`).join("")))] : [];
+  return concatBytes([...said, ...sideband(1, body), FLUSH]);
 }
 
 /**
@@ -344,8 +358,9 @@ export class PushJob {
       }
     }
     const final = commit(ctx, push, results, tempPath, indexed, atomic);
-    for (const hook of ctx.hooks ?? []) hook.postReceive?.(push, final);
-    return report(push, "ok", final);
+    for (const hook of ctx.hooks ?? []) hook.postReceive?.(push, final, ctx.session);
+    const messages = (ctx.hooks ?? []).flatMap((hook) => hook.pushMessages?.(push, final, ctx.session) ?? []);
+    return report(push, "ok", final, messages);
   }
 
   private stopped(): string | null {

@@ -3,7 +3,10 @@
 // conversation between the comments and served as GitHub's issue events.
 import type { Actor, EventKind, IssueEvent, StateReason } from "./types";
 
-type EventData = Pick<IssueEvent, "label" | "assignee" | "rename" | "stateReason">;
+export type EventData = Pick<
+  IssueEvent,
+  "label" | "assignee" | "rename" | "stateReason" | "commitId" | "pull" | "before" | "after" | "base"
+>;
 
 export function recordEvent(sql: SqlStorage, issueId: number, kind: EventKind, actor: Actor, at: number, data: EventData = {}): void {
   sql.exec(

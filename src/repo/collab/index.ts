@@ -7,6 +7,18 @@ import { addComment, deleteComment, editComment, getComment, listComments, timel
 import { eventsOf } from "./events";
 import { createIssue, getIssue, listIssues, openCount, updateIssue } from "./issues";
 import { changeIssueLabels, createLabel, deleteLabel, ensureLabels, findLabel, labelsOfIssue, listLabels, updateLabel } from "./labels";
+import {
+  baseMoved,
+  closeByPull,
+  createPull,
+  getPull,
+  headMoved,
+  listPulls,
+  markMerged,
+  openPullsOn,
+  setMergeable,
+  updatePull,
+} from "./pulls";
 import { issueRow } from "./rows";
 import { ensureSchema, lastNumber } from "./schema";
 import type {
@@ -21,6 +33,11 @@ import type {
   Label,
   LabelFields,
   NewIssue,
+  NewPull,
+  Pull,
+  PullChanges,
+  PullPage,
+  PullQuery,
   Refused,
   Result,
 } from "./types";
@@ -177,5 +194,62 @@ export class Collab {
       const issue = getIssue(sql, number)!;
       return issue.assignees.length > MAX_ASSIGNEES ? refused("invalid", `At most ${MAX_ASSIGNEES} assignees.`, "assignees") : ok(issue);
     });
+  }
+
+  // ---- pull requests (./pulls.ts) ----
+
+  createPull(author: Actor, input: NewPull): Result<Pull> {
+    return this.change((sql, at) => createPull(sql, author, input, at));
+  }
+
+  pull(number: number): Pull | null {
+    return getPull(this.sql, number);
+  }
+
+  listPulls(query: PullQuery): PullPage {
+    return listPulls(this.sql, query);
+  }
+
+  updatePull(number: number, actor: Actor, changes: PullChanges): Result<Pull> {
+    return this.change((sql, at) => updatePull(sql, number, actor, changes, at));
+  }
+
+  /**
+   * Marks a pull request merged as `sha` and closes the issues it names (`Fixes #N`), in
+   * one transaction; answers the pull request and the issues it closed.
+   */
+  markMerged(number: number, actor: Actor, sha: string, closes: number[], baseSha: string): Result<{ pull: Pull; closed: number[] }> {
+    return this.change((sql, at) => {
+      const r = markMerged(sql, number, actor, sha, baseSha, at);
+      if (!r.ok) return r;
+      const closed = closes.filter((n) => n !== number && closeByPull(sql, n, actor, number, sha, at));
+      return ok({ pull: r.value, closed });
+    });
+  }
+
+  /** After a push: a pull request's head or base branch moved. */
+  branchMoved(number: number, actor: Actor, which: "head" | "base", sha: string, forced = false): void {
+    this.change((sql, at) => {
+      if (which === "head") headMoved(sql, number, actor, sha, forced, at);
+      else baseMoved(sql, number, sha);
+      return ok(null);
+    });
+  }
+
+  setMergeable(number: number, key: string, mergeable: boolean | null, conflicts: string[]): void {
+    setMergeable(this.sql, number, key, mergeable, conflicts);
+  }
+
+  /** Whether any pull request was ever opened here, without making the tables to find out. */
+  hasPulls(): boolean {
+    if (this.ready) return this.sql.exec("SELECT 1 FROM collab_pull LIMIT 1").toArray().length > 0;
+    return (
+      this.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'collab_pull'").toArray().length > 0 &&
+      this.sql.exec("SELECT 1 FROM collab_pull LIMIT 1").toArray().length > 0
+    );
+  }
+
+  openPullsOn(branches: string[]): Pull[] {
+    return this.hasPulls() ? openPullsOn(this.sql, branches) : [];
   }
 }

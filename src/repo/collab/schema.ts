@@ -75,6 +75,24 @@ CREATE TABLE IF NOT EXISTS collab_event (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS collab_event_issue ON collab_event (issue_id, id);
+CREATE TABLE IF NOT EXISTS collab_pull (
+  issue_id INTEGER PRIMARY KEY,
+  base_ref TEXT NOT NULL,
+  head_ref TEXT NOT NULL,
+  head_sha TEXT NOT NULL,
+  base_sha TEXT NOT NULL,
+  draft INTEGER NOT NULL DEFAULT 0,
+  merged INTEGER NOT NULL DEFAULT 0,
+  merged_at INTEGER,
+  merged_by_id INTEGER,
+  merged_by_login TEXT,
+  merge_commit_sha TEXT,
+  mergeable INTEGER,
+  mergeable_key TEXT,
+  conflicts TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS collab_pull_head ON collab_pull (head_ref);
+CREATE INDEX IF NOT EXISTS collab_pull_base ON collab_pull (base_ref);
 `;
 
 export function ensureSchema(sql: SqlStorage): void {

@@ -53,7 +53,19 @@ export interface Comment {
   updatedAt: number;
 }
 
-export type EventKind = "closed" | "reopened" | "labeled" | "unlabeled" | "assigned" | "unassigned" | "renamed";
+export type EventKind =
+  | "closed"
+  | "reopened"
+  | "labeled"
+  | "unlabeled"
+  | "assigned"
+  | "unassigned"
+  | "renamed"
+  // Pull requests: merged, the head branch pushed (fast-forward) or force-pushed, the base changed.
+  | "merged"
+  | "head_ref_pushed"
+  | "head_ref_force_pushed"
+  | "base_ref_changed";
 
 export interface IssueEvent {
   id: number;
@@ -65,6 +77,15 @@ export interface IssueEvent {
   assignee?: Actor;
   rename?: { from: string; to: string };
   stateReason?: StateReason | null;
+  /** The commit the event is about: a merge's commit, an issue closed by a merged pull request. */
+  commitId?: string;
+  /** The pull request that closed an issue. */
+  pull?: number;
+  /** A head branch's move: from, to. */
+  before?: string;
+  after?: string;
+  /** A base branch change. */
+  base?: { from: string; to: string };
 }
 
 /** A conversation in order: comments and events, oldest first. */
@@ -131,3 +152,61 @@ export type Result<T> = { ok: true; value: T } | Refused;
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const refused = (code: Refused["code"], message: string, field?: string): Refused => ({ ok: false, code, message, field });
+
+/**
+ * A pull request: an issue row of kind "pull" (number, title, body, state, labels,
+ * comments) and its branches. Same-repository branches only for now; forks come later.
+ */
+export interface Pull {
+  issue: Issue;
+  /** Branch names, without `refs/heads/`. */
+  base: string;
+  head: string;
+  /** The head branch's commit as last seen (at opening, then after each push). */
+  headSha: string;
+  /** The base branch's commit as last seen. */
+  baseSha: string;
+  draft: boolean;
+  merged: boolean;
+  mergedAt: number | null;
+  mergedBy: Actor | null;
+  mergeCommitSha: string | null;
+  /** null while unknown (not computed for the current base and head). */
+  mergeable: boolean | null;
+  /** `${baseSha} ${headSha}` the cached mergeability is for. */
+  mergeableKey: string | null;
+  /** Paths in conflict when not mergeable. */
+  conflicts: string[];
+}
+
+export interface NewPull {
+  title: string;
+  body: string;
+  base: string;
+  head: string;
+  headSha: string;
+  baseSha: string;
+}
+
+export interface PullQuery {
+  state: IssueState | "all";
+  base?: string;
+  head?: string;
+  sort: "created" | "updated";
+  direction: "asc" | "desc";
+  offset: number;
+  limit: number;
+}
+
+export interface PullPage {
+  items: Pull[];
+  total: number;
+}
+
+export interface PullChanges {
+  title?: string;
+  body?: string;
+  state?: IssueState;
+  /** A new base branch (already checked to exist), with its commit. */
+  base?: { name: string; sha: string };
+}
