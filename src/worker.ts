@@ -12,6 +12,7 @@ import { account } from "./web/account";
 import { settings } from "./web/settings";
 import { issuesWeb } from "./web/issues";
 import { labelsWeb } from "./web/labels";
+import { pullsWeb } from "./web/pulls";
 import { BadCredentials, RateLimited } from "./auth/caller";
 
 export { Repository } from "./repo/repository";
@@ -45,6 +46,7 @@ app.route("/", account);
 app.route("/", settings);
 app.route("/", issuesWeb);
 app.route("/", labelsWeb);
+app.route("/", pullsWeb);
 app.route("/", web);
 app.notFound((c) => c.text("Not found\n", 404));
 
