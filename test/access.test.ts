@@ -11,6 +11,7 @@ import { accountAuth, fromBase64, ownerFetch } from "./helpers";
 import { Browserless, setCookies } from "../e2e/accounts";
 
 const fixtures = inject("fixtures");
+const pullFixture = inject("pullFixture");
 const ZERO = "0".repeat(40);
 const SECRET = "edited in commit";
 const BASE = "http://gitflare.test";
@@ -46,7 +47,7 @@ function concrete(path: string, owner: string, name: string): string {
     .replace(":repo", name)
     .replace(":sha", fixtures.head)
     .replace(":user", "someone")
-    .replace(":number", "1")
+    .replace(":number", path.includes("/pull/") ? "2" : "1")
     .replace(":id", "1")
     .replace(":name", "secret-label")
     .replace(/\/\*$/, path.includes("compare") ? "/main...main" : path.includes("archive") ? "/main.tar.gz" : "/main/a.txt");
@@ -74,13 +75,46 @@ describe("the access check", () => {
     expect((await v3("/issues/1/comments", { body: SECRET })).status).toBe(201);
     const issuePage = await ownerFetch(`${BASE}/${owner}/${name}/issues/1`);
     expect(await issuePage.text()).toContain(SECRET);
+    // And pull request #2 saying it, opened from the compare page by the owner, for the pull routes.
+    const push = concatBytes([
+      pktLine(`${ZERO} ${pullFixture.main} refs/heads/pr-base\0report-status\n`),
+      pktLine(`${ZERO} ${pullFixture.branches.clean.oid} refs/heads/pr-head\n`),
+      new TextEncoder().encode("0000"),
+      fromBase64(pullFixture.pack),
+    ]);
+    const pushed = await ownerFetch(`${BASE}/${owner}/${name}/git-receive-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request" },
+      body: push,
+    });
+    expect(new TextDecoder().decode(await pushed.arrayBuffer())).toContain("ok refs/heads/pr-head");
+    await accountAuth(owner);
+    const ownerSession = browser();
+    expect((await ownerSession.post("/login", { login: owner, password: "password-123" }, { from: "/login" })).status).toBe(303);
+    const opened = await ownerSession.post(
+      `/${owner}/${name}/pulls`,
+      { base: "pr-base", head: "pr-head", title: SECRET, body: SECRET },
+      { from: `/${owner}/${name}/compare/pr-base...pr-head` },
+    );
+    expect(opened.headers.get("Location")).toBe(`/${owner}/${name}/pull/2`);
+    expect(await (await ownerSession.get(`/${owner}/${name}/pull/2`)).text()).toContain(SECRET);
 
     const stranger = await accountAuth("stranger1");
     const session = await signedIn(`peeker${seq++}`);
     const routes = app.routes.filter((r) => r.path.includes(":owner/:repo") && r.method !== "ALL");
     expect(routes.length).toBeGreaterThan(25);
     const paths = routes.map((r) => r.path);
-    for (const p of ["/:owner/:repo/issues/:number", "/:owner/:repo/labels", "/api/v3/repos/:owner/:repo/issues/comments/:id"])
+    for (const p of [
+      "/:owner/:repo/issues/:number",
+      "/:owner/:repo/labels",
+      "/api/v3/repos/:owner/:repo/issues/comments/:id",
+      "/:owner/:repo/pulls",
+      "/:owner/:repo/pull/:number",
+      "/:owner/:repo/pull/:number/commits",
+      "/:owner/:repo/pull/:number/files",
+      "/:owner/:repo/pull/:number/merge",
+      "/:owner/:repo/pull/new/*",
+    ])
       expect(paths).toContain(p);
     for (const r of routes) {
       const path = concrete(r.path, owner, name);
