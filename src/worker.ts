@@ -13,6 +13,7 @@ import { settings } from "./web/settings";
 import { issuesWeb } from "./web/issues";
 import { labelsWeb } from "./web/labels";
 import { editor } from "./web/editor";
+import { pullsWeb } from "./web/pulls";
 import { BadCredentials, RateLimited } from "./auth/caller";
 
 export { Repository } from "./repo/repository";
@@ -46,6 +47,7 @@ app.route("/", account);
 app.route("/", settings);
 app.route("/", issuesWeb);
 app.route("/", labelsWeb);
+app.route("/", pullsWeb);
 app.route("/", web);
 app.route("/", editor);
 app.notFound((c) => c.text("Not found\n", 404));

@@ -99,6 +99,12 @@ describe("the access check", () => {
       "/api/v3/repos/:owner/:repo/pulls/:number",
       "/api/v3/repos/:owner/:repo/pulls/:number/merge",
       "/api/v3/repos/:owner/:repo/pulls/:number/files",
+      "/:owner/:repo/pulls",
+      "/:owner/:repo/pull/:number",
+      "/:owner/:repo/pull/:number/commits",
+      "/:owner/:repo/pull/:number/files",
+      "/:owner/:repo/pull/:number/merge",
+      "/:owner/:repo/pull/new/*",
     ])
       expect(paths).toContain(p);
     // The browser editor's pages and forms are among them.

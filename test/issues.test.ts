@@ -97,7 +97,7 @@ describe("the collaboration store", () => {
       expect(list({ offset: 1, limit: 1 })).toEqual([2]);
       const page = repo.listIssues({ ...ALL, state: "open", labels: ["bug"] })!;
       expect({ total: page.total, open: page.open, closed: page.closed }).toEqual({ total: 1, open: 1, closed: 1 });
-      expect(repo.issueCounts()).toEqual({ open: 2, last: 3 });
+      expect(repo.issueCounts()).toEqual({ open: 2, openPulls: 0, last: 3 });
       expect(repo.labels()!.map((l) => [l.name, l.color])).toEqual([
         ["bug", "ededed"],
         ["docs", "ededed"],

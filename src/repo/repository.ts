@@ -394,7 +394,7 @@ export class Repository extends DurableObject<Env> {
   /** Open issues (for the tab) and the highest number given out. */
   issueCounts() {
     const c = this.issues;
-    return c ? { open: c.openCount("issue"), last: c.lastNumber() } : null;
+    return c ? { open: c.openCount("issue"), openPulls: c.openCount("pull"), last: c.lastNumber() } : null;
   }
 
   createIssue(author: Actor, input: NewIssue) {
@@ -537,6 +537,13 @@ export class Repository extends DurableObject<Env> {
     const r = await prs.merge(number, actor, input);
     if (r.merged) await this.scheduleMaintenance(10_000);
     return r;
+  }
+
+  /** The records (no mergeability) of these pull requests: what a list page shows beside each row. */
+  pullRecords(numbers: number[]) {
+    const c = this.issues;
+    if (!c) return null;
+    return numbers.slice(0, 100).flatMap((n) => c.pull(n) ?? []);
   }
 
   /** The commits and the diff a pull request shows: base...head as the compare view gives them. */

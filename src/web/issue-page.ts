@@ -30,7 +30,7 @@ export interface PageState {
   status?: 200 | 400 | 403 | 404 | 422 | 429;
 }
 
-interface View {
+export interface View {
   repo: Repo;
   issue: Issue;
   me: Participant | null;
@@ -40,7 +40,7 @@ interface View {
   people: Actor[];
 }
 
-function descriptionBox(v: View, edit: boolean): Html {
+export function descriptionBox(v: View, edit: boolean): Html {
   const { issue, repo, me } = v;
   if (edit && mayEdit(me, issue.author))
     return html`<div class="box" id="issue-body"><form method="post" action="${repo.base}/issues/${issue.number}/edit" class="comment">${v.csrf}
@@ -57,7 +57,7 @@ function descriptionBox(v: View, edit: boolean): Html {
   });
 }
 
-function commentItem(v: View, cm: Extract<TimelineItem, { type: "comment" }>, edit: boolean): Html {
+export function commentItem(v: View, cm: Extract<TimelineItem, { type: "comment" }>, edit: boolean): Html {
   const { repo, me } = v;
   const id = `issuecomment-${cm.id}`;
   const may = mayEdit(me, cm.author);
@@ -91,7 +91,7 @@ function commentForm(v: View, draft: string): Html {
 <div class="buttons">${closer ? buttons : ""}<button type="submit" name="action" value="comment">Comment</button></div></form></div>`;
 }
 
-function sidebar(v: View): Html {
+export function sidebar(v: View): Html {
   const { repo, issue, me } = v;
   const checkbox = (name: string, value: string, checked: boolean, label: Html) =>
     html`<label class="check"><input type="checkbox" name="${name}" value="${value}"${checked ? html` checked` : ""}> ${label}</label>`;
@@ -125,23 +125,22 @@ ${
   return html`<aside class="issue-side"><section><h3>Assignees</h3>${assignees}</section><section><h3>Labels</h3>${labels}</section></aside>`;
 }
 
-function threadPager(base: string, number: number, at: number, total: number): Html {
+export function threadPager(base: string, number: number, at: number, total: number): Html {
   if (total <= THREAD_PAGE) return html``;
   const pages = Math.ceil(total / THREAD_PAGE);
   const link = (p: number, text: string) => html`<a class="btn" href="${base}/issues/${number}?page=${p}">${text}</a>`;
   return html`<p class="muted">Page ${at} of ${pages} of this conversation. ${at > 1 ? link(at - 1, "Earlier") : ""} ${at < pages ? link(at + 1, "Later") : ""}</p>`;
 }
 
-/** The issue's page, with `state` (a notice, a draft, an edit form) from a form post. */
-export async function issuePage(c: C, repo: Repo, number: number, state: PageState = {}): Promise<Response> {
-  const pageNo = Math.max(1, Math.floor(Number(c.req.query("page") ?? 1)) || 1);
-  const thread = await repo.stub.issueThread(number, (pageNo - 1) * THREAD_PAGE, THREAD_PAGE);
-  if (!thread) throw new NotFound("No such issue.");
+type Thread = NonNullable<Awaited<ReturnType<Repo["stub"]["issueThread"]>>>;
+
+/** What the conversation's pieces need: the viewer, links for references, the CSRF field, labels and people. */
+export async function threadView(c: C, repo: Repo, thread: Thread): Promise<View> {
   const { issue, timeline } = thread;
   const me = viewer(repo.grant);
   const texts = [issue.body, ...timeline.map((t) => (t.type === "comment" ? t.body : ""))];
   const [users, people] = await Promise.all([existingLogins(c.env.DB, mentions(texts)), me?.triage ? assignable(c.env, repo.grant) : []]);
-  const v: View = {
+  return {
     repo,
     issue,
     me,
@@ -150,6 +149,18 @@ export async function issuePage(c: C, repo: Repo, number: number, state: PageSta
     labels: thread.labels,
     people,
   };
+}
+
+/** The issue's page, with `state` (a notice, a draft, an edit form) from a form post. */
+export async function issuePage(c: C, repo: Repo, number: number, state: PageState = {}): Promise<Response> {
+  const pageNo = Math.max(1, Math.floor(Number(c.req.query("page") ?? 1)) || 1);
+  const thread = await repo.stub.issueThread(number, (pageNo - 1) * THREAD_PAGE, THREAD_PAGE);
+  if (!thread) throw new NotFound("No such issue.");
+  // A pull request's number shows its own page, as on GitHub.
+  if (thread.issue.kind === "pull" && c.req.method === "GET")
+    return c.redirect(`${repo.base}/pull/${number}${new URL(c.req.url).search}`, 301);
+  const { issue, timeline } = thread;
+  const v = await threadView(c, repo, thread);
   const edit = state.edit ?? c.req.query("edit");
   const items = timeline.map((t) => (t.type === "comment" ? commentItem(v, t, edit === String(t.id)) : eventLine(repo.base, t)));
   return c.html(

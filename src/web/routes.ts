@@ -19,6 +19,7 @@ import { pageError } from "./errors";
 import { highlightLines } from "./highlight";
 import { renderMarkdown } from "./markdown";
 import { download } from "../http/smart-http";
+import { pullOffer } from "./pull-form";
 import { REF_SELECTOR_CSS, REF_SELECTOR_JS, matchRefs, refSelector as selector } from "./ref-selector";
 
 export const web = new Hono<{ Bindings: Env }>();
@@ -61,7 +62,19 @@ export async function openRepository(c: C, need: Permission = "read") {
   const { repo: record, stub, base, role } = access;
   const empty = { empty: true, branches: [] as string[], tags: [] as string[], defaultBranch: null as string | null, description: "" };
   const openIssues = issueCounts?.open ?? 0;
-  return { owner: record.owner, name: record.name, record, role, stub, summary: summary ?? empty, base, grant: access, openIssues };
+  const openPulls = issueCounts?.openPulls ?? 0;
+  return {
+    owner: record.owner,
+    name: record.name,
+    record,
+    role,
+    stub,
+    summary: summary ?? empty,
+    base,
+    grant: access,
+    openIssues,
+    openPulls,
+  };
 }
 
 export type Repo = Awaited<ReturnType<typeof openRepository>>;
@@ -126,6 +139,7 @@ export function repoHeader(repo: Repo, tab: string): Html {
   const tabs = [
     ["code", repo.base, "Code"],
     ["issues", `${repo.base}/issues`, `Issues (${repo.openIssues})`],
+    ["pulls", `${repo.base}/pulls`, `Pull requests (${repo.openPulls})`],
     ["commits", `${repo.base}/commits/${enc(repo.summary.defaultBranch ?? "main")}`, "Commits"],
     ["branches", `${repo.base}/branches`, `Branches (${repo.summary.branches.length})`],
     ["tags", `${repo.base}/tags`, `Tags (${repo.summary.tags.length})`],
@@ -147,7 +161,7 @@ function crumbs(repo: Repo, ref: string, path: string): Html {
   )}</span>`;
 }
 
-function commitLine(repo: Repo, c: CommitSummary): Html {
+export function commitLine(repo: Repo, c: CommitSummary): Html {
   return html`<a href="${repo.base}/commit/${c.oid}">${c.subject}</a> <span class="muted">${c.author.name} · ${relativeTime(c.committer.timestamp)} · <code>${c.oid.slice(0, 7)}</code></span>`;
 }
 
@@ -395,7 +409,7 @@ web.get("/:owner/:repo/commits/*", async (c) => {
 /** Diffs longer than this are shown without syntax highlighting, to keep pages fast. */
 const HIGHLIGHT_DIFF_LINES = 1000;
 
-function diffView(repo: Repo, ref: string, files: DiffFile[], truncated: boolean): Html {
+export function diffView(repo: Repo, ref: string, files: DiffFile[], truncated: boolean): Html {
   const adds = files.reduce((s, f) => s + f.additions, 0);
   const dels = files.reduce((s, f) => s + f.deletions, 0);
   const highlight = adds + dels <= HIGHLIGHT_DIFF_LINES;
@@ -463,6 +477,7 @@ web.get("/:owner/:repo/compare/*", async (c) => {
       c,
       `Compare ${baseSpec}...${headSpec}`,
       html`${repoHeader(repo, "commits")}<h2>Comparing <code>${view.base.ref}</code>...<code>${view.head.ref}</code></h2>
+${await pullOffer(c, repo, baseSpec, headSpec, view.total)}
 <div class="box"><div class="head">${view.total} commits</div><table class="list">${view.commits.map((cm) => html`<tr><td>${commitLine(repo, cm)}</td></tr>`)}</table></div>
 ${diffView(repo, view.head.commit, view.files, view.truncated)}`,
     ),
