@@ -28,6 +28,7 @@ type Op =
   | "close issue"
   | "open PR"
   | "merge PR"
+  | "edit file"
   | "settings"
   | "collaborators"
   | "rename"
@@ -52,13 +53,14 @@ const OPS: Op[] = [
   "close issue",
   "open PR",
   "merge PR",
+  "edit file",
   "settings",
   "collaborators",
   "rename",
   "delete",
 ];
 const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits"];
-const WRITE_OPS: Op[] = ["push", "delete branch", "label", "close issue", "open PR", "merge PR"];
+const WRITE_OPS: Op[] = ["push", "delete branch", "label", "close issue", "open PR", "merge PR", "edit file"];
 /** Anyone signed in who can see the repository may take part; a token needs the write scope. */
 const PARTICIPATE_OPS: Op[] = ["open issue", "comment"];
 
@@ -367,6 +369,42 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
           .status === 204;
       expect(merged).toBe(ok(status));
       return merged;
+    }
+    case "edit file": {
+      // The browser editor's form, committing to a new branch so that main stays as the other cells expect.
+      // It takes forms from signed-in sessions only, so the token caller posts it with its token.
+      const branch = `edit-${caller.replace(/\W/g, "")}`;
+      const parent = (await remoteRefs(vis))
+        .split("\n")
+        .find((l) => l.endsWith("\trefs/heads/main"))!
+        .split("\t")[0];
+      const fields = {
+        parent,
+        branch: "main",
+        from: "data.txt",
+        filename: "data.txt",
+        content: `edited by ${caller}\n`,
+        message: `Edit by ${caller}`,
+        target: "branch",
+        new_branch: branch,
+      };
+      const path = `/${repoPath}/edit/main/data.txt`;
+      const auth = authOf(caller);
+      const status =
+        caller === "anonymous" || caller === "read-scoped token"
+          ? (
+              await fetch(server.url + path, {
+                method: "POST",
+                body: new URLSearchParams(fields),
+                redirect: "manual",
+                headers: auth ? { Authorization: auth } : {},
+              })
+            ).status
+          : (await accounts.get(caller)!.web.post(path, fields, { from: "/" })).status;
+      const landed = (await remoteRefs(vis)).includes(`refs/heads/${branch}`);
+      // A commit to a new branch answers 201 with the offer to open a pull request.
+      expect(landed).toBe(status === 201);
+      return landed;
     }
     case "close issue": {
       const status = await issueChangeAs(
