@@ -3,10 +3,11 @@
 // results.md and ratios.svg.
 //
 //   npm run bench -- [--commits 3000] [--repo /path/to/repo] [--refs 1000] [--out docs/bench]
-//                    [--churn-pushes 30] [--churn-mib 2] [--only churn]
+//                    [--churn-pushes 30] [--churn-mib 2] [--pulls-commits 6000] [--only churn|pulls]
 //
 // `--only churn` runs only the storage-after-churn measurement (bench/churn.ts), which
-// writes churn.json and churn.md.
+// writes churn.json and churn.md; `--only pulls` only the pull request measurement
+// (bench/pulls.ts), which writes pulls.json and pulls.md.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import { generateRepo } from "./generate";
 import { renderChart } from "./chart";
 import { Inspector } from "./inspector";
 import { churnBench, churnMarkdown } from "./churn";
+import { pullsBench, pullsMarkdown } from "./pulls";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
@@ -128,6 +130,18 @@ async function churn() {
   console.log("\n" + md);
 }
 
+/** Pull requests on an express-sized repository: on its own server, written beside the other results. */
+async function pulls() {
+  const pullsCommits = Number(args.get("pulls-commits") ?? 6000);
+  console.log(`pull requests on ${args.get("repo") ?? `a generated repository of ${pullsCommits} commits`}…`);
+  const result = await pullsBench({ work, repo: args.get("repo") ? resolve(args.get("repo")!) : undefined, commits: pullsCommits });
+  const md = pullsMarkdown(result);
+  writeFileSync(join(outDir, "pulls.json"), JSON.stringify(result, null, 2) + "\n");
+  writeFileSync(join(outDir, "pulls.md"), md);
+  if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "pulls", md);
+  console.log("\n" + md);
+}
+
 /** Replaces what lies between `<!-- name:start -->` and `<!-- name:end -->` in a file. */
 function replaceBetween(file: string, name: string, content: string) {
   const text = readFileSync(file, "utf8");
@@ -139,7 +153,8 @@ function replaceBetween(file: string, name: string, content: string) {
 async function main() {
   mkdirSync(outDir, { recursive: true });
   if (only === "churn") return churn();
-  if (only) throw new Error(`--only takes "churn", not ${only}`);
+  if (only === "pulls") return pulls();
+  if (only) throw new Error(`--only takes "churn" or "pulls", not ${only}`);
   let source = args.get("repo");
   if (!source) {
     source = join(work, "source.git");
@@ -336,6 +351,7 @@ async function main() {
   if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "bench", markdown(result));
   console.log("\n" + markdown(result));
   await churn();
+  await pulls();
 }
 
 /** Times each kind of page: first request (cold for the first page), then the median of 5. */
