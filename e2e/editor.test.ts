@@ -1,7 +1,7 @@
 // The browser editor in real Chromium against the real local server: sign in, open a file
-// from its page, edit it in the textarea, commit it to a new branch and follow the offer to
-// open a pull request; edit a CRLF file on the branch itself; and a page left open while
-// someone pushes is refused. Then the real git client clones the repository: the commits
+// from its page, edit it in the textarea, commit it to a new branch, follow the offer to
+// open a pull request and open it with the compare page's form; edit a CRLF file on the
+// branch itself; and a page left open while someone pushes is refused. Then the real git client clones the repository: the commits
 // are there as written, line ends as the files had them, and `git fsck --strict` passes.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 describe("the browser editor in Chromium", () => {
-  it("edits a file, commits it to a new branch and offers a pull request", async () => {
+  it("edits a file, commits it to a new branch and opens a pull request from the compare page", async () => {
     await page.goto(`${base}/blob/main/README.md`);
     await page.click(`a[href="/edna/project/edit/main/README.md"]`);
     await page.waitForURL(`${base}/edit/main/README.md`);
@@ -65,6 +65,17 @@ describe("the browser editor in Chromium", () => {
     await page.waitForURL(`${base}/compare/main...readme-edit`);
     expect(await page.locator("h2").textContent()).toContain("readme-edit");
     expect(await page.locator("tr.add").allTextContents()).toEqual(["+Edited in the browser."]);
+    // The compare page's form opens the pull request, with the new branch as its head.
+    await page.fill('#new-pull input[name="title"]', "Edit the README in the browser");
+    await page.click("button:has-text('Create pull request')");
+    await page.waitForURL(new RegExp(`${base}/pull/\\d+$`));
+    const number = Number(page.url().split("/").pop());
+    expect(await page.locator("h2").first().textContent()).toContain("Edit the README in the browser");
+    expect(await page.locator(`a[href="/edna/project/tree/readme-edit"] code`).textContent()).toBe("readme-edit");
+    const pull = (await (
+      await fetch(`${server.url}/api/v3/repos/edna/project/pulls/${number}`, { headers: { Authorization: account.auth } })
+    ).json()) as { state: string; head: { ref: string }; base: { ref: string } };
+    expect([pull.state, pull.head.ref, pull.base.ref]).toEqual(["open", "readme-edit", "main"]);
   });
 
   it("commits a CRLF file to the branch itself, keeping its line ends", async () => {
