@@ -40,14 +40,16 @@ export class LocalServer {
   }
 
   /**
-   * Starts `npm start`; with `inspectorPort`, workerd's V8 inspector listens there too;
-   * `vars` override the Worker's variables.
+   * Starts `npm start`; workerd's V8 inspector listens on `inspectorPort`, else on a free
+   * port (wrangler's default, 9229, is taken by any other server on the machine, and by
+   * this one's predecessor for a moment after a restart); `vars` override the Worker's variables.
    */
   async start(options: { inspectorPort?: number; vars?: Record<string, string> } = {}): Promise<void> {
     this.port = await freePort();
     this.log = "";
     const args = [
-      ...(options.inspectorPort ? ["--inspector-port", String(options.inspectorPort)] : []),
+      "--inspector-port",
+      String(options.inspectorPort ?? (await freePort())),
       ...Object.entries(options.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ];
     const extra = args.length ? ["--", ...args] : [];
