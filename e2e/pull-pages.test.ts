@@ -2,14 +2,14 @@
 // the real git client: open one from the compare page, comment, see "can be merged",
 // merge it with a merge commit from the page (Fixes #N closes the issue), delete the
 // branch; a conflicting one shows its paths and offers no merge until a push resolves
-// it, then squash it. Afterwards C git checks what the server wrote: `fsck --strict`,
-// the merge commit's parents and tree (`git merge-tree --write-tree`), the squash's one parent.
-import { existsSync } from "node:fs";
+// it, then squash it; rebase a third. Afterwards C git checks what the server wrote:
+// `fsck --strict`, the merge commit's parents and tree (`git merge-tree --write-tree`),
+// the squash's one parent, the replayed commits.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import chromiumBinary from "@sparticuz/chromium";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./chromium";
 import { LocalServer } from "./server";
 import type { Account } from "./accounts";
 import { commitFile, git, makeRepo, tempDir } from "./git";
@@ -26,26 +26,6 @@ let expectedTree: string;
 let mainBefore: string;
 let featureTip: string;
 
-const UNWANTED_FLAGS = new Set(["--disable-web-security", "--allow-running-insecure-content", "--single-process"]);
-
-async function launchChromium(): Promise<Browser> {
-  const env: Record<string, string> = {};
-  if (!existsSync("/etc/fonts/fonts.conf") && !process.env.FONTCONFIG_PATH) env.FONTCONFIG_PATH = join(tmpdir(), "fonts");
-  return chromium.launch({
-    executablePath: await chromiumBinary.executablePath(),
-    args: [
-      ...chromiumBinary.args.filter((a) => !UNWANTED_FLAGS.has(a)),
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-gpu",
-    ],
-    headless: true,
-    env: { ...process.env, ...env },
-  });
-}
-
 beforeAll(async () => {
   await server.start();
   account = await server.signUpAndUse("pr-owner");
@@ -56,13 +36,16 @@ beforeAll(async () => {
   featureTip = (await git(src, "rev-parse", "HEAD")).trim();
   await git(src, "checkout", "-q", "-b", "clash", fork);
   await commitFile(src, "file0.txt", "the clash branch's version\n", "Rewrite file0 on clash");
+  await git(src, "checkout", "-q", "-b", "replay", fork);
+  await commitFile(src, "replay-a.txt", "first\n", "Replay one");
+  await commitFile(src, "replay-b.txt", "second\n", "Replay two");
   await git(src, "checkout", "-q", "main");
   await commitFile(src, "file0.txt", "main's version\n", "Rewrite file0 on main");
   mainBefore = (await git(src, "rev-parse", "HEAD")).trim();
   expectedTree = (await git(src, "merge-tree", "--write-tree", "main", "feature")).trim();
   base = `/${account.username}/flow`;
   remote = `${server.url}${base}.git`;
-  await git(src, "push", "-q", remote, "main", "feature", "clash");
+  await git(src, "push", "-q", remote, "main", "feature", "clash", "replay");
   // Issue #1, which the first pull request fixes.
   const issue = await server.fetch(`/api/v3/repos/${account.username}/flow/issues`, {
     method: "POST",
@@ -144,12 +127,24 @@ describe("pull requests in Chromium", () => {
     expect(await page.locator(".state").first().textContent()).toBe("Merged");
   });
 
+  it("rebases a pull request: each commit replayed onto the base", async () => {
+    const n = await openPull("replay", "Two replays", "");
+    expect(await page.locator(".merge-box").textContent()).toContain("This branch can be merged");
+    await page.click("text=Rebase and merge");
+    await page.waitForURL(`${server.url}${base}/pull/${n}`);
+    expect(await page.locator(".state").first().textContent()).toBe("Merged");
+  });
+
   it("leaves a repository C git accepts, with the merges it would make", async () => {
     const clone = join(tempDir("gitflare-prclone-"), "flow");
     await git(tmpdir(), "clone", "-q", remote, clone);
     await git(clone, "fsck", "--strict");
-    // main: squash (one parent) on top of the merge commit (two parents: main, feature).
-    const squash = (await git(clone, "rev-list", "--parents", "-n", "1", "main")).trim().split(" ");
+    // main: the two replayed commits (one parent each, subjects kept) on the squash (one
+    // parent) on the merge commit (two parents: main, feature).
+    expect((await git(clone, "log", "-2", "--format=%s", "main")).trim().split("\n")).toEqual(["Replay two", "Replay one"]);
+    for (const c of ["main", "main~1"]) expect((await git(clone, "rev-list", "--parents", "-n", "1", c)).trim().split(" ")).toHaveLength(2);
+    expect((await git(clone, "show", "main:replay-b.txt")).trim()).toBe("second");
+    const squash = (await git(clone, "rev-list", "--parents", "-n", "1", "main~2")).trim().split(" ");
     expect(squash).toHaveLength(2);
     const merge = (await git(clone, "rev-list", "--parents", "-n", "1", `${squash[1]}`)).trim().split(" ");
     expect(merge.slice(1)).toEqual([mainBefore, featureTip]);
