@@ -679,6 +679,74 @@ describe("found by attacking it", () => {
   });
 });
 
+describe("bodies past the caps (found by attacking it: read whole before)", () => {
+  /** A body of `total` bytes made as it is read, counting what was read. */
+  function countedBody(total: number, chunk: Uint8Array): { stream: ReadableStream<Uint8Array>; read: () => number } {
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= total) return controller.close();
+        controller.enqueue(chunk);
+        sent += chunk.byteLength;
+      },
+    });
+    return { stream, read: () => sent };
+  }
+
+  /** The Worker called directly, so that the stream it reads is the one counted here. */
+  function direct(request: Request): Promise<Response> {
+    const ctx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
+    return Promise.resolve(app.fetch(request, env, ctx));
+  }
+
+  it("refuses a v3 JSON body past 1 MiB with 413: at once when its length says so, else without reading it all", async () => {
+    const path = `/api/v3/repos/${OWNER}/${REPO}/issues`;
+    const declared = await json("POST", path, owner, { title: "big", body: "x".repeat(2 * 1024 * 1024) });
+    expect(declared.status).toBe(413);
+    expect(await declared.json()).toMatchObject({ message: "request body is larger than 1048576 bytes" });
+    const body = countedBody(60 * 1024 * 1024, enc(`{"title": "big", "body": "${"x".repeat(64 * 1024)}`));
+    const res = await direct(
+      new Request(BASE + path, {
+        method: "POST",
+        headers: { Authorization: owner, "Content-Type": "application/json" },
+        body: body.stream,
+      }),
+    );
+    expect(res.status).toBe(413);
+    await res.arrayBuffer();
+    expect(body.read()).toBeLessThan(2 * 1024 * 1024);
+  });
+
+  it("refuses a form past 1 MiB with 413, even before signing in, without reading it all; a long issue body still posts", async () => {
+    const b = browser();
+    const csrf = await b.csrf("/login");
+    const declared = await b.get("/login", {
+      method: "POST",
+      headers: { Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: csrf, login: OWNER, password: "p".repeat(2 * 1024 * 1024) }),
+    });
+    expect(declared.status).toBe(413);
+    await declared.arrayBuffer();
+    const body = countedBody(60 * 1024 * 1024, enc(`login=${"x".repeat(64 * 1024)}`));
+    const res = await direct(
+      new Request(`${BASE}/login`, {
+        method: "POST",
+        headers: { Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" },
+        body: body.stream,
+      }),
+    );
+    expect(res.status).toBe(413);
+    await res.arrayBuffer();
+    expect(body.read()).toBeLessThan(2 * 1024 * 1024);
+    // The largest issue body, in four-byte characters, fits in a form.
+    const me = await signIn(OWNER);
+    const longest = "😀".repeat(32 * 1024);
+    const posted = await me.post(`/${OWNER}/${REPO}/issues`, { title: "long", body: longest }, { from: `/${OWNER}/${REPO}/issues/new` });
+    expect(posted.status).toBe(303);
+    await posted.arrayBuffer();
+  });
+});
+
 describe("credentials that no longer hold, or do not belong", () => {
   async function tokenFor(username: string, scope: "read" | "write" | "admin", expiresAt: number | null): Promise<string> {
     const user = (await findUserByName(env.DB, username)) ?? (await createUser(env.DB, username, `${username}@example.com`, PASSWORD));
