@@ -1,19 +1,46 @@
 // Reading a web form: only from a signed-in session (or, for the sign-in pages, from
 // anyone), and only with a valid CSRF token from this site.
 import type { Context } from "hono";
+import { parseBody } from "hono/utils/body";
 import { type Caller, callerOf } from "../auth/caller";
 import { csrfValid } from "../auth/csrf";
-import { Forbidden } from "../http/responses";
+import { Forbidden, HttpError } from "../http/responses";
+import { BodyTooLargeError, readLimited } from "../util/streams";
 
 export type Form = Record<string, string>;
+
+/** Far above any form (an issue's body is at most 65,536 characters), far below what a Worker should hold. */
+export const MAX_FORM_BODY = 1024 * 1024;
+
+const tooLarge = () => new HttpError(413, `The form is larger than ${MAX_FORM_BODY} bytes.`);
+
+/**
+ * The request with its body read, up to MAX_FORM_BODY: anyone may post the sign-in forms,
+ * and a form read whole could be as large as the platform lets a request be. A body
+ * whose declared length is too large is not read at all.
+ */
+async function formBody(request: Request): Promise<Request> {
+  if (Number(request.headers.get("Content-Length") ?? 0) > MAX_FORM_BODY) throw tooLarge();
+  let bytes: Uint8Array = new Uint8Array(0);
+  try {
+    if (request.body) bytes = await readLimited(request.body, MAX_FORM_BODY);
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) throw tooLarge();
+    throw e;
+  }
+  // Only the type says how to parse it; the body is no longer the one the other headers describe.
+  const type = request.headers.get("Content-Type");
+  return new Request(request.url, { method: "POST", headers: type ? { "Content-Type": type } : {}, body: bytes });
+}
 
 /** The posted fields; throws Forbidden (a 403 page) when the post fails the CSRF check. */
 export async function readForm(c: Context): Promise<{ form: Form; caller: Caller }> {
   const caller = await callerOf(c);
   let body: Record<string, unknown> = {};
   try {
-    body = await c.req.parseBody();
-  } catch {
+    body = await parseBody(await formBody(c.req.raw));
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
     // An unreadable body is an empty form, which then fails the CSRF check below (403).
     body = {};
   }

@@ -4,16 +4,32 @@
 // GitHub allows.
 import type { Context } from "hono";
 import { callerOf } from "../../auth/caller";
+import { BodyTooLargeError, readLimited } from "../../util/streams";
+import { MAX_JSON_BODY } from "../json-body";
 import { GitHubError, validationFailed } from "./errors";
 
 export type Json = Record<string, unknown>;
+
+const tooLarge = () => new GitHubError(413, `request body is larger than ${MAX_JSON_BODY} bytes`);
+
+/** The body, up to MAX_JSON_BODY (413 past it, without reading a body whose declared length is). */
+async function limitedBody(request: Request): Promise<Uint8Array> {
+  if (Number(request.headers.get("Content-Length") ?? 0) > MAX_JSON_BODY) throw tooLarge();
+  if (!request.body) return new Uint8Array(0);
+  try {
+    return await readLimited(request.body, MAX_JSON_BODY);
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) throw tooLarge();
+    throw new GitHubError(400, "Problems parsing JSON");
+  }
+}
 
 export async function readJson(c: Context): Promise<unknown> {
   const caller = await callerOf(c);
   const type = (c.req.header("Content-Type") ?? "").toLowerCase();
   if (caller.kind !== "token" && !type.startsWith("application/json"))
     throw new GitHubError(415, "Send the body as JSON with Content-Type: application/json.");
-  const text = await c.req.text();
+  const text = new TextDecoder().decode(await limitedBody(c.req.raw));
   if (!text.trim()) return {};
   try {
     return JSON.parse(text);

@@ -34,9 +34,13 @@ export function pktLine(payload: string | Uint8Array): Uint8Array {
   return out;
 }
 
+/** How much of a message an `ERR` line carries: messages quote the client's input, which may fill a pkt-line. */
+const ERR_MESSAGE_MAX = 1000;
+
 /** `ERR <msg>`: how a git server tells the client it cannot go on. */
 export function errPkt(message: string): Uint8Array {
-  return pktLine(`ERR ${message}\n`);
+  const shown = message.length > ERR_MESSAGE_MAX ? `${message.slice(0, ERR_MESSAGE_MAX)}...` : message;
+  return pktLine(`ERR ${shown}\n`);
 }
 
 function parseLength(buf: Uint8Array, at: number): number {

@@ -108,8 +108,26 @@ export function touch(sql: SqlStorage, issueId: number, at: number): void {
   sql.exec("UPDATE collab_issue SET updated_at = max(updated_at, ?) WHERE id = ?", at, issueId);
 }
 
-/** `LIKE` pattern for a word anywhere, with the pattern's own characters escaped. */
-const contains = (word: string) => `%${word.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+/** The longest LIKE pattern, in bytes, that SQLite in a Durable Object accepts. */
+const LIKE_PATTERN_MAX = 50;
+const utf8 = new TextEncoder();
+
+/**
+ * `LIKE` pattern for a word anywhere, with the pattern's own characters escaped. A word
+ * too long for a pattern is cut to its start, which still finds it (and what else begins so).
+ */
+function contains(word: string): string {
+  let pattern = "%";
+  let bytes = 2;
+  for (const ch of word) {
+    const escaped = ch === "\\" || ch === "%" || ch === "_" ? `\\${ch}` : ch;
+    const size = utf8.encode(escaped).byteLength;
+    if (bytes + size > LIKE_PATTERN_MAX) break;
+    pattern += escaped;
+    bytes += size;
+  }
+  return `${pattern}%`;
+}
 
 /** The WHERE clause of a query, without its state condition, and its bindings. */
 function conditions(q: IssueQuery): { where: string[]; args: (string | number)[] } {
