@@ -234,7 +234,8 @@ async function commit(c: C, kind: Kind): Promise<Response> {
   if (Number(c.req.header("Content-Length") ?? 0) > MAX_FORM_BYTES) {
     throw new HttpError(413, "This form is too large: the browser editor takes files up to 1 MiB.");
   }
-  const { form, caller } = await readForm(c);
+  // The file travels in the form: its cap is the editor's, once write access is known.
+  const { form, caller } = await readForm(c, MAX_FORM_BYTES);
   if (caller.kind !== "session") throw new HttpError(403, "Sign in to edit files.");
   const f = formOf(kind, form);
   const refuse = (message: string, status: 403 | 404 | 409 | 413 | 422 | 507) =>

@@ -12,20 +12,20 @@ export type Form = Record<string, string>;
 /** Far above any form (an issue's body is at most 65,536 characters), far below what a Worker should hold. */
 export const MAX_FORM_BODY = 1024 * 1024;
 
-const tooLarge = () => new HttpError(413, `The form is larger than ${MAX_FORM_BODY} bytes.`);
+const tooLarge = (limit: number) => new HttpError(413, `The form is larger than ${limit} bytes.`);
 
 /**
  * The request with its body read, up to MAX_FORM_BODY: anyone may post the sign-in forms,
  * and a form read whole could be as large as the platform lets a request be. A body
  * whose declared length is too large is not read at all.
  */
-async function formBody(request: Request): Promise<Request> {
-  if (Number(request.headers.get("Content-Length") ?? 0) > MAX_FORM_BODY) throw tooLarge();
+async function formBody(request: Request, limit: number): Promise<Request> {
+  if (Number(request.headers.get("Content-Length") ?? 0) > limit) throw tooLarge(limit);
   let bytes: Uint8Array = new Uint8Array(0);
   try {
-    if (request.body) bytes = await readLimited(request.body, MAX_FORM_BODY);
+    if (request.body) bytes = await readLimited(request.body, limit);
   } catch (e) {
-    if (e instanceof BodyTooLargeError) throw tooLarge();
+    if (e instanceof BodyTooLargeError) throw tooLarge(limit);
     throw e;
   }
   // Only the type says how to parse it; the body is no longer the one the other headers describe.
@@ -33,12 +33,15 @@ async function formBody(request: Request): Promise<Request> {
   return new Request(request.url, { method: "POST", headers: type ? { "Content-Type": type } : {}, body: bytes });
 }
 
-/** The posted fields; throws Forbidden (a 403 page) when the post fails the CSRF check. */
-export async function readForm(c: Context): Promise<{ form: Form; caller: Caller }> {
+/**
+ * The posted fields; throws Forbidden (a 403 page) when the post fails the CSRF check.
+ * `limit`: a larger cap for a form that carries a file, posted only after the access check.
+ */
+export async function readForm(c: Context, limit = MAX_FORM_BODY): Promise<{ form: Form; caller: Caller }> {
   const caller = await callerOf(c);
   let body: Record<string, unknown> = {};
   try {
-    body = await parseBody(await formBody(c.req.raw));
+    body = await parseBody(await formBody(c.req.raw, limit));
   } catch (e) {
     if (e instanceof HttpError) throw e;
     // An unreadable body is an empty form, which then fails the CSRF check below (403).
