@@ -17,6 +17,8 @@ import { concatBytes } from "../util/bytes";
 import { BadBodyError, BodyTooLargeError, chunksOf, generatorStream } from "../util/streams";
 import type { Env } from "../util/env";
 import { Jobs } from "./jobs";
+import { Admission, type AdmissionConfig, BUSY_MESSAGE, admissionConfig, pushEstimate, uploadEstimate } from "./admission";
+import { ANSWERS_DIR, SharedAnswers } from "./answers";
 import type {
   Advertisement,
   Download,
@@ -56,16 +58,22 @@ export interface StepConfig {
   sliceMinBytes: number;
   /** Work per indexing slice: objects, plus one per 64 KiB of a large object. */
   sliceUnits: number;
+  /** The memory budget all jobs share (./admission.ts). */
+  admission: AdmissionConfig;
 }
 
 export function stepConfig(env: Env): StepConfig {
-  const stepBytes = Number(env.GITFLARE_STEP_BYTES ?? "") || 4 * 1024 * 1024;
+  // 512 KiB: each step is an RPC message, held on both sides while it is on its way, and
+  // every step of every client counts against the isolate's memory (./admission.ts).
+  const stepBytes = Number(env.GITFLARE_STEP_BYTES ?? "") || 512 * 1024;
   return {
     firstBytes: Math.min(1024 * 1024, stepBytes),
     stepBytes,
     walkObjects: CHECKPOINT_OBJECTS,
     sliceMinBytes: Number(env.GITFLARE_SLICE_MIN_BYTES ?? "") || 32 * 1024 * 1024,
-    sliceUnits: Number(env.GITFLARE_SLICE_UNITS ?? "") || 4000,
+    // ~0.5 s of indexing: a slice runs without a break, and must stay short on a busy machine.
+    sliceUnits: Number(env.GITFLARE_SLICE_UNITS ?? "") || 1000,
+    admission: admissionConfig(env),
   };
 }
 
@@ -81,16 +89,29 @@ interface PushUpload {
 
 export class GitHttp {
   private readonly uploads = new Jobs<UploadJob>((j) => {
+    this.admission.release(j);
     // The generator is being dropped; a failure while it closes has no one to report to.
     j.gen.return(undefined).catch(() => undefined);
   });
-  private readonly pushUploads = new Jobs<PushUpload>((u) => u.upload.abort());
-  private readonly pushJobs = new Jobs<PushJob>((j) => j.abandon());
+  private readonly pushUploads = new Jobs<PushUpload>((u) => {
+    this.admission.release(u);
+    u.upload.abort();
+  });
+  private readonly pushJobs = new Jobs<PushJob>((j) => {
+    this.admission.release(j);
+    j.abandon();
+  });
+  /** The memory of all jobs together, and the queue for it. */
+  readonly admission: Admission;
+  /** Answers that identical requests at once share. */
+  readonly answers: SharedAnswers;
 
   constructor(
     private readonly host: GitHttpHost,
     readonly config: StepConfig,
   ) {
+    this.admission = new Admission(config.admission);
+    this.answers = new SharedAnswers(host.fs);
     // A fresh instance has no push in flight: anything in incoming/ was interrupted.
     if (host.fs.exists(INCOMING_DIR)) {
       for (const f of host.fs.readdir(INCOMING_DIR)) host.fs.unlink(`${INCOMING_DIR}/${f}`);
@@ -111,8 +132,20 @@ export class GitHttp {
     return { kind: "advertisement", bytes: concatBytes(parts) };
   }
 
-  private view() {
-    return { store: this.host.store, refs: this.host.refs, stepConfig: this.config };
+  private view(job?: object) {
+    const onPlanned = job && ((objects: number) => this.admission.resize(job, uploadEstimate(objects, this.config.stepBytes)));
+    return { store: this.host.store, refs: this.host.refs, stepConfig: this.config, onPlanned };
+  }
+
+  /** Objects in the repository's packs: no clone sends more. */
+  private objectCount(): number {
+    return this.host.store.packs().reduce((n, p) => n + p.objects, 0);
+  }
+
+  /** Whether the repository's quota has room for one more answer as large as all its packs. */
+  private roomToShare(): boolean {
+    const { usedBytes, quotaBytes } = this.host.fs.usage();
+    return usedBytes + this.host.store.packs().reduce((n, p) => n + p.size, 0) < quotaBytes;
   }
 
   // ---- clone and fetch ---------------------------------------------------------
@@ -129,29 +162,54 @@ export class GitHttp {
     }
     // The Worker has read and checked it (size, encoding): it is small and whole.
     const request = new Uint8Array(await new Response(body).arrayBuffer());
-    const gen = version === 2 ? serveV2(this.view(), request) : serveV0(this.view(), request);
     const sidebandErrors = version === 2;
-    let first: IteratorResult<Uint8Array>;
-    try {
-      first = await gen.next();
-    } catch (e) {
-      return { kind: "answer", bytes: requestError(e), sidebandErrors };
+    // The same request as one under way reads its answer (./answers.ts): only making an
+    // answer walks and plans, and needs room for that among the repository's jobs.
+    const key = this.answers.keyOf(version, request, () => this.host.refs.digest());
+    const follows = key !== null && this.answers.has(key);
+    const ticket = await this.admission.admit(uploadEstimate(follows ? 0 : this.objectCount(), this.config.stepBytes), "upload-pack");
+    if (!ticket) return { kind: "answer", bytes: errPkt(BUSY_MESSAGE), sidebandErrors };
+    const job = { sidebandErrors } as UploadJob;
+    this.admission.hold(job, ticket);
+    const serve = () => (version === 2 ? serveV2(this.view(job), request) : serveV0(this.view(job), request));
+    if (key) {
+      const shared = this.answers.open(key, serve, { share: this.roomToShare(), stepBytes: this.config.stepBytes });
+      job.gen = shared.answer;
+      if (!shared.leads) this.admission.resize(job, uploadEstimate(0, this.config.stepBytes));
+    } else {
+      job.gen = serve();
     }
-    const job: UploadJob = { gen, sidebandErrors };
-    const part = await produce(job, this.config.firstBytes, first);
-    if (part.done) return { kind: "answer", bytes: part.bytes, sidebandErrors };
+    let first: IteratorResult<Uint8Array>;
+    let part: UploadStep;
+    try {
+      try {
+        first = await job.gen.next();
+      } catch (e) {
+        this.admission.release(job);
+        return { kind: "answer", bytes: requestError(e), sidebandErrors };
+      }
+      part = await produce(job, this.config.firstBytes, first);
+    } catch (e) {
+      this.admission.release(job);
+      throw e;
+    }
+    if (part.done) {
+      this.admission.release(job);
+      return { kind: "answer", bytes: part.bytes, sidebandErrors };
+    }
     return { kind: "answer", bytes: part.bytes, job: this.uploads.add(job), sidebandErrors };
   }
 
   async uploadStep(id: string): Promise<UploadStep> {
     const job = this.uploads.get(id);
     if (!job) return { bytes: new Uint8Array(0), done: true, lost: true };
+    this.admission.touch(job);
     try {
       const part = await produce(job, this.config.stepBytes);
-      if (part.done) this.uploads.take(id);
+      if (part.done) this.admission.release(this.uploads.take(id) ?? job);
       return part;
     } catch (e) {
-      this.uploads.take(id);
+      this.admission.release(this.uploads.take(id) ?? job);
       throw e;
     }
   }
@@ -180,8 +238,21 @@ export class GitHttp {
     }
     if ("report" in started) return { kind: "report", report: started.report };
     if ("job" in started) return this.index(started);
-    await started.upload.receive(reader.rest());
-    if (!segmented) return this.index(started.upload.complete(started.push));
+    // A pack follows: room for it among the repository's jobs before reading it.
+    const ticket = await this.admission.admit(pushEstimate(), "receive-pack");
+    if (!ticket) {
+      started.upload.abort();
+      await cancel(body);
+      return { kind: "report", report: errPkt(BUSY_MESSAGE) };
+    }
+    this.admission.hold(started, ticket);
+    try {
+      await started.upload.receive(reader.rest());
+      if (!segmented) return await this.index(started.upload.complete(started.push), started);
+    } catch (e) {
+      this.admission.release(started);
+      throw e;
+    }
     return { kind: "receiving", upload: this.pushUploads.add(started) };
   }
 
@@ -192,6 +263,7 @@ export class GitHttp {
       await cancel(body);
       return { lost: true };
     }
+    this.admission.touch(entry);
     // A segment that could not be stored has set the upload's failure, which the report gives.
     if (!(await entry.upload.receive(chunksOf(body)))) await cancel(body);
     return {};
@@ -201,24 +273,47 @@ export class GitHttp {
   async pushUploaded(id: string): Promise<PushState> {
     const entry = this.pushUploads.take(id);
     if (!entry) return { kind: "report", report: pushInterrupted() };
-    return this.index(entry.upload.complete(entry.push));
+    try {
+      return await this.index(entry.upload.complete(entry.push), entry);
+    } catch (e) {
+      this.admission.release(entry);
+      throw e;
+    }
   }
 
-  /** A small pack is indexed now; a large one becomes a job that `pushStep` slices. */
-  private async index(started: { report: Uint8Array } | { job: PushJob }): Promise<PushState> {
-    if ("report" in started) return { kind: "report", report: started.report };
+  /**
+   * A small pack is indexed now; a large one becomes a job that `pushStep` slices. `upload`
+   * is what held the push's reservation until now: the job takes it over.
+   */
+  private async index(started: { report: Uint8Array } | { job: PushJob }, upload?: object): Promise<PushState> {
+    if ("report" in started) {
+      if (upload) this.admission.release(upload);
+      return { kind: "report", report: started.report };
+    }
     const job = started.job;
-    if (job.packBytes < this.config.sliceMinBytes) return { kind: "report", report: await this.finish(job) };
+    if (upload) this.admission.pass(upload, job);
+    if (job.packBytes < this.config.sliceMinBytes) {
+      try {
+        return { kind: "report", report: await this.finish(job) };
+      } finally {
+        this.admission.release(job);
+      }
+    }
     return { kind: "indexing", job: this.pushJobs.add(job), progress: job.wantsProgress };
   }
 
   async pushStep(id: string): Promise<PushStep> {
     const job = this.pushJobs.get(id);
     if (!job) return { done: true, report: pushInterrupted() };
+    this.admission.touch(job);
     try {
       if (!job.step(this.config.sliceUnits)) return { done: false, progress: job.progress() };
       this.pushJobs.take(id);
-      return { done: true, report: await this.finish(job) };
+      try {
+        return { done: true, report: await this.finish(job) };
+      } finally {
+        this.admission.release(job);
+      }
     } catch (e) {
       this.pushJobs.abandon(id);
       throw e;
@@ -244,7 +339,7 @@ export class GitHttp {
     if (!this.host.exists()) return notFound();
     const root = name.replace(/[^A-Za-z0-9._-]/g, "_");
     // Work in progress (incoming pushes, a compaction's output) is not part of the repository.
-    const skip = (p: string) => [INCOMING_DIR, "/objects/compact"].some((d) => p === d || p.startsWith(`${d}/`));
+    const skip = (p: string) => [INCOMING_DIR, "/objects/compact", ANSWERS_DIR].some((d) => p === d || p.startsWith(`${d}/`));
     return {
       kind: "download",
       body: generatorStream(tarDofs(this.host.fs, root, skip)),
@@ -309,9 +404,10 @@ async function produce(job: UploadJob, limit: number, pending?: IteratorResult<U
   let size = 0;
   try {
     while (size < limit) {
-      const r = pending ?? (await job.gen.next());
+      // The room left in the step: an answer read from a file reads that much.
+      const r = pending ?? (await job.gen.next(limit - size));
       pending = undefined;
-      if (r.done) return { bytes: concatBytes(parts), done: true };
+      if (r.done) return { bytes: joined(parts), done: true };
       if (r.value === STEP_BOUNDARY) break;
       parts.push(r.value);
       size += r.value.byteLength;
@@ -323,5 +419,15 @@ async function produce(job: UploadJob, limit: number, pending?: IteratorResult<U
     parts.push(sidebandError(message));
     return { bytes: concatBytes(parts), done: true };
   }
-  return { bytes: concatBytes(parts), done: false };
+  return { bytes: joined(parts), done: false };
+}
+
+/**
+ * The parts as one buffer. A lone part that is a whole buffer goes as it is (a step read
+ * from a shared answer): a view would cross RPC with all of its buffer, so it is copied.
+ */
+function joined(parts: Uint8Array[]): Uint8Array {
+  const [only] = parts;
+  if (parts.length === 1 && only.byteOffset === 0 && only.byteLength === only.buffer.byteLength) return only;
+  return concatBytes(parts);
 }

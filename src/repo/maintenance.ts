@@ -31,8 +31,10 @@ export const DEFAULT_MAINTENANCE: MaintenanceConfig = {
   tierMinBytes: 64 * 1024 * 1024,
   tierAgeMs: 7 * 24 * 3600 * 1000,
   graceMs: 3600 * 1000,
-  sliceObjects: 20_000,
-  sliceBytes: 64 * 1024 * 1024,
+  // About a second of copying on a quiet machine: a slice is one alarm, and clones and
+  // pushes wait behind it for whatever of it does not yield.
+  sliceObjects: 5_000,
+  sliceBytes: 16 * 1024 * 1024,
 };
 
 export interface SliceReport {
@@ -72,7 +74,7 @@ export class Maintenance {
     if (this.repack.merging() !== null) {
       const { copied, done } = await this.repack.copy({ objects: this.config.sliceObjects, bytes: this.config.sliceBytes });
       report.copied = copied;
-      if (done) report.merged = this.repack.finish(now, () => this.refs.digest());
+      if (done) report.merged = await this.repack.finish(now, () => this.refs.digest());
       report.more = true;
       return report;
     }
