@@ -3,11 +3,16 @@
 // results.md and ratios.svg.
 //
 //   npm run bench -- [--commits 3000] [--repo /path/to/repo] [--refs 1000] [--out docs/bench]
-//                    [--churn-pushes 30] [--churn-mib 2] [--pulls-commits 6000] [--only churn|pulls]
+//                    [--churn-pushes 30] [--churn-mib 2] [--pulls-commits 6000] [--only churn|pulls|load]
+//                    [--load-commits 5000] [--load-rounds 4] [--load-clones 16]
 //
 // `--only churn` runs only the storage-after-churn measurement (bench/churn.ts), which
 // writes churn.json and churn.md; `--only pulls` only the pull request measurement
 // (bench/pulls.ts), which writes pulls.json and pulls.md.
+//
+// The load test (bench/load.ts, issue 12) runs last, on its own repository: an
+// express-sized history grown by 20 pushes of a 5 MiB blob each, then rounds of
+// concurrent clones with pushes in flight; `--only load` runs only it.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
@@ -20,6 +25,7 @@ import { renderChart } from "./chart";
 import { Inspector } from "./inspector";
 import { churnBench, churnMarkdown } from "./churn";
 import { pullsBench, pullsMarkdown } from "./pulls";
+import { type GrowOptions, type LoadOptions, type TargetResult, gitRunner, loadMarkdown, loadTargets } from "./load";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
@@ -150,11 +156,93 @@ function replaceBetween(file: string, name: string, content: string) {
   if (a >= 0 && b > a) writeFileSync(file, text.slice(0, a + `<!-- ${name}:start -->`.length) + "\n" + content + text.slice(b));
 }
 
+/**
+ * The load test against a fresh Gitflare server (with its inspector, for the isolate's
+ * heap) and C git's http-backend, on a repository of its own. Writes load.json and
+ * load.md into the output directory and returns the Markdown.
+ */
+async function loadSection(): Promise<string> {
+  const grow: GrowOptions = {
+    blobPushes: Number(args.get("load-blobs") ?? 20),
+    blobBytes: Number(args.get("load-blob-mib") ?? 5) * 2 ** 20,
+  };
+  const load: LoadOptions = {
+    concurrency: Number(args.get("load-clones") ?? 16),
+    rounds: Number(args.get("load-rounds") ?? 4),
+    pushesInFlight: 2,
+    pushBlobBytes: grow.blobBytes,
+  };
+  const loadCommits = Number(args.get("load-commits") ?? 5000);
+  const source = join(work, "load-source.git");
+  console.log(`load test: generating ${loadCommits} commits…`);
+  await generateRepo(source, { commits: loadCommits, extraRefs: 0 });
+  const count = execFileSync("git", ["count-objects", "-v"], { cwd: source }).toString();
+  const repo = `${loadCommits} commits, ${/in-pack: (\d+)/.exec(count)?.[1]} objects, ${(Number(/size-pack: (\d+)/.exec(count)?.[1]) / 1024).toFixed(1)} MiB pack`;
+  const server = new LocalServer(join(work, "load-state"));
+  const inspectorPort = await freePort();
+  await server.start({ inspectorPort });
+  const cgitRoot = join(work, "load-cgit");
+  mkdirSync(cgitRoot);
+  const cgitPort = await freePort();
+  const cgit = await startCgitServer(cgitRoot, cgitPort);
+  let results: TargetResult[] = [];
+  try {
+    const inspector = await Inspector.connect(inspectorPort);
+    const account = await server.signUpAndUse("load");
+    // Past wrangler's dev proxy, which loses POSTs on a connection race (e2e/server.ts).
+    const direct = await server.directUrl();
+    await git(cgitRoot, "init", "-q", "--bare", "--initial-branch=main", "load.git");
+    await git(join(cgitRoot, "load.git"), "config", "http.receivepack", "true");
+    const run = gitRunner({
+      ...env,
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: `http.${direct}/.extraHeader`,
+      GIT_CONFIG_VALUE_0: `Authorization: ${account.auth}`,
+    });
+    results = await loadTargets(
+      run,
+      work,
+      source,
+      [
+        {
+          name: "Gitflare",
+          url: `${direct}/load/load.git`,
+          heap: () => inspector.heap(),
+          // Its maintenance would go on working beside C git's turn.
+          done: async () => {
+            inspector.close();
+            writeFileSync(join(work, "load-gitflare.log"), server.output());
+            await server.stop();
+          },
+        },
+        { name: "C git", url: `http://127.0.0.1:${cgitPort}/load.git` },
+      ],
+      grow,
+      load,
+      30_000,
+      (line) => console.log(line),
+    );
+  } finally {
+    await server.stop();
+    cgit.close();
+  }
+  const md = loadMarkdown(results, load, grow, repo);
+  writeFileSync(join(outDir, "load.json"), JSON.stringify({ repository: repo, grow, load, results }, null, 2) + "\n");
+  writeFileSync(join(outDir, "load.md"), md);
+  if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "load", md);
+  console.log("\n" + md);
+  return md;
+}
+
 async function main() {
   mkdirSync(outDir, { recursive: true });
   if (only === "churn") return churn();
   if (only === "pulls") return pulls();
-  if (only) throw new Error(`--only takes "churn" or "pulls", not ${only}`);
+  if (only === "load") {
+    await loadSection();
+    return;
+  }
+  if (only) throw new Error(`--only takes "churn", "pulls" or "load", not ${only}`);
   let source = args.get("repo");
   if (!source) {
     source = join(work, "source.git");
@@ -345,9 +433,10 @@ async function main() {
     rows,
     pages,
   };
+  const loadMd = await loadSection();
   writeFileSync(join(outDir, "results.json"), JSON.stringify(result, null, 2) + "\n");
   writeFileSync(join(outDir, "ratios.svg"), renderChart(rows));
-  writeFileSync(join(outDir, "results.md"), markdown(result));
+  writeFileSync(join(outDir, "results.md"), `${markdown(result)}\n### Concurrent clones under load\n\n${loadMd}`);
   if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "bench", markdown(result));
   console.log("\n" + markdown(result));
   await churn();

@@ -1,7 +1,7 @@
 // Starts the real local server the way the README says (`npm start`), on a free port
 // and a temporary state directory, and stops it again.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -123,6 +123,50 @@ export class LocalServer {
     const headers = new Headers(init.headers);
     if (e2eAuth.header && !headers.has("Authorization")) headers.set("Authorization", e2eAuth.header);
     return fetch(this.url + path, { ...init, headers });
+  }
+
+  /**
+   * The runtime's own address, behind wrangler's dev proxy. Load tests talk to it: the
+   * proxy reuses pooled connections that the runtime closes after 5 s idle, and a POST
+   * sent into one as it closes fails as "Your worker restarted mid-request" (HTTP 503;
+   * capnproto/capnproto#2785, cloudflare/workers-sdk#14926), which rounds of concurrent
+   * clones with pauses between them meet every time. Linux only (it reads /proc); the
+   * proxy's address elsewhere.
+   */
+  async directUrl(): Promise<string> {
+    const group = this.processGroup;
+    if (group === null || !readdirSync("/proc").length) return this.url;
+    const inodes = new Set<string>();
+    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        if (Number(fields[2]) !== group || !stat.includes("(workerd)")) continue;
+        for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+          const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+          if (m) inodes.add(m[1]);
+        }
+      } catch {
+        // The process ended between listing and reading.
+      }
+    }
+    // Listening sockets (state 0A) of those processes on 127.0.0.1, then the one that is Gitflare.
+    const ports: number[] = [];
+    for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === "0A" && inodes.has(f[9]) && f[1].startsWith("0100007F:"))
+        ports.push(Number.parseInt(f[1].split(":")[1], 16));
+    }
+    for (const port of ports) {
+      if (port === this.port) continue;
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/`);
+        if (res.ok && (await res.text()).includes("Gitflare")) return `http://127.0.0.1:${port}`;
+      } catch {
+        // Not an HTTP port (the inspector, the runtime's control sockets).
+      }
+    }
+    return this.url;
   }
 
   output(): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PktLineError, PktReader, parsePktLines, pktLine, pktText, sideband } from "../src/git/protocol/pkt-line";
+import { concatBytes } from "../src/util/bytes";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -50,10 +51,13 @@ describe("pkt-line", () => {
 
   it("frames side-band data within the packet limit", () => {
     const data = new Uint8Array(70_000).fill(7);
-    const pkts = [...sideband(1, data)];
+    // Each packet comes as its header (length and band) and its payload, a view of the data.
+    const pkts = parsePktLines(concatBytes([...sideband(1, data)]));
     expect(pkts.length).toBe(2);
-    expect(pkts[0].byteLength).toBe(65520);
-    expect(pkts[0][4]).toBe(1);
-    expect(pkts[1].byteLength).toBe(70_000 - 65515 + 5);
+    const [a, b] = pkts.map((p) => (p.kind === "data" ? p.data : new Uint8Array(0)));
+    expect(a.byteLength + 4).toBe(65520);
+    expect(a[0]).toBe(1);
+    expect(b.byteLength + 4).toBe(70_000 - 65515 + 5);
+    expect(concatBytes([a.subarray(1), b.subarray(1)])).toEqual(data);
   });
 });

@@ -132,9 +132,11 @@ export class Dofs {
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.tierPartBytes = options.tierPartBytes ?? 16 * 1024 * 1024;
     this.quotaBytes = options.quotaBytes ?? DEFAULT_QUOTA;
-    this.cache = new ByteLru(options.cacheBytes ?? 8 * 1024 * 1024, (b) => b.byteLength + 64);
+    // 4 MiB each: every cache of the object shares the isolate's 128 MB with the jobs of
+    // all clients, and reads made once bypass them (readOnce, uncached appends).
+    this.cache = new ByteLru(options.cacheBytes ?? 4 * 1024 * 1024, (b) => b.byteLength + 64);
     this.bucket = options.bucket;
-    this.r2Blocks = new ByteLru(options.r2CacheBytes ?? 8 * 1024 * 1024, (b) => b.byteLength + 64);
+    this.r2Blocks = new ByteLru(options.r2CacheBytes ?? 4 * 1024 * 1024, (b) => b.byteLength + 64);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_node (
       path TEXT PRIMARY KEY,
       parent TEXT NOT NULL,
@@ -284,7 +286,8 @@ export class Dofs {
    */
   async readOnce(path: string, offset: number, length: number): Promise<Uint8Array> {
     const row = this.fileNode(path, "read");
-    if (!row.tier) return this.readRange(row, offset, length);
+    // Nor is a local one: a stream read through would only push others out of the cache.
+    if (!row.tier) return this.readRange(row, offset, length, false);
     const end = Math.min(row.size, offset + length);
     if (end <= offset) return new Uint8Array(0);
     const obj = await this.bucket?.get(row.tier, { range: { offset, length: end - offset } });
@@ -471,11 +474,12 @@ export class Dofs {
   }
 
   /** Appends to a file; used by FileWriter. */
-  append(path: string, data: Uint8Array): void {
+  /** Appends; `cache: false` for a file written as a stream, which would only push others out of the cache. */
+  append(path: string, data: Uint8Array, options: { cache?: boolean } = {}): void {
     if (data.byteLength === 0) return;
     this.transaction(() => {
       const row = this.localFile(path, "write");
-      this.writeChunks(row, row.size, data);
+      this.writeChunks(row, row.size, data, options.cache ?? true);
     });
   }
 
@@ -555,7 +559,8 @@ export class Dofs {
     void (async () => {
       try {
         for (let at = offset; at < offset + length; at += step) {
-          await writer.write(this.readRange(row, at, Math.min(step, offset + length - at)).slice());
+          // Read through (not cached): a new buffer or a view of a chunk read for it alone.
+          await writer.write(this.readRange(row, at, Math.min(step, offset + length - at), false));
           // A write can complete without real I/O; a timer lets requests to the object in
           // between each MiB, instead of waiting for the whole part.
           await new Promise((resolve) => setTimeout(resolve, 0));
@@ -786,17 +791,17 @@ export class Dofs {
     this.setMeta("used", this.usedBytes);
   }
 
-  private loadChunk(ino: number, idx: number): Uint8Array {
+  private loadChunk(ino: number, idx: number, cache = true): Uint8Array {
     const key = `${ino}:${idx}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
     const rows = this.sql.exec<{ data: ArrayBuffer }>("SELECT data FROM dofs_chunk WHERE ino = ? AND idx = ?", ino, idx).toArray();
     const data = rows.length ? new Uint8Array(rows[0].data) : new Uint8Array(0);
-    this.cache.set(key, data);
+    if (cache) this.cache.set(key, data);
     return data;
   }
 
-  private storeChunk(ino: number, idx: number, data: Uint8Array): void {
+  private storeChunk(ino: number, idx: number, data: Uint8Array, cache = true): void {
     const old = this.sql.exec<{ n: number }>("SELECT length(data) AS n FROM dofs_chunk WHERE ino = ? AND idx = ?", ino, idx).toArray();
     const delta = data.byteLength - (old[0]?.n ?? 0);
     if (delta > 0 && this.usedBytes + delta > this.quotaBytes) {
@@ -809,7 +814,8 @@ export class Dofs {
       data,
     );
     this.addUsage(delta);
-    this.cache.set(`${ino}:${idx}`, data);
+    if (cache) this.cache.set(`${ino}:${idx}`, data);
+    else this.cache.delete(`${ino}:${idx}`);
   }
 
   private dropChunks(ino: number, fromIdx: number): void {
@@ -821,7 +827,7 @@ export class Dofs {
     this.cache.deleteWhere((k) => k.startsWith(`${ino}:`) && Number(k.slice(k.indexOf(":") + 1)) >= fromIdx);
   }
 
-  private writeChunks(row: NodeRow, offset: number, data: Uint8Array): void {
+  private writeChunks(row: NodeRow, offset: number, data: Uint8Array, cache = true): void {
     const cs = this.chunkSize;
     const end = offset + data.byteLength;
     const newSize = Math.max(row.size, end);
@@ -833,32 +839,51 @@ export class Dofs {
         const chunkStart = idx * cs;
         const chunk = new Uint8Array(Math.min(cs, newSize - chunkStart));
         if (chunkStart < row.size) {
-          const existing = this.loadChunk(row.ino, idx);
+          const existing = this.loadChunk(row.ino, idx, cache);
           chunk.set(existing.subarray(0, Math.min(existing.byteLength, chunk.byteLength)));
         }
         const from = Math.max(offset, chunkStart);
         const to = Math.min(end, chunkStart + chunk.byteLength);
         if (to > from) chunk.set(data.subarray(from - offset, to - offset), from - chunkStart);
-        this.storeChunk(row.ino, idx, chunk);
+        this.storeChunk(row.ino, idx, chunk, cache);
       }
     }
     if (newSize !== row.size) this.setSize(row, newSize);
     else this.nodeExec("UPDATE dofs_node SET mtime = ? WHERE path = ?", Date.now(), row.path);
   }
 
-  private readRange(row: NodeRow, offset: number, length: number): Uint8Array {
+  private readRange(row: NodeRow, offset: number, length: number, cache = true): Uint8Array {
     const end = Math.min(row.size, offset + length);
     if (end <= offset) return new Uint8Array(0);
     const cs = this.chunkSize;
     const first = Math.floor(offset / cs);
     const last = Math.floor((end - 1) / cs);
     if (first === last) {
-      const chunk = this.loadChunk(row.ino, first);
+      const chunk = this.loadChunk(row.ino, first, cache);
       return chunk.subarray(offset - first * cs, end - first * cs);
     }
     const out = new Uint8Array(end - offset);
+    if (!cache) {
+      // Read through: the chunks in one query, straight into the result.
+      const rows = this.sql
+        .exec<{ idx: number; data: ArrayBuffer }>(
+          "SELECT idx, data FROM dofs_chunk WHERE ino = ? AND idx >= ? AND idx <= ? ORDER BY idx",
+          row.ino,
+          first,
+          last,
+        )
+        .toArray();
+      for (const r of rows) {
+        const chunk = new Uint8Array(r.data);
+        const chunkStart = r.idx * cs;
+        const from = Math.max(offset, chunkStart) - chunkStart;
+        const to = Math.min(end, chunkStart + chunk.byteLength) - chunkStart;
+        if (to > from) out.set(chunk.subarray(from, to), chunkStart + from - offset);
+      }
+      return out;
+    }
     for (let idx = first; idx <= last; idx++) {
-      const chunk = this.loadChunk(row.ino, idx);
+      const chunk = this.loadChunk(row.ino, idx, cache);
       const chunkStart = idx * cs;
       const from = Math.max(offset, chunkStart) - chunkStart;
       const to = Math.min(end, chunkStart + cs) - chunkStart;

@@ -2,6 +2,7 @@
 // <wants> --not <haves>` computes them, and reachability questions for negotiation.
 import { MissingObjectError, type ObjectStore } from "./store/object-store";
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_TAG, OBJ_TREE, treeChildren } from "./object/object";
+import { Pacer } from "../util/pace";
 
 /** A max-heap of commits by committer time: the order git's revision walk uses. */
 export class CommitQueue {
@@ -123,6 +124,9 @@ export async function* walkObjects(
   };
   const every = options.checkpointEvery ?? CHECKPOINT_OBJECTS;
   let dueAt = pause ? every : Infinity;
+  // Between checkpoints (or through a whole walk without them) the event loop still gets
+  // a turn: see util/pace.ts.
+  const pacer = new Pacer();
 
   const uninteresting = new Set<string>();
   const queue = new CommitQueue();
@@ -166,6 +170,7 @@ export async function* walkObjects(
       dueAt = walked + every;
       yield walked;
     }
+    if (pacer.due()) await pacer.pause();
     const { oid } = queue.pop()!;
     live.delete(oid);
     const info = store.commit(oid);
@@ -189,7 +194,7 @@ export async function* walkObjects(
   const excluded = new Set<string>();
   for (const edge of edges) {
     if (!uninteresting.has(edge) || !store.has(edge)) continue;
-    await markTree(store, store.commit(edge).tree, excluded);
+    await markTree(store, store.commit(edge).tree, excluded, pacer);
   }
 
   const filter = options.filter;
@@ -210,17 +215,18 @@ export async function* walkObjects(
   };
   for (const c of commits) {
     if (uninteresting.has(c)) continue;
-    yield* walkTree(store, store.commit(c).tree, 0, excluded, seen, emit, filter, gate);
+    yield* walkTree(store, store.commit(c).tree, 0, excluded, seen, emit, filter, gate, pacer);
   }
-  for (const t of rootTrees) yield* walkTree(store, t, 0, excluded, seen, emit, filter, gate, true);
+  for (const t of rootTrees) yield* walkTree(store, t, 0, excluded, seen, emit, filter, gate, pacer, true);
   for (const b of rootBlobs) emit(b);
   store.forgetPrefetched();
   return { oids: out, commits: commitCount, clientHas: excluded };
 }
 
-async function markTree(store: ObjectStore, root: string, excluded: Set<string>): Promise<void> {
+async function markTree(store: ObjectStore, root: string, excluded: Set<string>, pacer: Pacer): Promise<void> {
   const stack = [root];
   while (stack.length) {
+    if (pacer.due()) await pacer.pause();
     const t = stack.pop()!;
     if (excluded.has(t)) continue;
     excluded.add(t);
@@ -247,11 +253,13 @@ async function* walkTree(
   emit: (oid: string) => void,
   filter: ObjectFilter | undefined,
   gate: Gate,
+  pacer: Pacer,
   explicit = false,
 ): AsyncGenerator<number, void> {
   const stack: { oid: string; depth: number }[] = [{ oid: root, depth: rootDepth }];
   while (stack.length) {
     if (gate.due()) yield gate.take();
+    if (pacer.due()) await pacer.pause();
     const { oid, depth } = stack.pop()!;
     if (seen.has(oid) || excluded.has(oid)) continue;
     // tree:<n> sends trees at depth < n (the root tree is depth 0).

@@ -33,6 +33,8 @@ import { concatBytes } from "../util/bytes";
 import { BadBodyError, BodyTooLargeError, chunksOf, generatorStream } from "../util/streams";
 import type { Env } from "../util/env";
 import { Jobs } from "./jobs";
+import { Admission, type AdmissionConfig, BUSY_MESSAGE, type Ticket, admissionConfig, pushEstimate, uploadEstimate } from "./admission";
+import { ANSWERS_DIR, SharedAnswers } from "./answers";
 import type {
   Advertisement,
   Download,
@@ -74,22 +76,28 @@ export interface StepConfig {
   sliceMinBytes: number;
   /** Work per indexing slice: objects, plus one per 64 KiB of a large object. */
   sliceUnits: number;
+  /** The memory budget all jobs share (./admission.ts). */
+  admission: AdmissionConfig;
 }
 
 export function stepConfig(env: Env): StepConfig {
-  const stepBytes = Number(env.GITFLARE_STEP_BYTES ?? "") || 4 * 1024 * 1024;
+  // 512 KiB: each step is an RPC message, held on both sides while it is on its way, and
+  // every step of every client counts against the isolate's memory (./admission.ts).
+  const stepBytes = Number(env.GITFLARE_STEP_BYTES ?? "") || 512 * 1024;
   return {
     firstBytes: Math.min(1024 * 1024, stepBytes),
     stepBytes,
     walkObjects: CHECKPOINT_OBJECTS,
     sliceMinBytes: Number(env.GITFLARE_SLICE_MIN_BYTES ?? "") || 32 * 1024 * 1024,
-    sliceUnits: Number(env.GITFLARE_SLICE_UNITS ?? "") || 4000,
+    // ~0.5 s of indexing: a slice runs without a break, and must stay short on a busy machine.
+    sliceUnits: Number(env.GITFLARE_SLICE_UNITS ?? "") || 1000,
+    admission: admissionConfig(env),
   };
 }
 
 /** A clone or fetch answer part-way, in memory. */
 interface UploadJob {
-  gen: AsyncGenerator<Uint8Array>;
+  gen: AsyncGenerator<Uint8Array, void, number | undefined>;
   /** Bytes of the answer the generator has produced, including any skipped. */
   produced: number;
   sidebandErrors: boolean;
@@ -137,6 +145,12 @@ export class GitHttp {
   private closed = false;
   /** First calls of clones and fetches, and exports, still running, by when each began. */
   private readonly answering = new Set<{ began: number }>();
+  /** The memory of all jobs together, and the queue for it. */
+  readonly admission: Admission;
+  /** Answers that identical requests at once share. */
+  readonly answers: SharedAnswers;
+  /** Pushes' reservations, by job id (a push's in-memory state changes with its phase). */
+  private readonly pushTickets = new Map<string, Ticket>();
 
   /**
    * @param erased this instance replaces one whose repository was just deleted: a job
@@ -147,6 +161,8 @@ export class GitHttp {
     readonly config: StepConfig,
     private readonly erased = false,
   ) {
+    this.admission = new Admission(config.admission);
+    this.answers = new SharedAnswers(host.fs);
     this.jobs = new Jobs(host.sql, host.fs, [INCOMING_DIR]);
     // Jobs an earlier instance held are resumed from their records when the Worker
     // continues them; those nobody continued, and files no job owns, are swept.
@@ -176,8 +192,37 @@ export class GitHttp {
     return { kind: "advertisement", bytes: concatBytes(parts) };
   }
 
-  private view(walkObjects = this.config.walkObjects) {
-    return { store: this.host.store, refs: this.host.refs, stepConfig: { walkObjects } };
+  private view(walkObjects = this.config.walkObjects, job?: object) {
+    const onPlanned = job && ((objects: number) => this.admission.resize(job, uploadEstimate(objects, this.config.stepBytes)));
+    return { store: this.host.store, refs: this.host.refs, stepConfig: { walkObjects }, onPlanned };
+  }
+
+  /** Objects in the repository's packs: no clone sends more. */
+  private objectCount(): number {
+    return this.host.store.packs().reduce((n, p) => n + p.objects, 0);
+  }
+
+  /** Whether the repository's quota has room for one more answer as large as all its packs. */
+  private roomToShare(): boolean {
+    const { usedBytes, quotaBytes } = this.host.fs.usage();
+    return usedBytes + this.host.store.packs().reduce((n, p) => n + p.size, 0) < quotaBytes;
+  }
+
+  /**
+   * Room for an answer among the repository's jobs, waiting for it if need be: null when
+   * the repository is saturated. A request that follows an answer under way reads it
+   * and holds only its steps.
+   */
+  private admitUpload(request: Uint8Array, version: ProtocolVersion, walkObjects: number): Promise<Ticket | null> {
+    const key = this.answerKey(request, version, walkObjects);
+    const follows = key !== null && this.answers.has(key);
+    return this.admission.admit(uploadEstimate(follows ? 0 : this.objectCount(), this.config.stepBytes), "upload-pack");
+  }
+
+  private answerKey(request: Uint8Array, version: ProtocolVersion, walkObjects: number): string | null {
+    const key = this.answers.keyOf(version, request, () => this.host.refs.digest());
+    // The walk's interval puts progress lines into the answer: part of what it is.
+    return key && `${key}-${walkObjects}`;
   }
 
   // ---- clone and fetch ---------------------------------------------------------
@@ -216,28 +261,51 @@ export class GitHttp {
     }
     // The Worker has read and checked it (size, encoding): it is small and whole.
     const request = new Uint8Array(await new Response(body).arrayBuffer());
+    const walkObjects = this.config.walkObjects;
+    const ticket = await this.admitUpload(request, version, walkObjects);
+    if (!ticket) return { kind: "answer", bytes: errPkt(BUSY_MESSAGE), sidebandErrors: version === 2 };
+    if (this.closed) {
+      ticket.release();
+      return { kind: "answer", bytes: requestError(new UploadPackError(DELETED)), sidebandErrors: version === 2 };
+    }
     // Taken before the answer starts: a push while the first part waits on a read
     // changes what a fresh instance would answer, and then it must not try.
     const digest = this.answerDigest();
-    const walkObjects = this.config.walkObjects;
-    const gen = this.answer(request, version, walkObjects);
-    let first: IteratorResult<Uint8Array>;
+    // Known for sure once the first step has read the request (a bad one fails there).
+    const job = { produced: 0, sidebandErrors: version === 2, ended: null } as unknown as UploadJob;
+    this.admission.hold(job, ticket);
+    let part: UploadStep;
     try {
-      first = await gen.next();
+      job.gen = this.answer(request, version, walkObjects, job);
+      let first: IteratorResult<Uint8Array>;
+      try {
+        first = await job.gen.next();
+      } catch (e) {
+        this.admission.release(job);
+        return { kind: "answer", bytes: requestError(e), sidebandErrors: version === 2 };
+      }
+      job.sidebandErrors = version === 2 || v0Sideband(request);
+      part = await produce(job, this.config.firstBytes, 0, first);
     } catch (e) {
-      return { kind: "answer", bytes: requestError(e), sidebandErrors: version === 2 };
+      this.admission.release(job);
+      throw e;
     }
-    const sidebandErrors = version === 2 || v0Sideband(request);
-    const job: UploadJob = { gen, produced: 0, sidebandErrors, ended: null };
-    const part = await produce(job, this.config.firstBytes, 0, first);
+    if (part.done || part.failed || this.closed) this.admission.release(job);
     // Without a side band nothing can carry a failure after the first line: a 500, as before.
     if (part.failed) throw new Error(part.failed);
+    const { sidebandErrors } = job;
     if (part.done) return { kind: "answer", bytes: part.bytes, sidebandErrors };
     if (this.closed) return { kind: "answer", bytes: requestError(new UploadPackError(DELETED)), sidebandErrors };
     const record: UploadRecord = { version, digest, walkObjects, sidebandErrors, began };
     const id = this.jobs.add("upload", record, [], request);
-    this.jobs.hold(id, job, (why) => endUpload(job, why));
+    this.jobs.hold(id, job, (why) => this.endUpload(job, why));
     return { kind: "answer", bytes: part.bytes, job: id, sidebandErrors };
+  }
+
+  /** Ends an answer and frees its room among the jobs. */
+  private endUpload(job: UploadJob, why: string): void {
+    this.admission.release(job);
+    endUpload(job, why);
   }
 
   /** The answer's bytes after `offset` (what the Worker has), a step's worth. */
@@ -249,40 +317,66 @@ export class GitHttp {
       if (job && job.produced > offset) {
         // The Worker lost the answer to a step and asks again: make the answer again.
         this.jobs.forget(id);
-        endUpload(job, "repeated");
+        this.endUpload(job, "repeated");
         job = undefined;
       }
-      if (job) this.jobs.touch(id);
-      else {
-        const revived = this.reviveUpload(id);
+      if (job) {
+        this.jobs.touch(id);
+        this.admission.touch(job);
+      } else {
+        const revived = await this.reviveUpload(id);
         if (typeof revived === "string") return { bytes: new Uint8Array(0), done: true, failed: revived };
         job = revived;
       }
-      const part = await produce(job, this.config.stepBytes, offset);
-      if (part.done) this.jobs.finish(id);
+      let part: UploadStep;
+      try {
+        part = await produce(job, this.config.stepBytes, offset);
+      } catch (e) {
+        this.admission.release(job);
+        throw e;
+      }
+      if (part.done) {
+        this.jobs.finish(id);
+        this.admission.release(job);
+      }
       return part;
     });
   }
 
   /** An answer an earlier instance started (or this one dropped), from its record; else why not. */
-  private reviveUpload(id: string): UploadJob | string {
+  private async reviveUpload(id: string): Promise<UploadJob | string> {
     const record = this.jobs.load<UploadRecord>(id, "upload");
     if (!record) return this.gone() ?? (this.host.exists() ? FETCH_LOST : DELETED);
     if (record.digest !== this.answerDigest()) {
       this.jobs.abandon(id);
       return FETCH_CHANGED;
     }
-    const job: UploadJob = {
-      gen: this.answer(this.jobs.payload(id), record.version, record.walkObjects),
-      produced: 0,
-      sidebandErrors: record.sidebandErrors,
-      ended: null,
-    };
-    return this.jobs.hold(id, job, (why) => endUpload(job, why));
+    const request = this.jobs.payload(id);
+    const ticket = await this.admitUpload(request, record.version, record.walkObjects);
+    if (!ticket) return BUSY_MESSAGE;
+    const job = { produced: 0, sidebandErrors: record.sidebandErrors, ended: null } as unknown as UploadJob;
+    this.admission.hold(job, ticket);
+    job.gen = this.answer(request, record.version, record.walkObjects, job);
+    return this.jobs.hold(id, job, (why) => this.endUpload(job, why));
   }
 
-  private answer(request: Uint8Array, version: ProtocolVersion, walkObjects: number): AsyncGenerator<Uint8Array> {
-    return version === 2 ? serveV2(this.view(walkObjects), request) : serveV0(this.view(walkObjects), request);
+  /**
+   * The answer to a request: shared with identical requests under way (./answers.ts),
+   * or made for this one alone.
+   */
+  private answer(
+    request: Uint8Array,
+    version: ProtocolVersion,
+    walkObjects: number,
+    job: UploadJob,
+  ): AsyncGenerator<Uint8Array, void, number | undefined> {
+    const serve = () => (version === 2 ? serveV2(this.view(walkObjects, job), request) : serveV0(this.view(walkObjects, job), request));
+    const key = this.answerKey(request, version, walkObjects);
+    if (!key) return serve();
+    const shared = this.answers.open(key, serve, { share: this.roomToShare(), stepBytes: this.config.stepBytes });
+    // A reader of an answer another request makes holds only its steps.
+    if (!shared.leads) this.admission.resize(job, uploadEstimate(0, this.config.stepBytes));
+    return shared.answer;
   }
 
   /** Why a job without a record is gone, if the repository was deleted under it. */
@@ -335,9 +429,18 @@ export class GitHttp {
     if ("report" in started) return { kind: "report", report: started.report };
     if ("job" in started) return this.index(null, started, null);
     const { push, upload } = started;
+    // A pack follows: room for it among the repository's jobs before reading it.
+    const ticket = await this.admission.admit(pushEstimate(), "receive-pack");
+    if (!ticket || this.closed) {
+      ticket?.release();
+      upload.abort(BUSY_MESSAGE);
+      await cancel(body);
+      return { kind: "report", report: pushError(push, this.closed ? DELETED : BUSY_MESSAGE) };
+    }
     // Recorded before the pack arrives, so that the sweep knows whose file it is.
     const id = this.jobs.add("push", receiving(push, upload), [upload.path]);
-    this.jobs.hold<LivePush>(id, { phase: "receiving", push, upload }, (why) => upload.abort(why));
+    this.pushTickets.set(id, ticket);
+    this.holdPush(id, { phase: "receiving", push, upload });
     return this.jobs.exclusive(id, async (): Promise<PushState> => {
       // The first part cannot be sent again (its call read the commands): an interrupted
       // one fails the push.
@@ -346,7 +449,10 @@ export class GitHttp {
       if (!segmented) {
         const state = await this.index(id, upload.complete(push), push);
         // Nobody continues a push that was answered in this call: nothing to keep.
-        if (state.kind !== "indexing") this.jobs.finish(id);
+        if (state.kind !== "indexing") {
+          this.jobs.finish(id);
+          this.releasePush(id);
+        }
         return state;
       }
       this.jobs.save(id, receiving(push, upload));
@@ -414,6 +520,7 @@ export class GitHttp {
     const held = this.jobs.inMemory<LivePush>(id);
     if (held) {
       this.jobs.touch(id);
+      this.pushTickets.get(id)?.touch();
       return held;
     }
     const record = this.jobs.load<PushRecord>(id, "push");
@@ -427,15 +534,31 @@ export class GitHttp {
         this.jobs.abandon(id);
         return PUSH_LOST;
       }
-      return this.jobs.hold<LivePush>(id, { phase: "receiving", push, upload }, (why) => upload.abort(why));
+      return this.holdPush(id, { phase: "receiving", push, upload });
     }
     const started = resumeIndexing(ctx, push, record.path);
     if ("report" in started) {
       this.jobs.save(id, done(started.report), []);
       return { report: started.report };
     }
-    const job = started.job;
-    return this.jobs.hold<LivePush>(id, { phase: "indexing", push, job }, (why) => job.abandon(why));
+    return this.holdPush(id, { phase: "indexing", push, job: started.job });
+  }
+
+  /**
+   * Keeps a push in memory in its phase; ending it frees its room among the jobs. A push
+   * an earlier instance started holds no reservation here: it continues without waiting.
+   */
+  private holdPush(id: string, live: LivePush): LivePush {
+    return this.jobs.hold<LivePush>(id, live, (why) => {
+      this.releasePush(id);
+      if (live.phase === "receiving") live.upload.abort(why);
+      else live.job.abandon(why);
+    });
+  }
+
+  private releasePush(id: string): void {
+    this.pushTickets.get(id)?.release();
+    this.pushTickets.delete(id);
   }
 
   /**
@@ -444,7 +567,10 @@ export class GitHttp {
    */
   private async index(id: string | null, started: { report: Uint8Array } | { job: PushJob }, push: PushRequest | null): Promise<PushState> {
     if ("report" in started) {
-      if (id) this.jobs.save(id, done(started.report), []);
+      if (id) {
+        this.jobs.save(id, done(started.report), []);
+        this.releasePush(id);
+      }
       return { kind: "report", report: started.report };
     }
     const job = started.job;
@@ -454,7 +580,7 @@ export class GitHttp {
     const record: PushRecord = { phase: "indexing", push: savePush(push), path: job.tempPath };
     if (id) this.jobs.save(id, record, [job.tempPath]);
     else id = this.jobs.add("push", record, [job.tempPath]);
-    this.jobs.hold<LivePush>(id, { phase: "indexing", push, job }, (why) => job.abandon(why));
+    this.holdPush(id, { phase: "indexing", push, job });
     return this.indexing(id, push);
   }
 
@@ -489,7 +615,12 @@ export class GitHttp {
 
   /** The rest of the indexing, the ref updates, and the report, which a job keeps a while. */
   private async finish(id: string | null, job: PushJob): Promise<Uint8Array> {
-    const report = await job.finish();
+    let report: Uint8Array;
+    try {
+      report = await job.finish();
+    } finally {
+      if (id) this.releasePush(id);
+    }
     if (this.closed) return report;
     if (id) {
       this.jobs.forget(id);
@@ -512,7 +643,8 @@ export class GitHttp {
     const skip = (p: string) => {
       live ??= new Set(this.host.store.packs().flatMap((k) => [k.path, k.path.replace(/\.pack$/, ".idx")]));
       return (
-        [INCOMING_DIR, "/objects/compact"].some((d) => p === d || p.startsWith(`${d}/`)) || (p.startsWith(`${PACK_DIR}/`) && !live.has(p))
+        [INCOMING_DIR, "/objects/compact", ANSWERS_DIR].some((d) => p === d || p.startsWith(`${d}/`)) ||
+        (p.startsWith(`${PACK_DIR}/`) && !live.has(p))
       );
     };
     return {
@@ -605,7 +737,8 @@ async function produce(job: UploadJob, limit: number, offset: number, pending?: 
   let work = 0;
   try {
     while (work < limit) {
-      const r = pending ?? (await job.gen.next());
+      // The room left in the step: an answer read from a file reads that much.
+      const r = pending ?? (await job.gen.next(limit - work));
       pending = undefined;
       if (job.ended) return ended(job.ended);
       if (r.done) {

@@ -39,8 +39,10 @@ export const DEFAULT_MAINTENANCE: MaintenanceConfig = {
   tierAgeMs: 7 * 24 * 3600 * 1000,
   graceMs: 3600 * 1000,
   retiredTierMinBytes: 1024 * 1024,
-  sliceObjects: 20_000,
-  sliceBytes: 64 * 1024 * 1024,
+  // About a second of copying on a quiet machine: a slice is one alarm, and clones and
+  // pushes wait behind it for whatever of it does not yield.
+  sliceObjects: 5_000,
+  sliceBytes: 16 * 1024 * 1024,
 };
 
 export interface SliceReport {
@@ -136,7 +138,7 @@ export class Maintenance {
       const { copied, done } = await this.repack.copy({ objects: this.config.sliceObjects, bytes: this.config.sliceBytes });
       report.copied = copied;
       if (done) {
-        report.merged = this.repack.finish(now, () => this.refs.digest());
+        report.merged = await this.repack.finish(now, () => this.refs.digest());
         report.deleted += this.repack.deleteRetired(now, this.config.graceMs, this.oldestFetch());
       }
       report.more = true;

@@ -21,10 +21,14 @@ export interface Env {
   GITFLARE_PRUNE_GRACE_SECONDS?: string;
   /** Pushes with a pack at least this large are indexed in slices (default 32 MiB). */
   GITFLARE_SLICE_MIN_BYTES?: string;
-  /** Work per indexing slice: objects, counting 64 KiB of a large one as one more (default 4000). */
+  /** Work per indexing slice: objects, counting 64 KiB of a large one as one more (default 1000). */
   GITFLARE_SLICE_UNITS?: string;
   /** A push body larger than this (or of unknown length) is received in segments of this size, one invocation each (default 64 MiB). */
   GITFLARE_SEGMENT_BYTES?: string;
-  /** Bytes of a clone or fetch answer produced per invocation (default 4 MiB). */
+  /** Bytes of a clone or fetch answer produced per invocation (default 512 KiB). */
   GITFLARE_STEP_BYTES?: string;
+  /** Bytes all clone, fetch and push jobs of one repository may hold together (default 24 MiB). */
+  GITFLARE_JOBS_BUDGET_BYTES?: string;
+  /** How long a job waits for room among them before it is refused as busy (default 120000 ms). */
+  GITFLARE_JOBS_WAIT_MS?: string;
 }

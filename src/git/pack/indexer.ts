@@ -31,6 +31,7 @@ import type { BaseSource } from "./source";
 import { PackFormatError, encodeWholeEntry, parseEntryHeader } from "./entry";
 import { inflateCounting, inflateExact } from "./zlib";
 import { compact } from "../../util/lru";
+import { yieldToEventLoop } from "../../util/pace";
 
 export const MAX_OBJECT_SIZE = 256 * 1024 * 1024;
 export const MAX_DELTA_DEPTH = 4095;
@@ -387,9 +388,10 @@ export class PackIndexer {
     return this.resolved - before;
   }
 
-  /** Completes a thin pack from the repository and returns the index. */
+  /** Completes the indexing (a thin pack from the repository) and returns the index. */
   async finish(): Promise<IndexResult> {
-    while (!this.step(Number.MAX_SAFE_INTEGER));
+    // What is left of a pack indexed at once runs in pieces, the event loop turning between them.
+    while (!this.step(500)) await yieldToEventLoop();
     const { objects } = this;
     // Whatever is left names bases outside the pack: a thin pack.
     const thin: { oid: string; type: number; data: Uint8Array }[] = [];

@@ -7,6 +7,7 @@ import type { Dofs } from "../../fs/dofs";
 import { OBJ_OFS_DELTA } from "../object/object";
 import { encodeEntryHeader, encodeWholeEntry, parseEntryHeader } from "./entry";
 import type { PackSource } from "./source";
+import { yieldToEventLoop } from "../../util/pace";
 
 /**
  * Packs to merge, smallest first: a run of packs that are not each at least twice
@@ -100,14 +101,20 @@ async function wholeEntry(source: PackSource, oid: string): Promise<Uint8Array> 
   return encodeWholeEntry(obj.type, obj.data);
 }
 
-/** Patches the object count into a pack written in DOFS and appends its trailer. */
-export function sealPack(fs: Dofs, path: string, count: number): { checksum: Uint8Array; packSize: number } {
+/**
+ * Patches the object count into a pack written in DOFS and appends its trailer. The pack
+ * is read through to hash it, the event loop turning every few MiB.
+ */
+export async function sealPack(fs: Dofs, path: string, count: number): Promise<{ checksum: Uint8Array; packSize: number }> {
   const field = new Uint8Array(4);
   new DataView(field.buffer).setUint32(0, count);
   fs.writeAt(path, 8, field);
   const hash = createHash("sha1");
   const size = fs.stat(path).size;
-  for (let off = 0; off < size; off += 1 << 20) hash.update(fs.read(path, off, Math.min(1 << 20, size - off)));
+  for (let off = 0; off < size; off += 1 << 20) {
+    hash.update(fs.read(path, off, Math.min(1 << 20, size - off)));
+    if ((off >> 20) % 4 === 3) await yieldToEventLoop();
+  }
   const checksum = new Uint8Array(hash.digest());
   fs.append(path, checksum);
   return { checksum, packSize: size + 20 };

@@ -7,6 +7,13 @@ import { createHash } from "node:crypto";
 import { MissingObjectError, OBJ_OFS_DELTA, OBJ_REF_DELTA, fromHex } from "../object/object";
 import type { ObjectLocation, PackSource } from "./source";
 import { encodeEntryHeader, encodeWholeEntry, parseEntryHeader } from "./entry";
+import { Pacer } from "../../util/pace";
+
+/**
+ * A stored whole entry at least this large is copied a piece at a time, so that a clone
+ * of a repository with large files holds a piece of each, not the file (twice).
+ */
+const LARGE_ENTRY = 1024 * 1024;
 
 export interface PackWriteOptions {
   /** The client accepts OFS_DELTA (the ofs-delta capability). */
@@ -40,6 +47,16 @@ export async function* writePack(
   const put = (bytes: Uint8Array) => {
     hash.update(bytes);
     offset += bytes.byteLength;
+    if (bytes.byteLength >= blockSize) {
+      // A piece of a large entry goes out as it is, after what is gathered before it.
+      if (filled) {
+        blocks.push(block.subarray(0, filled));
+        block = new Uint8Array(blockSize);
+        filled = 0;
+      }
+      blocks.push(bytes);
+      return;
+    }
     let at = 0;
     while (at < bytes.byteLength) {
       const n = Math.min(bytes.byteLength - at, blockSize - filled);
@@ -69,7 +86,9 @@ export async function* writePack(
   // Index of the delta base among the objects sent; -1 if none is stored, -2 if the base
   // is not sent (its id is then looked up again when needed).
   const baseOf = new Int32Array(n).fill(-1);
+  const pacer = new Pacer();
   for (let i = 0; i < n; i += 500) {
+    if (pacer.due(500)) await pacer.pause();
     const found = store.locateMany(oids.slice(i, i + 500));
     for (const [oid, loc] of found) {
       const at = index.get(oid)!;
@@ -146,9 +165,25 @@ export async function* writePack(
       inChain.add(base);
     }
     for (let i = chain.length - 1; i >= 0; i--) {
+      const at = chain[i];
+      if (baseOf[at] === -1 && packOf[at] >= 0 && lengthOf[at] >= LARGE_ENTRY) {
+        // A large whole entry (a big file): copied through in pieces.
+        const start = offset;
+        stats.objects++;
+        stats.reused++;
+        for (let done = 0; done < lengthOf[at]; done += LARGE_ENTRY) {
+          const piece = await store.rawSpan(packOf[at], offsetOf[at] + done, Math.min(LARGE_ENTRY, lengthOf[at] - done));
+          put(piece);
+          while (blocks.length) yield blocks.shift()!;
+          await pacer.pause();
+        }
+        writtenAt[at] = start;
+        continue;
+      }
       // The deepest entry of a cycle is sent whole, which breaks the cycle.
-      await writeOne(chain[i], !(cycle && i === chain.length - 1));
+      await writeOne(at, !(cycle && i === chain.length - 1));
       while (blocks.length) yield blocks.shift()!;
+      if (pacer.due()) await pacer.pause();
     }
   }
   if (filled) yield block.subarray(0, filled);

@@ -37,6 +37,7 @@ export async function* packStream(
   const max = req.sideband === "64k" ? undefined : req.sideband === "small" ? 999 : 0;
   const whole = wholePackFor(repo, req, shallowWalk, extraWants);
   if (whole) {
+    repo.onPlanned?.(0);
     yield* progressLine(req, `Enumerating objects: ${whole.objects}, done.\n`);
     // 4 MiB reads, not cached: a tiered pack comes back in R2 range reads, which measured
     // faster here than one streamed read of the whole object. The next read is started
@@ -78,6 +79,7 @@ export async function* packStream(
       }
     }
   }
+  repo.onPlanned?.(oids.length);
   yield* progressLine(req, `Enumerating objects: ${oids.length}, done.\n`);
   const stats: PackWriteStats = { objects: 0, deltas: 0, reused: 0, reusedDeltas: 0 };
   const thinBases = req.thinPack ? walk.clientHas : undefined;

@@ -169,12 +169,19 @@ export class PktReader {
  * 2 progress, 3 fatal error) and at most `max` payload bytes.
  */
 export function* sideband(band: 1 | 2 | 3, data: Uint8Array, max = LARGE_PACKET_DATA_MAX - 1): Generator<Uint8Array> {
+  // Each packet's header (length and band) and then its payload as a view of `data`:
+  // the pack is not copied here, only where the parts are joined into a step.
   for (let off = 0; off < data.byteLength; off += max) {
     const part = data.subarray(off, Math.min(off + max, data.byteLength));
-    const payload = new Uint8Array(part.byteLength + 1);
-    payload[0] = band;
-    payload.set(part, 1);
-    yield pktLine(payload);
+    const len = part.byteLength + 5;
+    const head = new Uint8Array(5);
+    head[0] = HEX.charCodeAt((len >> 12) & 15);
+    head[1] = HEX.charCodeAt((len >> 8) & 15);
+    head[2] = HEX.charCodeAt((len >> 4) & 15);
+    head[3] = HEX.charCodeAt(len & 15);
+    head[4] = band;
+    yield head;
+    yield part;
   }
 }
 

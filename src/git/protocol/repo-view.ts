@@ -7,4 +7,9 @@ export interface RepoView {
   refs: RefStore;
   /** Objects the walk enumerates between step boundaries (tests lower it). */
   stepConfig?: { walkObjects: number };
+  /**
+   * Told how many objects the answer will send once the walk has found them (0 when a
+   * stored pack is sent as it is): the memory the answer holds from then on.
+   */
+  onPlanned?(objects: number): void;
 }

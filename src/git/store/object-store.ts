@@ -73,10 +73,13 @@ export class ObjectStore implements BaseSource, PackSource {
   constructor(
     private readonly fs: Dofs,
     sql: SqlStorage,
-    cacheBytes = 16 * 1024 * 1024,
+    cacheBytes = 8 * 1024 * 1024,
   ) {
     this.sql = sql;
-    this.objects = new ByteLru(cacheBytes, (o) => o.data.byteLength + 96);
+    // Trees and small blobs, the bases walks and deltas need again; a large object would
+    // push hundreds of them out for one read, so none over an eighth of the budget is kept.
+    const most = cacheBytes / 8;
+    this.objects = new ByteLru(cacheBytes, (o) => (o.data.byteLength > most ? cacheBytes + 1 : o.data.byteLength + 96));
     this.sql.exec(`CREATE TABLE IF NOT EXISTS git_pack (
       id INTEGER PRIMARY KEY,
       name TEXT NOT NULL UNIQUE,

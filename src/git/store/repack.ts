@@ -11,6 +11,10 @@ import type { Dofs } from "../../fs/dofs";
 import { writeIdxV2 } from "../pack/idx";
 import { copyEntry, geometricRun, packHeader, type RepackTarget, sealPack } from "../pack/repack";
 import { type ObjectStore, PACK_DIR } from "./object-store";
+import { Pacer, yieldToEventLoop } from "../../util/pace";
+
+/** Rows written per transaction when a repack lists its objects. */
+const LIST_PART = 5000;
 
 /** Where repacks write their output; not part of the repository until it is done. */
 export const COMPACT_DIR = "/objects/compact";
@@ -91,8 +95,8 @@ export class Repack {
    * a repack of every pack is given the objects that the refs reach, and leaves out those
    * unreachable for the whole grace period. Returns how many objects it leaves out.
    */
-  start(packs: number[], now: number, prune?: { reachable: Set<string>; graceMs: number }): number {
-    const unreachable = prune ? this.markUnreachable(prune.reachable, now) : new Set<string>();
+  async start(packs: number[], now: number, prune?: { reachable: Set<string>; graceMs: number }): Promise<number> {
+    const unreachable = prune ? await this.markUnreachable(prune.reachable, now) : new Set<string>();
     const oids = this.store.objectsIn(packs);
     const expired = new Set(
       prune
@@ -111,15 +115,21 @@ export class Repack {
       bytes: header.byteLength,
       prune: prune !== undefined,
     };
+    // The list is written in parts, the event loop turning between them; it counts only
+    // once the job is saved, and a start cut short by an eviction begins again.
+    const todo = oids.filter((oid) => !(unreachable.has(oid) && expired.has(oid)));
+    this.sql.exec("DELETE FROM git_repack_todo");
+    this.sql.exec("DELETE FROM git_repack_done");
+    for (let from = 0; from < todo.length; from += LIST_PART) {
+      if (from) await yieldToEventLoop();
+      this.fs.transaction(() => {
+        for (let seq = from; seq < Math.min(todo.length, from + LIST_PART); seq++) {
+          this.sql.exec("INSERT INTO git_repack_todo (seq, oid) VALUES (?, ?)", seq, todo[seq]);
+        }
+      });
+    }
     this.fs.transaction(() => {
-      this.sql.exec("DELETE FROM git_repack_todo");
-      this.sql.exec("DELETE FROM git_repack_done");
-      let seq = 0;
-      for (const oid of oids) {
-        if (unreachable.has(oid) && expired.has(oid)) continue;
-        this.sql.exec("INSERT INTO git_repack_todo (seq, oid) VALUES (?, ?)", seq++, oid);
-      }
-      job.total = seq;
+      job.total = todo.length;
       this.fs.mkdir(COMPACT_DIR, { recursive: true });
       this.fs.writeFile(job.out, header);
       this.saveJob(job);
@@ -132,17 +142,28 @@ export class Repack {
    * unreachable for the whole grace period are dropped, so a fetch that started before
    * a branch was deleted still finds what it planned to send.
    */
-  private markUnreachable(reachable: Set<string>, now: number): Set<string> {
+  private async markUnreachable(reachable: Set<string>, now: number): Promise<Set<string>> {
     const unreachable = new Set<string>();
     for (const oid of this.store.oids()) {
       if (!reachable.has(oid)) unreachable.add(oid);
     }
-    this.fs.transaction(() => {
-      for (const { oid } of this.sql.exec<{ oid: string }>("SELECT oid FROM git_unreachable").toArray()) {
-        if (!unreachable.has(oid)) this.sql.exec("DELETE FROM git_unreachable WHERE oid = ?", oid);
-      }
-      for (const oid of unreachable) this.sql.exec("INSERT OR IGNORE INTO git_unreachable (oid, since) VALUES (?, ?)", oid, now);
-    });
+    // Each part stands on its own (a row is true or stale either way), so parts may be
+    // separate transactions with the event loop turning between them.
+    const known = this.sql
+      .exec<{ oid: string }>("SELECT oid FROM git_unreachable")
+      .toArray()
+      .map((r) => r.oid);
+    const gone = known.filter((oid) => !unreachable.has(oid));
+    const fresh = [...unreachable];
+    for (let from = 0; from < Math.max(gone.length, fresh.length); from += LIST_PART) {
+      if (from) await yieldToEventLoop();
+      this.fs.transaction(() => {
+        for (const oid of gone.slice(from, from + LIST_PART)) this.sql.exec("DELETE FROM git_unreachable WHERE oid = ?", oid);
+        for (const oid of fresh.slice(from, from + LIST_PART)) {
+          this.sql.exec("INSERT OR IGNORE INTO git_unreachable (oid, since) VALUES (?, ?)", oid, now);
+        }
+      });
+    }
     return unreachable;
   }
 
@@ -161,8 +182,11 @@ export class Repack {
       .toArray();
     const merged = new Set(job.packs);
     const target = this.target(job);
+    // Each entry is its own transaction, so the event loop may turn between any two.
+    const pacer = new Pacer(200);
     for (const { seq, oid } of todo) {
       if (budget <= 0) break;
+      if (pacer.due()) await pacer.pause();
       budget -= await copyEntry(this.store, target, oid, (pack) => merged.has(pack));
       job.cursor = seq + 1;
       copied++;
@@ -206,11 +230,11 @@ export class Repack {
    * `refsDigest` is asked only when the new pack turns out to hold exactly what the refs
    * reach. Returns how many packs were merged.
    */
-  finish(now: number, refsDigest: () => string): number {
+  async finish(now: number, refsDigest: () => string): Promise<number> {
     const job = this.job();
     if (!job) return 0;
     const done = this.sql.exec<DoneRow>("SELECT oid, offset, length, crc, type, size, base FROM git_repack_done").toArray();
-    const { checksum, packSize } = sealPack(this.fs, job.out, done.length);
+    const { checksum, packSize } = await sealPack(this.fs, job.out, done.length);
     const idx = writeIdxV2(
       done.map((d) => ({ oid: d.oid, offset: d.offset, crc32: d.crc >>> 0 })),
       checksum,
