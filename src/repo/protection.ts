@@ -117,7 +117,8 @@ export class ProtectionPolicy implements RefPolicy {
     if (update.new === ZERO_OID) return rule.allowDeletions ? null : `${PREFIX}cannot delete this branch`;
     // Making a branch that a rule covers is allowed, as on GitHub; the rule binds from then on.
     if (update.old === ZERO_OID) return null;
-    if (!rule.allowForcePushes && !this.source.isAncestor(update.old, update.new, incoming)) return `${PREFIX}cannot force-push to this branch`;
+    if (!rule.allowForcePushes && !this.source.isAncestor(update.old, update.new, incoming))
+      return `${PREFIX}cannot force-push to this branch`;
     // A merge has passed the merge gate (approvals, checks on the pull request's head).
     if (actor.via === "merge") return null;
     if (rule.requirePullRequest) return `${PREFIX}changes must be made through a pull request`;
