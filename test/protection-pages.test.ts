@@ -96,6 +96,24 @@ describe("protection and statuses on pages", () => {
     expect(bad.status).toBe(400);
     expect((await SELF.fetch(`${BASE}${f.path}/settings/branches`, { redirect: "manual" })).status).not.toBe(200);
 
+    // The browser editor may not commit to main directly; nothing moves.
+    const edit = await f.web.post(
+      `${f.path}/edit/main/file.txt`,
+      {
+        parent: f.first.oid,
+        branch: "main",
+        from: "file.txt",
+        filename: "file.txt",
+        content: "edited\n",
+        message: "Edit",
+        target: "direct",
+      },
+      { from: `${f.path}/edit/main/file.txt` },
+    );
+    expect(edit.status).toBe(403);
+    expect(await edit.text()).toContain("protected branch: changes must be made through a pull request");
+    expect(((await (await f.api("/branches/main")).json()) as { commit: { sha: string } }).commit.sha).toBe(f.first.oid);
+
     const branches = await (await f.web.get(`${f.path}/branches`)).text();
     expect(branches).toMatch(/>main<\/a>.*class="protected"/s);
 

@@ -303,7 +303,8 @@ export class Collab {
   }
 
   putBranchRule(rule: BranchRule): BranchRule {
-    return this.change((sql, at) => ok(putRule(sql, rule, at))).ok ? getRule(this.sql, rule.pattern)! : rule;
+    const r = this.change((sql, at) => ok(putRule(sql, rule, at)));
+    return r.ok ? r.value : rule;
   }
 
   deleteBranchRule(pattern: string): boolean {
