@@ -29,6 +29,9 @@ type Op =
   | "open PR"
   | "merge PR"
   | "edit file"
+  | "read statuses"
+  | "post status"
+  | "protection settings"
   | "settings"
   | "collaborators"
   | "rename"
@@ -54,13 +57,16 @@ const OPS: Op[] = [
   "open PR",
   "merge PR",
   "edit file",
+  "read statuses",
+  "post status",
+  "protection settings",
   "settings",
   "collaborators",
   "rename",
   "delete",
 ];
-const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits"];
-const WRITE_OPS: Op[] = ["push", "delete branch", "label", "close issue", "open PR", "merge PR", "edit file"];
+const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits", "read statuses"];
+const WRITE_OPS: Op[] = ["push", "delete branch", "label", "close issue", "open PR", "merge PR", "edit file", "post status"];
 /** Anyone signed in who can see the repository may take part; a token needs the write scope. */
 const PARTICIPATE_OPS: Op[] = ["open issue", "comment"];
 
@@ -405,6 +411,42 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       // A commit to a new branch answers 201 with the offer to open a pull request.
       expect(landed).toBe(status === 201);
       return landed;
+    }
+    case "read statuses": {
+      const auth = authOf(caller);
+      const res = await fetch(`${server.url}/api/v3/repos/${repoPath}/commits/main/status`, {
+        headers: auth ? { Authorization: auth } : {},
+      });
+      const body = (await res.json()) as { state?: string };
+      if (ok(res.status)) expect(body.state).toBeDefined();
+      return ok(res.status);
+    }
+    case "post status": {
+      const context = `ci/${caller.replace(/\W/g, "")}`;
+      const sha = (await remoteRefs(vis))
+        .split("\n")
+        .find((l) => l.endsWith("\trefs/heads/main"))!
+        .split("\t")[0];
+      const status = await pullApiAs(caller, repoPath, "POST", `/statuses/${sha}`, { state: "success", context });
+      const list = (await (
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/commits/${sha}/statuses?per_page=100`, {
+          headers: { Authorization: owner().auth },
+        })
+      ).json()) as { context: string }[];
+      const posted = list.some((s) => s.context === context);
+      expect(posted).toBe(ok(status));
+      return posted;
+    }
+    case "protection settings": {
+      // A rule for a branch no other cell pushes, so that it changes nothing else.
+      const branch = `guarded-${caller.replace(/\W/g, "")}`;
+      const rule = { required_status_checks: null, enforce_admins: false, required_pull_request_reviews: null, restrictions: null };
+      const status = await pullApiAs(caller, repoPath, "PUT", `/branches/${branch}/protection`, rule);
+      const set =
+        (await fetch(`${server.url}/api/v3/repos/${repoPath}/branches/${branch}/protection`, { headers: { Authorization: owner().auth } }))
+          .status === 200;
+      expect(set).toBe(ok(status));
+      return set;
     }
     case "close issue": {
       const status = await issueChangeAs(

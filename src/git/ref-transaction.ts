@@ -26,11 +26,19 @@ export interface RefActor {
   via: "push" | "merge" | "editor" | "api";
   /** The account doing it, when the caller knows it. */
   user?: string;
+  /** The account administers the repository (as the access check found): rules may let it bypass. */
+  admin?: boolean;
 }
 
+/** The commits arriving with the updates (in the pack, not yet stored), by id: their parents. */
+export type IncomingCommits = ReadonlyMap<string, readonly string[]>;
+
 export interface RefPolicy {
-  /** Why this update may not happen, or null. Synchronous: it runs inside the transaction. */
-  refuse(update: RefUpdate, actor: RefActor): string | null;
+  /**
+   * Why this update may not happen, or null. Synchronous: it runs inside the transaction,
+   * before the pack is stored, so ancestry through new commits goes by `incoming`.
+   */
+  refuse(update: RefUpdate, actor: RefActor, incoming: IncomingCommits): string | null;
 }
 
 /** A pack in a temporary file with its index, waiting for its refs. */
@@ -122,9 +130,10 @@ export function applyRefTransaction(ctx: RefTransactionContext, tx: RefTransacti
           for (const u of tx.updates) refused.set(u.name, `${v.name} moved (fetch first)`);
         }
       }
+      const incoming = new Map((tx.pack?.indexed.commits ?? []).map((c) => [c.oid, c.parents]));
       for (const u of tx.updates) {
         if (refused.has(u.name)) continue;
-        const why = ctx.policy?.refuse(u, tx.actor) ?? null;
+        const why = ctx.policy?.refuse(u, tx.actor, incoming) ?? null;
         if (why) refused.set(u.name, why);
       }
       if (tx.atomic && refused.size) {

@@ -8,7 +8,7 @@ import type { Env } from "../util/env";
 import type { Download, GitService, ProtocolVersion, PushState, Refused, UploadStart } from "../repo/contract";
 import { type Access, type Refusal, checkAccess, pushToCreate, pushToCreateOwner, stubFor } from "../access/check";
 import { dropPending, markCreated, touchPushed } from "../access/repos";
-import type { Permission } from "../access/roles";
+import { type Permission, allows } from "../access/roles";
 import { GIT_NO_CACHE, GIT_REALM, plainText } from "./responses";
 import { concatBytes } from "../util/bytes";
 import { advertiseNoRefs } from "../git/protocol/advertise";
@@ -196,6 +196,7 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   const session = {
     pusher: access.caller.kind === "anonymous" ? undefined : { id: access.caller.user.id, login: access.caller.user.username },
     webBase: `${new URL(c.req.url).origin}/${access.repo.owner}/${access.repo.name}`,
+    admin: allows(access.role, "admin"),
   };
   let first: PushState;
   try {

@@ -55,6 +55,8 @@ export interface CommitFilesRequest {
   when: When;
   /** The account committing, for the ref policy. */
   user?: string;
+  /** The account administers the repository, for rules that let admins bypass them. */
+  admin?: boolean;
   actor?: "editor" | "api";
   /** The browser editor: only text files, at most `maxBytes`. */
   textOnly?: boolean;
@@ -199,7 +201,7 @@ export class FileEditor {
     const outcome = await commitObjects(this.host, objects, {
       updates: [{ name: ref, old: req.createBranch || req.parent === null ? ZERO_OID : req.parent, new: commit }],
       atomic: true,
-      actor: { via: req.actor ?? "editor", user: req.user },
+      actor: { via: req.actor ?? "editor", user: req.user, admin: req.admin },
     });
     if (outcome.kind === "quota") return refuse("quota", outcome.message);
     if (outcome.kind === "applied") return { ok: true, commit, tree, branch: req.branch, created: current === null, blobs: written };

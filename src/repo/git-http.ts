@@ -5,6 +5,7 @@
 import type { Dofs } from "../fs/dofs";
 import { type ObjectStore, PACK_DIR } from "../git/store/object-store";
 import type { RefStore } from "../git/refs";
+import type { RefPolicy } from "../git/ref-transaction";
 import type { Browser } from "../git/browse";
 import { createHash } from "node:crypto";
 import {
@@ -62,6 +63,8 @@ export interface GitHttpHost {
   init(): void;
   /** After a push has moved refs: HEAD and maintenance. */
   afterPush(): Promise<void>;
+  /** Rules on which refs may move (protected branches). */
+  policy?(): RefPolicy | null;
 }
 
 /** How large work is cut into steps (tests lower these). */
@@ -405,6 +408,7 @@ export class GitHttp {
       hooks: this.host.hooks,
       onFirstPush: () => this.host.init(),
       ended: () => (this.closed ? DELETED : null),
+      policy: this.host.policy?.() ?? null,
     };
   }
 

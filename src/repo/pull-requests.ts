@@ -38,6 +38,8 @@ export interface PullMergeInput {
   when: When;
   /** `owner/branch` for the default merge message. */
   headLabel: string;
+  /** The caller administers the repository: protection rules that do not enforce admins let it through. */
+  admin?: boolean;
 }
 
 export type PullMergeAnswer =
@@ -49,6 +51,8 @@ export interface PullRequestsHost {
   refs: RefStore;
   store: ObjectStore;
   merges(): PullMerges;
+  /** What a protected base asks of a pull request before it merges (./protection.ts). */
+  gate?(pull: Pull, head: string, base: string): { blockers: string[]; bypass: (admin: boolean) => boolean };
 }
 
 const branchRef = (name: string) => `refs/heads/${name}`;
@@ -175,6 +179,8 @@ export class PullRequests implements PushHooks {
     if (!head || !base) return { merged: false, status: 405, message: "Pull Request is not mergeable" };
     if (input.sha !== undefined && input.sha !== head)
       return { merged: false, status: 409, message: "Head branch was modified. Review and try the merge again." };
+    const gate = this.host.gate?.(pull, head, base);
+    if (gate?.blockers.length && !gate.bypass(!!input.admin)) return { merged: false, status: 405, message: gate.blockers[0] };
     const result: PullMergeResult = await this.host.merges().merge({
       base: pull.base,
       head,
@@ -188,6 +194,7 @@ export class PullRequests implements PushHooks {
       committer: input.committer,
       when: input.when,
       user: actor.login,
+      admin: input.admin,
     });
     if (!result.merged) {
       const message = result.status === 405 && result.reason === "conflict" ? "Pull Request is not mergeable" : result.message;

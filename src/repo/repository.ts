@@ -16,7 +16,9 @@ import { type CommitFilesRequest, type CommitFilesResult, type EditorView, FileE
 import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelFields, type NewIssue, type PullQuery } from "./collab";
 import { PullRequests, type PullMergeInput } from "./pull-requests";
 import type { PushSession } from "../git/protocol/receive-pack";
-import { commitObjects } from "../git/ref-transaction";
+import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
+import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, noApprovals, ruleFor } from "./protection";
+import type { BranchRule, NewStatus, Pull } from "./collab";
 import type {
   Advertisement,
   Download,
@@ -90,13 +92,28 @@ export class Repository extends DurableObject<Env> {
           this.settleHead();
           await this.scheduleMaintenance(10_000);
         },
+        policy: () => this.policy,
       },
       this.git?.config ?? stepConfig(this.env),
       erased,
     );
     this.maintenance = this.maintainer(maintenanceConfig(this.env));
     this.collab = new Collab(this.ctx.storage);
-    this.pullRequests = new PullRequests({ collab: this.collab, refs: this.refs, store: this.store, merges: () => this.pulls() });
+    this.policy = new ProtectionPolicy({
+      rules: () => this.collab.branchRules(),
+      checks: (sha) => this.checksOn(sha),
+      isAncestor: (a, d, incoming) => this.isAncestor(a, d, incoming),
+    });
+    this.pullRequests = new PullRequests({
+      collab: this.collab,
+      refs: this.refs,
+      store: this.store,
+      merges: () => this.pulls(),
+      gate: (pull, head, base) => {
+        const g = this.gateOf(pull, head, base);
+        return { blockers: g.blockers, bypass: (admin) => !!g.rule && bypasses(g.rule, { admin }) };
+      },
+    });
   }
 
   /** Maintenance over this object's storage; it keeps the packs that fetches in flight read. */
@@ -350,7 +367,10 @@ export class Repository extends DurableObject<Env> {
   /** The merge service over the current layers (rebuilt after `destroy`). */
   private pulls(): PullMerges {
     if (this.pullMerges?.store !== this.store) {
-      this.pullMerges = { store: this.store, merges: new PullMerges({ fs: this.fs, store: this.store, refs: this.refs }) };
+      this.pullMerges = {
+        store: this.store,
+        merges: new PullMerges({ fs: this.fs, store: this.store, refs: this.refs, policy: this.policy }),
+      };
     }
     return this.pullMerges.merges;
   }
@@ -494,7 +514,7 @@ export class Repository extends DurableObject<Env> {
   /** One commit of file changes on top of `parent`, moving or creating the branch by compare-and-swap. */
   async commitFiles(request: CommitFilesRequest): Promise<CommitFilesResult> {
     if (!this.exists()) return { ok: false, reason: "not-found", status: 404, message: "Not Found" };
-    const result = await new FileEditor({ fs: this.fs, store: this.store, refs: this.refs }).commitFiles(request);
+    const result = await new FileEditor({ fs: this.fs, store: this.store, refs: this.refs, policy: this.policy }).commitFiles(request);
     if (result.ok) {
       this.settleHead();
       await this.scheduleMaintenance(10_000);
@@ -564,19 +584,158 @@ export class Repository extends DurableObject<Env> {
     name: string,
     expectedOid: string,
     user?: string,
-  ): Promise<{ ok: true } | { ok: false; status: 404 | 409 | 422; message: string }> {
+    admin?: boolean,
+  ): Promise<{ ok: true } | { ok: false; status: 403 | 404 | 409 | 422; message: string }> {
     if (!this.exists()) return { ok: false, status: 404, message: "Not Found" };
     const ref = `refs/heads/${name}`;
     const current = this.refs.resolve(ref);
     if (!current) return { ok: false, status: 404, message: "Reference does not exist" };
     if (this.pullRequests.defaultBranch() === name) return { ok: false, status: 422, message: "Cannot delete the default branch" };
     if (current !== expectedOid) return { ok: false, status: 409, message: "The branch moved; reload and try again." };
-    const outcome = await commitObjects({ fs: this.fs, store: this.store, refs: this.refs }, [], {
+    const outcome = await commitObjects({ fs: this.fs, store: this.store, refs: this.refs, policy: this.policy }, [], {
       updates: [{ name: ref, old: expectedOid, new: "0".repeat(40) }],
       atomic: true,
-      actor: { via: "api", user },
+      actor: { via: "api", user, admin },
     });
+    if (outcome.kind === "refused" && this.refs.resolve(ref) === expectedOid) {
+      const why = outcome.results.find((r) => !r.ok);
+      return { ok: false, status: 403, message: why && !why.ok ? why.reason : "The branch may not be deleted." };
+    }
     if (outcome.kind !== "applied") return { ok: false, status: 409, message: "The branch moved; reload and try again." };
     return { ok: true };
+  }
+
+  // ---- protected branches and commit statuses (./protection.ts, ./collab/statuses.ts) ----
+  // Who may do what is decided before the call: statuses need write (read to list),
+  // rules need admin.
+
+  /** The rules every ref move is checked against. */
+  policy!: ProtectionPolicy;
+
+  /** Who approved a pull request. */
+  // TODO(review): wire approvingReviewers
+  approvals: ApprovalSource = noApprovals;
+
+  /**
+   * Whether `ancestor` is reachable from `descendant` through parents, in stored commits or
+   * in `incoming` ones (a push's pack, not yet stored). The whole history may be walked
+   * when it is not (a force push), once per protected ref.
+   */
+  private isAncestor(ancestor: string, descendant: string, incoming: IncomingCommits = new Map()): boolean {
+    const seen = new Set<string>([descendant]);
+    const queue = [descendant];
+    while (queue.length) {
+      const oid = queue.pop()!;
+      if (oid === ancestor) return true;
+      const parents = incoming.get(oid) ?? this.storedParents(oid);
+      for (const p of parents) {
+        if (!seen.has(p)) {
+          seen.add(p);
+          queue.push(p);
+        }
+      }
+    }
+    return false;
+  }
+
+  /** A stored commit's parents; none for what is missing or not a commit (a tag on a branch). */
+  private storedParents(oid: string): readonly string[] {
+    try {
+      return this.store.has(oid) ? (this.store.commitIfStored(oid)?.parents ?? []) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private checksOn(sha: string) {
+    return new Map(this.collab.combinedStatus(sha).statuses.map((s) => [s.context, s.state]));
+  }
+
+  private gateOf(pull: Pull, head: string, base: string) {
+    const rule = ruleFor(this.collab.branchRules(), pull.base);
+    const gate = mergeGate({
+      rule,
+      prNumber: pull.issue.number,
+      head,
+      author: pull.issue.author.login,
+      approvals: this.approvals,
+      checks: this.checksOn(head),
+      upToDate: this.isAncestor(base, head),
+    });
+    return { ...gate, rule };
+  }
+
+  /** A commit id that a ref (branch, tag, full or abbreviated id) names, or null. */
+  private commitNamed(ref: string): string | null {
+    const at = this.at(ref.split("/"));
+    return at && !at.path ? at.commit : null;
+  }
+
+  /** Records a status on a stored commit (a full id); null without a repository or such a commit. */
+  createStatus(sha: string, creator: Actor, status: NewStatus) {
+    if (!this.exists() || !/^[0-9a-f]{40}$/.test(sha) || !this.store.commitIfStored(sha)) return null;
+    const r = this.collab.addStatus(sha, creator, status);
+    // webhook: status
+    return r;
+  }
+
+  /** A ref's statuses, newest first; null when the ref names no commit. */
+  statusesOf(ref: string, offset: number, limit: number) {
+    const sha = this.exists() ? this.commitNamed(ref) : null;
+    return sha ? { sha, ...this.collab.statuses(sha, offset, limit) } : null;
+  }
+
+  /** The combined status of the commit a ref names; null when it names none. */
+  combinedStatusOf(ref: string) {
+    const sha = this.exists() ? this.commitNamed(ref) : null;
+    return sha ? { sha, ...this.collab.combinedStatus(sha) } : null;
+  }
+
+  /** Combined states of several commits, for the lists that show an icon beside each. */
+  combinedStatuses(shas: string[]) {
+    if (!this.exists()) return null;
+    const out: Record<string, ReturnType<Collab["combinedStatus"]>> = {};
+    for (const sha of shas.slice(0, 100)) {
+      const c = this.collab.combinedStatus(sha);
+      if (c.statuses.length) out[sha] = c;
+    }
+    return out;
+  }
+
+  /** Branches by name, with their tips and whether a rule covers them (for the branches API). */
+  branchList(): { name: string; sha: string; protected: boolean }[] | null {
+    if (!this.exists()) return null;
+    const rules = this.collab.branchRules();
+    return [...this.refs.list()]
+      .filter(([name]) => name.startsWith("refs/heads/"))
+      .map(([name, sha]) => ({ name: name.slice(11), sha, protected: ruleFor(rules, name.slice(11)) !== null }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  branchRules(): BranchRule[] | null {
+    return this.exists() ? this.collab.branchRules() : null;
+  }
+
+  /** The rule that covers a branch (exact or glob), or null. */
+  protectionOf(branch: string): BranchRule | null {
+    return this.exists() ? ruleFor(this.collab.branchRules(), branch) : null;
+  }
+
+  putBranchRule(rule: BranchRule): BranchRule | null {
+    return this.exists() ? this.collab.putBranchRule(rule) : null;
+  }
+
+  deleteBranchRule(pattern: string): boolean | null {
+    return this.exists() ? this.collab.deleteBranchRule(pattern) : null;
+  }
+
+  /** What a protected base asks of a pull request now (for its page's merge box), with its head's checks. */
+  pullGate(number: number) {
+    const pull = this.exists() ? this.collab.pull(number) : null;
+    if (!pull) return null;
+    const head = this.refs.resolve(`refs/heads/${pull.head}`) ?? pull.headSha;
+    const base = this.refs.resolve(`refs/heads/${pull.base}`) ?? pull.baseSha;
+    const gate = this.gateOf(pull, head, base);
+    return { ...gate, head, status: this.collab.combinedStatus(head) };
   }
 }

@@ -5,6 +5,7 @@
 // an edit never silently undoes someone else's push. Every route asks the access check
 // for write: a private repository's editor is a 404 to others, anonymous visitors are sent
 // to sign in.
+import { allows } from "../access/roles";
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
 import type { Caller } from "../auth/caller";
@@ -259,6 +260,7 @@ async function commit(c: C, kind: Kind): Promise<Response> {
     author: { name: caller.user.username, email: caller.user.email },
     when: { seconds: Math.floor(Date.now() / 1000), timezone: "+0000" },
     user: caller.user.username,
+    admin: allows(repo.grant.role, "admin"),
     actor: "editor",
     textOnly: true,
   };

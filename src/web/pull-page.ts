@@ -14,6 +14,8 @@ import { type Html, html, page } from "./layout";
 import { ISSUE_CSS, eventLine } from "./issue-html";
 import { THREAD_PAGE, type View, commentItem, descriptionBox, sidebar, threadView } from "./issue-page";
 import { type Repo, commitLine, diffView, repoHeader } from "./routes";
+import { CHECKS_CSS, checksBox } from "./checks";
+import { allows } from "../access/roles";
 
 type C = Context<{ Bindings: Env }>;
 
@@ -54,14 +56,39 @@ function pullHeader(repo: Repo, pull: PullView, tab: "conversation" | "commits" 
   const verb = pull.merged ? "merged" : "wants to merge";
   const link = (id: string, href: string, label: string) =>
     html`<a href="${href}"${id === tab ? html` aria-current="page"` : ""}>${label}</a>`;
-  return html`${ISSUE_CSS}${PULL_CSS}${repoHeader(repo, "pulls")}
+  return html`${ISSUE_CSS}${PULL_CSS}${CHECKS_CSS}${repoHeader(repo, "pulls")}
 <h2>${pull.issue.title} <span class="muted">#${n}</span></h2>
 <p>${badge(pull)} <a href="/${who}"><b>${who}</b></a> ${verb} ${plural(pull.commits, "commit")} into <a href="${repo.base}/tree/${encodeURIComponent(pull.base)}"><code>${pull.base}</code></a> from <a href="${repo.base}/tree/${encodeURIComponent(pull.head)}"><code>${pull.head}</code></a></p>
 <nav class="pr-tabs">${link("conversation", `${repo.base}/pull/${n}`, "Conversation")}${link("commits", `${repo.base}/pull/${n}/commits`, `Commits (${pull.commits})`)}${link("files", `${repo.base}/pull/${n}/files`, "Files changed")}</nav>`;
 }
 
+/** What a protected base asks of the pull request now (the repository's `pullGate`). */
+export interface Gate {
+  blockers: string[];
+  rule: { pattern: string; enforceAdmins: boolean } | null;
+  checks: { context: string; state: string }[];
+  approvals: { required: number; given: string[] };
+}
+
+/** The rules of the base branch: what blocks the merge, and whether this caller may bypass it. */
+function protectionPart(gate: Gate | null, admin: boolean): { html: Html; blocked: boolean } {
+  if (!gate?.rule) return { html: html``, blocked: false };
+  const bypass = admin && !gate.rule.enforceAdmins;
+  if (!gate.blockers.length)
+    return {
+      html: html`<div class="good"><b>Branch protection requirements are met</b><p class="muted">The rule for <code>${gate.rule.pattern}</code> allows this merge.</p></div>`,
+      blocked: false,
+    };
+  return {
+    html: html`<div class="bad" id="merge-blockers"><b>Merging is blocked</b><ul>${gate.blockers.map((b) => html`<li>${b}</li>`)}</ul>${
+      bypass ? html`<p class="muted">As an administrator you may merge without waiting for the requirements.</p>` : ""
+    }</div>`,
+    blocked: !bypass,
+  };
+}
+
 /** What can happen to the branch: merged, closed, checking, conflicts, or the merge buttons. */
-function mergeBox(v: View, pull: PullView, headAlive: boolean): Html {
+function mergeBox(v: View, pull: PullView, headAlive: boolean, gate: Gate | null = null, admin = false): Html {
   const { repo, me } = v;
   const n = pull.issue.number;
   if (pull.merged) {
@@ -93,13 +120,15 @@ function mergeBox(v: View, pull: PullView, headAlive: boolean): Html {
     default:
       status = html`<div class="bad"><b>This branch cannot be merged automatically</b><p class="muted">${pull.mergeableMessage ?? "Merge it locally and push."}</p></div>`;
   }
+  const guard = protectionPart(gate, admin);
+  const off = guard.blocked ? html` disabled` : "";
   const buttons = !me?.triage
     ? html`<div class="muted">Only those with write access to this repository can merge pull requests.</div>`
     : mergeable
       ? html`<div><form method="post" action="${repo.base}/pull/${n}/merge">${v.csrf}<input type="hidden" name="sha" value="${shownHead(pull)}">
-<button type="submit" name="method" value="merge">Create a merge commit</button><button type="submit" name="method" value="squash">Squash and merge</button><button type="submit" name="method" value="rebase">Rebase and merge</button></form></div>`
+<button type="submit" name="method" value="merge"${off}>Create a merge commit</button><button type="submit" name="method" value="squash"${off}>Squash and merge</button><button type="submit" name="method" value="rebase"${off}>Rebase and merge</button></form></div>`
       : "";
-  return html`<div class="merge-box" id="merge">${status}${buttons}</div>`;
+  return html`<div class="merge-box" id="merge">${guard.html}${status}${buttons}</div>`;
 }
 
 function pullCommentForm(v: View, pull: PullView, draft: string): Html {
@@ -132,6 +161,8 @@ export async function pullPage(c: C, repo: Repo, number: number, state: PullPage
   const thread = await repo.stub.issueThread(number, (pageNo - 1) * THREAD_PAGE, THREAD_PAGE);
   if (!thread) throw new NotFound("No such pull request.");
   const v = await threadView(c, repo, thread);
+  const open = pull.issue.state === "open" && !pull.merged;
+  const gate = open ? await repo.stub.pullGate(number) : null;
   const edit = state.edit ?? c.req.query("edit");
   const items = thread.timeline.map((t) => (t.type === "comment" ? commentItem(v, t, edit === String(t.id)) : eventLine(repo.base, t)));
   const pages = Math.ceil(thread.total / THREAD_PAGE);
@@ -145,7 +176,7 @@ export async function pullPage(c: C, repo: Repo, number: number, state: PullPage
       `${pull.issue.title} · Pull Request #${number} · ${repo.owner}/${repo.name}`,
       html`${pullHeader(repo, pull, "conversation")}${state.notice ?? ""}
 <div class="issue-grid"><div class="issue-main">${pageNo === 1 ? descriptionBox(v, edit === "issue") : ""}${items}${pager}
-${mergeBox(v, pull, repo.summary.branches.includes(pull.head))}${pullCommentForm(v, pull, state.draft ?? "")}</div>${sidebar(v)}</div>`,
+${gate ? checksBox(gate.status) : ""}${mergeBox(v, pull, repo.summary.branches.includes(pull.head), gate, allows(repo.grant.role, "admin"))}${pullCommentForm(v, pull, state.draft ?? "")}</div>${sidebar(v)}</div>`,
     ),
     state.status ?? 200,
   );

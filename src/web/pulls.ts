@@ -6,6 +6,7 @@
 // the merged branch. Comments, labels and assignees are the issue's, on the same number,
 // so their edit forms are the issue pages' own. Every route passes the one access check
 // through `openRepository`; who may do what is src/access/issues.ts.
+import { allows } from "../access/roles";
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
 import { type Participant, participant, requireAuthorOrWriter, requireWriter, spendCreation } from "../access/issues";
@@ -188,6 +189,7 @@ pullsWeb.post("/:owner/:repo/pull/:number/merge", async (c) => {
     committer: { name: p.login, email: user?.email ?? `${p.login}@users.noreply.gitflare` },
     when: { seconds: Math.floor(Date.now() / 1000), timezone: "+0000" },
     headLabel: `${repo.owner}/${pull.head}`,
+    admin: allows(repo.grant.role, "admin"),
   });
   if (!r) throw new NotFound("No such pull request.");
   if (r.merged) return c.redirect(`${repo.base}/pull/${number}`, 303);
@@ -205,7 +207,7 @@ pullsWeb.post("/:owner/:repo/pull/:number/delete-branch", async (c) => {
   requireWriter(repo.grant, p);
   if (pull.issue.state === "open")
     return pullPage(c, repo, number, { notice: errorNotice("Merge or close the pull request before deleting its branch."), status: 422 });
-  const r = await repo.stub.deleteBranch(pull.head, form.oid ?? "", p.login);
+  const r = await repo.stub.deleteBranch(pull.head, form.oid ?? "", p.login, allows(repo.grant.role, "admin"));
   if (!r.ok) return pullPage(c, repo, number, { notice: errorNotice(r.message), status: r.status });
   return c.redirect(`${repo.base}/pull/${number}`, 303);
 });

@@ -15,6 +15,7 @@ import { callerOf, userOf } from "../auth/caller";
 import { NotFound } from "../http/responses";
 import { plainText } from "../http/responses";
 import { CSS, JS, type Html, formatBytes, html, page, raw, relativeTime } from "./layout";
+import { CHECKS_CSS, type Combined, checksBox, statusIcon } from "./checks";
 import { pageError } from "./errors";
 import { highlightLines } from "./highlight";
 import { renderMarkdown } from "./markdown";
@@ -394,13 +395,14 @@ web.get("/:owner/:repo/commits/*", async (c) => {
   const parts = restOf(c, "commits");
   const view = await repo.stub.logView(parts, path, pageNo);
   if (!view) return missingAt(c, repo, "commits", parts, "No such ref.");
+  const ci: Record<string, Combined> = (await repo.stub.combinedStatuses(view.commits.map((cm) => cm.oid))) ?? {};
   const q = (p: number) => `?${path ? `path=${encodeURIComponent(path)}&` : ""}page=${p}`;
   return c.html(
     page(
       c,
       `Commits · ${repo.name}`,
-      html`${repoHeader(repo, "commits")}<div class="box"><div class="head">${refSelector(repo, view.at.ref, "commits", "")} ${path ? html`History of <b>${path}</b>` : ""}</div>
-<table class="list">${view.commits.map((cm) => html`<tr><td>${commitLine(repo, cm)}</td><td class="age"><a href="${repo.base}/tree/${cm.oid}">Browse</a></td></tr>`)}</table></div>
+      html`${CHECKS_CSS}${repoHeader(repo, "commits")}<div class="box"><div class="head">${refSelector(repo, view.at.ref, "commits", "")} ${path ? html`History of <b>${path}</b>` : ""}</div>
+<table class="list">${view.commits.map((cm) => html`<tr><td>${commitLine(repo, cm)}${statusIcon(ci[cm.oid])}</td><td class="age"><a href="${repo.base}/tree/${cm.oid}">Browse</a></td></tr>`)}</table></div>
 <p>${pageNo > 0 ? html`<a class="btn" href="${q(pageNo - 1)}">Newer</a>` : ""} ${view.more ? html`<a class="btn" href="${q(pageNo + 1)}">Older</a>` : ""}</p>`,
     ),
   );
@@ -443,15 +445,16 @@ web.get("/:owner/:repo/commit/*", async (c) => {
   const view = await repo.stub.commitView(parts.join("/"), c.req.query("full") === "1");
   if (!view) return missingAt(c, repo, "commit", parts, "No such commit.");
   const cm = view.commit;
+  const checks = await repo.stub.combinedStatusOf(cm.oid);
   return c.html(
     page(
       c,
       cm.subject,
-      html`${repoHeader(repo, "commits")}<div class="box"><div class="head"><b>${cm.subject}</b></div><div class="markdown"><pre>${cm.message}</pre>
+      html`${CHECKS_CSS}${repoHeader(repo, "commits")}<div class="box"><div class="head"><b>${cm.subject}</b>${statusIcon(checks)}</div><div class="markdown"><pre>${cm.message}</pre>
 <p class="muted">Author: ${cm.author.name} &lt;${cm.author.email}&gt; · ${new Date(cm.author.timestamp * 1000).toISOString()}<br>
 Committer: ${cm.committer.name} &lt;${cm.committer.email}&gt; · ${new Date(cm.committer.timestamp * 1000).toISOString()}<br>
 Commit <code>${cm.oid}</code>${cm.parents.map((p) => html` · parent <a href="${repo.base}/commit/${p}"><code>${p.slice(0, 7)}</code></a>`)} · <a href="${repo.base}/tree/${cm.oid}">Browse files</a></p></div></div>
-${diffView(repo, cm.oid, view.files, view.truncated)}`,
+${checksBox(checks)}${diffView(repo, cm.oid, view.files, view.truncated)}`,
     ),
   );
 });
@@ -489,14 +492,16 @@ ${diffView(repo, view.head.commit, view.files, view.truncated)}`,
 web.get("/:owner/:repo/branches", async (c) => {
   const repo = await openRepository(c);
   const branches = (await repo.stub.branchesView()) ?? [];
+  const ci: Record<string, Combined> = (await repo.stub.combinedStatuses(branches.map((b) => b.commit.oid))) ?? {};
+  const guarded = new Set(((await repo.stub.branchList()) ?? []).filter((b) => b.protected).map((b) => b.name));
   return c.html(
     page(
       c,
       `Branches · ${repo.name}`,
-      html`${repoHeader(repo, "branches")}<div class="box"><table class="list">${branches.map(
+      html`${CHECKS_CSS}${repoHeader(repo, "branches")}<div class="box"><table class="list">${branches.map(
         (
           b,
-        ) => html`<tr><td class="name"><a href="${repo.base}/tree/${enc(b.name)}">${b.name}</a> ${b.isDefault ? html`<span class="muted">default</span>` : ""}</td>
+        ) => html`<tr><td class="name"><a href="${repo.base}/tree/${enc(b.name)}">${b.name}</a> ${b.isDefault ? html`<span class="muted">default</span>` : ""}${guarded.has(b.name) ? html` <span class="protected" title="A branch protection rule covers this branch">protected</span>` : ""}${statusIcon(ci[b.commit.oid])}</td>
 <td class="msg">${b.commit.subject}</td><td class="age">${b.isDefault ? "" : html`<a href="${repo.base}/compare/${enc(repo.summary.defaultBranch ?? "")}...${enc(b.name)}">${b.ahead} ahead, ${b.behind} behind</a> · `}${relativeTime(b.commit.committer.timestamp)}</td></tr>`,
       )}</table></div>`,
     ),

@@ -25,7 +25,7 @@ async function settingsPage(c: C, notice: Html = html``, status: 200 | 400 | 404
     page(
       c,
       `Settings · ${repo.name}`,
-      html`${repoHeader(repo, "settings")}${notice}
+      html`${repoHeader(repo, "settings")}${notice}<p><b>General settings</b> · <a href="${repo.base}/settings/branches">Branches</a></p>
 <h2>General</h2><div class="box"><form method="post" action="${action("")}" class="stack">${csrf}
 <label>Description <input type="text" name="description" value="${repo.record.description}" maxlength="350"></label>
 <label>Default branch <select name="default_branch">${repo.summary.branches.length ? repo.summary.branches.map((b) => html`<option${b === repo.summary.defaultBranch ? html` selected` : ""}>${b}</option>`) : html`<option value="">(no branches yet)</option>`}</select></label>

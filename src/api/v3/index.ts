@@ -5,13 +5,18 @@
 // /api/repos/... endpoints (../routes.ts) keep their own shapes.
 import { Hono } from "hono";
 import type { Env } from "../../util/env";
+import { branches } from "./branches";
 import { v3Error } from "./errors";
 import { issues } from "./issues";
 import { labels } from "./labels";
 import { pulls } from "./pulls";
+import { statuses } from "./statuses";
 
 export const v3 = new Hono<{ Bindings: Env }>();
 v3.onError(v3Error);
+// Before routes with greedy `{ref}` parameters (commits/{ref}), so that .../status(es) reach these.
+v3.route("/", statuses);
+v3.route("/", branches);
 v3.route("/", issues);
 v3.route("/", labels);
 v3.route("/", pulls);

@@ -7,6 +7,7 @@
 // Comments on a pull request go through the issue comments API, as on GitHub. Reading
 // needs read access; opening a pull request from a branch of the repository and merging
 // need write (the branch is the opener's to push); editing, the author or a writer.
+import { allows } from "../../access/roles";
 import { Hono } from "hono";
 import { type Granted, requireAccess } from "../../access/check";
 import { type Participant, participant, requireAuthorOrWriter, requireWriter, spendCreation } from "../../access/issues";
@@ -186,6 +187,7 @@ pulls.put("/repos/:owner/:repo/pulls/:number/merge", async (c) => {
     committer: { name: user?.username ?? p.login, email: user?.email ?? `${p.login}@users.noreply.gitflare.invalid` },
     when: { seconds: Math.floor(Date.now() / 1000) },
     headLabel: `${g.repo.owner}/${pr.head}`,
+    admin: allows(g.role, "admin"),
   });
   if (!r) throw notFound();
   if (!r.merged) throw new GitHubError(r.status as 404 | 405 | 409 | 422, r.message);

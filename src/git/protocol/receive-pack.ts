@@ -57,6 +57,8 @@ export interface PushSession {
   pusher?: { id: number; login: string };
   /** The repository's web address, `https://host/owner/name`. */
   webBase?: string;
+  /** The pusher administers the repository, for rules that let admins bypass them. */
+  admin?: boolean;
 }
 
 export interface CommandResult {
@@ -482,7 +484,7 @@ function commit(
   const outcome = applyRefTransaction(ctx, {
     updates,
     atomic,
-    actor: { via: "push", user: ctx.user },
+    actor: { via: "push", user: ctx.user ?? ctx.session?.pusher?.login, admin: ctx.session?.admin },
     pack: tempPath && indexed ? { tempPath, indexed } : null,
     before: () => {
       if (!hadRefs && updates.length) ctx.onFirstPush?.();

@@ -20,9 +20,21 @@ import {
   updatePull,
 } from "./pulls";
 import { issueRow } from "./rows";
+import {
+  type CommitStatus,
+  type NewStatus,
+  addStatus,
+  combinedState,
+  contextCount,
+  latestStatuses,
+  listStatuses,
+  MAX_STATUSES_PER_CONTEXT,
+} from "./statuses";
+import { deleteRule, getRule, listRules, putRule } from "./branch-rules";
 import { ensureSchema, lastNumber } from "./schema";
 import type {
   Actor,
+  BranchRule,
   Comment,
   Issue,
   IssueChanges,
@@ -44,6 +56,8 @@ import type {
 import { ok, refused } from "./types";
 
 export type * from "./types";
+export type { CommitStatus, NewStatus, StatusState } from "./statuses";
+export { STATUS_STATES, combinedState } from "./statuses";
 
 /** Carries a refusal out of a transaction, which rolls it back. */
 class Rollback extends Error {
@@ -251,5 +265,49 @@ export class Collab {
 
   openPullsOn(branches: string[]): Pull[] {
     return this.hasPulls() ? openPullsOn(this.sql, branches) : [];
+  }
+
+  /** Whether a table exists, without making the tables to find out (pushes ask on every ref). */
+  private has(table: string): boolean {
+    return this.ready || this.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", table).toArray().length > 0;
+  }
+
+  // ---- commit statuses (./statuses.ts) ----
+
+  addStatus(sha: string, creator: Actor, status: NewStatus): Result<CommitStatus> {
+    return this.change((sql, at) => {
+      if (contextCount(sql, sha, status.context) >= MAX_STATUSES_PER_CONTEXT)
+        return refused("invalid", `This SHA and context has reached the maximum number of statuses.`, "context");
+      return ok(addStatus(sql, sha, creator, status, at));
+    });
+  }
+
+  statuses(sha: string, offset: number, limit: number): { items: CommitStatus[]; total: number } {
+    return this.has("collab_status") ? listStatuses(this.sql, sha, offset, limit) : { items: [], total: 0 };
+  }
+
+  /** The latest status of each context on `sha`, and GitHub's combined state of them. */
+  combinedStatus(sha: string): { state: CommitStatus["state"]; statuses: CommitStatus[] } {
+    const latest = this.has("collab_status") ? latestStatuses(this.sql, sha) : [];
+    return { state: combinedState(latest), statuses: latest };
+  }
+
+  // ---- protected-branch rules (./branch-rules.ts) ----
+
+  branchRules(): BranchRule[] {
+    return this.has("collab_branch_rule") ? listRules(this.sql) : [];
+  }
+
+  branchRule(pattern: string): BranchRule | null {
+    return this.has("collab_branch_rule") ? getRule(this.sql, pattern) : null;
+  }
+
+  putBranchRule(rule: BranchRule): BranchRule {
+    const r = this.change((sql, at) => ok(putRule(sql, rule, at)));
+    return r.ok ? r.value : rule;
+  }
+
+  deleteBranchRule(pattern: string): boolean {
+    return this.has("collab_branch_rule") && deleteRule(this.sql, pattern);
   }
 }

@@ -93,6 +93,23 @@ CREATE TABLE IF NOT EXISTS collab_pull (
 );
 CREATE INDEX IF NOT EXISTS collab_pull_head ON collab_pull (head_ref);
 CREATE INDEX IF NOT EXISTS collab_pull_base ON collab_pull (base_ref);
+CREATE TABLE IF NOT EXISTS collab_status (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  sha TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'success', 'failure', 'error')),
+  context TEXT NOT NULL,
+  description TEXT,
+  target_url TEXT,
+  creator_id INTEGER NOT NULL,
+  creator_login TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS collab_status_sha ON collab_status (sha, context, id);
+CREATE TABLE IF NOT EXISTS collab_branch_rule (
+  pattern TEXT PRIMARY KEY,
+  rule TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
 `;
 
 export function ensureSchema(sql: SqlStorage): void {

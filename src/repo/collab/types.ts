@@ -210,3 +210,25 @@ export interface PullChanges {
   /** A new base branch (already checked to exist), with its commit. */
   base?: { name: string; sha: string };
 }
+
+/**
+ * A protected-branch rule, for the branches whose names `pattern` matches (a name, or a
+ * glob: `*` within a path segment, `**` across them). GitHub's protection settings.
+ */
+export interface BranchRule {
+  pattern: string;
+  /** Changes arrive only by pull request: direct pushes, the editor and the API are refused. */
+  requirePullRequest: boolean;
+  /** Approving reviews a pull request needs before it merges. */
+  requiredApprovals: number;
+  /** A new push to the head makes earlier approvals not count. */
+  dismissStaleReviews: boolean;
+  /** Status contexts that must be `success` on the head commit. */
+  requiredChecks: string[];
+  /** The head must contain the base's tip (GitHub's `strict`). */
+  strictChecks: boolean;
+  /** The rules bind admins too; otherwise repository admins bypass them. */
+  enforceAdmins: boolean;
+  allowForcePushes: boolean;
+  allowDeletions: boolean;
+}

@@ -195,7 +195,7 @@ export class PullMerges {
     const outcome = await commitObjects(this.host, objects.created(), {
       updates: [{ name: baseRef, old: baseOid, new: tip }],
       atomic: true,
-      actor: { via: "merge", user: req.user },
+      actor: { via: "merge", user: req.user, admin: req.admin },
       verify: headRef ? [{ name: headRef, old: req.head }] : [],
     });
     if (outcome.kind === "quota") return refusal("quota", outcome.message);

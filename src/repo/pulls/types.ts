@@ -63,6 +63,8 @@ export interface PullMergeRequest {
   when: When;
   /** The account merging, for the ref policy (protected branches). */
   user?: string;
+  /** The account administers the repository, for rules that let admins bypass them. */
+  admin?: boolean;
 }
 
 export type MergeRefusalReason =
