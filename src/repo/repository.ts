@@ -588,6 +588,11 @@ export class Repository extends DurableObject<Env> {
     return n;
   }
 
+  /** Whether any active hook takes `event`: callers build a payload only when one does. */
+  wantsHookEvent(event: string): boolean {
+    return this.exists() && this.webhooks.store.subscribers(event).length > 0;
+  }
+
   /** Runs the webhook queue now, as the alarm would (RPC for tests). */
   async runHooks(now?: number): Promise<number | null> {
     return this.webhooks.run(now);

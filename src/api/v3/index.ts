@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { Env } from "../../util/env";
 import { v3Error } from "./errors";
+import { hooks } from "./hooks";
 import { issues } from "./issues";
 import { labels } from "./labels";
 import { pulls } from "./pulls";
@@ -15,4 +16,5 @@ v3.onError(v3Error);
 v3.route("/", issues);
 v3.route("/", labels);
 v3.route("/", pulls);
+v3.route("/", hooks);
 v3.all("*", (c) => c.json({ message: "Not Found", documentation_url: "https://docs.github.com/rest", status: "404" }, 404));
