@@ -63,7 +63,13 @@ class Receiver {
 
 const server = new LocalServer();
 let owner: Account;
-const receivers = { ok: new Receiver("ok"), fail: new Receiver("fail"), hang: new Receiver("hang"), other: new Receiver("ok") };
+const receivers = {
+  ok: new Receiver("ok"),
+  fail: new Receiver("fail"),
+  hang: new Receiver("hang"),
+  other: new Receiver("ok"),
+  page: new Receiver("ok"),
+};
 const SECRET = "It's a Secret to Everybody";
 
 const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
@@ -257,6 +263,44 @@ describe("webhooks", () => {
     await receivers.other.waitFor("public push", (r) => r.headers["x-github-event"] === "push" && r.json.repository.full_name === openRepo);
     expect(receivers.other.got.every((r) => r.json.repository.full_name === openRepo)).toBe(true);
     expect(receivers.ok.got.slice(before).every((r) => r.json.repository.full_name === secretRepo)).toBe(true);
+  });
+
+  it("manages hooks on the settings page: add, ping, recent deliveries, redeliver, edit, delete", async () => {
+    const repo = await makeRepository("paged", false);
+    const base = `/${repo}/settings/hooks`;
+    const bad = await owner.web.post(base, { url: "http://192.168.0.9/x", event_push: "1", active: "1" }, { from: base });
+    expect(bad.status).toBe(422);
+    expect(await bad.text()).toContain("private");
+    const made = await owner.web.post(base, { url: receivers.page.url, secret: SECRET, event_push: "1", active: "1" }, { from: base });
+    expect(made.status).toBe(303);
+    const hookPath = made.headers.get("Location")!.replace(server.url, "");
+    const id = Number(hookPath.split("/").pop());
+    const [ping] = await receivers.page.waitFor("ping", (r) => r.headers["x-github-event"] === "ping" && r.json.hook_id === id);
+    expect(signed(ping)).toBe(true);
+    // Once delivered, the page shows the request and the response, and the secret nowhere.
+    for (let i = 0; i < 100; i++) {
+      const log = (await (await api(`/repos/${repo}/hooks/${id}/deliveries`)).json()) as { status_code: number }[];
+      if (log[0]?.status_code === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const pageText = await (await owner.web.get(hookPath)).text();
+    expect(pageText, pageText.slice(-3000)).toContain(String(ping.headers["x-github-delivery"]));
+    expect(pageText).toContain("thanks");
+    expect(pageText).not.toContain(SECRET.replace("'", "&#39;"));
+    const delivery = /deliveries\/(\d+)\/redeliver/.exec(pageText)![1];
+    expect((await owner.web.post(`${hookPath}/deliveries/${delivery}/redeliver`, {}, { from: hookPath })).status).toBe(200);
+    await receivers.page.waitFor("redelivered ping", (r) => r.headers["x-github-event"] === "ping" && r.json.hook_id === id, 2);
+    expect((await owner.web.post(`${hookPath}/ping`, {}, { from: hookPath })).status).toBe(200);
+    await receivers.page.waitFor("third ping", (r) => r.headers["x-github-event"] === "ping" && r.json.hook_id === id, 3);
+    const edited = await owner.web.post(hookPath, { url: receivers.page.url, event_issues: "1" }, { from: hookPath });
+    expect(edited.status).toBe(200);
+    expect(await (await api(`/repos/${repo}/hooks/${id}`)).json()).toMatchObject({
+      events: ["issues"],
+      active: false,
+      config: { secret: "********" },
+    });
+    expect((await owner.web.post(`${hookPath}/delete`, {}, { from: hookPath })).status).toBe(303);
+    expect((await api(`/repos/${repo}/hooks/${id}`)).status).toBe(404);
   });
 
   it("refuses hook URLs on private networks even with loopback allowed, and hides hooks from non-admins", async () => {
