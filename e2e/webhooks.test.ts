@@ -177,6 +177,22 @@ describe("webhooks", () => {
       repository: { full_name: repo },
     });
 
+    // A push to the head branch: `synchronize`, with the head before and after.
+    const tip2 = await commitFile(src, "feature.txt", "newer\n", "Improve the feature");
+    expect((await push(src, repo, "feature")).code).toBe(0);
+    const [sync] = await receivers.ok.waitFor(
+      "pull_request synchronize",
+      (r) => r.headers["x-github-event"] === "pull_request" && r.json.action === "synchronize",
+    );
+    expect(sync.json).toMatchObject({
+      number: 1,
+      before: tip,
+      after: tip2,
+      pull_request: { head: { sha: tip2 } },
+      sender: { login: owner.username },
+    });
+    expect(signed(sync)).toBe(true);
+
     expect((await api(`/repos/${repo}/issues`, { method: "POST", body: { title: "Broken" } })).status).toBe(201);
     const [issue] = await receivers.ok.waitFor("issues", (r) => r.headers["x-github-event"] === "issues");
     expect(issue.json).toMatchObject({

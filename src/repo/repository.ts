@@ -82,7 +82,15 @@ export class Repository extends DurableObject<Env> {
         hooks: [
           this.pushLog,
           {
-            postReceive: (push, results, session) => this.pullRequests.postReceive(push, results, session),
+            postReceive: (push, results, session) => {
+              // Open pull requests on the moved branches, as they were, when a hook wants their events.
+              const branches = push.commands.filter((_, i) => results[i]?.ok).map((c) => c.ref.replace(/^refs\/heads\//, ""));
+              const before = this.webhooks.store.subscribers("pull_request").length
+                ? this.collab.openPullsOn(branches).map((p) => ({ number: p.issue.number, headSha: p.headSha }))
+                : [];
+              this.pullRequests.postReceive(push, results, session);
+              if (before.length) this.webhooks.pullsMoved(before, (n) => this.collab.pull(n), session?.pusher ?? null);
+            },
             pushMessages: (push, results, session) => this.pullRequests.pushMessages(push, results, session),
           },
           {
@@ -591,6 +599,11 @@ export class Repository extends DurableObject<Env> {
   /** Whether any active hook takes `event`: callers build a payload only when one does. */
   wantsHookEvent(event: string): boolean {
     return this.exists() && this.webhooks.store.subscribers(event).length > 0;
+  }
+
+  /** The pull-request changes pushes made since the last call (see Webhooks.pullsMoved), for the Worker to send. */
+  takePullHookEvents() {
+    return this.exists() ? this.webhooks.takePullEvents() : [];
   }
 
   /** Runs the webhook queue now, as the alarm would (RPC for tests). */

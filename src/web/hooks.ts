@@ -27,7 +27,7 @@ const when = (ms: number | null) =>
 const notice = (ok: boolean, text: string) =>
   ok ? html`<div class="ok" role="status">${text}</div>` : html`<div class="error" role="alert">${text}</div>`;
 
-function hookForm(c: C, repo: Repo, csrf: Html, hook: HookView | null): Html {
+function hookForm(repo: Repo, csrf: Html, hook: HookView | null): Html {
   const action = hook ? `${repo.base}/settings/hooks/${hook.id}` : `${repo.base}/settings/hooks`;
   const events = hook?.events ?? ["push"];
   return html`<form method="post" action="${action}" class="stack">${csrf}
@@ -61,7 +61,7 @@ async function listPage(c: C, message: Html = html``, status: 200 | 404 | 422 = 
             )
           : html`<tr><td class="notice">No webhooks yet.</td></tr>`
       }</table></div>
-<h2>Add a webhook</h2><div class="box">${hookForm(c, repo, csrf, null)}
+<h2>Add a webhook</h2><div class="box">${hookForm(repo, csrf, null)}
 <p class="muted">Gitflare sends a <code>ping</code> when the hook is saved, then a POST for each event, signed with <code>X-Hub-Signature-256</code> when there is a secret.</p></div>`,
     ),
     status,
@@ -105,7 +105,7 @@ async function hookPage(c: C, message: Html = html``, status: 200 | 422 = 200) {
       `Webhook · ${repo.name}`,
       html`${repoHeader(repo, "settings")}${message}
 <p><a href="${repo.base}/settings/hooks">← Webhooks</a></p>
-<h2>Webhook ${hook.url}</h2><div class="box">${hookForm(c, repo, csrf, hook)}</div>
+<h2>Webhook ${hook.url}</h2><div class="box">${hookForm(repo, csrf, hook)}</div>
 <div class="box"><form method="post" action="${repo.base}/settings/hooks/${id}/ping" class="inline">${csrf}<button type="submit">Ping</button></form>
 <form method="post" action="${repo.base}/settings/hooks/${id}/delete" class="inline">${csrf}<button type="submit" class="danger">Delete webhook</button></form></div>
 <h2>Recent deliveries</h2>${details.length ? details.map((d) => deliveryRow(repo, hook, d, csrf)) : html`<p class="muted">None yet.</p>`}`,

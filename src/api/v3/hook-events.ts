@@ -4,7 +4,7 @@
 // `repository` and `sender` and queues a delivery for each hook that takes the event.
 // The page routes call these too. An event is never worth failing the change it reports.
 import type { Context } from "hono";
-import type { Granted } from "../../access/check";
+import { type Granted, checkAccess } from "../../access/check";
 import { hookSite } from "../../access/hook-site";
 import type { Actor, Comment, Issue } from "../../repo/collab";
 import type { PullView } from "../../repo/pull-requests";
@@ -111,4 +111,23 @@ export function pullActions(
   if (Object.keys(changes).length) out.push({ action: "edited", extra: { changes } });
   if (before.state !== after.state) out.push({ action: after.state === "closed" ? "closed" : "reopened" });
   return out;
+}
+
+/**
+ * After a push: `pull_request` events for what it did to open pull requests (a head that
+ * moved: `synchronize`; a pull request it merged: `closed`), which the repository queued
+ * while the push ran. Runs after git has its answer (waitUntil).
+ */
+export async function pullEventsAfterPush(c: Context): Promise<void> {
+  try {
+    const g = await checkAccess(c, "read");
+    if (!g.ok) return;
+    for (const e of await g.stub.takePullHookEvents()) {
+      const sender = e.sender ?? { id: 0, login: "ghost" };
+      const extra = e.action === "synchronize" ? { before: e.before, after: e.after } : undefined;
+      await emitPull(c, g, sender, e.number, [{ action: e.action, extra }]);
+    }
+  } catch (err) {
+    console.error(`webhooks: pull_request events after a push not sent: ${err}`);
+  }
 }

@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS collab_hook_push (
   data TEXT NOT NULL,
   created_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS collab_hook_pull_event (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS collab_hook_last_push (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   payload TEXT NOT NULL
@@ -377,6 +381,22 @@ export class HookStore {
   /** Whether pushes wait to be turned into payloads. */
   pushesQueued(): boolean {
     return this.exists() && this.sql.exec("SELECT 1 FROM collab_hook_push LIMIT 1").toArray().length > 0;
+  }
+
+  /** A pull-request change a push made, for the Worker to turn into a `pull_request` event. */
+  queuePullEvent(data: string): void {
+    this.sql.exec("INSERT INTO collab_hook_pull_event (data) VALUES (?)", data);
+  }
+
+  takePullEvents(): string[] {
+    if (!this.exists()) return [];
+    return this.storage.transactionSync(() => {
+      const rows = this.sql
+        .exec<{ id: number; data: string }>("SELECT id, data FROM collab_hook_pull_event ORDER BY id LIMIT 100")
+        .toArray();
+      for (const r of rows) this.sql.exec("DELETE FROM collab_hook_pull_event WHERE id = ?", r.id);
+      return rows.map((r) => r.data);
+    });
   }
 
   rememberPush(payload: string): void {

@@ -261,6 +261,29 @@ export class Webhooks {
     return true;
   }
 
+  /**
+   * What a push did to open pull requests (`before`: their state ahead of it), queued for
+   * the Worker, which builds `pull_request` payloads in the API's shapes: `synchronize`
+   * for a head that moved, `closed` for one the push merged.
+   */
+  pullsMoved(
+    before: { number: number; headSha: string }[],
+    after: (n: number) => { headSha: string; merged: boolean } | null,
+    sender: Actor | null,
+  ): void {
+    for (const b of before) {
+      const a = after(b.number);
+      if (!a) continue;
+      if (a.merged) this.store.queuePullEvent(JSON.stringify({ number: b.number, action: "closed", sender }));
+      else if (a.headSha !== b.headSha)
+        this.store.queuePullEvent(JSON.stringify({ number: b.number, action: "synchronize", sender, before: b.headSha, after: a.headSha }));
+    }
+  }
+
+  takePullEvents(): { number: number; action: string; sender: Actor | null; before?: string; after?: string }[] {
+    return this.store.takePullEvents().map((d) => JSON.parse(d));
+  }
+
   // ---- the alarm ---------------------------------------------------------------
 
   /** Builds queued push payloads, sends what is due; answers when to wake next (or null). */
