@@ -11,6 +11,8 @@ import { hmacHex, signatureHeaders } from "../src/repo/webhooks/sign";
 import { openSecret, sealSecret } from "../src/repo/webhooks/secret";
 import { DEFAULT_RETRY_MS, hookTiming, retryAt } from "../src/repo/webhooks/schedule";
 import type { HookSite } from "../src/util/hook-site";
+import { issueActions, pullActions } from "../src/api/v3/hook-events";
+import type { Issue } from "../src/repo/collab";
 import { buildPack, oidOf } from "./pack-builder";
 import { inRepo, ownerFetch } from "./helpers";
 
@@ -146,6 +148,51 @@ describe("retry schedule", () => {
     const fast = hookTiming({ GITFLARE_HOOK_RETRY_MS: "100, 200", GITFLARE_HOOK_TIMEOUT_MS: "500" });
     expect([retryAt(fast, 1, 1000), retryAt(fast, 2, 1000), retryAt(fast, 3, 1000)]).toEqual([1100, 1200, null]);
     expect(fast.timeoutMs).toBe(500);
+  });
+});
+
+describe("event actions", () => {
+  const issue = (over: Partial<Issue>): Issue => ({
+    id: 1,
+    number: 1,
+    kind: "issue",
+    title: "T",
+    body: "B",
+    state: "open",
+    stateReason: null,
+    author: { id: 1, login: "a" },
+    labels: [],
+    assignees: [],
+    comments: 0,
+    createdAt: 0,
+    updatedAt: 0,
+    closedAt: null,
+    closedBy: null,
+    ...over,
+  });
+  const bug = { id: 3, name: "bug", color: "ff0000", description: "" };
+
+  it("names an issue's change as GitHub's issues actions, with what it was", () => {
+    expect(issueActions(null, issue({}))).toEqual([{ action: "opened", extra: {} }]);
+    expect(issueActions(issue({}), issue({ title: "U", state: "closed", labels: [bug] }))).toEqual([
+      { action: "edited", extra: { changes: { title: { from: "T" } } } },
+      { action: "closed", extra: {} },
+      { action: "labeled", extra: { label: bug } },
+    ]);
+    expect(issueActions(issue({ state: "closed", labels: [bug] }), issue({}))).toEqual([
+      { action: "reopened", extra: {} },
+      { action: "unlabeled", extra: { label: bug } },
+    ]);
+    expect(issueActions(issue({}), issue({}))).toEqual([]);
+  });
+
+  it("names a pull request's change as pull_request actions", () => {
+    const pr = { title: "T", body: "B", state: "open", base: "main" };
+    expect(pullActions(pr, { ...pr, body: "C", base: "dev" })).toEqual([
+      { action: "edited", extra: { changes: { body: { from: "B" }, base: { ref: { from: "main" } } } } },
+    ]);
+    expect(pullActions(pr, { ...pr, state: "closed" })).toEqual([{ action: "closed" }]);
+    expect(pullActions({ ...pr, state: "closed" }, pr)).toEqual([{ action: "reopened" }]);
   });
 });
 

@@ -294,7 +294,7 @@ export class Webhooks {
         try {
           const events = await pushEvents(this.host.browser(), this.host.peel, site, move, pusher, this.host.defaultBranch());
           for (const e of events) {
-            const body = JSON.stringify(e.payload);
+            const body = fitted(e.payload);
             if (e.event === "push") this.store.rememberPush(body);
             for (const h of this.store.subscribers(e.event)) this.store.enqueue(h.id, e.event, null, body, now);
           }
@@ -357,6 +357,17 @@ export class Webhooks {
     attempt.durationMs = this.clock() - started;
     this.store.recordAttempt(d.id, attempt, ok, ok || final ? null : retryAt(this.timing, d.attempts + 1, now + attempt.durationMs));
   }
+}
+
+/** Payloads larger than this lose their commits' file lists (rows hold at most 2 MB). */
+const MAX_PAYLOAD = 1_000_000;
+
+function fitted(payload: Record<string, unknown>): string {
+  const body = JSON.stringify(payload);
+  if (body.length <= MAX_PAYLOAD || !Array.isArray(payload.commits)) return body;
+  const strip = (c: Record<string, unknown>) => ({ ...c, added: [], removed: [], modified: [] });
+  const head = payload.head_commit as Record<string, unknown> | null;
+  return JSON.stringify({ ...payload, commits: payload.commits.map(strip), head_commit: head ? strip(head) : null });
 }
 
 /** The first RESPONSE_EXCERPT bytes of a response, as text; the rest is not read. */

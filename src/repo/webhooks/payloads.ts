@@ -10,8 +10,8 @@ import type { Actor } from "../collab";
 const ZERO = "0".repeat(40);
 /** Commits listed in a push payload (GitHub lists up to 2048; these are the newest). */
 export const PUSH_COMMITS = 20;
-/** Paths listed per commit in each of added/removed/modified. */
-const PATHS = 1000;
+/** Paths listed per commit in each of added/removed/modified (a payload must fit a 2 MB row). */
+const PATHS = 300;
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
@@ -50,7 +50,6 @@ export function repositoryJson(site: HookSite, defaultBranch: string | null) {
     issues_url: `${api}/issues{/number}`,
     pulls_url: `${api}/pulls{/number}`,
     clone_url: `${html}.git`,
-    git_url: `${html}.git`,
     default_branch: defaultBranch ?? "main",
     master_branch: defaultBranch ?? "main",
   };
