@@ -13,7 +13,13 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.jsonc" },
       miniflare: {
-        bindings: { TEST_MIGRATIONS: migrations, GITFLARE_SEGMENT_BYTES: "2048" },
+        bindings: {
+          TEST_MIGRATIONS: migrations,
+          GITFLARE_SEGMENT_BYTES: "2048",
+          GITFLARE_HOOKS_ALLOW_LOOPBACK: "1",
+          GITFLARE_HOOK_RETRY_MS: "60000,300000,900000,1800000,3600000",
+          GITFLARE_HOOK_TIMEOUT_MS: "2000",
+        },
         serviceBindings: { GIT_CHECK: gitCheck },
       },
     }),

@@ -34,6 +34,8 @@ type Op =
   | "protection settings"
   | "settings"
   | "collaborators"
+  | "list hooks"
+  | "add hook"
   | "rename"
   | "delete";
 type Vis = "public" | "private";
@@ -62,6 +64,8 @@ const OPS: Op[] = [
   "protection settings",
   "settings",
   "collaborators",
+  "list hooks",
+  "add hook",
   "rename",
   "delete",
 ];
@@ -491,6 +495,38 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       expect(added).toBe(ok(status));
       if (added) expect((await ownerApi(`${repo}/collaborators/${extra}`, { method: "DELETE" })).status).toBe(204);
       return added;
+    }
+    case "list hooks": {
+      // Reading hooks is an admin's business too (their URLs and events), as on GitHub.
+      const auth = authOf(caller);
+      const res = await fetch(`${server.url}/api/v3/repos/${repoPath}/hooks`, { headers: auth ? { Authorization: auth } : {} });
+      const listed = res.status === 200 && Array.isArray(await res.json());
+      return listed;
+    }
+    case "add hook": {
+      // A `.invalid` host: saved like any public URL, and its deliveries go nowhere.
+      const url = `https://${caller.replace(/\W/g, "")}.example.invalid/hook`;
+      const status = await issueChangeAs(
+        caller,
+        repoPath,
+        { path: "/settings/hooks", fields: { url, event_push: "1" } },
+        { method: "POST", path: "/hooks", body: { config: { url }, events: ["push"], active: false } },
+      );
+      const hooks = (await (
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/hooks`, { headers: { Authorization: owner().auth } })
+      ).json()) as { id: number; config: { url: string } }[];
+      const added = hooks.find((h) => h.config.url === url);
+      expect(Boolean(added)).toBe(ok(status));
+      if (added)
+        expect(
+          (
+            await fetch(`${server.url}/api/v3/repos/${repoPath}/hooks/${added.id}`, {
+              method: "DELETE",
+              headers: { Authorization: owner().auth },
+            })
+          ).status,
+        ).toBe(204);
+      return Boolean(added);
     }
     case "rename": {
       const status = await changeAs(

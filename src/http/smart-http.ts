@@ -3,6 +3,7 @@
 // version), then calls the repository's Durable Object under the RPC contract in
 // src/repo/contract.ts, passing the body as a stream, and turns the tagged answer into
 // HTTP. Large pushes and clones continue in steps (./steps.ts).
+import { hookSite } from "../access/hook-site";
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
 import type { Download, GitService, ProtocolVersion, PushState, Refused, UploadStart } from "../repo/contract";
@@ -197,6 +198,7 @@ smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
     pusher: access.caller.kind === "anonymous" ? undefined : { id: access.caller.user.id, login: access.caller.user.username },
     webBase: `${new URL(c.req.url).origin}/${access.repo.owner}/${access.repo.name}`,
     admin: allows(access.role, "admin"),
+    site: hookSite(c.req.url, access.repo),
   };
   let first: PushState;
   try {

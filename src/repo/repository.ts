@@ -15,6 +15,8 @@ import { type MergeabilityAnswer, PullMerges, type PullMergeRequest, type PullMe
 import { type CommitFilesRequest, type CommitFilesResult, type EditorView, FileEditor, editorView } from "./editor";
 import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelFields, type NewIssue, type PullQuery } from "./collab";
 import { PullRequests, type PullMergeInput } from "./pull-requests";
+import { type HookInput, Webhooks } from "./webhooks";
+import type { HookSite } from "../util/hook-site";
 import type { PushSession } from "../git/protocol/receive-pack";
 import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
 import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, noApprovals, ruleFor } from "./protection";
@@ -82,8 +84,22 @@ export class Repository extends DurableObject<Env> {
         hooks: [
           this.pushLog,
           {
-            postReceive: (push, results, session) => this.pullRequests.postReceive(push, results, session),
+            postReceive: (push, results, session) => {
+              // Open pull requests on the moved branches, as they were, when a hook wants their events.
+              const branches = push.commands.filter((_, i) => results[i]?.ok).map((c) => c.ref.replace(/^refs\/heads\//, ""));
+              const before = this.webhooks.store.subscribers("pull_request").length
+                ? this.collab.openPullsOn(branches).map((p) => ({ number: p.issue.number, headSha: p.headSha }))
+                : [];
+              this.pullRequests.postReceive(push, results, session);
+              if (before.length) this.webhooks.pullsMoved(before, (n) => this.collab.pull(n), session?.pusher ?? null);
+            },
             pushMessages: (push, results, session) => this.pullRequests.pushMessages(push, results, session),
+          },
+          {
+            postReceive: (push, results, session) => {
+              const moves = push.commands.filter((_, i) => results[i]?.ok);
+              this.webhooks.pushed(moves, session?.pusher ?? null, session?.site);
+            },
           },
         ],
         exists: () => this.exists(),
@@ -91,6 +107,7 @@ export class Repository extends DurableObject<Env> {
         afterPush: async () => {
           this.settleHead();
           await this.scheduleMaintenance(10_000);
+          await this.wakeForHooks();
         },
         policy: () => this.policy,
       },
@@ -113,6 +130,13 @@ export class Repository extends DurableObject<Env> {
         const g = this.gateOf(pull, head, base);
         return { blockers: g.blockers, bypass: (admin) => !!g.rule && bypasses(g.rule, { admin }) };
       },
+    });
+    this.webhooks = new Webhooks({
+      storage: this.ctx.storage,
+      env: this.env,
+      browser: () => this.views.browser,
+      peel: (oid) => this.store.peel(oid),
+      defaultBranch: () => (this.exists() ? this.views.browser.defaultBranch() : null),
     });
   }
 
@@ -250,14 +274,33 @@ export class Repository extends DurableObject<Env> {
 
   private async scheduleMaintenance(delayMs: number): Promise<void> {
     if (!this.maintenance.needsWork()) return;
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + delayMs);
+    await this.wake(Date.now() + delayMs);
   }
 
-  /** One slice of compaction, tiering and cleanup; more slices follow by alarm. */
+  /**
+   * The one alarm serves maintenance and webhook deliveries: it is set to the earliest
+   * time either needs, and never moved later by one of them.
+   */
+  private async wake(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * The alarm: due webhook deliveries and, when there is work, one slice of compaction,
+   * tiering and cleanup, side by side; then the alarm again at the earliest time either
+   * needs it.
+   */
   async alarm(): Promise<void> {
-    const report = await this.maintenanceSlice();
-    const next = report.more ? Date.now() + 1000 : this.maintenance.nextWake();
-    if (next !== null) await this.ctx.storage.setAlarm(next);
+    const now = Date.now();
+    const [hooksNext, maintenanceNext] = await Promise.all([
+      this.exists() ? this.webhooks.run(now) : Promise.resolve(null),
+      this.maintenance.needsWork(now)
+        ? this.maintenanceSlice().then((report) => (report.more ? Date.now() + 1000 : this.maintenance.nextWake()))
+        : Promise.resolve(this.maintenance.nextWake()),
+    ]);
+    const next = [hooksNext, maintenanceNext].filter((t): t is number => t !== null);
+    if (next.length) await this.ctx.storage.setAlarm(Math.max(Math.min(...next), Date.now()));
   }
 
   /**
@@ -499,6 +542,93 @@ export class Repository extends DurableObject<Env> {
 
   changeIssueAssignees(number: number, actor: Actor, people: Actor[], mode: "add" | "remove") {
     return this.issues?.changeAssignees(number, actor, people, mode) ?? null;
+  }
+
+  // ---- webhooks (RPC; records in ./collab/hooks.ts, delivery in ./webhooks/) ----------
+  // Only admins reach these (the access check, before the call). Deliveries go out from
+  // the alarm, never on the path of the request that raised the event.
+
+  webhooks!: Webhooks;
+
+  private async wakeForHooks(): Promise<void> {
+    const due = this.webhooks.store.nextDue();
+    if (due !== null) await this.wake(Math.max(due, Date.now()));
+  }
+
+  private async queued<T>(value: T): Promise<T> {
+    await this.wakeForHooks();
+    return value;
+  }
+
+  listHooks() {
+    return this.exists() ? this.webhooks.list() : null;
+  }
+
+  hook(id: number) {
+    return this.exists() ? this.webhooks.get(id) : null;
+  }
+
+  async createHook(input: HookInput, site: HookSite, sender: Actor | null) {
+    return this.exists() ? this.queued(await this.webhooks.create(input, site, sender)) : null;
+  }
+
+  /** `add`/`remove`: GitHub's `add_events`/`remove_events`. */
+  async updateHook(id: number, input: HookInput, add?: string[], remove?: string[]) {
+    return this.exists() ? this.webhooks.update(id, input, add, remove) : null;
+  }
+
+  deleteHook(id: number): boolean {
+    return this.exists() && this.webhooks.delete(id);
+  }
+
+  hookDeliveries(id: number, limit = 30, before?: number) {
+    return this.exists() ? this.webhooks.deliveries(id, limit, before) : null;
+  }
+
+  hookDelivery(id: number, deliveryId: number) {
+    return this.exists() ? this.webhooks.delivery(id, deliveryId) : null;
+  }
+
+  async redeliverHook(id: number, deliveryId: number) {
+    return this.exists() ? this.queued(this.webhooks.redeliver(id, deliveryId)) : null;
+  }
+
+  async pingHook(id: number, site: HookSite, sender: Actor | null) {
+    return this.exists() ? this.queued(this.webhooks.ping(id, site, sender)) : null;
+  }
+
+  async testHook(id: number) {
+    return this.exists() ? this.queued(this.webhooks.test(id)) : false;
+  }
+
+  /**
+   * The one entry point for webhook events, whoever raises them (issues, pull requests,
+   * comments from the Worker; statuses and reviews likewise): queues `event` for every
+   * active hook of this repository that takes it and wakes the alarm. `payload` is the
+   * event's own part in GitHub's shape (`{ pull_request }`, `{ issue, comment }`, `{ sha,
+   * state, context, … }`); `action`, `repository` (from `site`) and `sender` are added.
+   * Answers how many deliveries were queued (0 when no hook takes the event).
+   */
+  async emitHookEvent(event: string, action: string | null, payload: Record<string, unknown>, site: HookSite, sender: Actor | null) {
+    if (!this.exists()) return 0;
+    const n = this.webhooks.emit(event, action, payload, site, sender);
+    if (n) await this.wakeForHooks();
+    return n;
+  }
+
+  /** Whether any active hook takes `event`: callers build a payload only when one does. */
+  wantsHookEvent(event: string): boolean {
+    return this.exists() && this.webhooks.store.subscribers(event).length > 0;
+  }
+
+  /** The pull-request changes pushes made since the last call (see Webhooks.pullsMoved), for the Worker to send. */
+  takePullHookEvents() {
+    return this.exists() ? this.webhooks.takePullEvents() : [];
+  }
+
+  /** Runs the webhook queue now, as the alarm would (RPC for tests). */
+  async runHooks(now?: number): Promise<number | null> {
+    return this.webhooks.run(now);
   }
 
   // ---- editing files: the browser editor, later the contents API (RPC; see ./editor.ts) ----

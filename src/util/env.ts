@@ -31,4 +31,12 @@ export interface Env {
   GITFLARE_JOBS_BUDGET_BYTES?: string;
   /** How long a job waits for room among them before it is refused as busy (default 120000 ms). */
   GITFLARE_JOBS_WAIT_MS?: string;
+  /** Seals webhook secrets (AES-GCM); set it as a secret in production. A fixed development key without it. */
+  GITFLARE_HOOK_KEY?: string;
+  /** "1" lets webhooks reach 127.0.0.1 and localhost: local development and tests only. */
+  GITFLARE_HOOKS_ALLOW_LOOPBACK?: string;
+  /** Waits between a webhook's attempts, in ms, comma-separated (default 60000,300000,900000,1800000,3600000). */
+  GITFLARE_HOOK_RETRY_MS?: string;
+  /** How long one webhook attempt may take, in ms (default 10000). */
+  GITFLARE_HOOK_TIMEOUT_MS?: string;
 }

@@ -3,6 +3,7 @@
 // those pages post: comment, close and reopen, edit, labels, assignees, editing and
 // deleting comments. Every route passes the one access check through `openRepository`;
 // who may change what is src/access/issues.ts. Forms carry CSRF tokens (./forms.ts).
+import { emitComment, emitIssue } from "../api/v3/hook-events";
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
 import {
@@ -128,6 +129,7 @@ issuesWeb.post("/:owner/:repo/issues", async (c) => {
   const r = await repo.stub.createIssue(actor(p), { title, body, labels: p.triage ? checked(form, "label_") : [], assignees: people });
   if (!r) throw new NotFound();
   if (!r.ok) return newIssuePage(c, repo, p, form, errorNotice(r.message), 422);
+  await emitIssue(c, repo.grant, actor(p), null, r.value);
   return c.redirect(`${repo.base}/issues/${r.value.number}`, 303);
 });
 
@@ -162,6 +164,7 @@ issuesWeb.post("/:owner/:repo/issues/:number/comments", async (c) => {
     const r = await repo.stub.addIssueComment(number, actor(p), body);
     if (!r?.ok) return issuePage(c, repo, number, { notice: errorNotice(r?.message ?? "No such issue."), draft: body, status: 422 });
     anchor = `#issuecomment-${r.value.id}`;
+    await emitComment(c, repo.grant, actor(p), "created", r.value);
   }
   if (action === "close" || action === "close-not-planned" || action === "reopen") {
     const r = await repo.stub.updateIssue(number, actor(p), {
@@ -169,6 +172,7 @@ issuesWeb.post("/:owner/:repo/issues/:number/comments", async (c) => {
       stateReason: action === "close-not-planned" ? "not_planned" : action === "close" ? "completed" : "reopened",
     });
     if (!r?.ok) throw new HttpError(r ? refusedStatus(r) : 404, r?.message ?? "No such issue.");
+    await emitIssue(c, repo.grant, actor(p), issue, r.value);
   }
   return c.redirect(`${repo.base}/issues/${number}${anchor}`, 303);
 });
@@ -178,14 +182,16 @@ issuesWeb.post("/:owner/:repo/issues/:number/edit", async (c) => {
   requireAuthorOrWriter(repo.grant, p, issue.author);
   const r = await repo.stub.updateIssue(number, actor(p), { title: form.title ?? issue.title, body: form.body ?? issue.body });
   if (!r?.ok) return issuePage(c, repo, number, { notice: errorNotice(r?.message ?? "No such issue."), edit: "issue", status: 422 });
+  await emitIssue(c, repo.grant, actor(p), issue, r.value);
   return c.redirect(`${repo.base}/issues/${number}`, 303);
 });
 
 issuesWeb.post("/:owner/:repo/issues/:number/labels", async (c) => {
-  const { repo, form, p, number } = await posted(c);
+  const { repo, form, p, number, issue } = await posted(c);
   requireWriter(repo.grant, p);
   const r = await repo.stub.updateIssue(number, actor(p), { labels: checked(form, "label_") });
   if (!r?.ok) return issuePage(c, repo, number, { notice: errorNotice(r?.message ?? "No such issue."), status: 422 });
+  await emitIssue(c, repo.grant, actor(p), issue, r.value);
   return c.redirect(`${repo.base}/issues/${number}`, 303);
 });
 
@@ -209,12 +215,13 @@ async function postedComment(c: C) {
   const comment = await repo.stub.issueComment(issueNumber(c, "id"));
   if (!comment) throw new NotFound("No such comment.");
   requireAuthorOrWriter(repo.grant, p, comment.author);
-  return { repo, form, comment };
+  return { repo, form, comment, p };
 }
 
 issuesWeb.post("/:owner/:repo/issues/comments/:id/edit", async (c) => {
-  const { repo, form, comment } = await postedComment(c);
+  const { repo, form, comment, p } = await postedComment(c);
   const r = await repo.stub.editIssueComment(comment.id, form.body ?? "");
+  if (r?.ok && r.value.body !== comment.body) await emitComment(c, repo.grant, actor(p), "edited", r.value, comment.body);
   if (!r?.ok)
     return issuePage(c, repo, comment.issueNumber, {
       notice: errorNotice(r?.message ?? "No such comment."),
@@ -225,7 +232,7 @@ issuesWeb.post("/:owner/:repo/issues/comments/:id/edit", async (c) => {
 });
 
 issuesWeb.post("/:owner/:repo/issues/comments/:id/delete", async (c) => {
-  const { repo, comment } = await postedComment(c);
-  await repo.stub.deleteIssueComment(comment.id);
+  const { repo, comment, p } = await postedComment(c);
+  if ((await repo.stub.deleteIssueComment(comment.id))?.ok) await emitComment(c, repo.grant, actor(p), "deleted", comment);
   return c.redirect(`${repo.base}/issues/${comment.issueNumber}`, 303);
 });

@@ -7,6 +7,7 @@
 // so their edit forms are the issue pages' own. Every route passes the one access check
 // through `openRepository`; who may do what is src/access/issues.ts.
 import { allows } from "../access/roles";
+import { emitComment, emitPull } from "../api/v3/hook-events";
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
 import { type Participant, participant, requireAuthorOrWriter, requireWriter, spendCreation } from "../access/issues";
@@ -133,6 +134,7 @@ pullsWeb.post("/:owner/:repo/pulls", async (c) => {
   const r = await repo.stub.createPull(actor(p), f);
   if (!r) throw new NotFound();
   if (!r.ok) return newPullPage(c, repo, f, errorNotice(r.message), 422);
+  await emitPull(c, repo.grant, actor(p), r.value.issue.number, [{ action: "opened" }]);
   return c.redirect(`${repo.base}/pull/${r.value.issue.number}`, 303);
 });
 
@@ -167,11 +169,14 @@ pullsWeb.post("/:owner/:repo/pull/:number/comments", async (c) => {
     const r = await repo.stub.addIssueComment(number, actor(p), body);
     if (!r?.ok) return pullPage(c, repo, number, { notice: errorNotice(r?.message ?? "No such pull request."), draft: body, status: 422 });
     anchor = `#issuecomment-${r.value.id}`;
+    await emitComment(c, repo.grant, actor(p), "created", r.value);
   }
   if (action === "close" || action === "reopen") {
     const r = await repo.stub.updatePull(number, actor(p), { state: action === "reopen" ? "open" : "closed" });
     if (!r) throw new NotFound("No such pull request.");
     if (!r.ok) return pullPage(c, repo, number, { notice: errorNotice(r.message), status: r.code === "not-found" ? 404 : 422 });
+    if (pull.issue.state !== (action === "reopen" ? "open" : "closed"))
+      await emitPull(c, repo.grant, actor(p), number, [{ action: action === "reopen" ? "reopened" : "closed" }]);
   }
   return c.redirect(`${repo.base}/pull/${number}${anchor}`, 303);
 });
@@ -192,7 +197,10 @@ pullsWeb.post("/:owner/:repo/pull/:number/merge", async (c) => {
     admin: allows(repo.grant.role, "admin"),
   });
   if (!r) throw new NotFound("No such pull request.");
-  if (r.merged) return c.redirect(`${repo.base}/pull/${number}`, 303);
+  if (r.merged) {
+    await emitPull(c, repo.grant, actor(p), number, [{ action: "closed" }]);
+    return c.redirect(`${repo.base}/pull/${number}`, 303);
+  }
   const status = ([404, 405, 409, 422] as const).find((s) => s === r.status) ?? 422;
   const message =
     status === 409

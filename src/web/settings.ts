@@ -10,9 +10,11 @@ import { type Html, csrfField, html, page } from "./layout";
 import { readForm } from "./forms";
 import { type Repo, openRepository, repoHeader } from "./routes";
 import { pageError } from "./errors";
+import { hookSettings } from "./hooks";
 
 export const settings = new Hono<{ Bindings: Env }>();
 settings.onError(pageError);
+settings.route("/", hookSettings);
 type C = Context<{ Bindings: Env }>;
 
 async function settingsPage(c: C, notice: Html = html``, status: 200 | 400 | 404 | 409 = 200) {
@@ -42,6 +44,7 @@ async function settingsPage(c: C, notice: Html = html``, status: 200 | 400 | 404
       }</table>
 <form method="post" action="${action("/collaborators")}" class="stack">${csrf}<label>Username <input type="text" name="username" required></label>
 <label>Role <select name="role"><option value="read">read</option><option value="write" selected>write</option><option value="admin">admin</option></select></label><button type="submit">Add collaborator</button></form></div>
+<h2>Webhooks</h2><div class="box"><p><a href="${action("/hooks")}">Manage webhooks</a>: tell other systems about pushes, issues and pull requests.</p></div>
 <h2>Rename</h2><div class="box"><form method="post" action="${action("/rename")}" class="stack">${csrf}<label>New name <input type="text" name="name" value="${repo.name}" required maxlength="100"></label>
 <p class="muted">The old web and git URLs will redirect here until another repository takes the name.</p><button type="submit">Rename</button></form></div>
 <h2>Danger zone</h2><div class="box danger"><form method="post" action="${action("/delete")}" class="stack">${csrf}

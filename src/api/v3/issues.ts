@@ -15,6 +15,7 @@ import { bodyProblem, commentProblem, titleProblem } from "../../repo/collab/val
 import { type Json, numberParam, optNames, optString, readObject } from "./body";
 import { fromRefused, notFound, validationFailed } from "./errors";
 import { linkHeader, paging } from "./paging";
+import { emitComment, emitIssue } from "./hook-events";
 import { commentJson, eventJson, issueJson, whereOf } from "./shapes";
 
 export const issues = new Hono<{ Bindings: Env }>();
@@ -88,6 +89,7 @@ issues.post("/repos/:owner/:repo/issues", async (c) => {
   const r = await g.stub.createIssue(actor(p), { title, body: text, labels, assignees });
   if (!r) throw notFound();
   if (!r.ok) throw fromRefused(r, "Issue");
+  await emitIssue(c, g, actor(p), null, r.value);
   const json = issueJson(whereOf(c, g), r.value);
   c.header("Location", json.url);
   return c.json(json, 201);
@@ -108,23 +110,25 @@ async function ownComment(c: C) {
   const cm = await g.stub.issueComment(id);
   if (!cm) throw notFound();
   requireAuthorOrWriter(g, p, cm.author);
-  return { g, id };
+  return { g, id, p, cm };
 }
 
 issues.patch("/repos/:owner/:repo/issues/comments/:id", async (c) => {
-  const { g, id } = await ownComment(c);
+  const { g, id, p, cm } = await ownComment(c);
   const text = optString(await readObject(c), "body", "IssueComment");
   if (text === undefined) throw validationFailed("IssueComment", "body", "missing_field");
   const r = await g.stub.editIssueComment(id, text);
   if (!r) throw notFound();
   if (!r.ok) throw fromRefused(r, "IssueComment");
+  if (cm.body !== r.value.body) await emitComment(c, g, actor(p), "edited", r.value, cm.body);
   return c.json(commentJson(whereOf(c, g), r.value));
 });
 
 issues.delete("/repos/:owner/:repo/issues/comments/:id", async (c) => {
-  const { g, id } = await ownComment(c);
+  const { g, id, p, cm } = await ownComment(c);
   const r = await g.stub.deleteIssueComment(id);
   if (!r?.ok) throw notFound();
+  await emitComment(c, g, actor(p), "deleted", cm);
   return c.body(null, 204);
 });
 
@@ -165,6 +169,7 @@ issues.patch("/repos/:owner/:repo/issues/:number", async (c) => {
   const r = await g.stub.updateIssue(number, actor(p), changes);
   if (!r) throw notFound();
   if (!r.ok) throw fromRefused(r, "Issue");
+  await emitIssue(c, g, actor(p), issue, r.value);
   return c.json(issueJson(whereOf(c, g), r.value));
 });
 
@@ -192,6 +197,7 @@ issues.post("/repos/:owner/:repo/issues/:number/comments", async (c) => {
   const r = await g.stub.addIssueComment(number, actor(p), text);
   if (!r) throw notFound();
   if (!r.ok) throw fromRefused(r, "IssueComment");
+  await emitComment(c, g, actor(p), "created", r.value);
   const json = commentJson(whereOf(c, g), r.value);
   c.header("Location", json.url);
   return c.json(json, 201);

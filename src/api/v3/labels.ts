@@ -8,6 +8,7 @@ import { Hono, type Context } from "hono";
 import type { Env } from "../../util/env";
 import { requireAccess } from "../../access/check";
 import { participant, requireWriter } from "../../access/issues";
+import { emitIssue } from "./hook-events";
 import { type Json, numberParam, optNames, optString, readJson } from "./body";
 import { fromRefused, notFound, validationFailed } from "./errors";
 import { linkHeader, paging } from "./paging";
@@ -104,9 +105,12 @@ async function namesOf(c: C): Promise<string[]> {
 labels.post("/repos/:owner/:repo/issues/:number/labels", async (c) => {
   const { g, actor } = await writer(c);
   const number = numberParam(c);
+  const before = await g.stub.issue(number);
   const r = await g.stub.changeIssueLabels(number, actor, await namesOf(c), "add");
   if (!r) throw notFound();
   if (!r.ok) throw fromRefused(r, "Label");
+  const after = before && (await g.stub.issue(number));
+  if (before && after) await emitIssue(c, g, actor, before, after);
   const w = whereOf(c, g);
   return c.json(r.value.map((l) => labelJson(w, l)));
 });

@@ -19,6 +19,7 @@ import { numberParam, optString, readObject } from "./body";
 import { GitHubError, fromRefused, notFound, validationFailed } from "./errors";
 import { linkHeader, paging } from "./paging";
 import { type DiffCounts, type RepoInfo, pullCommitJson, pullFileJson, pullJson } from "./pull-shapes";
+import { emitPull, pullActions } from "./hook-events";
 import { whereOf } from "./shapes";
 
 export const pulls = new Hono<{ Bindings: Env }>();
@@ -87,6 +88,7 @@ pulls.post("/repos/:owner/:repo/pulls", async (c) => {
   if (branch === null) throw validationFailed("PullRequest", "head", "invalid", "Pull requests from forks are not supported yet.");
   await spendCreation(c.env, p);
   const r = await g.stub.createPull(actor(p), { title, body: text, base, head: branch });
+  if (r?.ok) await emitPull(c, g, actor(p), r.value.issue.number, [{ action: "opened" }]);
   if (!r) throw notFound();
   if (!r.ok) throw fromRefused(r, "PullRequest");
   const json = pullJson(whereOf(c, g), repoInfo(g), r.value as PullView, await counts(g, r.value.issue.number));
@@ -133,6 +135,9 @@ pulls.patch("/repos/:owner/:repo/pulls/:number", async (c) => {
   const r = await g.stub.updatePull(number, actor(p), { title, body: text, state, base });
   if (!r) throw notFound();
   if (!r.ok) throw fromRefused(r, "PullRequest");
+  const was = { title: pr.issue.title, body: pr.issue.body, state: pr.issue.state, base: pr.base };
+  const now = { title: title ?? was.title, body: text ?? was.body, state: state ?? was.state, base: base ?? was.base };
+  await emitPull(c, g, actor(p), number, pullActions(was, now));
   return c.json(pullJson(whereOf(c, g), repoInfo(g), (await g.stub.pull(number)) as PullView, await counts(g, number)));
 });
 
@@ -191,5 +196,6 @@ pulls.put("/repos/:owner/:repo/pulls/:number/merge", async (c) => {
   });
   if (!r) throw notFound();
   if (!r.merged) throw new GitHubError(r.status as 404 | 405 | 409 | 422, r.message);
+  await emitPull(c, g, actor(p), number, [{ action: "closed" }]);
   return c.json({ sha: r.sha, merged: true, message: "Pull Request successfully merged" });
 });

@@ -13,6 +13,7 @@
 // stored pack, since the indexer's state (every object's offset, CRC and id, the delta
 // tree) is as large as the pack's index and is rebuilt in a fraction of the time the
 // upload took.
+import type { HookSite } from "../../util/hook-site";
 import { concatBytes } from "../../util/bytes";
 import type { Dofs, FileWriter } from "../../fs/dofs";
 import { isFsError } from "../../fs/errors";
@@ -59,6 +60,8 @@ export interface PushSession {
   webBase?: string;
   /** The pusher administers the repository, for rules that let admins bypass them. */
   admin?: boolean;
+  /** The repository as webhook payloads describe it. */
+  site?: HookSite;
 }
 
 export interface CommandResult {
