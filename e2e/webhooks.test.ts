@@ -236,6 +236,35 @@ describe("webhooks", () => {
     expect(again[1].headers["x-github-delivery"]).not.toBe(main.headers["x-github-delivery"]);
   });
 
+  it("delivers status events when CI posts a commit status", async () => {
+    const repo = await makeRepository("status-hooked", false);
+    await addHook(repo, receivers.ok.url, ["status"]);
+    const src = await makeRepo(2);
+    expect((await push(src, repo, "main")).code).toBe(0);
+    const head = (await git(src, "rev-parse", "HEAD")).trim();
+    const res = await api(`/repos/${repo}/statuses/${head}`, {
+      method: "POST",
+      body: { state: "failure", context: "ci/test", description: "2 failed", target_url: "https://ci.example/1" },
+    });
+    expect(res.status).toBe(201);
+    const [status] = await receivers.ok.waitFor(
+      "status",
+      (r) => r.headers["x-github-event"] === "status" && r.json.repository?.full_name === repo,
+    );
+    expect(signed(status)).toBe(true);
+    expect(status.json).toMatchObject({
+      sha: head,
+      state: "failure",
+      context: "ci/test",
+      description: "2 failed",
+      target_url: "https://ci.example/1",
+      name: repo,
+      commit: { sha: head },
+      sender: { login: owner.username },
+    });
+    expect(status.json.action).toBeUndefined();
+  });
+
   it("retries a failing and a hanging receiver while pushes succeed", async () => {
     const repo = await makeRepository("flaky", false);
     const failing = await addHook(repo, receivers.fail.url, ["push"]);

@@ -804,9 +804,8 @@ export class Repository extends DurableObject<Env> {
   /** Records a status on a stored commit (a full id); null without a repository or such a commit. */
   createStatus(sha: string, creator: Actor, status: NewStatus) {
     if (!this.exists() || !/^[0-9a-f]{40}$/.test(sha) || !this.store.commitIfStored(sha)) return null;
-    const r = this.collab.addStatus(sha, creator, status);
-    // webhook: status
-    return r;
+    // Its `status` webhook event is raised by the API route (../api/v3/hook-events.ts).
+    return this.collab.addStatus(sha, creator, status);
   }
 
   /** A ref's statuses, newest first; null when the ref names no commit. */

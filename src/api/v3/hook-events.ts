@@ -11,7 +11,13 @@ import type { PullView } from "../../repo/pull-requests";
 import { pullJson } from "./pull-shapes";
 import { commentJson, issueJson, labelJson, whereOf } from "./shapes";
 
-async function emit(c: Context, g: Granted, event: string, sender: Actor, build: () => Promise<[string, Record<string, unknown>][]>) {
+async function emit(
+  c: Context,
+  g: Granted,
+  event: string,
+  sender: Actor,
+  build: () => Promise<[string | null, Record<string, unknown>][]>,
+) {
   try {
     if (!(await g.stub.wantsHookEvent(event))) return;
     const site = hookSite(c.req.url, g.repo);
@@ -130,4 +136,15 @@ export async function pullEventsAfterPush(c: Context): Promise<void> {
   } catch (err) {
     console.error(`webhooks: pull_request events after a push not sent: ${err}`);
   }
+}
+
+/** A `status` event (GitHub's shape: the status's fields at the top, with the commit and its name). */
+export function emitStatus(c: Context, g: Granted, sender: Actor, status: Record<string, unknown> & { sha?: string }, sha: string) {
+  return emit(c, g, "status", sender, async () => {
+    const w = whereOf(c, g);
+    const { url: _url, creator: _creator, ...fields } = status;
+    return [
+      [null, { ...fields, sha, name: `${g.repo.owner}/${g.repo.name}`, commit: { sha, url: `${w.repo}/commits/${sha}` }, branches: [] }],
+    ];
+  });
 }

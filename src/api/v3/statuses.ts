@@ -10,6 +10,7 @@ import { type Granted, requireAccess } from "../../access/check";
 import type { CommitStatus, StatusState } from "../../repo/collab";
 import { readObject, optString } from "./body";
 import { GitHubError, notFound, validationFailed } from "./errors";
+import { emitStatus } from "./hook-events";
 import { linkHeader, paging } from "./paging";
 import { repoJson } from "./pull-shapes";
 import { type Where, userJson, whereOf } from "./shapes";
@@ -70,6 +71,7 @@ statuses.post("/repos/:owner/:repo/statuses/:sha", async (c) => {
   if (!r) throw new GitHubError(422, `No commit found for SHA: ${sha}`);
   if (!r.ok) throw validationFailed("Status", r.field ?? "context", "custom", r.message);
   const json = statusJson(whereOf(c, g), r.value);
+  await emitStatus(c, g, actor, json, sha);
   c.header("Location", json.url);
   return c.json(json, 201);
 });
