@@ -181,6 +181,29 @@ describe("identical clones at once", () => {
   });
 });
 
+describe("answers that are not packs", () => {
+  it("are made afresh: ls-refs after a push shows the ref where it moved", async () => {
+    const { url, stub, head } = await seeded(2, 0);
+    const lsRefs = concatBytes([
+      pktLine("command=ls-refs\n"),
+      pktLine("agent=git/2.39.5\n"),
+      enc("0001"),
+      pktLine("ref-prefix refs/heads/\n"),
+      FLUSH,
+    ]);
+    const list = async () => dec((await start(stub, lsRefs)).bytes);
+    expect(await list()).toContain(`${head} refs/heads/main`);
+    const res = await ownerFetch(`${url}/git-receive-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request" },
+      body: concatBytes([pktLine(`${ZERO} ${head} refs/heads/topic\0report-status\n`), FLUSH]),
+    });
+    expect(dec(await res.arrayBuffer())).toContain("ok refs/heads/topic");
+    expect(await list()).toContain(`${head} refs/heads/topic`);
+    expect(await inRepo(stub, (repo) => (repo.fs.exists(ANSWERS_DIR) ? repo.fs.readdir(ANSWERS_DIR).length : 0))).toBe(0);
+  });
+});
+
 describe("the repository's jobs within one memory budget", () => {
   it("makes a clone wait until another is done, and refuses one that waits too long", async () => {
     const { stub, head } = await seeded(3, 10);

@@ -73,7 +73,8 @@ export class SharedAnswers {
   /**
    * The key of an upload-pack request: its lines without what differs between identical
    * clients (agent, session-id), and the refs when the answer reads them. Null for a
-   * body that is not pkt-lines (its error comes from upload-pack itself).
+   * body that is not pkt-lines (its error comes from upload-pack itself), and for a v2
+   * command other than fetch, which is answered afresh.
    */
   keyOf(version: number, request: Uint8Array, refsDigest: () => string): string | null {
     let pkts: Pkt[];
@@ -89,6 +90,9 @@ export class SharedAnswers {
             .trim()
         : `<${p.kind}>`,
     );
+    // Only a pack is a function of its request: ls-refs and object-info answer what the
+    // refs and objects are now, and are small besides.
+    if (version === 2 && lines[0] !== "command=fetch") return null;
     const text = `v${version}\n${lines.join("\n")}`;
     const readsRefs = /(^|[\0 \n])(include-tag|want-ref|deepen-not)\b/.test(text);
     return createHash("sha1")
