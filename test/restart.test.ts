@@ -14,6 +14,7 @@ import type { StepConfig } from "../src/repo/git-http";
 import type { Repository } from "../src/repo/repository";
 import type { UploadStep } from "../src/repo/contract";
 import { STALE_MS } from "../src/repo/jobs";
+import { ANSWERS_DIR } from "../src/repo/answers";
 import { fromBase64, inRepo, ownerFetch } from "./helpers";
 
 const fixtures = inject("fixtures");
@@ -40,6 +41,13 @@ async function evicted(name: string, config: Partial<StepConfig>): Promise<Stub>
     Object.assign(repo.git.config, config);
   });
   return stub;
+}
+
+/** Deletes the complete answers the repository keeps to share, as if it had none. */
+async function forgetAnswers(name: string): Promise<void> {
+  await inRepo(env.REPO.getByName(name), (repo) => {
+    if (repo.fs.exists(ANSWERS_DIR)) for (const f of repo.fs.readdir(ANSWERS_DIR)) repo.fs.unlink(`${ANSWERS_DIR}/${f}`);
+  });
 }
 
 function configure(name: string, config: Partial<StepConfig>): Promise<Stub> {
@@ -134,6 +142,8 @@ describe("a clone or fetch answer", () => {
   it("is resumed by a fresh instance after every step that carried bytes, byte for byte", async () => {
     for (const { label, name, body, version } of await requests()) {
       const whole = await answer(await configure(name, SMALL_STEPS), body, version);
+      // Not kept to share: the fresh instances make this answer again, not read it back.
+      await forgetAnswers(name);
       let stub = await evicted(name, SMALL_STEPS);
       const start = await stub.uploadPack(new Response(body).body!, version);
       if (start.kind !== "answer" || !start.job) throw new Error(`${label}: expected a job`);
@@ -164,8 +174,9 @@ describe("a clone or fetch answer", () => {
   it("goes on through the Worker when the object is evicted between the steps a client reads", async () => {
     for (const { label, name, url, body, version } of await requests()) {
       const whole = await answer(await configure(name, SMALL_STEPS), body, version);
-      // A fresh instance, which has not kept that answer to share (../src/repo/answers.ts):
-      // this answer is made, with its walk's step boundaries, not read back.
+      // Not kept to share (../src/repo/answers.ts): this answer is made, with its walk's
+      // step boundaries, not read back.
+      await forgetAnswers(name);
       await evicted(name, SMALL_STEPS);
       const res = await ownerFetch(`${url}/git-upload-pack`, {
         method: "POST",
@@ -218,6 +229,34 @@ describe("a clone or fetch answer", () => {
     const again = await answer(await configure(name, SMALL_STEPS), body, 2);
     expect(dec(again)).toContain("packfile\n");
     expect(dec(again)).not.toContain("\x03error");
+  });
+
+  it("reads on from a complete answer after a restart, though a push moved the refs since", async () => {
+    const [{ name, url }] = await requests();
+    // include-tag keys the answer on the refs too: after the push a new clone gets a new one.
+    const tip = await inRepo(await configure(name, SMALL_STEPS), (repo) => repo.refs.list().get("refs/heads/main")!);
+    const body = fetchV2(["ofs-delta", "include-tag", `want ${tip}`, "done"]);
+    const whole = await answer(env.REPO.getByName(name), body, 2);
+    let stub = await evicted(name, SMALL_STEPS);
+    const start = await stub.uploadPack(new Response(body).body!, 2);
+    if (start.kind !== "answer" || !start.job) throw new Error("expected a job");
+    const parts = [start.bytes];
+    let offset = start.bytes.byteLength;
+    await push(url, "refs/heads/other", fixtures.head, fromBase64(fixtures.ofsPack.pack));
+    for (;;) {
+      stub = await evicted(name, SMALL_STEPS);
+      const s: UploadStep = await stub.uploadStep(start.job, offset);
+      expect(s.failed).toBeUndefined();
+      // Read from where the Worker is, not made again up to there.
+      expect(s.done || s.bytes.byteLength > 0).toBe(true);
+      parts.push(s.bytes);
+      offset += s.bytes.byteLength;
+      if (s.done) break;
+    }
+    expect(concatBytes(parts)).toEqual(whole);
+    // What a restart finds part-way is deleted; only complete answers are kept.
+    const files = await inRepo(stub, (repo) => repo.fs.readdir(ANSWERS_DIR));
+    expect(files.filter((f) => f.endsWith(".part"))).toEqual([]);
   });
 });
 

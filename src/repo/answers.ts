@@ -22,6 +22,9 @@ import { concatBytes } from "../util/bytes";
 /** Where answers are written; not part of the repository (export skips it). */
 export const ANSWERS_DIR = "/answers";
 
+/** The name's suffix while an answer is being written. */
+const PART = ".part";
+
 export interface AnswerLimits {
   /** Complete answers kept, in bytes together. */
   keepBytes: number;
@@ -66,8 +69,24 @@ export class SharedAnswers {
     private readonly fs: Dofs,
     readonly limits: AnswerLimits = { ...DEFAULT_ANSWER_LIMITS },
   ) {
-    // Answers of an earlier instance cannot be continued (their production is gone).
-    if (fs.exists(ANSWERS_DIR)) for (const f of fs.readdir(ANSWERS_DIR)) fs.unlink(`${ANSWERS_DIR}/${f}`);
+    // An answer an earlier instance left part-way cannot be continued (its production is
+    // gone); a complete one can be read on, by the clones it was sending when the object
+    // restarted as much as by new ones.
+    if (!fs.exists(ANSWERS_DIR)) return;
+    for (const f of fs.readdir(ANSWERS_DIR)) {
+      const path = `${ANSWERS_DIR}/${f}`;
+      if (f.endsWith(PART)) fs.unlink(path);
+      else this.entries.set(f, { ...this.blank(f, path), size: fs.stat(path).size, complete: true });
+    }
+  }
+
+  private blank(key: string, path: string): Entry {
+    return { key, path, size: 0, complete: false, failure: null, source: null, pulling: null, readers: 0, lastRead: Date.now() };
+  }
+
+  /** Whether the answer with this key is complete (its bytes are fixed, whatever changes now). */
+  complete(key: string): boolean {
+    return this.entries.get(key)?.complete === true;
   }
 
   /**
@@ -115,25 +134,15 @@ export class SharedAnswers {
   open(
     key: string,
     produce: () => AsyncGenerator<Uint8Array>,
-    options: { share?: boolean; stepBytes?: number } = {},
+    options: { share?: boolean; stepBytes?: number; from?: number } = {},
   ): { answer: AsyncGenerator<Uint8Array>; leads: boolean } {
-    this.sweep();
+    this.sweep(Date.now(), key);
     let entry = this.entries.get(key);
     const leads = !entry || entry.failure !== null;
     if (!entry || entry.failure) {
       if (options.share === false) return { answer: produce(), leads };
       this.stats.produced++;
-      entry = {
-        key,
-        path: `${ANSWERS_DIR}/${key}`,
-        size: 0,
-        complete: false,
-        failure: null,
-        source: produce(),
-        pulling: null,
-        readers: 0,
-        lastRead: Date.now(),
-      };
+      entry = { ...this.blank(key, `${ANSWERS_DIR}/${key}${PART}`), source: produce() };
       this.fs.mkdir(ANSWERS_DIR, { recursive: true });
       this.fs.writeFile(entry.path, new Uint8Array(0));
       this.entries.set(key, entry);
@@ -141,7 +150,9 @@ export class SharedAnswers {
       this.stats.followed++;
     }
     const chunk = Math.max(1, Math.min(this.limits.chunkBytes, Math.floor((options.stepBytes ?? Number.POSITIVE_INFINITY) / 4)));
-    return { answer: this.read(entry, chunk), leads };
+    // Only a complete answer's bytes are sure to be there to start from.
+    const from = entry.complete ? Math.min(options.from ?? 0, entry.size) : 0;
+    return { answer: this.read(entry, chunk, from), leads };
   }
 
   /**
@@ -149,9 +160,9 @@ export class SharedAnswers {
    * is read that much at a time (a step is then one read), what is produced in batches of
    * `chunk`.
    */
-  private async *read(entry: Entry, chunk: number): AsyncGenerator<Uint8Array, void, number | undefined> {
+  private async *read(entry: Entry, chunk: number, from: number): AsyncGenerator<Uint8Array, void, number | undefined> {
     entry.readers++;
-    let pos = 0;
+    let pos = from;
     let want: number | undefined;
     try {
       for (;;) {
@@ -195,11 +206,12 @@ export class SharedAnswers {
   /** Runs the production until a batch is written, it offers a step boundary, or it ends. */
   private async pull(entry: Entry, chunk: number, batch: Uint8Array[], onBoundary: () => void): Promise<void> {
     let size = 0;
+    let ended = false;
     try {
       while (size < chunk) {
         const r = await entry.source!.next();
         if (r.done) {
-          entry.complete = true;
+          ended = true;
           entry.source = null;
           break;
         }
@@ -217,6 +229,13 @@ export class SharedAnswers {
         batch.push(bytes);
         this.fs.append(entry.path, bytes, { cache: false });
         entry.size += bytes.byteLength;
+      }
+      if (ended) {
+        // Complete: under its key's own name, which a fresh instance takes as whole.
+        const whole = `${ANSWERS_DIR}/${entry.key}`;
+        this.fs.rename(entry.path, whole);
+        entry.path = whole;
+        entry.complete = true;
       }
     } catch (e) {
       entry.failure = isFsError(e, "ENOSPC")
@@ -245,8 +264,8 @@ export class SharedAnswers {
   }
 
   /** Deletes complete answers unread for `keepMs`, and the oldest beyond `keepBytes`. */
-  private sweep(now = Date.now()): void {
-    const idle = [...this.entries.values()].filter((e) => e.complete && e.readers === 0);
+  private sweep(now = Date.now(), opening?: string): void {
+    const idle = [...this.entries.values()].filter((e) => e.complete && e.readers === 0 && e.key !== opening);
     let kept = idle.reduce((n, e) => n + e.size, 0);
     for (const e of idle.sort((a, b) => a.lastRead - b.lastRead)) {
       if (now - e.lastRead < this.limits.keepMs && kept <= this.limits.keepBytes) continue;

@@ -125,6 +125,8 @@ interface UploadRecord {
   sidebandErrors: boolean;
   /** When its first call began: any pack location it holds was read after that. */
   began: number;
+  /** The shared answer it reads, if any (./answers.ts): once complete, it outlives a restart. */
+  answerKey?: string | null;
 }
 
 /** A push's record: what a fresh instance needs to continue it, in each phase. */
@@ -299,7 +301,8 @@ export class GitHttp {
     const { sidebandErrors } = job;
     if (part.done) return { kind: "answer", bytes: part.bytes, sidebandErrors };
     if (this.closed) return { kind: "answer", bytes: requestError(new UploadPackError(DELETED)), sidebandErrors };
-    const record: UploadRecord = { version, digest, walkObjects, sidebandErrors, began };
+    const answerKey = this.answerKey(request, version, walkObjects);
+    const record: UploadRecord = { version, digest, walkObjects, sidebandErrors, began, answerKey };
     const id = this.jobs.add("upload", record, [], request);
     this.jobs.hold(id, job, (why) => this.endUpload(job, why));
     return { kind: "answer", bytes: part.bytes, job: id, sidebandErrors };
@@ -327,7 +330,7 @@ export class GitHttp {
         this.jobs.touch(id);
         this.admission.touch(job);
       } else {
-        const revived = await this.reviveUpload(id);
+        const revived = await this.reviveUpload(id, offset);
         if (typeof revived === "string") return { bytes: new Uint8Array(0), done: true, failed: revived };
         job = revived;
       }
@@ -347,19 +350,32 @@ export class GitHttp {
   }
 
   /** An answer an earlier instance started (or this one dropped), from its record; else why not. */
-  private async reviveUpload(id: string): Promise<UploadJob | string> {
+  private async reviveUpload(id: string, offset: number): Promise<UploadJob | string> {
     const record = this.jobs.load<UploadRecord>(id, "upload");
     if (!record) return this.gone() ?? (this.host.exists() ? FETCH_LOST : DELETED);
-    if (record.digest !== this.answerDigest()) {
+    const request = this.jobs.payload(id);
+    // A complete shared answer is the bytes the Worker has been sending, whatever a push or
+    // a repack changed since; otherwise the answer is made again, from the same refs and packs.
+    const key = record.answerKey ?? null;
+    const changed = () => !(key !== null && this.answers.complete(key)) && record.digest !== this.answerDigest();
+    if (changed()) {
       this.jobs.abandon(id);
       return FETCH_CHANGED;
     }
-    const request = this.jobs.payload(id);
     const ticket = await this.admitUpload(request, record.version, record.walkObjects);
     if (!ticket) return BUSY_MESSAGE;
-    const job = { produced: 0, sidebandErrors: record.sidebandErrors, ended: null } as unknown as UploadJob;
+    // Asked again after the wait, and nothing awaited from here to opening the answer.
+    if (changed()) {
+      ticket.release();
+      this.jobs.abandon(id);
+      return FETCH_CHANGED;
+    }
+    const whole = key !== null && this.answers.complete(key);
+    // A complete answer is read on from where the Worker is; any other is made from the start.
+    const from = whole ? offset : 0;
+    const job = { produced: from, sidebandErrors: record.sidebandErrors, ended: null } as unknown as UploadJob;
     this.admission.hold(job, ticket);
-    job.gen = this.answer(request, record.version, record.walkObjects, job);
+    job.gen = this.answer(request, record.version, record.walkObjects, job, whole ? { key, from } : undefined);
     return this.jobs.hold(id, job, (why) => this.endUpload(job, why));
   }
 
@@ -372,11 +388,14 @@ export class GitHttp {
     version: ProtocolVersion,
     walkObjects: number,
     job: UploadJob,
+    known?: { key: string; from: number },
   ): AsyncGenerator<Uint8Array, void, number | undefined> {
     const serve = () => (version === 2 ? serveV2(this.view(walkObjects, job), request) : serveV0(this.view(walkObjects, job), request));
-    const key = this.answerKey(request, version, walkObjects);
+    // A revived job names the answer it was reading: the refs it was keyed on may have moved.
+    const key = known?.key ?? this.answerKey(request, version, walkObjects);
     if (!key) return serve();
-    const shared = this.answers.open(key, serve, { share: this.roomToShare(), stepBytes: this.config.stepBytes });
+    const options = { share: this.roomToShare(), stepBytes: this.config.stepBytes, from: known?.from };
+    const shared = this.answers.open(key, serve, options);
     // A reader of an answer another request makes holds only its steps.
     if (!shared.leads) this.admission.resize(job, uploadEstimate(0, this.config.stepBytes));
     return shared.answer;
