@@ -17,6 +17,7 @@ import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelField
 import { PullRequests, type PullMergeInput } from "./pull-requests";
 import type { PushSession } from "../git/protocol/receive-pack";
 import { commitObjects } from "../git/ref-transaction";
+import { GitData, type NewCommit, type NewTreeEntry } from "./git-data";
 import type {
   Advertisement,
   Download,
@@ -578,5 +579,88 @@ export class Repository extends DurableObject<Env> {
     });
     if (outcome.kind !== "applied") return { ok: false, status: 409, message: "The branch moved; reload and try again." };
     return { ok: true };
+  }
+
+  // ---- GitHub's REST API: git data, contents, commits (RPC; see ./git-data.ts) ----------
+  // Who may do what is decided before the call; each answers null without a repository.
+
+  /** Git data over the current layers; ref moves go through the ref transaction with via "api". */
+  private get gitData(): GitData | null {
+    // The ref policy (protected branches) plugs in here, as for the editor and merges.
+    return this.exists()
+      ? new GitData({ fs: this.fs, store: this.store, refs: this.refs, browser: this.views.browser, policy: null })
+      : null;
+  }
+
+  async apiBlob(oid: string) {
+    return (await this.gitData?.blob(oid)) ?? null;
+  }
+
+  async apiTree(oid: string, recursive: boolean) {
+    return (await this.gitData?.tree(oid, recursive)) ?? null;
+  }
+
+  async apiCommitObject(oid: string) {
+    return (await this.gitData?.commit(oid)) ?? null;
+  }
+
+  async apiTag(oid: string) {
+    return (await this.gitData?.tag(oid)) ?? null;
+  }
+
+  async apiCreateBlob(data: Uint8Array) {
+    return (await this.gitData?.createBlob(data)) ?? null;
+  }
+
+  async apiCreateTree(baseTree: string | null, entries: NewTreeEntry[]) {
+    return (await this.gitData?.createTree(baseTree, entries)) ?? null;
+  }
+
+  async apiCreateCommit(commit: NewCommit) {
+    return (await this.gitData?.createCommit(commit)) ?? null;
+  }
+
+  apiMatchingRefs(prefix: string) {
+    return this.gitData?.matchingRefs(prefix) ?? null;
+  }
+
+  /** Creates, moves (fast-forward unless forced) or deletes (`sha` null) a ref. */
+  async apiUpdateRef(name: string, sha: string | null, options: { create: boolean; force: boolean; user?: string }) {
+    const data = this.gitData;
+    if (!data) return null;
+    const r = await data.updateRef(name, sha, options);
+    if (r.ok) {
+      this.settleHead();
+      await this.scheduleMaintenance(10_000);
+    }
+    return r;
+  }
+
+  async apiContents(ref: string, path: string) {
+    return (await this.gitData?.contents(ref, path)) ?? null;
+  }
+
+  async apiReadme(ref: string, dir: string) {
+    return (await this.gitData?.readme(ref, dir)) ?? null;
+  }
+
+  async apiLog(ref: string, path: string | undefined, skip: number, limit: number) {
+    return (await this.gitData?.log(ref, path, skip, limit)) ?? null;
+  }
+
+  /** compareView with the commits base has that head lacks (GitHub's behind_by). */
+  async apiCompare(base: string, head: string) {
+    const data = this.gitData;
+    const compare = data ? await this.views.compare(base.split("/"), head.split("/"), false) : null;
+    if (!data || !compare) return null;
+    return { ...compare, behind: data.aheadBehind(compare.base.commit, compare.head.commit).behind };
+  }
+
+  apiTags() {
+    return this.gitData?.tags() ?? null;
+  }
+
+  apiResolve(ref: string) {
+    return this.gitData?.resolveRef(ref) ?? null;
   }
 }
