@@ -157,6 +157,27 @@ export function contentEntryJson(w: Where, ref: string, e: { name: string; path:
   };
 }
 
+/**
+ * Commits oldest first as GitHub lists a comparison: every parent before its children,
+ * then by time. Commit times alone tie for commits made within one second.
+ */
+function oldestFirst(newestFirst: CommitSummary[]): CommitSummary[] {
+  const byOid = new Map(newestFirst.map((c) => [c.oid, c]));
+  const out: CommitSummary[] = [];
+  const done = new Set<string>();
+  const visit = (c: CommitSummary) => {
+    if (done.has(c.oid)) return;
+    done.add(c.oid);
+    for (const p of c.parents) {
+      const parent = byOid.get(p);
+      if (parent) visit(parent);
+    }
+    out.push(c);
+  };
+  for (const c of [...newestFirst].reverse()) visit(c);
+  return out;
+}
+
 export function compareJson(
   w: Where,
   c: {
@@ -189,8 +210,7 @@ export function compareJson(
     ahead_by: ahead,
     behind_by: behind,
     total_commits: ahead,
-    // Oldest first, as GitHub lists them.
-    commits: [...c.commits].reverse().map((x) => pullCommitJson(w, x)),
+    commits: oldestFirst(c.commits).map((x) => pullCommitJson(w, x)),
     files: files.map((f) => pullFileJson(w, c.head.commit, f)),
   };
 }
