@@ -89,6 +89,8 @@ describe("repositories", () => {
     await accountAuth("restfriend");
     expect((await api(owner, "POST", "/user/repos", { name: "team" })).status).toBe(201);
     expect((await api(owner, "PUT", `/repos/${owner}/team/collaborators/restfriend`, { permission: "push" })).status).toBe(201);
+    // Without a permission, an existing collaborator keeps theirs.
+    expect((await api(owner, "PUT", `/repos/${owner}/team/collaborators/restfriend`, {})).status).toBe(204);
     const list = await api(owner, "GET", `/repos/${owner}/team/collaborators`);
     expect(list.json.map((u: J) => [u.login, u.permissions.push, u.permissions.admin])).toEqual([
       [owner, true, true],
@@ -280,6 +282,11 @@ describe("git data", () => {
     );
     expect((await api(owner, "POST", `${repo}/git/refs`, { ref: "refs/heads/y", sha: tree.json.sha })).status).toBe(422);
     expect((await api(owner, "POST", `${repo}/git/refs`, { ref: "refs/heads/bad..name", sha: commit.json.sha })).status).toBe(422);
+    // A ref name beyond Latin-1 gets a node id too.
+    expect((await api(owner, "POST", `${repo}/git/refs`, { ref: "refs/heads/fé/ü", sha: commit.json.sha })).status).toBe(201);
+    expect((await api(owner, "GET", `${repo}/git/ref/heads/${encodeURIComponent("fé")}/${encodeURIComponent("ü")}`)).json.ref).toBe(
+      "refs/heads/fé/ü",
+    );
     const matching = await api(owner, "GET", `${repo}/git/matching-refs/heads/feat`);
     expect(matching.json.map((r: J) => r.ref)).toEqual(["refs/heads/feature/x"]);
     expect((await api(owner, "DELETE", `${repo}/git/refs/heads/feature/x`)).status).toBe(204);

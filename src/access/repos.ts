@@ -250,14 +250,14 @@ export async function memberRepos(
   const [rows, count] = await db.batch([
     db
       .prepare(
-        `SELECT ${COLUMNS}, c.role AS collab_role ${from} WHERE ${where} ORDER BY coalesce(r.pushed_at, r.created_at) DESC, r.id DESC LIMIT ?2 OFFSET ?3`,
+        `SELECT ${COLUMNS}, c.role AS member_role ${from} WHERE ${where} ORDER BY coalesce(r.pushed_at, r.created_at) DESC, r.id DESC LIMIT ?2 OFFSET ?3`,
       )
       .bind(userId, page.limit, page.offset),
     db.prepare(`SELECT count(*) AS n ${from} WHERE ${where}`).bind(userId),
   ]);
-  const items = (rows.results as (RepoRow & { collab_role: CollaboratorRole | null })[]).map((r) => ({
+  const items = (rows.results as (RepoRow & { member_role: CollaboratorRole | null })[]).map((r) => ({
     ...toRecord(r),
-    collaborator: r.collab_role,
+    collaborator: r.member_role,
   }));
   return { items, total: (count.results[0] as { n: number }).n };
 }

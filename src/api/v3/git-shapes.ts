@@ -7,6 +7,16 @@ import type { DiffFile } from "../../repo/views";
 import { pullCommitJson, pullFileJson } from "./pull-shapes";
 import { type Where, userJson } from "./shapes";
 
+/** A node id from any text: base64 of its UTF-8 (btoa alone refuses what is not Latin-1). */
+export function nodeIdOf(kind: string, text: string): string {
+  let bin = "";
+  for (const b of new TextEncoder().encode(text)) bin += String.fromCharCode(b);
+  return `${kind}_${btoa(bin).replace(/=+$/, "")}`;
+}
+
+/** A path or ref name inside a URL: each segment escaped, the slashes kept. */
+export const escapePath = (p: string) => p.split("/").map(encodeURIComponent).join("/");
+
 const time = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"));
 
 export interface RepoFacts {
@@ -121,8 +131,8 @@ export function treeJson(w: Where, sha: string, entries: ApiTreeEntry[], truncat
 export function refJson(w: Where, r: { ref: string; sha: string; type: string }) {
   return {
     ref: r.ref,
-    node_id: `REF_${btoa(`${w.repoId}:${r.ref}`).replace(/=+$/, "")}`,
-    url: `${w.repo}/git/${r.ref}`,
+    node_id: nodeIdOf("REF", `${w.repoId}:${r.ref}`),
+    url: `${w.repo}/git/${escapePath(r.ref)}`,
     object: { type: r.type, sha: r.sha, url: `${w.repo}/git/${r.type}s/${r.sha}` },
   };
 }
@@ -138,7 +148,8 @@ export function contentEntryJson(w: Where, ref: string, e: { name: string; path:
   const type =
     e.mode === "40000" || e.mode === "040000" ? "dir" : e.mode === "160000" ? "submodule" : e.mode === "120000" ? "symlink" : "file";
   const q = `?ref=${encodeURIComponent(ref)}`;
-  const self = `${w.repo}/contents/${e.path}${q}`;
+  const path = escapePath(e.path);
+  const self = `${w.repo}/contents/${path}${q}`;
   return {
     type,
     size: e.size,
@@ -147,12 +158,12 @@ export function contentEntryJson(w: Where, ref: string, e: { name: string; path:
     sha: e.sha,
     url: self,
     git_url: type === "dir" ? `${w.repo}/git/trees/${e.sha}` : `${w.repo}/git/blobs/${e.sha}`,
-    html_url: `${w.html}/${type === "dir" ? "tree" : "blob"}/${ref}/${e.path}`,
-    download_url: type === "file" ? `${w.html}/raw/${ref}/${e.path}` : null,
+    html_url: `${w.html}/${type === "dir" ? "tree" : "blob"}/${escapePath(ref)}/${path}`,
+    download_url: type === "file" ? `${w.html}/raw/${escapePath(ref)}/${path}` : null,
     _links: {
       self,
       git: type === "dir" ? `${w.repo}/git/trees/${e.sha}` : `${w.repo}/git/blobs/${e.sha}`,
-      html: `${w.html}/blob/${ref}/${e.path}`,
+      html: `${w.html}/blob/${escapePath(ref)}/${path}`,
     },
   };
 }

@@ -17,7 +17,7 @@ import type { NewTreeEntry } from "../../repo/git-data";
 import type { Env } from "../../util/env";
 import { type Json, optString, readObject } from "./body";
 import { GitHubError, notFound, validationFailed } from "./errors";
-import { base64Lines, gitCommitJson, refJson, treeJson } from "./git-shapes";
+import { base64Lines, gitCommitJson, nodeIdOf, refJson, treeJson } from "./git-shapes";
 import { linkHeader, paging } from "./paging";
 import { pathAfter } from "./path";
 import { type Where, whereOf } from "./shapes";
@@ -286,7 +286,7 @@ git.get("/repos/:owner/:repo/tags", async (c) => {
       commit: { sha: t.commit, url: `${w.repo}/commits/${t.commit}` },
       zipball_url: `${w.html}/archive/${t.name}.zip`,
       tarball_url: `${w.html}/archive/${t.name}.tar.gz`,
-      node_id: `REF_${btoa(`${w.repoId}:refs/tags/${t.name}`).replace(/=+$/, "")}`,
+      node_id: nodeIdOf("REF", `${w.repoId}:refs/tags/${t.name}`),
     })),
   );
 });

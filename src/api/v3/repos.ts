@@ -49,9 +49,8 @@ async function grantedJson(c: C, g: Granted) {
 function settingsError(e: unknown): never {
   if (e instanceof SettingsError) {
     if (e.status === 404) throw notFound();
-    throw new GitHubError(e.status === 409 ? 422 : 422, e.message, [
-      { resource: "Repository", field: "name", code: "custom", message: e.message },
-    ]);
+    // A name taken (409 on the settings page) is a validation failure on GitHub, as the rest are.
+    throw new GitHubError(422, e.message, [{ resource: "Repository", field: "name", code: "custom", message: e.message }]);
   }
   throw e;
 }
@@ -196,8 +195,8 @@ repos.get("/repos/:owner/:repo/collaborators", async (c) => {
 });
 
 /** GitHub's `permission` values and ours. */
-function collaboratorRole(permission: string | undefined): CollaboratorRole {
-  switch (permission ?? "push") {
+function collaboratorRole(permission: string): CollaboratorRole {
+  switch (permission) {
     case "pull":
     case "read":
     case "triage":
@@ -216,11 +215,13 @@ function collaboratorRole(permission: string | undefined): CollaboratorRole {
 repos.put("/repos/:owner/:repo/collaborators/:user", async (c) => {
   const g = await requireAccess(c, "admin");
   const body = await readObject(c);
-  const role = collaboratorRole(optString(body, "permission", "Repository"));
+  const permission = optString(body, "permission", "Repository");
   const username = c.req.param("user");
   const existing = (await listCollaborators(c.env.DB, g.repo.id)).some((u) => u.username.toLowerCase() === username.toLowerCase());
+  // Without a permission, an existing collaborator keeps theirs, as on GitHub; a new one gets push.
+  if (existing && permission === undefined) return c.body(null, 204);
   try {
-    await addCollaborator(c.env, g, username, role);
+    await addCollaborator(c.env, g, username, collaboratorRole(permission ?? "push"));
   } catch (e) {
     settingsError(e);
   }
