@@ -32,6 +32,9 @@ type Op =
   | "read statuses"
   | "post status"
   | "protection settings"
+  | "read file (API)"
+  | "write file (API)"
+  | "move ref (API)"
   | "settings"
   | "collaborators"
   | "list hooks"
@@ -62,6 +65,9 @@ const OPS: Op[] = [
   "read statuses",
   "post status",
   "protection settings",
+  "read file (API)",
+  "write file (API)",
+  "move ref (API)",
   "settings",
   "collaborators",
   "list hooks",
@@ -69,8 +75,19 @@ const OPS: Op[] = [
   "rename",
   "delete",
 ];
-const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits", "read statuses"];
-const WRITE_OPS: Op[] = ["push", "delete branch", "label", "close issue", "open PR", "merge PR", "edit file", "post status"];
+const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits", "read statuses", "read file (API)"];
+const WRITE_OPS: Op[] = [
+  "push",
+  "delete branch",
+  "label",
+  "close issue",
+  "open PR",
+  "merge PR",
+  "edit file",
+  "post status",
+  "write file (API)",
+  "move ref (API)",
+];
 /** Anyone signed in who can see the repository may take part; a token needs the write scope. */
 const PARTICIPATE_OPS: Op[] = ["open issue", "comment"];
 
@@ -294,6 +311,41 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       const gone = !(await remoteRefs(vis)).includes(`refs/heads/${branch}`);
       expect(gone).toBe(r.code === 0);
       return gone;
+    }
+    case "read file (API)": {
+      const status = await pullApiAs(caller, repoPath, "GET", "/contents/data.txt", undefined);
+      return ok(status);
+    }
+    case "write file (API)": {
+      // The contents API commits to a branch of its own, so that main stays as the other cells expect.
+      const branch = await behindBranch(url, `api-file-${caller.replace(/\W/g, "")}`);
+      const path = `by-${caller.replace(/\W/g, "")}.txt`;
+      const status = await pullApiAs(caller, repoPath, "PUT", `/contents/${path}`, {
+        message: `written by ${caller}`,
+        content: btoa(caller),
+        branch,
+      });
+      const there = await fetch(`${server.url}/api/v3/repos/${repoPath}/contents/${path}?ref=${branch}`, {
+        headers: { Authorization: owner().auth },
+      });
+      await there.arrayBuffer();
+      expect(there.status === 200).toBe(ok(status));
+      return there.status === 200;
+    }
+    case "move ref (API)": {
+      // A fast-forward of a branch one commit behind main, through the git data API.
+      const branch = await behindBranch(url, `api-ref-${caller.replace(/\W/g, "")}`);
+      const refOf = async (ref: string) =>
+        (
+          (await (
+            await fetch(`${server.url}/api/v3/repos/${repoPath}/git/ref/heads/${ref}`, { headers: { Authorization: owner().auth } })
+          ).json()) as { object: { sha: string } }
+        ).object.sha;
+      const main = await refOf("main");
+      const status = await pullApiAs(caller, repoPath, "PATCH", `/git/refs/heads/${branch}`, { sha: main });
+      const moved = (await refOf(branch)) === main;
+      expect(moved).toBe(ok(status));
+      return moved;
     }
     case "tree":
       return ok(await pageAs(caller, `/${repoPath}/tree/main`));

@@ -49,6 +49,9 @@ function concrete(path: string, owner: string, name: string): string {
     .replace(":number", path.includes("/pulls/") || path.includes("/pull/") ? "2" : "1")
     .replace(":id", "1")
     .replace(":name", "secret-label")
+    .replace(/\/(contents|git\/ref|git\/refs|git\/matching-refs|git\/trees|commits)\/\*$/, (_, kind: string) =>
+      kind === "contents" ? "/contents/a.txt" : kind.startsWith("git/") && kind !== "git/trees" ? `/${kind}/heads/main` : `/${kind}/main`,
+    )
     .replace(/\/\*$/, path.includes("compare") ? "/main...main" : path.includes("archive") ? "/main.tar.gz" : "/main/a.txt");
 }
 
@@ -105,6 +108,29 @@ describe("the access check", () => {
       "/:owner/:repo/pull/:number/files",
       "/:owner/:repo/pull/:number/merge",
       "/:owner/:repo/pull/new/*",
+      // The rest of GitHub's REST subset: repositories, collaborators, contents, commits, git data.
+      "/api/v3/repos/:owner/:repo",
+      "/api/v3/repos/:owner/:repo/collaborators",
+      "/api/v3/repos/:owner/:repo/collaborators/:user",
+      "/api/v3/repos/:owner/:repo/collaborators/:user/permission",
+      "/api/v3/repos/:owner/:repo/contents",
+      "/api/v3/repos/:owner/:repo/contents/*",
+      "/api/v3/repos/:owner/:repo/readme",
+      "/api/v3/repos/:owner/:repo/commits",
+      "/api/v3/repos/:owner/:repo/commits/*",
+      "/api/v3/repos/:owner/:repo/compare/*",
+      "/api/v3/repos/:owner/:repo/tags",
+      "/api/v3/repos/:owner/:repo/git/ref/*",
+      "/api/v3/repos/:owner/:repo/git/refs",
+      "/api/v3/repos/:owner/:repo/git/refs/*",
+      "/api/v3/repos/:owner/:repo/git/matching-refs/*",
+      "/api/v3/repos/:owner/:repo/git/commits",
+      "/api/v3/repos/:owner/:repo/git/commits/:sha",
+      "/api/v3/repos/:owner/:repo/git/trees",
+      "/api/v3/repos/:owner/:repo/git/trees/*",
+      "/api/v3/repos/:owner/:repo/git/blobs",
+      "/api/v3/repos/:owner/:repo/git/blobs/:sha",
+      "/api/v3/repos/:owner/:repo/git/tags/:sha",
     ])
       expect(paths).toContain(p);
     // The browser editor's pages and forms are among them.

@@ -235,3 +235,29 @@ export async function removeCollaborator(db: D1Database, repoId: number, userId:
   const r = await db.prepare("DELETE FROM collaborators WHERE repo_id = ? AND user_id = ?").bind(repoId, userId).run();
   return r.meta.changes > 0;
 }
+
+/**
+ * Repositories the user owns or collaborates on, with the user's role in each (GitHub's
+ * `GET /user/repos`), newest first, a page at a time; and how many there are.
+ */
+export async function memberRepos(
+  db: D1Database,
+  userId: number,
+  page: { offset: number; limit: number },
+): Promise<{ items: (RepoRecord & { collaborator: CollaboratorRole | null })[]; total: number }> {
+  const where = "r.pending = 0 AND (r.owner_id = ?1 OR c.user_id IS NOT NULL)";
+  const from = "FROM repos r JOIN users u ON u.id = r.owner_id LEFT JOIN collaborators c ON c.repo_id = r.id AND c.user_id = ?1";
+  const [rows, count] = await db.batch([
+    db
+      .prepare(
+        `SELECT ${COLUMNS}, c.role AS member_role ${from} WHERE ${where} ORDER BY coalesce(r.pushed_at, r.created_at) DESC, r.id DESC LIMIT ?2 OFFSET ?3`,
+      )
+      .bind(userId, page.limit, page.offset),
+    db.prepare(`SELECT count(*) AS n ${from} WHERE ${where}`).bind(userId),
+  ]);
+  const items = (rows.results as (RepoRow & { member_role: CollaboratorRole | null })[]).map((r) => ({
+    ...toRecord(r),
+    collaborator: r.member_role,
+  }));
+  return { items, total: (count.results[0] as { n: number }).n };
+}

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type { Dofs } from "../fs/dofs";
 import { isFsError } from "../fs/errors";
-import { type ObjectType, ZERO_OID, typeCode } from "./object/object";
+import { type ObjectType, ZERO_OID, hashObject, typeCode } from "./object/object";
 import { encodeWholeEntry } from "./pack/entry";
 import { writeIdxV2 } from "./pack/idx";
 import type { IndexResult } from "./pack/indexer";
@@ -165,6 +165,43 @@ export function applyRefTransaction(ctx: RefTransactionContext, tx: RefTransacti
 
 function dropTemp(fs: Dofs, pack: StagedPack | null | undefined): void {
   if (pack && fs.exists(pack.tempPath)) fs.unlink(pack.tempPath);
+}
+
+/**
+ * Stores objects that no ref names yet (GitHub's git data API writes blobs, trees and
+ * commits before a ref update names them): staged as a pack and recorded in one
+ * transaction. Nothing moves; maintenance prunes them after its grace period if no ref
+ * ever comes to name them. Throws when they refer to an object that is not stored.
+ */
+export async function storeObjects(
+  ctx: RefTransactionContext,
+  objects: NewObject[],
+): Promise<{ kind: "stored" } | { kind: "quota"; message: string }> {
+  const fresh = objects.filter((o) => !ctx.store.has(hashObject(o.type, o.data)));
+  if (!fresh.length) return { kind: "stored" };
+  let pack: StagedPack;
+  try {
+    pack = await stageObjects(ctx, fresh);
+  } catch (e) {
+    if (isFsError(e, "ENOSPC")) return { kind: "quota", message: QUOTA_MESSAGE };
+    throw e;
+  }
+  const inPack = new Set(pack.indexed.objects.map((o) => o.oid));
+  const missing = [...pack.indexed.referenced].find((oid) => !inPack.has(oid) && !ctx.store.has(oid));
+  if (missing) {
+    dropTemp(ctx.fs, pack);
+    throw new Error(`new objects refer to ${missing}, which is not stored`);
+  }
+  try {
+    ctx.fs.transaction(() => {
+      ctx.store.commitPack(pack.tempPath, pack.indexed, writeIdxV2(pack.indexed.objects, pack.indexed.packChecksum));
+    });
+  } catch (e) {
+    dropTemp(ctx.fs, pack);
+    if (isFsError(e, "ENOSPC")) return { kind: "quota", message: QUOTA_MESSAGE };
+    throw e;
+  }
+  return { kind: "stored" };
 }
 
 /**

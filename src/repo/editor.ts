@@ -53,6 +53,8 @@ export interface CommitFilesRequest {
   /** Defaults to the author. */
   committer?: Identity;
   when: When;
+  /** When the author wrote it, if not `when` (the contents API's `author.date`). */
+  authorWhen?: When;
   /** The account committing, for the ref policy. */
   user?: string;
   /** The account administers the repository, for rules that let admins bypass them. */
@@ -155,7 +157,7 @@ export class FileEditor {
     let author: string;
     let committer: string;
     try {
-      author = identLine(req.author, req.when);
+      author = identLine(req.author, req.authorWhen ?? req.when);
       committer = identLine(req.committer ?? req.author, req.when);
     } catch (e) {
       if (e instanceof ObjectFormatError) return refuse("invalid", `Invalid identity: ${e.message}`);

@@ -21,6 +21,7 @@ import type { PushSession } from "../git/protocol/receive-pack";
 import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
 import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, noApprovals, ruleFor } from "./protection";
 import type { BranchRule, NewStatus, Pull } from "./collab";
+import { GitData, type NewCommit, type NewTreeEntry } from "./git-data";
 import type {
   Advertisement,
   Download,
@@ -866,5 +867,88 @@ export class Repository extends DurableObject<Env> {
     const base = this.refs.resolve(`refs/heads/${pull.base}`) ?? pull.baseSha;
     const gate = this.gateOf(pull, head, base);
     return { ...gate, head, status: this.collab.combinedStatus(head) };
+  }
+
+  // ---- GitHub's REST API: git data, contents, commits (RPC; see ./git-data.ts) ----------
+  // Who may do what is decided before the call; each answers null without a repository.
+
+  /** Git data over the current layers; ref moves go through the ref transaction with via "api". */
+  private get gitData(): GitData | null {
+    // Protected branches bind the API's ref moves as they bind pushes and the editor.
+    return this.exists()
+      ? new GitData({ fs: this.fs, store: this.store, refs: this.refs, browser: this.views.browser, policy: this.policy })
+      : null;
+  }
+
+  async apiBlob(oid: string) {
+    return (await this.gitData?.blob(oid)) ?? null;
+  }
+
+  async apiTree(oid: string, recursive: boolean) {
+    return (await this.gitData?.tree(oid, recursive)) ?? null;
+  }
+
+  async apiCommitObject(oid: string) {
+    return (await this.gitData?.commit(oid)) ?? null;
+  }
+
+  async apiTag(oid: string) {
+    return (await this.gitData?.tag(oid)) ?? null;
+  }
+
+  async apiCreateBlob(data: Uint8Array) {
+    return (await this.gitData?.createBlob(data)) ?? null;
+  }
+
+  async apiCreateTree(baseTree: string | null, entries: NewTreeEntry[]) {
+    return (await this.gitData?.createTree(baseTree, entries)) ?? null;
+  }
+
+  async apiCreateCommit(commit: NewCommit) {
+    return (await this.gitData?.createCommit(commit)) ?? null;
+  }
+
+  apiMatchingRefs(prefix: string) {
+    return this.gitData?.matchingRefs(prefix) ?? null;
+  }
+
+  /** Creates, moves (fast-forward unless forced) or deletes (`sha` null) a ref. */
+  async apiUpdateRef(name: string, sha: string | null, options: { create: boolean; force: boolean; user?: string }) {
+    const data = this.gitData;
+    if (!data) return null;
+    const r = await data.updateRef(name, sha, options);
+    if (r.ok) {
+      this.settleHead();
+      await this.scheduleMaintenance(10_000);
+    }
+    return r;
+  }
+
+  async apiContents(ref: string, path: string) {
+    return (await this.gitData?.contents(ref, path)) ?? null;
+  }
+
+  async apiReadme(ref: string, dir: string) {
+    return (await this.gitData?.readme(ref, dir)) ?? null;
+  }
+
+  async apiLog(ref: string, path: string | undefined, skip: number, limit: number) {
+    return (await this.gitData?.log(ref, path, skip, limit)) ?? null;
+  }
+
+  /** compareView with the commits base has that head lacks (GitHub's behind_by). */
+  async apiCompare(base: string, head: string) {
+    const data = this.gitData;
+    const compare = data ? await this.views.compare(base.split("/"), head.split("/"), false) : null;
+    if (!data || !compare) return null;
+    return { ...compare, behind: data.aheadBehind(compare.base.commit, compare.head.commit).behind };
+  }
+
+  apiTags() {
+    return this.gitData?.tags() ?? null;
+  }
+
+  apiResolve(ref: string) {
+    return this.gitData?.resolveRef(ref) ?? null;
   }
 }

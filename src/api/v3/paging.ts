@@ -30,3 +30,21 @@ export function linkHeader(c: Context, p: Paging, total: number): void {
   if (p.page > 1) links.push(`<${at(1)}>; rel="first"`);
   if (links.length) c.header("Link", links.join(", "));
 }
+
+/**
+ * The Link header for a list whose length is not counted (a history walk): prev and
+ * first behind this page, next when the walk found more; no last.
+ */
+export function openLinkHeader(c: Context, p: Paging, more: boolean): void {
+  const at = (page: number) => {
+    const url = new URL(c.req.url);
+    url.searchParams.set("per_page", String(p.perPage));
+    url.searchParams.set("page", String(page));
+    return url.toString();
+  };
+  const links: string[] = [];
+  if (p.page > 1) links.push(`<${at(p.page - 1)}>; rel="prev"`);
+  if (more) links.push(`<${at(p.page + 1)}>; rel="next"`);
+  if (p.page > 1) links.push(`<${at(1)}>; rel="first"`);
+  if (links.length) c.header("Link", links.join(", "));
+}
