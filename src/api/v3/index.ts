@@ -9,10 +9,12 @@ import { v3Error } from "./errors";
 import { issues } from "./issues";
 import { labels } from "./labels";
 import { pulls } from "./pulls";
+import { reviews } from "./reviews";
 
 export const v3 = new Hono<{ Bindings: Env }>();
 v3.onError(v3Error);
 v3.route("/", issues);
 v3.route("/", labels);
 v3.route("/", pulls);
+v3.route("/", reviews);
 v3.all("*", (c) => c.json({ message: "Not Found", documentation_url: "https://docs.github.com/rest", status: "404" }, 404));
