@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { diffHunk, linesOn, relocate } from "../src/repo/collab/anchors";
 import { pktLine } from "../src/git/protocol/pkt-line";
 import { concatBytes } from "../src/util/bytes";
+import { Browserless } from "../e2e/accounts";
 import { accountAuth, fromBase64 } from "./helpers";
 
 const BASE = "http://gitflare.test";
@@ -299,5 +300,107 @@ describe("reviews through the API", () => {
     expect(await stub.approvingReviewers(number)).toEqual([]);
     expect((await api("rv-reader", "GET", `${at}/reviews/${review.json.id}`)).json.state).toBe("DISMISSED");
     expect(await stub.dismissApprovals(number, pushed.commit)).toEqual([]);
+  });
+});
+
+describe("review on the pages", () => {
+  async function signedIn(username: string): Promise<Browserless> {
+    const b = new Browserless(BASE, (url, init) => SELF.fetch(url, init));
+    const res = await b.post("/signup", { username, email: `${username}@example.com`, password: "correct horse" }, { from: "/signup" });
+    expect(res.status).toBe(303);
+    return b;
+  }
+
+  it("comments on a line from the files page, reviews, replies, resolves, and shows an outdated comment with its hunk", async () => {
+    const owner = await signedIn("rvp-owner");
+    const reviewer = await signedIn("rvp-rev");
+    const { repo, number, stub } = await reviewed("rvp-owner");
+    const path = repo.replace("/repos", "");
+    const made = await SELF.fetch(`${BASE}/api/repos${path}`, {
+      method: "PATCH",
+      headers: { Authorization: await accountAuth("rvp-owner"), "Content-Type": "application/json" },
+      body: JSON.stringify({ private: false }),
+    });
+    expect(made.status).toBe(200);
+    await made.text();
+    const files = `${path}/pull/${number}/files`;
+    const head = fx.branches.clean.oid;
+
+    // Anonymous visitors see the diff without forms; a signed-in one gets a "+" on each line.
+    expect(await (await SELF.fetch(`${BASE}${files}`)).text()).not.toContain("Start a review");
+    const page = await (await reviewer.get(files)).text();
+    expect(page).toContain('aria-label="Comment on a.txt line 17"');
+    expect(page).toContain("Review changes");
+
+    // A comment into a new pending review: the reviewer sees it, marked pending; the owner does not.
+    const posted = await reviewer.post(
+      `${path}/pull/${number}/review-comments`,
+      { path: "a.txt", line: "17", side: "RIGHT", commit_id: head, body: "Is **17** right?", action: "review" },
+      { from: files },
+    );
+    expect(posted.status).toBe(303);
+    const id = /#discussion_r(\d+)$/.exec(posted.headers.get("Location") ?? "")?.[1];
+    expect(id).toBeDefined();
+    const mine = await (await reviewer.get(files)).text();
+    expect(mine).toContain(`id="discussion_r${id}"`);
+    expect(mine).toContain("<strong>17</strong>");
+    expect(mine).toContain("Pending");
+    expect(mine).toContain("Add review comment");
+    expect(await (await owner.get(files)).text()).not.toContain(`discussion_r${id}`);
+    // A line outside the diff is refused and changes nothing.
+    const outside = await reviewer.post(
+      `${path}/pull/${number}/review-comments`,
+      { path: "a.txt", line: "2", side: "RIGHT", commit_id: head, body: "nope", action: "single" },
+      { from: files },
+    );
+    expect(outside.status).toBe(422);
+
+    // "Review changes": requesting changes submits the pending review with its comment.
+    const review = await reviewer.post(`${path}/pull/${number}/reviews`, { body: "Needs work", event: "REQUEST_CHANGES" }, { from: files });
+    expect(review.status).toBe(303);
+    const conversation = await (await owner.get(`${path}/pull/${number}`)).text();
+    expect(conversation).toContain("requested changes");
+    expect(conversation).toContain("Needs work");
+    expect(conversation).toContain(`id="discussion_r${id}"`);
+    expect(conversation).toMatch(/data-reviewer="rvp-rev"[\s\S]*changes requested/);
+    expect(await (await owner.get(`${path}/pulls`)).text()).toContain("Changes requested");
+    expect(await (await owner.get(files)).text()).toContain(`id="discussion_r${id}"`);
+
+    // The author may not approve their own pull request.
+    expect((await owner.post(`${path}/pull/${number}/reviews`, { body: "", event: "APPROVE" }, { from: files })).status).toBe(422);
+
+    // The author replies in the thread and resolves it.
+    const reply = await owner.post(
+      `${path}/pull/${number}/review-comments/${id}/replies`,
+      { body: "Yes, on purpose", back: "files" },
+      { from: files },
+    );
+    expect(reply.status).toBe(303);
+    expect(reply.headers.get("Location")).toContain(`${files}#discussion_r`);
+    const resolved = await owner.post(`${path}/pull/${number}/review-threads/${id}`, { action: "resolve", back: "files" }, { from: files });
+    expect(resolved.status).toBe(303);
+    const after = await (await reviewer.get(files)).text();
+    expect(after).toContain("Yes, on purpose");
+    expect(after).toContain("resolved by rvp-owner");
+    expect(after).toContain("Unresolve conversation");
+
+    // A later push changes line 17: the comment is outdated, folded in the conversation
+    // with the hunk it was written on, and gone from the files page.
+    const a = Array.from({ length: 20 }, (_, i) => `line ${i + 1}\n`);
+    a[16] = "line 17, third version\n";
+    const pushed = await stub.commitFiles({
+      parent: head,
+      branch: "clean",
+      createBranch: false,
+      changes: [{ kind: "update", path: "a.txt", content: a.join("") }],
+      message: "Again",
+      author: { name: "Fixture", email: "fixture@example.com" },
+      when: { seconds: 1_750_000_000 },
+    });
+    expect(pushed.ok).toBe(true);
+    const later = await (await reviewer.get(`${path}/pull/${number}`)).text();
+    expect(later).toContain(`data-outdated="${id}"`);
+    expect(later).toMatch(/Outdated<\/span><\/summary><pre class="hunk-context">@@[^<]*\+line 17 changed on the branch<\/pre>/);
+    expect(await (await reviewer.get(files)).text()).not.toContain(`id="discussion_r${id}"`);
   });
 });
