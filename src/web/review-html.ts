@@ -9,6 +9,7 @@
 //   with the hunk it was written on;
 // - the sidebar's reviewers: each reviewer's latest verdict and who is asked.
 import type { Actor, Review } from "../repo/collab";
+import { hunkHeader } from "../repo/collab/anchors";
 import type { PlacedComment } from "../repo/code-review";
 import { MAX_BODY } from "../repo/collab/validate";
 import type { DiffFile } from "../repo/views";
@@ -123,7 +124,7 @@ ${f.newOid ? html`<a style="margin-left:auto" href="${v.repo.base}/blob/${head}/
     const rows: Html[] = [];
     for (const h of f.hunks) {
       rows.push(
-        html`<tr class="hunk"><td class="ln"></td><td class="ln"></td><td class="plus"></td><td class="src">@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@</td></tr>`,
+        html`<tr class="hunk"><td class="ln"></td><td class="ln"></td><td class="plus"></td><td class="src">${hunkHeader(h)}</td></tr>`,
       );
       let oldNo = h.oldStart;
       let newNo = h.newStart;
@@ -181,6 +182,8 @@ const VERDICT: Record<string, string> = {
 /** A review in the conversation: verdict, summary, its line comments by thread (outdated ones folded with their hunk). */
 export function reviewItem(v: ReviewView, r: Review, comments: PlacedComment[], all: PlacedComment[]): Html {
   const roots = comments.filter((c) => c.inReplyTo === null || !all.some((x) => x.id === c.inReplyTo));
+  // A review holding only replies shows in the threads it answers, as on GitHub.
+  if (r.state === "COMMENTED" && !r.body.trim() && !roots.length) return html``;
   const dismiss =
     v.me?.triage && (r.state === "APPROVED" || r.state === "CHANGES_REQUESTED")
       ? html`<details style="margin-left:auto"><summary class="btn">Dismiss review</summary><form method="post" action="${v.repo.base}/pull/${v.number}/reviews/${r.id}/dismiss">${v.csrf}<input type="text" name="message" required aria-label="Why dismiss" placeholder="Why dismiss this review?"><button type="submit">Dismiss</button></form></details>`

@@ -27,7 +27,11 @@ export interface DiffLine {
   text: string;
 }
 
-const header = (h: Hunk) => `@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`;
+/** Git's hunk header: an empty range names the line before it (`-0,0` for a new file), where the diff library names the one after. */
+export const hunkHeader = (h: Hunk) => {
+  const start = (at: number, lines: number) => (lines === 0 ? Math.max(0, at - 1) : at);
+  return `@@ -${start(h.oldStart, h.oldLines)},${h.oldLines} +${start(h.newStart, h.newLines)},${h.newLines} @@`;
+};
 
 /** Every line of the file's diff that a comment on `side` may name, by its line number. */
 export function linesOn(hunks: Hunk[], side: Side): Map<number, DiffLine> {
@@ -58,7 +62,7 @@ export function linesOn(hunks: Hunk[], side: Side): Map<number, DiffLine> {
 /** GitHub's `diff_hunk`: the hunk's header and its lines down to the commented one. */
 export function diffHunk(hunks: Hunk[], at: DiffLine): string {
   const h = hunks[at.hunk];
-  return [header(h), ...h.lines.slice(0, at.index + 1)].join("\n");
+  return [hunkHeader(h), ...h.lines.slice(0, at.index + 1)].join("\n");
 }
 
 export interface Anchor {
