@@ -236,6 +236,7 @@ describe("reviews through the API", () => {
     expect(asked.status).toBe(201);
     expect(asked.json.requested_reviewers.map((u: Json) => u.login)).toEqual(["rv-reader", "rv-writer"]);
     expect(await stub.reviewDecisions([number])).toEqual({ [number]: "review_required" });
+    expect((await api("rv-reader", "GET", at)).json.requested_reviewers.map((u: Json) => u.login)).toEqual(["rv-reader", "rv-writer"]);
     await api("rv-writer", "POST", `${at}/reviews`, { event: "COMMENT", body: "Looked" });
     expect((await api("rv-reader", "GET", `${at}/requested_reviewers`)).json).toEqual({
       users: [expect.objectContaining({ login: "rv-reader" })],
