@@ -35,6 +35,9 @@ type Op =
   | "read file (API)"
   | "write file (API)"
   | "move ref (API)"
+  | "review PR"
+  | "request review"
+  | "dismiss review"
   | "settings"
   | "collaborators"
   | "list hooks"
@@ -68,6 +71,9 @@ const OPS: Op[] = [
   "read file (API)",
   "write file (API)",
   "move ref (API)",
+  "review PR",
+  "request review",
+  "dismiss review",
   "settings",
   "collaborators",
   "list hooks",
@@ -76,6 +82,7 @@ const OPS: Op[] = [
   "delete",
 ];
 const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits", "read statuses", "read file (API)"];
+// Asking for reviews: the pull request's author or a writer (the PR here is the owner's).
 const WRITE_OPS: Op[] = [
   "push",
   "delete branch",
@@ -87,9 +94,14 @@ const WRITE_OPS: Op[] = [
   "post status",
   "write file (API)",
   "move ref (API)",
+  "request review",
+  "dismiss review",
 ];
-/** Anyone signed in who can see the repository may take part; a token needs the write scope. */
-const PARTICIPATE_OPS: Op[] = ["open issue", "comment"];
+/**
+ * Anyone signed in who can see the repository may take part; a token needs the write scope.
+ * Reviewing (here a line comment) is taking part, as on GitHub.
+ */
+const PARTICIPATE_OPS: Op[] = ["open issue", "comment", "review PR"];
 
 /** What a Git host should allow, as GitHub and Gitea do. */
 function expected(caller: Caller, vis: Vis, op: Op): boolean {
@@ -249,8 +261,20 @@ beforeAll(async () => {
       method: "DELETE",
       headers: { Authorization: owner().auth },
     });
+    // The owner's pull request the review cells act on: main (which adds file2.txt) into a branch behind it.
+    const url = `${server.url}/${owner().username}/${name(vis)}.git`;
+    const base = await behindBranch(url, "review-base");
+    const pr = await fetch(`${server.url}/api/v3/repos/${owner().username}/${name(vis)}/pulls`, {
+      method: "POST",
+      headers: { Authorization: owner().auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ title: "To review", head: "main", base }),
+    });
+    expect(pr.status).toBe(201);
+    const made2 = (await pr.json()) as { number: number; head: { sha: string } };
+    reviewPulls[vis] = { number: made2.number, head: made2.head.sha };
   }
 });
+const reviewPulls: Record<Vis, { number: number; head: string }> = { public: { number: 0, head: "" }, private: { number: 0, head: "" } };
 const labelIds: Record<Vis, number> = { public: 0, private: 0 };
 afterAll(async () => {
   await server.stop();
@@ -503,6 +527,71 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
           .status === 200;
       expect(set).toBe(ok(status));
       return set;
+    }
+    case "review PR": {
+      const { number, head } = reviewPulls[vis];
+      const body = `line comment by ${caller}`;
+      const status = await issueChangeAs(
+        caller,
+        repoPath,
+        {
+          path: `/pull/${number}/review-comments`,
+          fields: { path: "file2.txt", line: "1", side: "RIGHT", commit_id: head, body, action: "single" },
+        },
+        { method: "POST", path: `/pulls/${number}/reviews`, body: { event: "COMMENT", comments: [{ path: "file2.txt", line: 1, body }] } },
+      );
+      const list = (await (
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/pulls/${number}/comments?per_page=100`, {
+          headers: { Authorization: owner().auth },
+        })
+      ).json()) as { body: string }[];
+      const reviewed = list.some((cm) => cm.body === body);
+      expect(reviewed).toBe(ok(status));
+      return reviewed;
+    }
+    case "request review": {
+      const { number } = reviewPulls[vis];
+      const reader = accounts.get("reader")!.username;
+      const status = await issueChangeAs(
+        caller,
+        repoPath,
+        { path: `/pull/${number}/reviewers`, fields: { login: reader, action: "add" } },
+        { method: "POST", path: `/pulls/${number}/requested_reviewers`, body: { reviewers: [reader] } },
+      );
+      const at = `${server.url}/api/v3/repos/${repoPath}/pulls/${number}/requested_reviewers`;
+      const { users } = (await (await fetch(at, { headers: { Authorization: owner().auth } })).json()) as { users: { login: string }[] };
+      const asked = users.some((u) => u.login === reader);
+      expect(asked).toBe(ok(status));
+      if (asked)
+        await fetch(at, {
+          method: "DELETE",
+          headers: { Authorization: owner().auth, "Content-Type": "application/json" },
+          body: JSON.stringify({ reviewers: [reader] }),
+        });
+      return asked;
+    }
+    case "dismiss review": {
+      // An approval by the writer, for this cell to dismiss.
+      const { number } = reviewPulls[vis];
+      const made = await fetch(`${server.url}/api/v3/repos/${repoPath}/pulls/${number}/reviews`, {
+        method: "POST",
+        headers: { Authorization: accounts.get("writer")!.auth, "Content-Type": "application/json" },
+        body: JSON.stringify({ event: "APPROVE" }),
+      });
+      expect(made.status).toBe(200);
+      const { id } = (await made.json()) as { id: number };
+      const status = await issueChangeAs(
+        caller,
+        repoPath,
+        { path: `/pull/${number}/reviews/${id}/dismiss`, fields: { message: `dismissed by ${caller}` } },
+        { method: "PUT", path: `/pulls/${number}/reviews/${id}/dismissals`, body: { message: `dismissed by ${caller}` } },
+      );
+      const now = (await (
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/pulls/${number}/reviews/${id}`, { headers: { Authorization: owner().auth } })
+      ).json()) as { state: string };
+      const dismissed = now.state === "DISMISSED";
+      expect(dismissed).toBe(ok(status));
+      return dismissed;
     }
     case "close issue": {
       const status = await issueChangeAs(

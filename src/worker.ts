@@ -16,6 +16,7 @@ import { issuesWeb } from "./web/issues";
 import { labelsWeb } from "./web/labels";
 import { editor } from "./web/editor";
 import { pullsWeb } from "./web/pulls";
+import { reviewsWeb } from "./web/reviews";
 import { BadCredentials, RateLimited } from "./auth/caller";
 
 export { Repository } from "./repo/repository";
@@ -58,6 +59,7 @@ app.route("/", branchSettings);
 app.route("/", issuesWeb);
 app.route("/", labelsWeb);
 app.route("/", pullsWeb);
+app.route("/", reviewsWeb);
 app.route("/", web);
 app.route("/", editor);
 app.notFound((c) => c.text("Not found\n", 404));

@@ -131,6 +131,12 @@ describe("the access check", () => {
       "/api/v3/repos/:owner/:repo/git/blobs",
       "/api/v3/repos/:owner/:repo/git/blobs/:sha",
       "/api/v3/repos/:owner/:repo/git/tags/:sha",
+      "/api/v3/repos/:owner/:repo/pulls/:number/reviews",
+      "/api/v3/repos/:owner/:repo/pulls/:number/reviews/:id/dismissals",
+      "/api/v3/repos/:owner/:repo/pulls/comments/:id",
+      "/api/v3/repos/:owner/:repo/pulls/:number/requested_reviewers",
+      "/:owner/:repo/pull/:number/review-comments",
+      "/:owner/:repo/pull/:number/reviews",
     ])
       expect(paths).toContain(p);
     // The browser editor's pages and forms are among them.

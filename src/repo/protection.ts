@@ -135,10 +135,6 @@ export class ProtectionPolicy implements RefPolicy {
  */
 export type ApprovalSource = (prNumber: number, headOid: string | null) => string[];
 
-/** Until reviews exist nobody has approved anything. */
-// TODO(review): wire approvingReviewers
-export const noApprovals: ApprovalSource = () => [];
-
 export interface MergeGateInput {
   rule: BranchRule | null;
   prNumber: number;

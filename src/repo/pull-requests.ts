@@ -11,6 +11,7 @@ import { leftRight } from "../git/rev-list";
 import type { ObjectStore } from "../git/store/object-store";
 import type { Actor, Collab, Pull, PullChanges, PullQuery, Result } from "./collab";
 import { ok, refused } from "./collab/types";
+import { ruleFor } from "./protection";
 import { type Identity, type MergeMethod, type PullMerges, type PullMergeResult, type When, closesIssues } from "./pulls";
 import { messageText, readRawCommit } from "../git/commit-writer";
 
@@ -251,6 +252,8 @@ export class PullRequests implements PushHooks {
       const base = this.tip(pull.base);
       if (head && base && head !== pull.headSha) {
         this.collab.branchMoved(pull.issue.number, actor, "head", head, !this.contains(head, pull.headSha));
+        // "Dismiss stale approvals": new commits undo approvals given on the old head, as on GitHub.
+        if (ruleFor(this.collab.branchRules(), pull.base)?.dismissStaleReviews) this.collab.dismissApprovals(pull.issue.number, head);
       }
       if (head && base && this.contains(base, head)) {
         // Someone pushed the merge (or the head's commits) to the base: the PR is merged.

@@ -17,9 +17,11 @@ import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelField
 import { PullRequests, type PullMergeInput } from "./pull-requests";
 import { type HookInput, Webhooks } from "./webhooks";
 import type { HookSite } from "../util/hook-site";
+import { CodeReview, type LineInput, type NewReviewInput } from "./code-review";
+import type { ReviewActor, ReviewEvent } from "./collab";
 import type { PushSession } from "../git/protocol/receive-pack";
 import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
-import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, noApprovals, ruleFor } from "./protection";
+import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, ruleFor } from "./protection";
 import type { BranchRule, NewStatus, Pull } from "./collab";
 import { GitData, type NewCommit, type NewTreeEntry } from "./git-data";
 import type {
@@ -139,6 +141,7 @@ export class Repository extends DurableObject<Env> {
       peel: (oid) => this.store.peel(oid),
       defaultBranch: () => (this.exists() ? this.views.browser.defaultBranch() : null),
     });
+    this.codeReview = new CodeReview({ collab: this.collab, views: () => this.views, prs: this.pullRequests });
   }
 
   /** Maintenance over this object's storage; it keeps the packs that fetches in flight read. */
@@ -743,9 +746,8 @@ export class Repository extends DurableObject<Env> {
   /** The rules every ref move is checked against. */
   policy!: ProtectionPolicy;
 
-  /** Who approved a pull request. */
-  // TODO(review): wire approvingReviewers
-  approvals: ApprovalSource = noApprovals;
+  /** Who approved a pull request, with write access (./collab/reviews.ts). */
+  approvals: ApprovalSource = (number, head) => this.collab.approvingReviewers(number, head ?? undefined);
 
   /**
    * Whether `ancestor` is reachable from `descendant` through parents, in stored commits or
@@ -950,5 +952,96 @@ export class Repository extends DurableObject<Env> {
 
   apiResolve(ref: string) {
     return this.gitData?.resolveRef(ref) ?? null;
+  }
+
+  // ---- code review (RPC; records in ./collab/reviews.ts, diffs in ./code-review.ts) ----
+  // Who may do what is decided before the call (src/access/issues.ts). `viewerId`: who
+  // reads, to whom their own pending review shows. Protected branches call, inside the
+  // object, `this.collab.approvingReviewers` and `this.collab.dismissApprovals`.
+
+  codeReview!: CodeReview;
+
+  private get review(): CodeReview | null {
+    return this.exists() ? this.codeReview : null;
+  }
+
+  async createReview(number: number, author: ReviewActor, input: NewReviewInput) {
+    return (await this.review?.createReview(number, author, input)) ?? null;
+  }
+
+  pullReview(number: number, id: number, viewerId: number | null) {
+    const r = this.issues?.review(number, id) ?? null;
+    return r && (r.state !== "PENDING" || r.author.id === viewerId) ? r : null;
+  }
+
+  pullReviews(number: number, viewerId: number | null) {
+    return this.issues?.reviews(number, viewerId) ?? null;
+  }
+
+  submitReview(number: number, id: number, actor: ReviewActor, event: ReviewEvent, body?: string) {
+    return this.issues?.submitReview(number, id, actor, event, body) ?? null;
+  }
+
+  deletePendingReview(number: number, id: number, actor: Actor) {
+    return this.issues?.deletePendingReview(number, id, actor) ?? null;
+  }
+
+  dismissReview(number: number, id: number, message: string) {
+    return this.issues?.dismissReview(number, id, message) ?? null;
+  }
+
+  async reviewComments(number: number, viewerId: number | null, reviewId?: number) {
+    return (await this.review?.comments(number, viewerId, reviewId)) ?? null;
+  }
+
+  async reviewComment(id: number, viewerId: number | null) {
+    return (await this.review?.comment(id, viewerId)) ?? null;
+  }
+
+  async addLineComment(number: number, author: Actor, input: LineInput & { commitId?: string }, pending = false) {
+    return (await this.review?.addLineComment(number, author, input, pending)) ?? null;
+  }
+
+  async replyToReviewComment(number: number, author: Actor, inReplyTo: number, body: string, pending = false) {
+    const c = this.review && this.collab.replyToReviewComment(number, author, inReplyTo, body, pending);
+    if (!c?.ok) return c ?? null;
+    return { ok: true as const, value: (await this.codeReview.comment(c.value.id, author.id))! };
+  }
+
+  async editReviewComment(id: number, body: string) {
+    const c = this.review && this.collab.editReviewComment(id, body);
+    if (!c?.ok) return c ?? null;
+    return { ok: true as const, value: (await this.codeReview.comment(c.value.id, c.value.author.id))! };
+  }
+
+  deleteReviewComment(id: number) {
+    return this.issues?.deleteReviewComment(id) ?? null;
+  }
+
+  resolveReviewThread(number: number, id: number, actor: Actor, resolved: boolean) {
+    return this.issues?.resolveThread(number, id, actor, resolved) ?? null;
+  }
+
+  requestedReviewers(number: number) {
+    return this.issues?.requestedReviewers(number) ?? null;
+  }
+
+  requestReviews(number: number, people: Actor[], mode: "add" | "remove") {
+    return this.issues?.requestReviews(number, people, mode) ?? null;
+  }
+
+  /** The review state of each of these pull requests (what the list shows). */
+  reviewDecisions(numbers: number[]) {
+    return this.issues?.reviewDecisions(numbers.slice(0, 100)) ?? null;
+  }
+
+  /** For protected branches: who approves pull request `number` now (see ./collab/reviews.ts). */
+  approvingReviewers(number: number, headOid?: string): string[] {
+    return this.issues?.approvingReviewers(number, headOid) ?? [];
+  }
+
+  /** For protected branches: dismisses approvals given on commits other than `headOid`. */
+  dismissApprovals(number: number, headOid: string): string[] {
+    return this.issues?.dismissApprovals(number, headOid) ?? [];
   }
 }

@@ -8,14 +8,17 @@ import type { Context } from "hono";
 import type { Env } from "../util/env";
 import type { PullView } from "../repo/pull-requests";
 import { MAX_BODY } from "../repo/collab/validate";
-import { mayEdit } from "../access/issues";
+import { assignable, mayEdit, viewer } from "../access/issues";
 import { NotFound } from "../http/responses";
 import { type Html, html, page } from "./layout";
 import { ISSUE_CSS, eventLine } from "./issue-html";
 import { THREAD_PAGE, type View, commentItem, descriptionBox, sidebar, threadView } from "./issue-page";
-import { type Repo, commitLine, diffView, repoHeader } from "./routes";
+import { type Repo, commitLine, repoHeader } from "./routes";
 import { CHECKS_CSS, checksBox } from "./checks";
 import { allows } from "../access/roles";
+import { callerOf } from "../auth/caller";
+import { csrfField } from "./layout";
+import { REVIEW_CSS, type ReviewView, reviewBox, reviewDiff, reviewItem, reviewersBox } from "./review-html";
 
 type C = Context<{ Bindings: Env }>;
 
@@ -56,7 +59,7 @@ function pullHeader(repo: Repo, pull: PullView, tab: "conversation" | "commits" 
   const verb = pull.merged ? "merged" : "wants to merge";
   const link = (id: string, href: string, label: string) =>
     html`<a href="${href}"${id === tab ? html` aria-current="page"` : ""}>${label}</a>`;
-  return html`${ISSUE_CSS}${PULL_CSS}${CHECKS_CSS}${repoHeader(repo, "pulls")}
+  return html`${ISSUE_CSS}${PULL_CSS}${CHECKS_CSS}${REVIEW_CSS}${repoHeader(repo, "pulls")}
 <h2>${pull.issue.title} <span class="muted">#${n}</span></h2>
 <p>${badge(pull)} <a href="/${who}"><b>${who}</b></a> ${verb} ${plural(pull.commits, "commit")} into <a href="${repo.base}/tree/${encodeURIComponent(pull.base)}"><code>${pull.base}</code></a> from <a href="${repo.base}/tree/${encodeURIComponent(pull.head)}"><code>${pull.head}</code></a></p>
 <nav class="pr-tabs">${link("conversation", `${repo.base}/pull/${n}`, "Conversation")}${link("commits", `${repo.base}/pull/${n}/commits`, `Commits (${pull.commits})`)}${link("files", `${repo.base}/pull/${n}/files`, "Files changed")}</nav>`;
@@ -164,8 +167,34 @@ export async function pullPage(c: C, repo: Repo, number: number, state: PullPage
   const open = pull.issue.state === "open" && !pull.merged;
   const gate = open ? await repo.stub.pullGate(number) : null;
   const edit = state.edit ?? c.req.query("edit");
-  const items = thread.timeline.map((t) => (t.type === "comment" ? commentItem(v, t, edit === String(t.id)) : eventLine(repo.base, t)));
   const pages = Math.ceil(thread.total / THREAD_PAGE);
+  const rv: ReviewView = { repo, number, prAuthor: pull.issue.author, me: v.me, csrf: v.csrf, refs: v.refs };
+  const [reviews, comments, requested] = await Promise.all([
+    repo.stub.pullReviews(number, v.me?.id ?? null),
+    repo.stub.reviewComments(number, v.me?.id ?? null),
+    repo.stub.requestedReviewers(number),
+  ]);
+  // Reviews sit in the conversation by when they were submitted: on this page, those
+  // from this page's first item on (from the start on page 1) up to the next page's.
+  const from = pageNo === 1 ? Number.NEGATIVE_INFINITY : (thread.timeline[0]?.createdAt ?? Number.POSITIVE_INFINITY);
+  const until = pageNo >= pages ? Number.POSITIVE_INFINITY : (thread.timeline.at(-1)?.createdAt ?? Number.POSITIVE_INFINITY);
+  const shown = (reviews ?? []).filter((r) => r.state !== "PENDING" && (r.submittedAt ?? 0) >= from && (r.submittedAt ?? 0) < until);
+  const entries: { at: number; item: Html }[] = thread.timeline.map((t) => ({
+    at: t.createdAt,
+    item: t.type === "comment" ? commentItem(v, t, edit === String(t.id)) : eventLine(repo.base, t),
+  }));
+  for (const r of shown)
+    entries.push({
+      at: r.submittedAt ?? r.createdAt,
+      item: reviewItem(
+        rv,
+        r,
+        (comments ?? []).filter((x) => x.reviewId === r.id),
+        comments ?? [],
+      ),
+    });
+  const items = entries.sort((a, b) => a.at - b.at).map((e) => e.item);
+  const reviewers = reviewersBox(rv, reviews ?? [], requested ?? [], v.me ? await assignable(c.env, repo.grant) : []);
   const pager =
     pages > 1
       ? html`<p class="muted">Page ${pageNo} of ${pages} of this conversation. ${pageNo > 1 ? html`<a class="btn" href="?page=${pageNo - 1}">Earlier</a>` : ""} ${pageNo < pages ? html`<a class="btn" href="?page=${pageNo + 1}">Later</a>` : ""}</p>`
@@ -176,7 +205,7 @@ export async function pullPage(c: C, repo: Repo, number: number, state: PullPage
       `${pull.issue.title} · Pull Request #${number} · ${repo.owner}/${repo.name}`,
       html`${pullHeader(repo, pull, "conversation")}${state.notice ?? ""}
 <div class="issue-grid"><div class="issue-main">${pageNo === 1 ? descriptionBox(v, edit === "issue") : ""}${items}${pager}
-${gate ? checksBox(gate.status) : ""}${mergeBox(v, pull, repo.summary.branches.includes(pull.head), gate, allows(repo.grant.role, "admin"))}${pullCommentForm(v, pull, state.draft ?? "")}</div>${sidebar(v)}</div>`,
+${gate ? checksBox(gate.status) : ""}${mergeBox(v, pull, repo.summary.branches.includes(pull.head), gate, allows(repo.grant.role, "admin"))}${pullCommentForm(v, pull, state.draft ?? "")}</div><div>${reviewers}${sidebar(v)}</div></div>`,
     ),
     state.status ?? 200,
   );
@@ -211,11 +240,23 @@ export async function pullFilesPage(c: C, repo: Repo, number: number): Promise<R
   if (pull instanceof Response) return pull;
   const changes = await repo.stub.pullChanges(number, c.req.query("full") === "1");
   if (!changes) throw new NotFound("No such pull request.");
+  const me = viewer(repo.grant);
+  const comments = (await repo.stub.reviewComments(number, me?.id ?? null)) ?? [];
+  const last = (await repo.stub.issueCounts())?.last ?? 0;
+  const rv: ReviewView = {
+    repo,
+    number,
+    prAuthor: pull.issue.author,
+    me,
+    csrf: me ? csrfField(c, await callerOf(c)) : html``,
+    refs: { base: repo.base, last, users: new Set(), commits: new Set() },
+  };
+  const pending = comments.filter((x) => x.pending).length;
   return c.html(
     page(
       c,
       `Files changed · Pull Request #${number} · ${repo.owner}/${repo.name}`,
-      html`${pullHeader(repo, pull, "files")}${diffView(repo, shownHead(pull), changes.files, changes.truncated)}`,
+      html`${pullHeader(repo, pull, "files")}${reviewBox(rv, pending)}${reviewDiff(rv, shownHead(pull), changes.files, changes.truncated, comments)}`,
     ),
   );
 }

@@ -24,6 +24,7 @@ import { parseSearch, withState } from "./issue-query";
 import { ISSUE_CSS, labelChip, stateDot } from "./issue-html";
 import { type PullFields, pullForm } from "./pull-form";
 import { PULL_CSS, pullCommitsPage, pullFilesPage, pullPage } from "./pull-page";
+import { REVIEW_CSS, decisionChip } from "./review-html";
 
 export const pullsWeb = new Hono<{ Bindings: Env }>();
 pullsWeb.onError(pageError);
@@ -54,14 +55,14 @@ async function withinQuota(c: C, p: Participant): Promise<string | null> {
 
 // ---- the list -----------------------------------------------------------------------
 
-function pullRow(base: string, i: Issue, pull: Pull | undefined): Html {
+function pullRow(base: string, i: Issue, pull: Pull | undefined, decision?: string | null): Html {
   const state = pull?.merged ? "merged" : i.state === "open" ? "open" : "closed-pr";
   const when = pull?.merged
     ? html`merged ${relativeTime((pull.mergedAt ?? i.updatedAt) / 1000)}`
     : i.state === "open"
       ? html`opened ${relativeTime(i.createdAt / 1000)}`
       : html`closed ${relativeTime((i.closedAt ?? i.updatedAt) / 1000)}`;
-  return html`<tr><td>${stateDot(state)}<a href="${base}/pull/${i.number}"><b>${i.title}</b></a> ${i.labels.map((l) => labelChip(l, base))}
+  return html`<tr><td>${stateDot(state)}<a href="${base}/pull/${i.number}"><b>${i.title}</b></a> ${i.labels.map((l) => labelChip(l, base))}${i.state === "open" ? decisionChip(decision) : ""}
 <div class="muted">#${i.number} ${when} by <a href="/${i.author.login}">${i.author.login}</a>${pull ? html` · <code>${pull.head}</code> → <code>${pull.base}</code>` : ""}</div></td>
 <td class="age">${pull?.merged ? "Merged" : ""}${i.comments ? ` ${i.comments} comment${i.comments === 1 ? "" : "s"}` : ""}</td></tr>`;
 }
@@ -78,6 +79,7 @@ pullsWeb.get("/:owner/:repo/pulls", async (c) => {
     closed: 0,
   };
   const records = new Map(((await repo.stub.pullRecords(list.items.map((i) => i.number))) ?? []).map((p) => [p.issue.number, p]));
+  const decisions: Record<number, string | null> = (await repo.stub.reviewDecisions(list.items.map((i) => i.number))) ?? {};
   const href = (query: string, p = 1) => `${repo.base}/pulls?q=${encodeURIComponent(query)}${p > 1 ? `&page=${p}` : ""}`;
   const current = (s: string) => (filter.state === s ? html` aria-current="true"` : "");
   const pages = Math.ceil(list.total / PER_PAGE);
@@ -86,11 +88,11 @@ pullsWeb.get("/:owner/:repo/pulls", async (c) => {
     page(
       c,
       `Pull requests · ${repo.owner}/${repo.name}`,
-      html`${ISSUE_CSS}${PULL_CSS}${repoHeader(repo, "pulls")}
+      html`${ISSUE_CSS}${PULL_CSS}${REVIEW_CSS}${repoHeader(repo, "pulls")}
 <form method="get" action="${repo.base}/pulls" class="filter"><input type="text" name="q" value="${q}" aria-label="Filter pull requests"><button type="submit">Filter</button>
 <a class="btn" href="${repo.base}/labels">Labels</a>${def ? html` <a class="btn" href="${repo.base}/branches">New pull request</a>` : ""}</form>
 <div class="box"><div class="head counts"><a href="${href(withState(q, "open"))}"${current("open")}>${stateDot("open")}${list.open} Open</a><a href="${href(withState(q, "closed"))}"${current("closed")}>${stateDot("closed-pr")}${list.closed} Closed</a></div>
-<table class="list">${list.items.length ? list.items.map((i) => pullRow(repo.base, i, records.get(i.number))) : html`<tr><td class="notice">No pull requests match this search. To open one, push a branch and compare it with <code>${def ?? "the default branch"}</code> from the <a href="${repo.base}/branches">branches</a> page.</td></tr>`}</table></div>
+<table class="list">${list.items.length ? list.items.map((i) => pullRow(repo.base, i, records.get(i.number), decisions[i.number])) : html`<tr><td class="notice">No pull requests match this search. To open one, push a branch and compare it with <code>${def ?? "the default branch"}</code> from the <a href="${repo.base}/branches">branches</a> page.</td></tr>`}</table></div>
 <p>${pageNo > 1 ? html`<a class="btn" href="${href(q, pageNo - 1)}">Previous</a>` : ""} ${pageNo < pages ? html`<a class="btn" href="${href(q, pageNo + 1)}">Next</a>` : ""}</p>`,
     ),
   );

@@ -6,9 +6,10 @@
 import type { Context } from "hono";
 import { type Granted, checkAccess } from "../../access/check";
 import { hookSite } from "../../access/hook-site";
-import type { Actor, Comment, Issue } from "../../repo/collab";
+import type { Actor, Comment, Issue, Review } from "../../repo/collab";
 import type { PullView } from "../../repo/pull-requests";
 import { pullJson } from "./pull-shapes";
+import { reviewJson } from "./review-shapes";
 import { commentJson, issueJson, labelJson, whereOf } from "./shapes";
 
 async function emit(
@@ -146,5 +147,20 @@ export function emitStatus(c: Context, g: Granted, sender: Actor, status: Record
     return [
       [null, { ...fields, sha, name: `${g.repo.owner}/${g.repo.name}`, commit: { sha, url: `${w.repo}/commits/${sha}` }, branches: [] }],
     ];
+  });
+}
+
+/**
+ * A `pull_request_review` event: `submitted` (with a verdict or a comment) or `dismissed`,
+ * with the review and the pull request as the API shows them. A pending review is no event.
+ */
+export function emitReview(c: Context, g: Granted, sender: Actor, number: number, action: "submitted" | "dismissed", review: Review) {
+  if (review.state === "PENDING") return Promise.resolve();
+  return emit(c, g, "pull_request_review", sender, async () => {
+    const pr = await g.stub.pull(number);
+    if (!pr) return [];
+    const repo = { id: g.repo.id, owner: { id: g.repo.ownerId, login: g.repo.owner }, name: g.repo.name, isPrivate: g.repo.isPrivate };
+    const w = whereOf(c, g);
+    return [[action, { review: reviewJson(w, review), pull_request: pullJson(w, repo, pr as PullView) }]];
   });
 }

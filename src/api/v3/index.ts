@@ -17,6 +17,7 @@ import { labels } from "./labels";
 import { pulls } from "./pulls";
 import { repos } from "./repos";
 import { statuses } from "./statuses";
+import { reviews } from "./reviews";
 
 export const v3 = new Hono<{ Bindings: Env }>();
 v3.onError(v3Error);
@@ -32,4 +33,5 @@ v3.route("/", repos);
 v3.route("/", contents);
 v3.route("/", commits);
 v3.route("/", git);
+v3.route("/", reviews);
 v3.all("*", (c) => c.json({ message: "Not Found", documentation_url: "https://docs.github.com/rest", status: "404" }, 404));

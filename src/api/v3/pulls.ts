@@ -20,7 +20,7 @@ import { GitHubError, fromRefused, notFound, validationFailed } from "./errors";
 import { linkHeader, paging } from "./paging";
 import { type DiffCounts, type RepoInfo, pullCommitJson, pullFileJson, pullJson } from "./pull-shapes";
 import { emitPull, pullActions } from "./hook-events";
-import { whereOf } from "./shapes";
+import { userJson, whereOf } from "./shapes";
 
 export const pulls = new Hono<{ Bindings: Env }>();
 
@@ -112,7 +112,12 @@ pulls.get("/repos/:owner/:repo/pulls/:number", async (c) => {
   const number = numberParam(c);
   const pr = await g.stub.pull(number);
   if (!pr) throw notFound();
-  return c.json(pullJson(whereOf(c, g), repoInfo(g), pr as PullView, await counts(g, number)));
+  const w = whereOf(c, g);
+  const requested = (await g.stub.requestedReviewers(number)) ?? [];
+  return c.json({
+    ...pullJson(w, repoInfo(g), pr as PullView, await counts(g, number)),
+    requested_reviewers: requested.map((a) => userJson(w, a)),
+  });
 });
 
 pulls.patch("/repos/:owner/:repo/pulls/:number", async (c) => {

@@ -113,7 +113,7 @@ repos.post("/user/repos", async (c) => {
   const description = optString(body, "description", "Repository") ?? "";
   if (description.length > 350)
     throw validationFailed("Repository", "description", "custom", "description is too long (maximum is 350 characters)");
-  const isPrivate = optBool(body, "private") ?? (body.visibility === "private" ? true : body.visibility === "public" ? false : false);
+  const isPrivate = optBool(body, "private") ?? body.visibility === "private";
   if (body.auto_init === true)
     throw validationFailed("Repository", "auto_init", "custom", "auto_init is not supported; create the first file with PUT contents.");
   let repo: RepoRecord;

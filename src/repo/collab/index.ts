@@ -19,6 +19,33 @@ import {
   setMergeable,
   updatePull,
 } from "./pulls";
+import {
+  type LineAnchor,
+  type NewReview,
+  type Review,
+  type ReviewComment,
+  type ReviewDecision,
+  type ReviewEvent,
+  type ReviewActor,
+  addLineComment,
+  approvingReviewers,
+  createReview,
+  deletePendingReview,
+  deleteReviewComment,
+  dismissApprovals,
+  dismissReview,
+  editReviewComment,
+  getReview,
+  getReviewComment,
+  listReviewComments,
+  listReviews,
+  replyTo,
+  requestReviews,
+  requestedReviewers,
+  resolveThread,
+  reviewDecisions,
+  submitReview,
+} from "./reviews";
 import { issueRow } from "./rows";
 import {
   type CommitStatus,
@@ -58,6 +85,7 @@ import { ok, refused } from "./types";
 export type * from "./types";
 export type { CommitStatus, NewStatus, StatusState } from "./statuses";
 export { STATUS_STATES, combinedState } from "./statuses";
+export type { LineAnchor, NewReview, Review, ReviewActor, ReviewComment, ReviewDecision, ReviewEvent, ReviewState, Side } from "./reviews";
 
 /** Carries a refusal out of a transaction, which rolls it back. */
 class Rollback extends Error {
@@ -252,6 +280,83 @@ export class Collab {
 
   setMergeable(number: number, key: string, mergeable: boolean | null, conflicts: string[]): void {
     setMergeable(this.sql, number, key, mergeable, conflicts);
+  }
+
+  // ---- code review (./reviews.ts; its header names what protected branches call) ----
+
+  createReview(number: number, author: ReviewActor, input: NewReview): Result<Review> {
+    return this.change((sql, at) => createReview(sql, number, author, input, at));
+  }
+
+  review(number: number, id: number): Review | null {
+    return getReview(this.sql, number, id);
+  }
+
+  reviews(number: number, viewerId: number | null): Review[] | null {
+    return listReviews(this.sql, number, viewerId);
+  }
+
+  submitReview(number: number, id: number, actor: ReviewActor, event: ReviewEvent, body?: string): Result<Review> {
+    return this.change((sql, at) => submitReview(sql, number, id, actor, event, body, at));
+  }
+
+  deletePendingReview(number: number, id: number, actor: Actor): Result<Review> {
+    return this.change((sql) => deletePendingReview(sql, number, id, actor));
+  }
+
+  dismissReview(number: number, id: number, message: string): Result<Review> {
+    return this.change((sql, at) => dismissReview(sql, number, id, message, at));
+  }
+
+  reviewComments(number: number, viewerId: number | null, reviewId?: number): ReviewComment[] | null {
+    return listReviewComments(this.sql, number, viewerId, reviewId);
+  }
+
+  reviewComment(id: number): ReviewComment | null {
+    return getReviewComment(this.sql, id);
+  }
+
+  addLineComment(number: number, author: Actor, comment: LineAnchor & { body: string }, pending: boolean): Result<ReviewComment> {
+    return this.change((sql, at) => addLineComment(sql, number, author, comment, pending, at));
+  }
+
+  replyToReviewComment(number: number, author: Actor, inReplyTo: number, body: string, pending = false): Result<ReviewComment> {
+    return this.change((sql, at) => replyTo(sql, number, author, inReplyTo, body, pending, at));
+  }
+
+  editReviewComment(id: number, body: string): Result<ReviewComment> {
+    return this.change((sql, at) => editReviewComment(sql, id, body, at));
+  }
+
+  deleteReviewComment(id: number): Result<null> {
+    return this.change((sql) => deleteReviewComment(sql, id));
+  }
+
+  resolveThread(number: number, id: number, actor: Actor, resolved: boolean): Result<ReviewComment> {
+    return this.change((sql) => resolveThread(sql, number, id, actor, resolved));
+  }
+
+  requestedReviewers(number: number): Actor[] | null {
+    return requestedReviewers(this.sql, number);
+  }
+
+  requestReviews(number: number, people: Actor[], mode: "add" | "remove"): Result<Actor[]> {
+    return this.change((sql, at) => requestReviews(sql, number, people, mode, at));
+  }
+
+  reviewDecisions(numbers: number[]): Record<number, ReviewDecision> {
+    return reviewDecisions(this.sql, numbers);
+  }
+
+  /** Logins whose latest verdict is a standing approval (with `headOid`: given on that commit). */
+  approvingReviewers(number: number, headOid?: string): string[] {
+    return approvingReviewers(this.sql, number, headOid);
+  }
+
+  /** Dismisses approvals given on other commits than `headOid`; answers the logins dismissed. */
+  dismissApprovals(number: number, headOid: string, message = "A new push dismissed this approval."): string[] {
+    const r = this.change((sql, at) => ok(dismissApprovals(sql, number, headOid, message, at)));
+    return r.ok ? r.value : [];
   }
 
   /** Whether any pull request was ever opened here, without making the tables to find out. */

@@ -110,6 +110,52 @@ CREATE TABLE IF NOT EXISTS collab_branch_rule (
   rule TEXT NOT NULL,
   updated_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS collab_review (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  issue_id INTEGER NOT NULL,
+  author_id INTEGER NOT NULL,
+  author_login TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('PENDING', 'COMMENTED', 'APPROVED', 'CHANGES_REQUESTED', 'DISMISSED')),
+  body TEXT NOT NULL DEFAULT '',
+  commit_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  submitted_at INTEGER,
+  dismissed_state TEXT,
+  dismissed_message TEXT,
+  -- Whether its author had write access when they gave their verdict: only those approvals count.
+  author_writer INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS collab_review_issue ON collab_review (issue_id, id);
+CREATE TABLE IF NOT EXISTS collab_review_comment (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  issue_id INTEGER NOT NULL,
+  review_id INTEGER NOT NULL,
+  in_reply_to INTEGER,
+  author_id INTEGER NOT NULL,
+  author_login TEXT NOT NULL,
+  body TEXT NOT NULL,
+  commit_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  side TEXT NOT NULL CHECK (side IN ('LEFT', 'RIGHT')),
+  line INTEGER NOT NULL,
+  start_line INTEGER,
+  start_side TEXT,
+  position INTEGER NOT NULL,
+  diff_hunk TEXT NOT NULL,
+  line_text TEXT NOT NULL,
+  resolved_by_id INTEGER,
+  resolved_by_login TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS collab_review_comment_issue ON collab_review_comment (issue_id, id);
+CREATE INDEX IF NOT EXISTS collab_review_comment_review ON collab_review_comment (review_id);
+CREATE TABLE IF NOT EXISTS collab_review_request (
+  issue_id INTEGER NOT NULL,
+  user_id INTEGER NOT NULL,
+  login TEXT NOT NULL,
+  PRIMARY KEY (issue_id, user_id)
+);
 `;
 
 export function ensureSchema(sql: SqlStorage): void {
