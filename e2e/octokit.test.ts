@@ -3,8 +3,9 @@
 // (create, get, update, list), contents (read a file and a directory, create, update with
 // sha, delete), git data (a blob, a tree and a commit made through the API, a branch moved
 // to it, then `git clone` and `git fsck --strict`), branches, commits, compare,
-// collaborators, and conditional requests. Other parts of issue 14 (statuses, hooks) add
-// their own blocks here.
+// collaborators, and conditional requests; then a protected branch's way to a merge:
+// commit statuses, branch protection, webhooks, a pull request with a review request and
+// an approval by a writer, refused (405) until the required check and approval are there.
 import { Octokit } from "@octokit/rest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, gitAuthEnv, signUp } from "./accounts";
@@ -153,9 +154,8 @@ describe("Octokit against /api/v3", () => {
     expect((await git(w, "ls-files", "-s", "run.sh")).startsWith("100755")).toBe(true);
     await o.rest.git.deleteRef({ ...repo, ref: "heads/side" });
 
-    // Branches, when that part of the API is there (another part of issue 14 builds it).
-    const branches = await o.rest.repos.listBranches(repo).catch((e) => e);
-    if (branches.status === 200) expect(branches.data.map((b: { name: string }) => b.name)).toContain("main");
+    const { data: branches } = await o.rest.repos.listBranches(repo);
+    expect(branches.map((b) => b.name)).toEqual(["main"]);
 
     // Commits: the list by page and by path, one with its files, and a comparison.
     const history = await o.paginate(o.rest.repos.listCommits, { ...repo, per_page: 2 });
@@ -186,6 +186,111 @@ describe("Octokit against /api/v3", () => {
     expect(await statusOf(f.rest.repos.createOrUpdateFileContents({ ...repo, path: "again.txt", message: "x", content: b64("x") }))).toBe(
       403,
     );
+  });
+
+  it("protects a branch, records statuses and hooks, and merges a pull request once checked and approved", async () => {
+    const o = gh(owner);
+    const repo = { owner: owner.username, repo: "gated" };
+    await o.rest.repos.createForAuthenticatedUser({ name: "gated" });
+    const { data: start } = await o.rest.repos.createOrUpdateFileContents({
+      ...repo,
+      path: "README.md",
+      message: "Start",
+      content: b64("# Gated\n"),
+    });
+    await o.rest.git.createRef({ ...repo, ref: "refs/heads/feature", sha: start.commit.sha! });
+    const { data: work } = await o.rest.repos.createOrUpdateFileContents({
+      ...repo,
+      path: "feature.txt",
+      message: "The feature",
+      content: b64("feature\n"),
+      branch: "feature",
+    });
+    const head = work.commit.sha!;
+    await o.rest.repos.addCollaborator({ ...repo, username: friend.username, permission: "push" });
+
+    // Protection: one approval and a passing "ci/test", for admins too.
+    const { data: rule } = await o.rest.repos.updateBranchProtection({
+      ...repo,
+      branch: "main",
+      required_status_checks: { strict: false, contexts: ["ci/test"] },
+      enforce_admins: true,
+      required_pull_request_reviews: { required_approving_review_count: 1, dismiss_stale_reviews: true },
+      restrictions: null,
+    });
+    expect(rule.required_status_checks).toMatchObject({ strict: false, contexts: ["ci/test"] });
+    expect(rule.required_pull_request_reviews).toMatchObject({ required_approving_review_count: 1, dismiss_stale_reviews: true });
+    expect(rule.enforce_admins?.enabled).toBe(true);
+    expect((await o.rest.repos.getBranchProtection({ ...repo, branch: "main" })).data).toEqual(rule);
+
+    // A hook is saved whether or not its receiver answers (this one is not reachable from here).
+    const { data: hook, status: hookStatus } = await o.rest.repos.createWebhook({
+      ...repo,
+      config: { url: "https://ci.example.com/hook", content_type: "json", secret: "shh" },
+      events: ["pull_request", "status"],
+    });
+    expect(hookStatus).toBe(201);
+    expect(hook).toMatchObject({
+      active: true,
+      events: ["pull_request", "status"],
+      config: { url: "https://ci.example.com/hook", secret: "********" },
+    });
+    const { data: hooks } = await o.rest.repos.listWebhooks(repo);
+    expect(hooks.map((h) => [h.id, h.config.url])).toEqual([[hook.id, "https://ci.example.com/hook"]]);
+
+    // The pull request, a review asked of the friend, and a merge refused for want of an approval.
+    const { data: pr } = await o.rest.pulls.create({ ...repo, title: "Feature", head: "feature", base: "main" });
+    expect(pr).toMatchObject({ number: 1, state: "open", head: { ref: "feature", sha: head }, base: { ref: "main" } });
+    const { data: asked } = await o.rest.pulls.requestReviewers({ ...repo, pull_number: pr.number, reviewers: [friend.username] });
+    expect(asked.requested_reviewers?.map((u) => u.login)).toEqual([friend.username]);
+    const refusal = async () => {
+      const e = await o.rest.pulls.merge({ ...repo, pull_number: pr.number }).catch((err) => err);
+      return { status: e.status, message: e.response?.data?.message };
+    };
+    expect(await refusal()).toEqual({ status: 405, message: "At least 1 approving review is required by reviewers with write access." });
+
+    // The friend, a writer, approves; the check is still missing.
+    const f = gh(friend);
+    const { data: review } = await f.rest.pulls.createReview({ ...repo, pull_number: pr.number, event: "APPROVE", body: "Looks good" });
+    expect(review).toMatchObject({ state: "APPROVED", body: "Looks good", commit_id: head, user: { login: friend.username } });
+    const { data: reviews } = await o.rest.pulls.listReviews({ ...repo, pull_number: pr.number });
+    expect(reviews.map((r) => [r.id, r.state, r.user?.login])).toEqual([[review.id, "APPROVED", friend.username]]);
+    expect((await o.rest.pulls.get({ ...repo, pull_number: pr.number })).data.requested_reviewers).toEqual([]);
+    expect(await refusal()).toEqual({ status: 405, message: 'Required status check "ci/test" is expected.' });
+
+    // CI reports on the head: pending, then success.
+    const { data: pending, status: posted } = await o.rest.repos.createCommitStatus({
+      ...repo,
+      sha: head,
+      state: "pending",
+      context: "ci/test",
+      target_url: "https://ci.example.com/runs/1",
+    });
+    expect(posted).toBe(201);
+    expect(pending).toMatchObject({
+      state: "pending",
+      context: "ci/test",
+      target_url: "https://ci.example.com/runs/1",
+      creator: { login: owner.username },
+    });
+    expect(await refusal()).toEqual({ status: 405, message: 'Required status check "ci/test" is pending.' });
+    await o.rest.repos.createCommitStatus({ ...repo, sha: head, state: "success", context: "ci/test", description: "all green" });
+    const { data: combined } = await o.rest.repos.getCombinedStatusForRef({ ...repo, ref: "feature" });
+    expect(combined).toMatchObject({ state: "success", sha: head, total_count: 1, repository: { full_name: `${owner.username}/gated` } });
+    expect(combined.statuses.map((s) => [s.context, s.state, s.description])).toEqual([["ci/test", "success", "all green"]]);
+    const { data: statuses } = await o.rest.repos.listCommitStatusesForRef({ ...repo, ref: head });
+    expect(statuses.map((s) => s.state)).toEqual(["success", "pending"]);
+
+    const { data: merged } = await o.rest.pulls.merge({ ...repo, pull_number: pr.number, merge_method: "merge" });
+    expect(merged).toMatchObject({ merged: true, message: "Pull Request successfully merged" });
+    expect((await o.rest.git.getRef({ ...repo, ref: "heads/main" })).data.object.sha).toBe(merged.sha);
+    expect((await o.rest.repos.getCommit({ ...repo, ref: merged.sha })).data.parents.map((p) => p.sha)).toEqual([start.commit.sha, head]);
+    expect((await o.rest.pulls.get({ ...repo, pull_number: pr.number })).data).toMatchObject({ merged: true, state: "closed" });
+
+    expect((await o.rest.repos.deleteWebhook({ ...repo, hook_id: hook.id })).status).toBe(204);
+    expect((await o.rest.repos.listWebhooks(repo)).data).toEqual([]);
+    expect((await o.rest.repos.deleteBranchProtection({ ...repo, branch: "main" })).status).toBe(204);
+    expect(await statusOf(o.rest.repos.getBranchProtection({ ...repo, branch: "main" }))).toBe(404);
   });
 
   it("answers an unchanged GET with 304 to a client that sends its ETag", async () => {

@@ -1,12 +1,12 @@
 // Webhooks against the real server: receivers on 127.0.0.1 (allowed by
 // GITFLARE_HOOKS_ALLOW_LOOPBACK, which only this local configuration sets) get push,
-// create, pull_request, issues and issue_comment deliveries signed with the hook's
+// create, pull_request, pull_request_review, issues and issue_comment deliveries signed with the hook's
 // secret; a receiver that fails or hangs is retried (GITFLARE_HOOK_RETRY_MS shortens the
 // schedule) while pushes succeed; a private repository's payloads reach only its hooks.
 import { createHmac } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Account, gitAuthEnv } from "./accounts";
+import { type Account, gitAuthEnv, signUp } from "./accounts";
 import { commitFile, git, gitRun, makeRepo } from "./git";
 import { LocalServer } from "./server";
 
@@ -263,6 +263,84 @@ describe("webhooks", () => {
       sender: { login: owner.username },
     });
     expect(status.json.action).toBeUndefined();
+  });
+
+  it("delivers pull_request_review events: submitted through the API and the page, and dismissed", async () => {
+    const repo = await makeRepository("reviewed", true);
+    const reviewer = await signUp(server.url, "hook-reviewer");
+    const added = await api(`/repos/${repo}/collaborators/${reviewer.username}`, { method: "PUT", body: { permission: "push" } });
+    expect(added.status).toBe(201);
+    await addHook(repo, receivers.ok.url, ["pull_request_review"]);
+    const src = await makeRepo(1);
+    expect((await push(src, repo, "main")).code).toBe(0);
+    await git(src, "checkout", "-q", "-b", "topic");
+    const tip = await commitFile(src, "topic.txt", "topic\n", "Add the topic");
+    expect((await push(src, repo, "topic")).code).toBe(0);
+    const pr = await api(`/repos/${repo}/pulls`, { method: "POST", body: { title: "Topic", head: "topic", base: "main" } });
+    expect(pr.status).toBe(201);
+    const number = ((await pr.json()) as { number: number }).number;
+
+    const asReviewer = (path: string, method: string, body: unknown) =>
+      fetch(`${server.url}/api/v3/repos/${repo}/pulls/${number}${path}`, {
+        method,
+        headers: { Authorization: reviewer.auth, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const reviewEvents = (action: string, state: string) => (r: Received) =>
+      r.headers["x-github-event"] === "pull_request_review" &&
+      r.json.repository?.full_name === repo &&
+      r.json.action === action &&
+      r.json.review?.state === state;
+
+    // Through the API, with a verdict: the REST answer says APPROVED, the webhook "approved", as GitHub's do.
+    const approved = await asReviewer("/reviews", "POST", { event: "APPROVE", body: "Ship it" });
+    const approval = (await approved.json()) as { id: number; state: string };
+    expect(approval.state).toBe("APPROVED");
+    const [submitted] = await receivers.ok.waitFor("pull_request_review submitted", reviewEvents("submitted", "approved"));
+    expect(signed(submitted)).toBe(true);
+    expect(Object.keys(submitted.json).sort()).toEqual(["action", "pull_request", "repository", "review", "sender"]);
+    expect(submitted.json).toMatchObject({
+      review: { id: approval.id, body: "Ship it", commit_id: tip, user: { login: reviewer.username } },
+      pull_request: { number, state: "open", head: { ref: "topic", sha: tip } },
+      repository: { full_name: repo, private: true },
+      sender: { login: reviewer.username },
+    });
+
+    // A draft is no event; submitting it is.
+    const draft = (await (await asReviewer("/reviews", "POST", { body: "Thinking" })).json()) as { id: number; state: string };
+    expect(draft.state).toBe("PENDING");
+    expect((await asReviewer(`/reviews/${draft.id}/events`, "POST", { event: "COMMENT", body: "Thought" })).status).toBe(200);
+    const [commented] = await receivers.ok.waitFor("submitted draft", reviewEvents("submitted", "commented"));
+    expect(commented.json.review).toMatchObject({ id: draft.id, body: "Thought" });
+
+    // The page's "Review changes" form.
+    const form = await reviewer.web.post(
+      `/${repo}/pull/${number}/reviews`,
+      { body: "One more thing", event: "REQUEST_CHANGES" },
+      { from: `/${repo}/pull/${number}/files` },
+    );
+    expect(form.status).toBe(303);
+    const [changes] = await receivers.ok.waitFor("review from the page", reviewEvents("submitted", "changes_requested"));
+    expect(changes.json).toMatchObject({ review: { body: "One more thing" }, sender: { login: reviewer.username } });
+
+    // The owner dismisses the approval.
+    const dismissed = await api(`/repos/${repo}/pulls/${number}/reviews/${approval.id}/dismissals`, {
+      method: "PUT",
+      body: { message: "Out of date" },
+    });
+    expect(dismissed.status).toBe(200);
+    const [gone] = await receivers.ok.waitFor("pull_request_review dismissed", reviewEvents("dismissed", "dismissed"));
+    expect(signed(gone)).toBe(true);
+    expect(gone.json).toMatchObject({ review: { id: approval.id }, pull_request: { number }, sender: { login: owner.username } });
+    const all = receivers.ok.got.filter(
+      (r) => r.headers["x-github-event"] === "pull_request_review" && r.json.repository?.full_name === repo,
+    );
+    expect(all.map((r) => `${r.json.action}:${r.json.review.state}`)).toEqual([
+      "submitted:approved",
+      "submitted:commented",
+      "submitted:changes_requested",
+      "dismissed:dismissed",
+    ]);
   });
 
   it("retries a failing and a hanging receiver while pushes succeed", async () => {

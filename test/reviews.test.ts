@@ -7,10 +7,12 @@
 import { SELF, env } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { diffHunk, linesOn, relocate } from "../src/repo/collab/anchors";
+import { OBJ_COMMIT } from "../src/git/object/object";
 import { pktLine } from "../src/git/protocol/pkt-line";
 import { concatBytes } from "../src/util/bytes";
 import { Browserless } from "../e2e/accounts";
 import { accountAuth, fromBase64 } from "./helpers";
+import { buildPack, oidOf } from "./pack-builder";
 
 const BASE = "http://gitflare.test";
 const fx = inject("pullFixture");
@@ -301,6 +303,82 @@ describe("reviews through the API", () => {
     expect(await stub.approvingReviewers(number)).toEqual([]);
     expect((await api("rv-reader", "GET", `${at}/reviews/${review.json.id}`)).json.state).toBe("DISMISSED");
     expect(await stub.dismissApprovals(number, pushed.commit)).toEqual([]);
+  });
+});
+
+describe("reviews on a protected branch", () => {
+  const rule = {
+    required_status_checks: null,
+    enforce_admins: true,
+    required_pull_request_reviews: { required_approving_review_count: 1, dismiss_stale_reviews: true },
+    restrictions: null,
+  };
+
+  /** A commit on top of `parent` with its tree (nothing changed, so the merge stays clean), as a pack. */
+  async function emptyCommit(repo: string, parent: string, message: string) {
+    const tree = (await api("rv-writer", "GET", `${repo}/git/commits/${parent}`)).json.tree.sha as string;
+    const sig = "Fixture <fixture@example.com> 1750000000 +0000";
+    const data = new TextEncoder().encode(`tree ${tree}\nparent ${parent}\nauthor ${sig}\ncommitter ${sig}\n\n${message}\n`);
+    return { oid: oidOf(OBJ_COMMIT, data), pack: buildPack([{ type: OBJ_COMMIT, data }]) };
+  }
+
+  it("counts approvals by writers only, dismisses them when a push moves the head, and merges once approved", async () => {
+    const { repo, number } = await reviewed("rv-owner5");
+    const at = `${repo}/pulls/${number}`;
+    expect((await api("rv-owner5", "PUT", `${repo}/branches/main/protection`, rule)).status).toBe(200);
+    const merge = () => api("rv-owner5", "PUT", `${at}/merge`, { merge_method: "merge" });
+    const blocked = "At least 1 approving review is required by reviewers with write access.";
+
+    // The owner is an admin, and the rule enforces admins.
+    expect(await merge()).toMatchObject({ status: 405, json: { message: blocked } });
+    // A reader may approve, but their approval does not count.
+    expect((await api("rv-reader", "POST", `${at}/reviews`, { event: "APPROVE" })).json.state).toBe("APPROVED");
+    expect(await merge()).toMatchObject({ status: 405, json: { message: blocked } });
+
+    // A writer's approval counts, until a push moves the head.
+    const approval = await api("rv-writer", "POST", `${at}/reviews`, { event: "APPROVE" });
+    expect(approval.json.state).toBe("APPROVED");
+    const head = fx.branches.clean.oid;
+    const next = await emptyCommit(repo, head, "One more");
+    const command = `${head} ${next.oid} refs/heads/clean`;
+    const pushed = await SELF.fetch(`${BASE}${repo.replace("/repos", "")}/git-receive-pack`, {
+      method: "POST",
+      headers: { Authorization: await accountAuth("rv-owner5"), "Content-Type": "application/x-git-receive-pack-request" },
+      body: concatBytes([pktLine(`${command}\0report-status\n`), new TextEncoder().encode("0000"), next.pack]),
+    });
+    expect(new TextDecoder().decode(await pushed.arrayBuffer())).toContain("ok refs/heads/clean");
+    expect((await api("rv-reader", "GET", `${at}/reviews/${approval.json.id}`)).json.state).toBe("DISMISSED");
+    expect((await api("rv-reader", "GET", at)).json.head.sha).toBe(next.oid);
+    expect(await merge()).toMatchObject({ status: 405, json: { message: blocked } });
+
+    // Approved again on the new head: it merges.
+    expect((await api("rv-writer", "POST", `${at}/reviews`, { event: "APPROVE" })).json).toMatchObject({
+      state: "APPROVED",
+      commit_id: next.oid,
+    });
+    const merged = await merge();
+    expect(merged).toMatchObject({ status: 200, json: { merged: true } });
+    expect((await api("rv-reader", "GET", at)).json).toMatchObject({ merged: true, state: "closed" });
+  });
+
+  it("refuses a REST move of a branch that requires pull requests, leaving the ref where it was", async () => {
+    const { repo } = await reviewed("rv-owner6");
+    expect((await api("rv-owner6", "PUT", `${repo}/branches/main/protection`, rule)).status).toBe(200);
+    const made = await api("rv-writer", "POST", `${repo}/git/commits`, {
+      message: "Straight to main",
+      tree: (await api("rv-writer", "GET", `${repo}/git/commits/${fx.main}`)).json.tree.sha,
+      parents: [fx.main],
+    });
+    expect(made.status).toBe(201);
+    for (const user of ["rv-writer", "rv-owner6"]) {
+      const moved = await api(user, "PATCH", `${repo}/git/refs/heads/main`, { sha: made.json.sha });
+      expect(moved).toMatchObject({ status: 422, json: { message: "protected branch: changes must be made through a pull request" } });
+    }
+    expect((await api("rv-reader", "GET", `${repo}/git/ref/heads/main`)).json.object.sha).toBe(fx.main);
+    // The same move on a branch no rule covers goes through.
+    expect((await api("rv-writer", "POST", `${repo}/git/refs`, { ref: "refs/heads/side", sha: fx.main })).status).toBe(201);
+    const side = await api("rv-writer", "PATCH", `${repo}/git/refs/heads/side`, { sha: made.json.sha });
+    expect(side).toMatchObject({ status: 200, json: { object: { sha: made.json.sha } } });
   });
 });
 

@@ -161,6 +161,9 @@ export function emitReview(c: Context, g: Granted, sender: Actor, number: number
     if (!pr) return [];
     const repo = { id: g.repo.id, owner: { id: g.repo.ownerId, login: g.repo.owner }, name: g.repo.name, isPrivate: g.repo.isPrivate };
     const w = whereOf(c, g);
-    return [[action, { review: reviewJson(w, review), pull_request: pullJson(w, repo, pr as PullView) }]];
+    // Webhooks spell the state in lower case ("approved"), unlike the REST API ("APPROVED"),
+    // and receivers (Actions' `github.event.review.state == 'approved'`) compare it so.
+    const json = reviewJson(w, review);
+    return [[action, { review: { ...json, state: json.state.toLowerCase() }, pull_request: pullJson(w, repo, pr as PullView) }]];
   });
 }
