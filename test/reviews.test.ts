@@ -379,6 +379,27 @@ describe("reviews on a protected branch", () => {
     expect((await api("rv-writer", "POST", `${repo}/git/refs`, { ref: "refs/heads/side", sha: fx.main })).status).toBe(201);
     const side = await api("rv-writer", "PATCH", `${repo}/git/refs/heads/side`, { sha: made.json.sha });
     expect(side).toMatchObject({ status: 200, json: { object: { sha: made.json.sha } } });
+    // A rule that does not bind admins lets the owner move main through the API, as a push may.
+    expect((await api("rv-owner6", "PUT", `${repo}/branches/main/protection`, { ...rule, enforce_admins: false })).status).toBe(200);
+    expect((await api("rv-writer", "PATCH", `${repo}/git/refs/heads/main`, { sha: made.json.sha })).status).toBe(422);
+    expect((await api("rv-owner6", "PATCH", `${repo}/git/refs/heads/main`, { sha: made.json.sha })).status).toBe(200);
+  });
+
+  it("moves a pull request's head when the API moves its branch, dismissing stale approvals", async () => {
+    const { repo, number } = await reviewed("rv-owner7");
+    const at = `${repo}/pulls/${number}`;
+    expect((await api("rv-owner7", "PUT", `${repo}/branches/main/protection`, rule)).status).toBe(200);
+    const approval = await api("rv-writer", "POST", `${at}/reviews`, { event: "APPROVE" });
+    expect(approval.json.state).toBe("APPROVED");
+    const head = fx.branches.clean.oid;
+    const made = await api("rv-writer", "POST", `${repo}/git/commits`, {
+      message: "One more, through the API",
+      tree: (await api("rv-writer", "GET", `${repo}/git/commits/${head}`)).json.tree.sha,
+      parents: [head],
+    });
+    expect((await api("rv-writer", "PATCH", `${repo}/git/refs/heads/clean`, { sha: made.json.sha })).status).toBe(200);
+    expect((await api("rv-reader", "GET", at)).json.head.sha).toBe(made.json.sha);
+    expect((await api("rv-reader", "GET", `${at}/reviews/${approval.json.id}`)).json.state).toBe("DISMISSED");
   });
 });
 

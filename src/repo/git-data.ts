@@ -220,7 +220,7 @@ export class GitData {
   async updateRef(
     name: string,
     sha: string | null,
-    options: { create: boolean; force: boolean; user?: string },
+    options: { create: boolean; force: boolean; user?: string; admin?: boolean },
   ): Promise<GitDataResult<object>> {
     const { refs } = this.host;
     if (!name.startsWith("refs/") || name.split("/").length < 3 || refNameProblem(name)) return refuse(422, "Reference name is not valid");
@@ -238,7 +238,7 @@ export class GitData {
     const outcome = applyRefTransaction(this.host, {
       updates: [{ name, old: current ?? ZERO_OID, new: sha ?? ZERO_OID }],
       atomic: true,
-      actor: { via: "api", user: options.user },
+      actor: { via: "api", user: options.user, admin: options.admin },
     });
     if (outcome.kind === "quota") return refuse(507, outcome.message);
     if (outcome.kind === "applied") return { ok: true };

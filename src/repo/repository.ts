@@ -19,6 +19,7 @@ import { type HookInput, Webhooks } from "./webhooks";
 import type { HookSite } from "../util/hook-site";
 import { CodeReview, type LineInput, type NewReviewInput } from "./code-review";
 import type { ReviewActor, ReviewEvent } from "./collab";
+import { ZERO_OID } from "../git/object/object";
 import type { PushSession } from "../git/protocol/receive-pack";
 import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
 import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, ruleFor } from "./protection";
@@ -650,10 +651,21 @@ export class Repository extends DurableObject<Env> {
     if (!this.exists()) return { ok: false, reason: "not-found", status: 404, message: "Not Found" };
     const result = await new FileEditor({ fs: this.fs, store: this.store, refs: this.refs, policy: this.policy }).commitFiles(request);
     if (result.ok) {
+      const old = request.createBranch ? ZERO_OID : (request.parent ?? ZERO_OID);
+      this.branchesMoved([{ ref: `refs/heads/${result.branch}`, old, new: result.commit }], request.user);
       this.settleHead();
       await this.scheduleMaintenance(10_000);
     }
     return result;
+  }
+
+  /**
+   * Branches the editor or the REST API moved: their open pull requests follow, as after a
+   * push (new head commits, stale approvals dismissed, merged when the base took the head).
+   */
+  private branchesMoved(moves: { ref: string; old: string; new: string }[], login?: string): void {
+    const branches = moves.filter((m) => m.ref.startsWith("refs/heads/"));
+    if (branches.length) this.pullRequests.moved(branches, { id: 0, login: login ?? "ghost" });
   }
 
   // ---- pull requests (RPC; records in ./collab/pulls.ts, the rest in ./pull-requests.ts) ----
@@ -915,11 +927,13 @@ export class Repository extends DurableObject<Env> {
   }
 
   /** Creates, moves (fast-forward unless forced) or deletes (`sha` null) a ref. */
-  async apiUpdateRef(name: string, sha: string | null, options: { create: boolean; force: boolean; user?: string }) {
+  async apiUpdateRef(name: string, sha: string | null, options: { create: boolean; force: boolean; user?: string; admin?: boolean }) {
     const data = this.gitData;
     if (!data) return null;
+    const old = this.refs.resolve(name) ?? ZERO_OID;
     const r = await data.updateRef(name, sha, options);
     if (r.ok) {
+      this.branchesMoved([{ ref: name, old, new: sha ?? ZERO_OID }], options.user);
       this.settleHead();
       await this.scheduleMaintenance(10_000);
     }

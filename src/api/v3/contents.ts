@@ -10,6 +10,7 @@
 // by compare-and-swap, through the ref policy.
 import { type Context, Hono } from "hono";
 import { type Granted, requireAccess } from "../../access/check";
+import { allows } from "../../access/roles";
 import type { FileChange } from "../../repo/editor";
 import type { Env } from "../../util/env";
 import { type Json, optString, readObject } from "./body";
@@ -146,6 +147,7 @@ async function write(c: C, kind: "put" | "delete") {
     authorWhen: { seconds: author.seconds },
     user: user?.username,
     actor: "api",
+    admin: allows(g.role, "admin"),
     maxBytes: CONTENT_MAX,
   });
   if (!r.ok) {

@@ -12,6 +12,7 @@
 // one ref transaction, with actor.via = "api" for the ref policy (protected branches).
 import { type Context, Hono } from "hono";
 import { type Granted, requireAccess } from "../../access/check";
+import { allows } from "../../access/roles";
 import { isOid } from "../../git/object/object";
 import type { NewTreeEntry } from "../../repo/git-data";
 import type { Env } from "../../util/env";
@@ -40,6 +41,8 @@ const oidParam = (c: C) => {
 };
 
 const user = (g: Granted) => (g.caller.kind === "anonymous" ? undefined : g.caller.user.username);
+/** Who moves a ref, for protected branches (whose rules may let admins bypass them). */
+const mover = (g: Granted) => ({ user: user(g), admin: allows(g.role, "admin") });
 
 // ---- refs --------------------------------------------------------------------------
 
@@ -83,7 +86,7 @@ git.post("/repos/:owner/:repo/git/refs", async (c) => {
   if (!ref.startsWith("refs/") || ref.split("/").length < 3)
     throw new GitHubError(422, "Reference name must start with 'refs/' and have at least two slashes.");
   const sha = shaField(body, "Reference");
-  const r = await g.stub.apiUpdateRef(ref, sha, { create: true, force: false, user: user(g) });
+  const r = await g.stub.apiUpdateRef(ref, sha, { create: true, force: false, ...mover(g) });
   if (!r) throw notFound();
   if (!r.ok) refused(r);
   const json = (await refsJson(g, whereOf(c, g), ref)).find((x) => x.ref === ref);
@@ -97,7 +100,7 @@ git.patch("/repos/:owner/:repo/git/refs/*", async (c) => {
   const body = await readObject(c);
   const sha = shaField(body, "Reference");
   const force = body.force === true;
-  const r = await g.stub.apiUpdateRef(name, sha, { create: false, force, user: user(g) });
+  const r = await g.stub.apiUpdateRef(name, sha, { create: false, force, ...mover(g) });
   if (!r) throw notFound();
   if (!r.ok) refused(r);
   return c.json((await refsJson(g, whereOf(c, g), name)).find((x) => x.ref === name));
@@ -106,7 +109,7 @@ git.patch("/repos/:owner/:repo/git/refs/*", async (c) => {
 git.delete("/repos/:owner/:repo/git/refs/*", async (c) => {
   const g = await requireAccess(c, "write");
   const name = `refs/${pathAfter(c, 2)}`;
-  const r = await g.stub.apiUpdateRef(name, null, { create: false, force: true, user: user(g) });
+  const r = await g.stub.apiUpdateRef(name, null, { create: false, force: true, ...mover(g) });
   if (!r) throw notFound();
   if (!r.ok) refused(r);
   return c.body(null, 204);
