@@ -75,8 +75,13 @@ export class SharedAnswers {
     if (!fs.exists(ANSWERS_DIR)) return;
     for (const f of fs.readdir(ANSWERS_DIR)) {
       const path = `${ANSWERS_DIR}/${f}`;
-      if (f.endsWith(PART)) fs.unlink(path);
-      else this.entries.set(f, { ...this.blank(f, path), size: fs.stat(path).size, complete: true });
+      if (f.endsWith(PART)) {
+        fs.unlink(path);
+        continue;
+      }
+      // When it was last read is not known: counted from when it was written.
+      const { size, mtimeMs } = fs.stat(path);
+      this.entries.set(f, { ...this.blank(f, path), size, complete: true, lastRead: mtimeMs });
     }
   }
 
@@ -136,7 +141,7 @@ export class SharedAnswers {
     produce: () => AsyncGenerator<Uint8Array>,
     options: { share?: boolean; stepBytes?: number; from?: number } = {},
   ): { answer: AsyncGenerator<Uint8Array>; leads: boolean } {
-    this.sweep(Date.now(), key);
+    this.sweep(Date.now(), new Set([key]));
     let entry = this.entries.get(key);
     const leads = !entry || entry.failure !== null;
     if (!entry || entry.failure) {
@@ -263,9 +268,9 @@ export class SharedAnswers {
     if (this.fs.exists(entry.path)) this.fs.unlink(entry.path);
   }
 
-  /** Deletes complete answers unread for `keepMs`, and the oldest beyond `keepBytes`. */
-  private sweep(now = Date.now(), opening?: string): void {
-    const idle = [...this.entries.values()].filter((e) => e.complete && e.readers === 0 && e.key !== opening);
+  /** Deletes complete answers unread for `keepMs`, and the oldest beyond `keepBytes`, but those in `keep`. */
+  sweep(now = Date.now(), keep: ReadonlySet<string> = new Set()): void {
+    const idle = [...this.entries.values()].filter((e) => e.complete && e.readers === 0 && !keep.has(e.key));
     let kept = idle.reduce((n, e) => n + e.size, 0);
     for (const e of idle.sort((a, b) => a.lastRead - b.lastRead)) {
       if (now - e.lastRead < this.limits.keepMs && kept <= this.limits.keepBytes) continue;

@@ -169,6 +169,9 @@ export class GitHttp {
     this.admission = new Admission(config.admission);
     this.answers = new SharedAnswers(host.fs);
     this.jobs = new Jobs(host.sql, host.fs, [INCOMING_DIR]);
+    // What an earlier instance kept, but the answers its clones in flight read (they resume).
+    const reading = this.jobs.records<UploadRecord>("upload").map((r) => r.answerKey ?? "");
+    this.answers.sweep(Date.now(), new Set(reading));
     // Jobs an earlier instance held are resumed from their records when the Worker
     // continues them; those nobody continued, and files no job owns, are swept.
     this.jobs.sweep();
