@@ -193,6 +193,19 @@ describe("webhooks", () => {
     });
     expect(signed(sync)).toBe(true);
 
+    // A commit to the head branch through the API moves the pull request too.
+    const put = await api(`/repos/${repo}/contents/api.txt`, {
+      method: "PUT",
+      body: { message: "From the API", content: Buffer.from("api\n").toString("base64"), branch: "feature" },
+    });
+    expect(put.status).toBe(201);
+    const tip3 = ((await put.json()) as { commit: { sha: string } }).commit.sha;
+    const [sync2] = await receivers.ok.waitFor(
+      "pull_request synchronize after an API commit",
+      (r) => r.headers["x-github-event"] === "pull_request" && r.json.action === "synchronize" && r.json.after === tip3,
+    );
+    expect(sync2.json).toMatchObject({ number: 1, before: tip2, pull_request: { head: { sha: tip3 } } });
+
     expect((await api(`/repos/${repo}/issues`, { method: "POST", body: { title: "Broken" } })).status).toBe(201);
     const [issue] = await receivers.ok.waitFor("issues", (r) => r.headers["x-github-event"] === "issues");
     expect(issue.json).toMatchObject({

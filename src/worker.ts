@@ -7,7 +7,7 @@ import { GIT_REALM, plainText } from "./http/responses";
 import { api } from "./api/routes";
 import { v3 } from "./api/v3";
 import { apiError } from "./api/errors";
-import { pullEventsAfterPush } from "./api/v3/hook-events";
+import { pullEventsAfterMove } from "./api/v3/hook-events";
 import { web } from "./web/routes";
 import { account } from "./web/account";
 import { settings } from "./web/settings";
@@ -47,7 +47,7 @@ app.use("*", async (c, next) => {
 // builds them in the API's shapes once git has its answer.
 app.post("/:owner/:repo/git-receive-pack", async (c, next) => {
   await next();
-  if (c.res.status === 200) c.executionCtx.waitUntil(pullEventsAfterPush(c));
+  if (c.res.status === 200) c.executionCtx.waitUntil(pullEventsAfterMove(c));
 });
 
 app.route("/api/v3", v3);

@@ -665,7 +665,14 @@ export class Repository extends DurableObject<Env> {
    */
   private branchesMoved(moves: { ref: string; old: string; new: string }[], login?: string): void {
     const branches = moves.filter((m) => m.ref.startsWith("refs/heads/"));
-    if (branches.length) this.pullRequests.moved(branches, { id: 0, login: login ?? "ghost" });
+    if (!branches.length) return;
+    const actor = { id: 0, login: login ?? "ghost" };
+    // Their `pull_request` events, as after a push: the Worker builds them (pullEventsAfterMove).
+    const before = this.webhooks.store.subscribers("pull_request").length
+      ? this.collab.openPullsOn(branches.map((m) => m.ref.slice(11))).map((p) => ({ number: p.issue.number, headSha: p.headSha }))
+      : [];
+    this.pullRequests.moved(branches, actor);
+    if (before.length) this.webhooks.pullsMoved(before, (n) => this.collab.pull(n), actor);
   }
 
   // ---- pull requests (RPC; records in ./collab/pulls.ts, the rest in ./pull-requests.ts) ----

@@ -16,6 +16,7 @@ import { type Html, csrfField, html, page } from "./layout";
 import { readForm } from "./forms";
 import { type Repo, openRepository, repoHeader } from "./routes";
 import { pageError } from "./errors";
+import { pullEventsAfterMove } from "../api/v3/hook-events";
 
 export const editor = new Hono<{ Bindings: Env }>();
 editor.onError(pageError);
@@ -268,6 +269,7 @@ async function commit(c: C, kind: Kind): Promise<Response> {
   if (!result.ok) return refuse(result.message, result.status);
   // The repository lists sort by the last update, as after a push.
   await touchPushed(c.env.DB, repo.record.id);
+  c.executionCtx.waitUntil(pullEventsAfterMove(c));
 
   const path = kind === "delete" ? dirOf(f.from) : f.filename;
   const where =

@@ -11,6 +11,7 @@
 import { type Context, Hono } from "hono";
 import { type Granted, requireAccess } from "../../access/check";
 import { allows } from "../../access/roles";
+import { pullEventsAfterMove } from "./hook-events";
 import type { FileChange } from "../../repo/editor";
 import type { Env } from "../../util/env";
 import { type Json, optString, readObject } from "./body";
@@ -158,6 +159,7 @@ async function write(c: C, kind: "put" | "delete") {
     if (r.reason === "too-large") throw new GitHubError(413, r.message);
     throw validationFailed("Contents", r.reason === "invalid" ? "path" : "content", "custom", r.message);
   }
+  c.executionCtx.waitUntil(pullEventsAfterMove(c));
   const w = whereOf(c, g);
   const commit = await g.stub.apiCommitObject(r.commit);
   const commitJson = commit ? gitCommitJson(w, commit) : null;

@@ -13,6 +13,7 @@
 import { type Context, Hono } from "hono";
 import { type Granted, requireAccess } from "../../access/check";
 import { allows } from "../../access/roles";
+import { pullEventsAfterMove } from "./hook-events";
 import { isOid } from "../../git/object/object";
 import type { NewTreeEntry } from "../../repo/git-data";
 import type { Env } from "../../util/env";
@@ -89,6 +90,8 @@ git.post("/repos/:owner/:repo/git/refs", async (c) => {
   const r = await g.stub.apiUpdateRef(ref, sha, { create: true, force: false, ...mover(g) });
   if (!r) throw notFound();
   if (!r.ok) refused(r);
+  // Pull requests on a moved branch: their `pull_request` events.
+  c.executionCtx.waitUntil(pullEventsAfterMove(c));
   const json = (await refsJson(g, whereOf(c, g), ref)).find((x) => x.ref === ref);
   if (json) c.header("Location", json.url);
   return c.json(json, 201);
@@ -103,6 +106,8 @@ git.patch("/repos/:owner/:repo/git/refs/*", async (c) => {
   const r = await g.stub.apiUpdateRef(name, sha, { create: false, force, ...mover(g) });
   if (!r) throw notFound();
   if (!r.ok) refused(r);
+  // Pull requests on a moved branch: their `pull_request` events.
+  c.executionCtx.waitUntil(pullEventsAfterMove(c));
   return c.json((await refsJson(g, whereOf(c, g), name)).find((x) => x.ref === name));
 });
 
@@ -112,6 +117,8 @@ git.delete("/repos/:owner/:repo/git/refs/*", async (c) => {
   const r = await g.stub.apiUpdateRef(name, null, { create: false, force: true, ...mover(g) });
   if (!r) throw notFound();
   if (!r.ok) refused(r);
+  // Pull requests on a moved branch: their `pull_request` events.
+  c.executionCtx.waitUntil(pullEventsAfterMove(c));
   return c.body(null, 204);
 });
 

@@ -121,11 +121,12 @@ export function pullActions(
 }
 
 /**
- * After a push: `pull_request` events for what it did to open pull requests (a head that
- * moved: `synchronize`; a pull request it merged: `closed`), which the repository queued
- * while the push ran. Runs after git has its answer (waitUntil).
+ * After a push, or a commit or ref move through the editor or the API: `pull_request`
+ * events for what it did to open pull requests (a head that moved: `synchronize`; a pull
+ * request it merged: `closed`), which the repository queued as the branches moved. Runs
+ * after the client has its answer (waitUntil).
  */
-export async function pullEventsAfterPush(c: Context): Promise<void> {
+export async function pullEventsAfterMove(c: Context): Promise<void> {
   try {
     const g = await checkAccess(c, "read");
     if (!g.ok) return;
