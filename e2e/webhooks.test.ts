@@ -205,6 +205,14 @@ describe("webhooks", () => {
       (r) => r.headers["x-github-event"] === "pull_request" && r.json.action === "synchronize" && r.json.after === tip3,
     );
     expect(sync2.json).toMatchObject({ number: 1, before: tip2, pull_request: { head: { sha: tip3 } } });
+    // And is a push, as GitHub sends for commits made on the web or through the API.
+    const [apiPush] = await receivers.ok.waitFor(
+      "push of an API commit",
+      (r) => r.headers["x-github-event"] === "push" && r.json.after === tip3,
+    );
+    expect(apiPush.json).toMatchObject({ ref: "refs/heads/feature", before: tip2, pusher: { name: owner.username } });
+    expect(apiPush.json.commits.map((c: { message: string }) => c.message)).toEqual(["From the API"]);
+    expect(signed(apiPush)).toBe(true);
 
     expect((await api(`/repos/${repo}/issues`, { method: "POST", body: { title: "Broken" } })).status).toBe(201);
     const [issue] = await receivers.ok.waitFor("issues", (r) => r.headers["x-github-event"] === "issues");
@@ -219,12 +227,20 @@ describe("webhooks", () => {
     expect((await api(`/repos/${repo}/issues/2`, { method: "PATCH", body: { state: "closed" } })).status).toBe(200);
     await receivers.ok.waitFor("issues closed", (r) => r.headers["x-github-event"] === "issues" && r.json.action === "closed");
 
-    expect((await api(`/repos/${repo}/pulls/1/merge`, { method: "PUT", body: { merge_method: "merge" } })).status).toBe(200);
+    const merge = await api(`/repos/${repo}/pulls/1/merge`, { method: "PUT", body: { merge_method: "merge" } });
+    expect(merge.status).toBe(200);
+    const mergeSha = ((await merge.json()) as { sha: string }).sha;
     const [closed] = await receivers.ok.waitFor(
       "pull_request closed",
       (r) => r.headers["x-github-event"] === "pull_request" && r.json.action === "closed",
     );
     expect(closed.json.pull_request).toMatchObject({ merged: true, state: "closed" });
+    // The merge moved main: a push, which is what CI systems deploy on.
+    const [merged] = await receivers.ok.waitFor(
+      "push of the merge",
+      (r) => r.headers["x-github-event"] === "push" && r.json.after === mergeSha,
+    );
+    expect(merged.json).toMatchObject({ ref: "refs/heads/main", before: head, head_commit: { id: mergeSha } });
 
     // The delivery log, and a redelivery of the first push.
     const log = (await (await api(`/repos/${repo}/hooks/${id}/deliveries?per_page=100`)).json()) as {

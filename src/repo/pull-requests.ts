@@ -44,7 +44,7 @@ export interface PullMergeInput {
 }
 
 export type PullMergeAnswer =
-  | { merged: true; sha: string; closed: number[] }
+  | { merged: true; sha: string; closed: number[]; moved: { ref: string; old: string; new: string } }
   | { merged: false; status: number; message: string; conflicts?: string[] };
 
 export interface PullRequestsHost {
@@ -204,8 +204,9 @@ export class PullRequests implements PushHooks {
     const closes = await this.closes(pull, base, head);
     const marked = this.collab.markMerged(number, actor, result.sha, closes, base);
     // Other pull requests on the moved base: their mergeability is no longer known.
-    this.moved([{ ref: branchRef(pull.base), old: base, new: result.sha }], actor);
-    return { merged: true, sha: result.sha, closed: marked.ok ? marked.value.closed : [] };
+    const move = { ref: branchRef(pull.base), old: base, new: result.sha };
+    this.moved([move], actor);
+    return { merged: true, sha: result.sha, closed: marked.ok ? marked.value.closed : [], moved: move };
   }
 
   /** Issues the PR closes on merging into the default branch: `Fixes #N` in its body or its commits. */

@@ -17,6 +17,7 @@ import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelField
 import { PullRequests, type PullMergeInput } from "./pull-requests";
 import { type HookInput, Webhooks } from "./webhooks";
 import type { HookSite } from "../util/hook-site";
+import type { RefMove } from "./webhooks/payloads";
 import { CodeReview, type LineInput, type NewReviewInput } from "./code-review";
 import type { ReviewActor, ReviewEvent } from "./collab";
 import { ZERO_OID } from "../git/object/object";
@@ -647,12 +648,12 @@ export class Repository extends DurableObject<Env> {
   }
 
   /** One commit of file changes on top of `parent`, moving or creating the branch by compare-and-swap. */
-  async commitFiles(request: CommitFilesRequest): Promise<CommitFilesResult> {
+  async commitFiles(request: CommitFilesRequest, origin?: MoveOrigin): Promise<CommitFilesResult> {
     if (!this.exists()) return { ok: false, reason: "not-found", status: 404, message: "Not Found" };
     const result = await new FileEditor({ fs: this.fs, store: this.store, refs: this.refs, policy: this.policy }).commitFiles(request);
     if (result.ok) {
       const old = request.createBranch ? ZERO_OID : (request.parent ?? ZERO_OID);
-      this.branchesMoved([{ ref: `refs/heads/${result.branch}`, old, new: result.commit }], request.user);
+      await this.branchesMoved([{ ref: `refs/heads/${result.branch}`, old, new: result.commit }], origin, request.user);
       this.settleHead();
       await this.scheduleMaintenance(10_000);
     }
@@ -660,13 +661,16 @@ export class Repository extends DurableObject<Env> {
   }
 
   /**
-   * Branches the editor or the REST API moved: their open pull requests follow, as after a
-   * push (new head commits, stale approvals dismissed, merged when the base took the head).
+   * Refs the editor or the REST API moved, as after a push: `push` (and `create`, `delete`)
+   * webhook events when the Worker says who and where (`origin`), and the open pull
+   * requests on moved branches follow (new head commits, stale approvals dismissed, merged
+   * when the base took the head).
    */
-  private branchesMoved(moves: { ref: string; old: string; new: string }[], login?: string): void {
+  private async branchesMoved(moves: RefMove[], origin: MoveOrigin | undefined, login?: string): Promise<void> {
+    if (origin && this.webhooks.pushed(moves, origin.sender, origin.site)) await this.wakeForHooks();
     const branches = moves.filter((m) => m.ref.startsWith("refs/heads/"));
     if (!branches.length) return;
-    const actor = { id: 0, login: login ?? "ghost" };
+    const actor = origin?.sender ?? { id: 0, login: login ?? "ghost" };
     // Their `pull_request` events, as after a push: the Worker builds them (pullEventsAfterMove).
     const before = this.webhooks.store.subscribers("pull_request").length
       ? this.collab.openPullsOn(branches.map((m) => m.ref.slice(11))).map((p) => ({ number: p.issue.number, headSha: p.headSha }))
@@ -704,10 +708,12 @@ export class Repository extends DurableObject<Env> {
   }
 
   /** Merges pull request `number` (the base moves by compare-and-swap) and records it. */
-  async mergePullRequest(number: number, actor: Actor, input: PullMergeInput) {
+  async mergePullRequest(number: number, actor: Actor, input: PullMergeInput, origin?: MoveOrigin) {
     const prs = this.prs;
     if (!prs) return null;
     const r = await prs.merge(number, actor, input);
+    // The base moved: a `push` event, as GitHub sends for a merge.
+    if (r.merged && origin && this.webhooks.pushed([r.moved], origin.sender, origin.site)) await this.wakeForHooks();
     if (r.merged) await this.scheduleMaintenance(10_000);
     return r;
   }
@@ -934,13 +940,18 @@ export class Repository extends DurableObject<Env> {
   }
 
   /** Creates, moves (fast-forward unless forced) or deletes (`sha` null) a ref. */
-  async apiUpdateRef(name: string, sha: string | null, options: { create: boolean; force: boolean; user?: string; admin?: boolean }) {
+  async apiUpdateRef(
+    name: string,
+    sha: string | null,
+    options: { create: boolean; force: boolean; user?: string; admin?: boolean },
+    origin?: MoveOrigin,
+  ) {
     const data = this.gitData;
     if (!data) return null;
     const old = this.refs.resolve(name) ?? ZERO_OID;
     const r = await data.updateRef(name, sha, options);
     if (r.ok) {
-      this.branchesMoved([{ ref: name, old, new: sha ?? ZERO_OID }], options.user);
+      await this.branchesMoved([{ ref: name, old, new: sha ?? ZERO_OID }], origin, options.user);
       this.settleHead();
       await this.scheduleMaintenance(10_000);
     }
@@ -1065,4 +1076,9 @@ export class Repository extends DurableObject<Env> {
   dismissApprovals(number: number, headOid: string): string[] {
     return this.issues?.dismissApprovals(number, headOid) ?? [];
   }
+}
+/** Who moved refs through the editor or the API, and the site their webhook payloads name. */
+export interface MoveOrigin {
+  sender: Actor;
+  site: HookSite;
 }

@@ -16,7 +16,7 @@ import { type Html, csrfField, html, page } from "./layout";
 import { readForm } from "./forms";
 import { type Repo, openRepository, repoHeader } from "./routes";
 import { pageError } from "./errors";
-import { pullEventsAfterMove } from "../api/v3/hook-events";
+import { moveOrigin, pullEventsAfterMove } from "../api/v3/hook-events";
 
 export const editor = new Hono<{ Bindings: Env }>();
 editor.onError(pageError);
@@ -265,7 +265,7 @@ async function commit(c: C, kind: Kind): Promise<Response> {
     actor: "editor",
     textOnly: true,
   };
-  const result = await repo.stub.commitFiles(request);
+  const result = await repo.stub.commitFiles(request, moveOrigin(c, repo.grant));
   if (!result.ok) return refuse(result.message, result.status);
   // The repository lists sort by the last update, as after a push.
   await touchPushed(c.env.DB, repo.record.id);

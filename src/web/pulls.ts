@@ -7,7 +7,7 @@
 // so their edit forms are the issue pages' own. Every route passes the one access check
 // through `openRepository`; who may do what is src/access/issues.ts.
 import { allows } from "../access/roles";
-import { emitComment, emitPull } from "../api/v3/hook-events";
+import { emitComment, emitPull, moveOrigin } from "../api/v3/hook-events";
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
 import { type Participant, participant, requireAuthorOrWriter, requireWriter, spendCreation } from "../access/issues";
@@ -190,14 +190,19 @@ pullsWeb.post("/:owner/:repo/pull/:number/merge", async (c) => {
   if (!METHODS.includes(method)) throw new HttpError(422, "Choose a merge method: merge, squash or rebase.");
   if (!/^[0-9a-f]{40}$/.test(form.sha ?? "")) throw new HttpError(422, "The form did not say which head commit to merge; reload the page.");
   const user = userOf(repo.grant.caller);
-  const r = await repo.stub.mergePullRequest(number, actor(p), {
-    method,
-    sha: form.sha,
-    committer: { name: p.login, email: user?.email ?? `${p.login}@users.noreply.gitflare` },
-    when: { seconds: Math.floor(Date.now() / 1000), timezone: "+0000" },
-    headLabel: `${repo.owner}/${pull.head}`,
-    admin: allows(repo.grant.role, "admin"),
-  });
+  const r = await repo.stub.mergePullRequest(
+    number,
+    actor(p),
+    {
+      method,
+      sha: form.sha,
+      committer: { name: p.login, email: user?.email ?? `${p.login}@users.noreply.gitflare` },
+      when: { seconds: Math.floor(Date.now() / 1000), timezone: "+0000" },
+      headLabel: `${repo.owner}/${pull.head}`,
+      admin: allows(repo.grant.role, "admin"),
+    },
+    moveOrigin(c, repo.grant),
+  );
   if (!r) throw new NotFound("No such pull request.");
   if (r.merged) {
     await emitPull(c, repo.grant, actor(p), number, [{ action: "closed" }]);

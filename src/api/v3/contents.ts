@@ -11,7 +11,7 @@
 import { type Context, Hono } from "hono";
 import { type Granted, requireAccess } from "../../access/check";
 import { allows } from "../../access/roles";
-import { pullEventsAfterMove } from "./hook-events";
+import { moveOrigin, pullEventsAfterMove } from "./hook-events";
 import type { FileChange } from "../../repo/editor";
 import type { Env } from "../../util/env";
 import { type Json, optString, readObject } from "./body";
@@ -136,21 +136,24 @@ async function write(c: C, kind: "put" | "delete") {
     if (existing && sha === undefined) throw validationFailed("Contents", "sha", "missing_field", '"sha" wasn\'t supplied.');
     change = existing ? { kind: "update" as const, path, content: data, sha } : { kind: "create" as const, path, content: data };
   }
-  const r = await g.stub.commitFiles({
-    parent: tip,
-    branch,
-    createBranch: tip === null,
-    changes: [change],
-    message,
-    author: { name: author.name, email: author.email },
-    committer: { name: committer.name, email: committer.email },
-    when: { seconds: committer.seconds },
-    authorWhen: { seconds: author.seconds },
-    user: user?.username,
-    actor: "api",
-    admin: allows(g.role, "admin"),
-    maxBytes: CONTENT_MAX,
-  });
+  const r = await g.stub.commitFiles(
+    {
+      parent: tip,
+      branch,
+      createBranch: tip === null,
+      changes: [change],
+      message,
+      author: { name: author.name, email: author.email },
+      committer: { name: committer.name, email: committer.email },
+      when: { seconds: committer.seconds },
+      authorWhen: { seconds: author.seconds },
+      user: user?.username,
+      actor: "api",
+      admin: allows(g.role, "admin"),
+      maxBytes: CONTENT_MAX,
+    },
+    moveOrigin(c, g),
+  );
   if (!r.ok) {
     if (r.reason === "stale")
       throw new GitHubError(409, sha !== undefined && existing && existing.sha !== sha ? `${path} does not match ${sha}` : r.message);

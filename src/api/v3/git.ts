@@ -13,7 +13,7 @@
 import { type Context, Hono } from "hono";
 import { type Granted, requireAccess } from "../../access/check";
 import { allows } from "../../access/roles";
-import { pullEventsAfterMove } from "./hook-events";
+import { moveOrigin, pullEventsAfterMove } from "./hook-events";
 import { isOid } from "../../git/object/object";
 import type { NewTreeEntry } from "../../repo/git-data";
 import type { Env } from "../../util/env";
@@ -87,7 +87,7 @@ git.post("/repos/:owner/:repo/git/refs", async (c) => {
   if (!ref.startsWith("refs/") || ref.split("/").length < 3)
     throw new GitHubError(422, "Reference name must start with 'refs/' and have at least two slashes.");
   const sha = shaField(body, "Reference");
-  const r = await g.stub.apiUpdateRef(ref, sha, { create: true, force: false, ...mover(g) });
+  const r = await g.stub.apiUpdateRef(ref, sha, { create: true, force: false, ...mover(g) }, moveOrigin(c, g));
   if (!r) throw notFound();
   if (!r.ok) refused(r);
   // Pull requests on a moved branch: their `pull_request` events.
@@ -103,7 +103,7 @@ git.patch("/repos/:owner/:repo/git/refs/*", async (c) => {
   const body = await readObject(c);
   const sha = shaField(body, "Reference");
   const force = body.force === true;
-  const r = await g.stub.apiUpdateRef(name, sha, { create: false, force, ...mover(g) });
+  const r = await g.stub.apiUpdateRef(name, sha, { create: false, force, ...mover(g) }, moveOrigin(c, g));
   if (!r) throw notFound();
   if (!r.ok) refused(r);
   // Pull requests on a moved branch: their `pull_request` events.
@@ -114,7 +114,7 @@ git.patch("/repos/:owner/:repo/git/refs/*", async (c) => {
 git.delete("/repos/:owner/:repo/git/refs/*", async (c) => {
   const g = await requireAccess(c, "write");
   const name = `refs/${pathAfter(c, 2)}`;
-  const r = await g.stub.apiUpdateRef(name, null, { create: false, force: true, ...mover(g) });
+  const r = await g.stub.apiUpdateRef(name, null, { create: false, force: true, ...mover(g) }, moveOrigin(c, g));
   if (!r) throw notFound();
   if (!r.ok) refused(r);
   // Pull requests on a moved branch: their `pull_request` events.

@@ -8,6 +8,7 @@ import { type Granted, checkAccess } from "../../access/check";
 import { hookSite } from "../../access/hook-site";
 import type { Actor, Comment, Issue, Review } from "../../repo/collab";
 import type { PullView } from "../../repo/pull-requests";
+import type { MoveOrigin } from "../../repo/repository";
 import { pullJson } from "./pull-shapes";
 import { reviewJson } from "./review-shapes";
 import { commentJson, issueJson, labelJson, whereOf } from "./shapes";
@@ -167,4 +168,13 @@ export function emitReview(c: Context, g: Granted, sender: Actor, number: number
     const json = reviewJson(w, review);
     return [[action, { review: { ...json, state: json.state.toLowerCase() }, pull_request: pullJson(w, repo, pr as PullView) }]];
   });
+}
+
+/**
+ * Who is moving refs through the editor or the API, and where: the repository then queues
+ * `push`, `create` and `delete` events as for a push (GitHub sends them for web commits too).
+ */
+export function moveOrigin(c: Context, g: Granted): MoveOrigin | undefined {
+  if (g.caller.kind === "anonymous") return undefined;
+  return { sender: { id: g.caller.user.id, login: g.caller.user.username }, site: hookSite(c.req.url, g.repo) };
 }

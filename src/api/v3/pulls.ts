@@ -19,7 +19,7 @@ import { numberParam, optString, readObject } from "./body";
 import { GitHubError, fromRefused, notFound, validationFailed } from "./errors";
 import { linkHeader, paging } from "./paging";
 import { type DiffCounts, type RepoInfo, pullCommitJson, pullFileJson, pullJson } from "./pull-shapes";
-import { emitPull, pullActions } from "./hook-events";
+import { emitPull, moveOrigin, pullActions } from "./hook-events";
 import { userJson, whereOf } from "./shapes";
 
 export const pulls = new Hono<{ Bindings: Env }>();
@@ -189,16 +189,21 @@ pulls.put("/repos/:owner/:repo/pulls/:number/merge", async (c) => {
   const pr = await g.stub.pull(number);
   if (!pr) throw notFound();
   const user = g.caller.kind === "anonymous" ? null : g.caller.user;
-  const r = await g.stub.mergePullRequest(number, actor(p), {
-    method,
-    sha,
-    commitTitle: optString(body, "commit_title", "PullRequest"),
-    commitMessage: optString(body, "commit_message", "PullRequest"),
-    committer: { name: user?.username ?? p.login, email: user?.email ?? `${p.login}@users.noreply.gitflare.invalid` },
-    when: { seconds: Math.floor(Date.now() / 1000) },
-    headLabel: `${g.repo.owner}/${pr.head}`,
-    admin: allows(g.role, "admin"),
-  });
+  const r = await g.stub.mergePullRequest(
+    number,
+    actor(p),
+    {
+      method,
+      sha,
+      commitTitle: optString(body, "commit_title", "PullRequest"),
+      commitMessage: optString(body, "commit_message", "PullRequest"),
+      committer: { name: user?.username ?? p.login, email: user?.email ?? `${p.login}@users.noreply.gitflare.invalid` },
+      when: { seconds: Math.floor(Date.now() / 1000) },
+      headLabel: `${g.repo.owner}/${pr.head}`,
+      admin: allows(g.role, "admin"),
+    },
+    moveOrigin(c, g),
+  );
   if (!r) throw notFound();
   if (!r.merged) throw new GitHubError(r.status as 404 | 405 | 409 | 422, r.message);
   await emitPull(c, g, actor(p), number, [{ action: "closed" }]);
