@@ -299,7 +299,7 @@ describe("webhooks", () => {
     const reviewer = await signUp(server.url, "hook-reviewer");
     const added = await api(`/repos/${repo}/collaborators/${reviewer.username}`, { method: "PUT", body: { permission: "push" } });
     expect(added.status).toBe(201);
-    await addHook(repo, receivers.ok.url, ["pull_request_review"]);
+    await addHook(repo, receivers.ok.url, ["pull_request_review", "pull_request_review_comment"]);
     const src = await makeRepo(1);
     expect((await push(src, repo, "main")).code).toBe(0);
     await git(src, "checkout", "-q", "-b", "topic");
@@ -370,6 +370,25 @@ describe("webhooks", () => {
       "submitted:changes_requested",
       "dismissed:dismissed",
     ]);
+
+    // A line comment on its own, and a reply to it: pull_request_review_comment, created.
+    const line = await asReviewer("/comments", "POST", { commit_id: tip, path: "topic.txt", line: 1, side: "RIGHT", body: "Why?" });
+    expect(line.status).toBe(201);
+    const lineId = ((await line.json()) as { id: number }).id;
+    const commentEvent = (body: string) => (r: Received) =>
+      r.headers["x-github-event"] === "pull_request_review_comment" && r.json.comment?.body === body;
+    const [comment] = await receivers.ok.waitFor("pull_request_review_comment", commentEvent("Why?"));
+    expect(signed(comment)).toBe(true);
+    expect(comment.json).toMatchObject({
+      action: "created",
+      comment: { id: lineId, path: "topic.txt", line: 1, side: "RIGHT", commit_id: tip, user: { login: reviewer.username } },
+      pull_request: { number },
+      sender: { login: reviewer.username },
+    });
+    const reply = await api(`/repos/${repo}/pulls/${number}/comments/${lineId}/replies`, { method: "POST", body: { body: "Because." } });
+    expect(reply.status).toBe(201);
+    const [answer] = await receivers.ok.waitFor("reply", commentEvent("Because."));
+    expect(answer.json).toMatchObject({ action: "created", comment: { in_reply_to_id: lineId }, sender: { login: owner.username } });
   });
 
   it("retries a failing and a hanging receiver while pushes succeed", async () => {

@@ -16,7 +16,7 @@ import { HttpError, NotFound } from "../http/responses";
 import { pageError } from "./errors";
 import { readForm } from "./forms";
 import { openRepository } from "./routes";
-import { emitReview } from "../api/v3/hook-events";
+import { emitReview, emitReviewComment } from "../api/v3/hook-events";
 
 export const reviewsWeb = new Hono<{ Bindings: Env }>();
 reviewsWeb.onError(pageError);
@@ -67,6 +67,7 @@ reviewsWeb.post("/:owner/:repo/pull/:number/review-comments", async (c) => {
     pending,
   );
   if (!r?.ok) refusedPage(r);
+  if (!pending) await emitReviewComment(c, repo.grant, actor(p), number, r.value.id);
   return c.redirect(`${repo.base}/pull/${number}/files#discussion_r${r.value.id}`, 303);
 });
 
@@ -75,6 +76,7 @@ reviewsWeb.post("/:owner/:repo/pull/:number/review-comments/:id/replies", async 
   await spendCreation(c.env, p);
   const r = await repo.stub.replyToReviewComment(number, actor(p), param(c, "id"), form.body ?? "");
   if (!r?.ok) refusedPage(r);
+  await emitReviewComment(c, repo.grant, actor(p), number, r.value.id);
   return c.redirect(backTo(repo.base, number, form.back, `#discussion_r${r.value.id}`), 303);
 });
 

@@ -10,7 +10,7 @@ import type { Actor, Comment, Issue, Review } from "../../repo/collab";
 import type { PullView } from "../../repo/pull-requests";
 import type { MoveOrigin } from "../../repo/repository";
 import { pullJson } from "./pull-shapes";
-import { reviewJson } from "./review-shapes";
+import { reviewCommentJson, reviewJson } from "./review-shapes";
 import { commentJson, issueJson, labelJson, whereOf } from "./shapes";
 
 async function emit(
@@ -177,4 +177,18 @@ export function emitReview(c: Context, g: Granted, sender: Actor, number: number
 export function moveOrigin(c: Context, g: Granted): MoveOrigin | undefined {
   if (g.caller.kind === "anonymous") return undefined;
   return { sender: { id: g.caller.user.id, login: g.caller.user.username }, site: hookSite(c.req.url, g.repo) };
+}
+
+/**
+ * A `pull_request_review_comment` event (`created`) for a line comment posted on its own or
+ * as a reply; comments written into a pending review arrive with its `pull_request_review`.
+ */
+export function emitReviewComment(c: Context, g: Granted, sender: Actor, number: number, commentId: number) {
+  return emit(c, g, "pull_request_review_comment", sender, async () => {
+    const [pr, comment] = await Promise.all([g.stub.pull(number), g.stub.reviewComment(commentId, null)]);
+    if (!pr || !comment) return [];
+    const repo = { id: g.repo.id, owner: { id: g.repo.ownerId, login: g.repo.owner }, name: g.repo.name, isPrivate: g.repo.isPrivate };
+    const w = whereOf(c, g);
+    return [["created", { comment: reviewCommentJson(w, comment), pull_request: pullJson(w, repo, pr as PullView) }]];
+  });
 }

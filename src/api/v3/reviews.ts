@@ -34,7 +34,7 @@ import { GitHubError, fromRefused, notFound, validationFailed } from "./errors";
 import { linkHeader, paging } from "./paging";
 import { type RepoInfo, pullJson } from "./pull-shapes";
 import { reviewCommentJson, reviewJson } from "./review-shapes";
-import { emitReview } from "./hook-events";
+import { emitReview, emitReviewComment } from "./hook-events";
 import { userJson, whereOf } from "./shapes";
 
 export const reviews = new Hono<{ Bindings: Env }>();
@@ -228,6 +228,7 @@ async function reply(c: C, g: Granted, p: Participant, number: number, inReplyTo
   const r = await g.stub.replyToReviewComment(number, actor(p), inReplyTo, body);
   if (!r) throw notFound();
   if (!r.ok) throw fromRefused(r, "PullRequestReviewComment");
+  await emitReviewComment(c, g, actor(p), number, r.value.id);
   return c.json(reviewCommentJson(whereOf(c, g), r.value), 201, { Location: `${whereOf(c, g).repo}/pulls/comments/${r.value.id}` });
 }
 
@@ -250,6 +251,7 @@ reviews.post("/repos/:owner/:repo/pulls/:number/comments", async (c) => {
   const r = await g.stub.addLineComment(number, actor(p), { ...input, commitId });
   if (!r) throw notFound();
   if (!r.ok) throw fromRefused(r, "PullRequestReviewComment");
+  await emitReviewComment(c, g, actor(p), number, r.value.id);
   const placed = await placedComment(g, r.value.id);
   return c.json(reviewCommentJson(whereOf(c, g), placed), 201, { Location: `${whereOf(c, g).repo}/pulls/comments/${placed.id}` });
 });

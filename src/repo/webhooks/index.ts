@@ -17,6 +17,7 @@ export const HOOK_EVENTS = [
   "delete",
   "pull_request",
   "pull_request_review",
+  "pull_request_review_comment",
   "issues",
   "issue_comment",
   "status",
