@@ -231,6 +231,23 @@ describe("a clone or fetch answer", () => {
     expect(dec(again)).not.toContain("\x03error");
   });
 
+  it("does not read on from another production of the same answer, made after the packs changed", async () => {
+    const [{ name, url, body }] = await requests();
+    let stub = await configure(name, SMALL_STEPS);
+    const start = await stub.uploadPack(new Response(body).body!, 2);
+    if (start.kind !== "answer" || !start.job) throw new Error("expected a job");
+    const first = await stub.uploadStep(start.job, start.bytes.byteLength);
+    expect(first.done).toBe(false);
+    // The object restarts with this answer part-way, a push adds a pack, and an identical
+    // clone makes the answer again, whole.
+    await evicted(name, SMALL_STEPS);
+    await push(url, "refs/heads/other", fixtures.head, fromBase64(fixtures.ofsPack.pack));
+    stub = await configure(name, SMALL_STEPS);
+    expect(dec(await answer(stub, body, 2))).toContain("packfile\n");
+    const resumed = await stub.uploadStep(start.job, start.bytes.byteLength + first.bytes.byteLength);
+    expect(resumed.failed ?? dec(resumed.bytes)).toContain("fetch interrupted (the repository restarted and has changed since)");
+  });
+
   it("reads on from a complete answer after a restart, though a push moved the refs since", async () => {
     const [{ name, url }] = await requests();
     // include-tag keys the answer on the refs too: after the push a new clone gets a new one.

@@ -25,6 +25,9 @@ export const ANSWERS_DIR = "/answers";
 /** The name's suffix while an answer is being written. */
 const PART = ".part";
 
+/** The key of a production's name (`key.nonce`). */
+export const keyOfName = (name: string) => name.slice(0, name.lastIndexOf("."));
+
 export interface AnswerLimits {
   /** Complete answers kept, in bytes together. */
   keepBytes: number;
@@ -48,6 +51,11 @@ export const DEFAULT_ANSWER_LIMITS: AnswerLimits = {
 
 interface Entry {
   key: string;
+  /**
+   * This production of the answer: `key.nonce`. A later one of the same key, made after the
+   * packs changed, may differ in its bytes, so a reader resumed after a restart names this.
+   */
+  name: string;
   path: string;
   /** Bytes written to the file: what readers may read. */
   size: number;
@@ -75,23 +83,27 @@ export class SharedAnswers {
     if (!fs.exists(ANSWERS_DIR)) return;
     for (const f of fs.readdir(ANSWERS_DIR)) {
       const path = `${ANSWERS_DIR}/${f}`;
-      if (f.endsWith(PART)) {
+      const dot = f.lastIndexOf(".");
+      if (f.endsWith(PART) || dot < 0) {
         fs.unlink(path);
         continue;
       }
       // When it was last read is not known: counted from when it was written.
       const { size, mtimeMs } = fs.stat(path);
-      this.entries.set(f, { ...this.blank(f, path), size, complete: true, lastRead: mtimeMs });
+      const key = f.slice(0, dot);
+      this.entries.set(key, { ...this.blank(key, f), size, complete: true, lastRead: mtimeMs });
     }
   }
 
-  private blank(key: string, path: string): Entry {
-    return { key, path, size: 0, complete: false, failure: null, source: null, pulling: null, readers: 0, lastRead: Date.now() };
+  private blank(key: string, name: string): Entry {
+    const path = `${ANSWERS_DIR}/${name}`;
+    return { key, name, path, size: 0, complete: false, failure: null, source: null, pulling: null, readers: 0, lastRead: Date.now() };
   }
 
-  /** Whether the answer with this key is complete (its bytes are fixed, whatever changes now). */
-  complete(key: string): boolean {
-    return this.entries.get(key)?.complete === true;
+  /** Whether the production `name` (what `open` answered) is here and complete: its bytes are fixed. */
+  complete(name: string): boolean {
+    const entry = this.entries.get(keyOfName(name));
+    return entry?.complete === true && entry.name === name;
   }
 
   /**
@@ -140,14 +152,15 @@ export class SharedAnswers {
     key: string,
     produce: () => AsyncGenerator<Uint8Array>,
     options: { share?: boolean; stepBytes?: number; from?: number } = {},
-  ): { answer: AsyncGenerator<Uint8Array>; leads: boolean } {
+  ): { answer: AsyncGenerator<Uint8Array>; leads: boolean; name: string | null } {
     this.sweep(Date.now(), new Set([key]));
     let entry = this.entries.get(key);
     const leads = !entry || entry.failure !== null;
     if (!entry || entry.failure) {
-      if (options.share === false) return { answer: produce(), leads };
+      if (options.share === false) return { answer: produce(), leads, name: null };
       this.stats.produced++;
-      entry = { ...this.blank(key, `${ANSWERS_DIR}/${key}${PART}`), source: produce() };
+      const name = `${key}.${crypto.randomUUID().slice(0, 8)}`;
+      entry = { ...this.blank(key, name), path: `${ANSWERS_DIR}/${name}${PART}`, source: produce() };
       this.fs.mkdir(ANSWERS_DIR, { recursive: true });
       this.fs.writeFile(entry.path, new Uint8Array(0));
       this.entries.set(key, entry);
@@ -156,8 +169,9 @@ export class SharedAnswers {
     }
     const chunk = Math.max(1, Math.min(this.limits.chunkBytes, Math.floor((options.stepBytes ?? Number.POSITIVE_INFINITY) / 4)));
     // Only a complete answer's bytes are sure to be there to start from.
-    const from = entry.complete ? Math.min(options.from ?? 0, entry.size) : 0;
-    return { answer: this.read(entry, chunk, from), leads };
+    if (options.from && !entry.complete) throw new Error("the answer to resume is gone");
+    const from = Math.min(options.from ?? 0, entry.size);
+    return { answer: this.read(entry, chunk, from), leads, name: entry.name };
   }
 
   /**
@@ -236,8 +250,8 @@ export class SharedAnswers {
         entry.size += bytes.byteLength;
       }
       if (ended) {
-        // Complete: under its key's own name, which a fresh instance takes as whole.
-        const whole = `${ANSWERS_DIR}/${entry.key}`;
+        // Complete: under its own name, which a fresh instance takes as whole.
+        const whole = `${ANSWERS_DIR}/${entry.name}`;
         this.fs.rename(entry.path, whole);
         entry.path = whole;
         entry.complete = true;

@@ -35,7 +35,7 @@ import { BadBodyError, BodyTooLargeError, chunksOf, generatorStream } from "../u
 import type { Env } from "../util/env";
 import { Jobs } from "./jobs";
 import { Admission, type AdmissionConfig, BUSY_MESSAGE, type Ticket, admissionConfig, pushEstimate, uploadEstimate } from "./admission";
-import { ANSWERS_DIR, SharedAnswers } from "./answers";
+import { ANSWERS_DIR, SharedAnswers, keyOfName } from "./answers";
 import type {
   Advertisement,
   Download,
@@ -106,6 +106,8 @@ interface UploadJob {
   sidebandErrors: boolean;
   /** Why the job was ended under a running step (the repository was deleted, the client left). */
   ended: string | null;
+  /** The shared answer it reads (./answers.ts), if any. */
+  answer?: string | null;
 }
 
 /**
@@ -125,8 +127,8 @@ interface UploadRecord {
   sidebandErrors: boolean;
   /** When its first call began: any pack location it holds was read after that. */
   began: number;
-  /** The shared answer it reads, if any (./answers.ts): once complete, it outlives a restart. */
-  answerKey?: string | null;
+  /** The shared answer it reads, if any (its name in ./answers.ts): once complete, it outlives a restart. */
+  answer?: string | null;
 }
 
 /** A push's record: what a fresh instance needs to continue it, in each phase. */
@@ -170,7 +172,7 @@ export class GitHttp {
     this.answers = new SharedAnswers(host.fs);
     this.jobs = new Jobs(host.sql, host.fs, [INCOMING_DIR]);
     // What an earlier instance kept, but the answers its clones in flight read (they resume).
-    const reading = this.jobs.records<UploadRecord>("upload").map((r) => r.answerKey ?? "");
+    const reading = this.jobs.records<UploadRecord>("upload").flatMap((r) => (r.answer ? [keyOfName(r.answer)] : []));
     this.answers.sweep(Date.now(), new Set(reading));
     // Jobs an earlier instance held are resumed from their records when the Worker
     // continues them; those nobody continued, and files no job owns, are swept.
@@ -304,8 +306,7 @@ export class GitHttp {
     const { sidebandErrors } = job;
     if (part.done) return { kind: "answer", bytes: part.bytes, sidebandErrors };
     if (this.closed) return { kind: "answer", bytes: requestError(new UploadPackError(DELETED)), sidebandErrors };
-    const answerKey = this.answerKey(request, version, walkObjects);
-    const record: UploadRecord = { version, digest, walkObjects, sidebandErrors, began, answerKey };
+    const record: UploadRecord = { version, digest, walkObjects, sidebandErrors, began, answer: job.answer ?? null };
     const id = this.jobs.add("upload", record, [], request);
     this.jobs.hold(id, job, (why) => this.endUpload(job, why));
     return { kind: "answer", bytes: part.bytes, job: id, sidebandErrors };
@@ -359,8 +360,8 @@ export class GitHttp {
     const request = this.jobs.payload(id);
     // A complete shared answer is the bytes the Worker has been sending, whatever a push or
     // a repack changed since; otherwise the answer is made again, from the same refs and packs.
-    const key = record.answerKey ?? null;
-    const changed = () => !(key !== null && this.answers.complete(key)) && record.digest !== this.answerDigest();
+    const name = record.answer ?? null;
+    const changed = () => !(name !== null && this.answers.complete(name)) && record.digest !== this.answerDigest();
     if (changed()) {
       this.jobs.abandon(id);
       return FETCH_CHANGED;
@@ -373,12 +374,12 @@ export class GitHttp {
       this.jobs.abandon(id);
       return FETCH_CHANGED;
     }
-    const whole = key !== null && this.answers.complete(key);
+    const whole = name !== null && this.answers.complete(name);
     // A complete answer is read on from where the Worker is; any other is made from the start.
     const from = whole ? offset : 0;
     const job = { produced: from, sidebandErrors: record.sidebandErrors, ended: null } as unknown as UploadJob;
     this.admission.hold(job, ticket);
-    job.gen = this.answer(request, record.version, record.walkObjects, job, whole ? { key, from } : undefined);
+    job.gen = this.answer(request, record.version, record.walkObjects, job, whole ? { key: keyOfName(name), from } : undefined);
     return this.jobs.hold(id, job, (why) => this.endUpload(job, why));
   }
 
@@ -399,6 +400,7 @@ export class GitHttp {
     if (!key) return serve();
     const options = { share: this.roomToShare(), stepBytes: this.config.stepBytes, from: known?.from };
     const shared = this.answers.open(key, serve, options);
+    job.answer = shared.name;
     // A reader of an answer another request makes holds only its steps.
     if (!shared.leads) this.admission.resize(job, uploadEstimate(0, this.config.stepBytes));
     return shared.answer;
