@@ -385,6 +385,35 @@ describe("reviews on a protected branch", () => {
     expect((await api("rv-owner6", "PATCH", `${repo}/git/refs/heads/main`, { sha: made.json.sha })).status).toBe(200);
   });
 
+  it("stops counting an approval once its reviewer loses write access, and refuses what GitHub refuses", async () => {
+    const { repo, number } = await reviewed("rv-owner8");
+    const at = `${repo}/pulls/${number}`;
+    expect((await api("rv-owner8", "PUT", `${repo}/branches/main/protection`, rule)).status).toBe(200);
+    expect((await api("rv-writer", "POST", `${at}/reviews`, { event: "APPROVE" })).json.state).toBe("APPROVED");
+    // Made a reader after approving: as on GitHub, only current writers' approvals count.
+    expect((await api("rv-owner8", "PUT", `${repo}/collaborators/rv-writer`, { permission: "pull" })).status).toBeLessThan(300);
+    const merge = await api("rv-owner8", "PUT", `${at}/merge`, { merge_method: "merge" });
+    expect(merge).toMatchObject({
+      status: 405,
+      json: { message: "At least 1 approving review is required by reviewers with write access." },
+    });
+
+    // A pending review is submitted with a verdict, not with PENDING.
+    const draft = await api("rv-reader", "POST", `${at}/reviews`, { body: "Thinking" });
+    expect(draft.json.state).toBe("PENDING");
+    expect((await api("rv-reader", "POST", `${at}/reviews/${draft.json.id}/events`, { event: "PENDING" })).status).toBe(422);
+    // A published reply may not hang under a draft comment, not even its author's own.
+    const drafted = await api("rv-writer", "POST", `${at}/reviews`, {
+      comments: [{ path: "a.txt", line: 17, side: "RIGHT", body: "draft note" }],
+    });
+    expect(drafted.json, JSON.stringify(drafted.json)).toMatchObject({ state: "PENDING" });
+    const [note] = (await api("rv-writer", "GET", `${at}/reviews/${drafted.json.id}/comments`)).json as { id: number }[];
+    const reply = await api("rv-writer", "POST", `${at}/comments`, { in_reply_to: note.id, body: "public reply" });
+    expect(reply).toMatchObject({ status: 422 });
+    // A page past any list is empty, not an error.
+    expect((await api("rv-reader", "GET", `${at}/reviews?page=1e400`)).status).toBe(200);
+  });
+
   it("moves a pull request's head when the API moves its branch, dismissing stale approvals", async () => {
     const { repo, number } = await reviewed("rv-owner7");
     const at = `${repo}/pulls/${number}`;

@@ -113,6 +113,8 @@ export async function addCollaborator(env: Env, g: Granted, username: string, ro
   if (!user) throw new SettingsError(`No user named '${username}'.`, 404);
   if (user.id === g.repo.ownerId) throw new SettingsError("The owner already has every permission.");
   await setCollaborator(env.DB, g.repo.id, user.id, role);
+  // Approvals count only from writers: one who now only reads no longer counts.
+  if (role === "read") await g.stub.lostWriteAccess(user.id);
 }
 
 export async function dropCollaborator(env: Env, g: Granted, username: string): Promise<void> {
@@ -120,4 +122,5 @@ export async function dropCollaborator(env: Env, g: Granted, username: string): 
   const user = await findUserByName(env.DB, username);
   if (!user || !(await removeCollaborator(env.DB, g.repo.id, user.id)))
     throw new SettingsError(`'${username}' is not a collaborator.`, 404);
+  await g.stub.lostWriteAccess(user.id);
 }

@@ -660,6 +660,15 @@ export class Repository extends DurableObject<Env> {
     return result;
   }
 
+  /** `push`, `create` and `delete` webhook events for refs moved other than by a push. */
+  private async branchesPushed(moves: RefMove[], origin: MoveOrigin): Promise<void> {
+    try {
+      if (this.webhooks.pushed(moves, origin.sender, origin.site)) await this.wakeForHooks();
+    } catch (e) {
+      console.error(`push events for ${moves.map((m) => m.ref).join(", ")} not queued: ${e}`);
+    }
+  }
+
   /**
    * Refs the editor or the REST API moved, as after a push: `push` (and `create`, `delete`)
    * webhook events when the Worker says who and where (`origin`), and the open pull
@@ -667,16 +676,21 @@ export class Repository extends DurableObject<Env> {
    * when the base took the head).
    */
   private async branchesMoved(moves: RefMove[], origin: MoveOrigin | undefined, login?: string): Promise<void> {
-    if (origin && this.webhooks.pushed(moves, origin.sender, origin.site)) await this.wakeForHooks();
-    const branches = moves.filter((m) => m.ref.startsWith("refs/heads/"));
-    if (!branches.length) return;
-    const actor = origin?.sender ?? { id: 0, login: login ?? "ghost" };
-    // Their `pull_request` events, as after a push: the Worker builds them (pullEventsAfterMove).
-    const before = this.webhooks.store.subscribers("pull_request").length
-      ? this.collab.openPullsOn(branches.map((m) => m.ref.slice(11))).map((p) => ({ number: p.issue.number, headSha: p.headSha }))
-      : [];
-    this.pullRequests.moved(branches, actor);
-    if (before.length) this.webhooks.pullsMoved(before, (n) => this.collab.pull(n), actor);
+    // The move is made and answered; what follows from it must not turn that into an error.
+    try {
+      if (origin) await this.branchesPushed(moves, origin);
+      const branches = moves.filter((m) => m.ref.startsWith("refs/heads/"));
+      if (!branches.length) return;
+      const actor = origin?.sender ?? { id: 0, login: login ?? "ghost" };
+      // Their `pull_request` events, as after a push: the Worker builds them (pullEventsAfterMove).
+      const before = this.webhooks.store.subscribers("pull_request").length
+        ? this.collab.openPullsOn(branches.map((m) => m.ref.slice(11))).map((p) => ({ number: p.issue.number, headSha: p.headSha }))
+        : [];
+      this.pullRequests.moved(branches, actor);
+      if (before.length) this.webhooks.pullsMoved(before, (n) => this.collab.pull(n), actor);
+    } catch (e) {
+      console.error(`after a move of ${moves.map((m) => m.ref).join(", ")}: ${e}`);
+    }
   }
 
   // ---- pull requests (RPC; records in ./collab/pulls.ts, the rest in ./pull-requests.ts) ----
@@ -713,7 +727,7 @@ export class Repository extends DurableObject<Env> {
     if (!prs) return null;
     const r = await prs.merge(number, actor, input);
     // The base moved: a `push` event, as GitHub sends for a merge.
-    if (r.merged && origin && this.webhooks.pushed([r.moved], origin.sender, origin.site)) await this.wakeForHooks();
+    if (r.merged && origin) await this.branchesPushed([r.moved], origin);
     if (r.merged) await this.scheduleMaintenance(10_000);
     return r;
   }
@@ -770,6 +784,11 @@ export class Repository extends DurableObject<Env> {
 
   /** The rules every ref move is checked against. */
   policy!: ProtectionPolicy;
+
+  /** A collaborator lost write access: their approvals no longer count. */
+  lostWriteAccess(userId: number): void {
+    if (this.exists()) this.collab.lostWriteAccess(userId);
+  }
 
   /** Who approved a pull request, with write access (./collab/reviews.ts). */
   approvals: ApprovalSource = (number, head) => this.collab.approvingReviewers(number, head ?? undefined);

@@ -93,8 +93,9 @@ reviewsWeb.post("/:owner/:repo/pull/:number/review-threads/:id", async (c) => {
   const { repo, form, p, number, pull } = await posted(c);
   const existing = await repo.stub.reviewComment(param(c, "id"), p.id);
   if (!existing || existing.pullNumber !== number) throw new NotFound("No such comment.");
-  // Who may resolve: the thread's author, the pull request's, or a writer.
-  if (p.id !== pull.issue.author.id) requireAuthorOrWriter(repo.grant, p, existing.author);
+  // Who may resolve: the thread's author (of its first comment), the pull request's, or a writer.
+  const root = existing.inReplyTo === null ? existing : ((await repo.stub.reviewComment(existing.inReplyTo, p.id)) ?? existing);
+  if (p.id !== pull.issue.author.id) requireAuthorOrWriter(repo.grant, p, root.author);
   const r = await repo.stub.resolveReviewThread(number, existing.id, actor(p), form.action !== "unresolve");
   if (!r?.ok) refusedPage(r);
   return c.redirect(backTo(repo.base, number, form.back, `#discussion_r${r.value.id}`), 303);

@@ -10,7 +10,8 @@ export interface Paging {
 }
 
 export function paging(c: Context): Paging {
-  const page = Math.max(1, Math.floor(Number(c.req.query("page") ?? 1)) || 1);
+  // Bounded: a page past 100,000 (or 1e400) would overflow SQLite's OFFSET; it is empty anyway.
+  const page = Math.min(100_000, Math.max(1, Math.floor(Number(c.req.query("page") ?? 1)) || 1));
   const perPage = Math.min(100, Math.max(1, Math.floor(Number(c.req.query("per_page") ?? 30)) || 30));
   return { page, perPage, offset: (page - 1) * perPage };
 }

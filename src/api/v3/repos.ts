@@ -144,9 +144,15 @@ repos.patch("/repos/:owner/:repo", async (c) => {
     const problem = repoNameProblem(name);
     if (problem) throw validationFailed("Repository", "name", "custom", problem);
   }
+  // Checked before anything changes: a refused field must leave the others as they were.
+  if (description !== undefined && description.length > 350)
+    throw validationFailed("Repository", "description", "custom", "description is too long (maximum is 350 characters)");
+  if (defaultBranch !== undefined && defaultBranch !== "" && !(await g.stub.summary())?.branches.includes(defaultBranch))
+    throw validationFailed("Repository", "default_branch", "custom", `There is no branch '${defaultBranch}'.`);
   try {
-    await updateSettings(c.env, g, { description, isPrivate, defaultBranch });
+    // The name first: the one change that can still be refused (taken by another repository).
     const newName = name !== undefined ? await rename(c.env, g, name) : g.repo.name;
+    await updateSettings(c.env, g, { description, isPrivate, defaultBranch });
     const repo: RepoRecord = {
       ...g.repo,
       name: newName,

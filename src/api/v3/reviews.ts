@@ -51,7 +51,11 @@ function eventOf(body: Json, required: boolean): ReviewEvent | undefined {
     if (required) throw validationFailed("PullRequestReview", "event", "missing_field");
     return undefined;
   }
-  if (v === "PENDING") return undefined;
+  if (v === "PENDING") {
+    // A pending review is made by leaving the event out; submitting one needs a verdict.
+    if (required) throw validationFailed("PullRequestReview", "event", "invalid", "event must be APPROVE, REQUEST_CHANGES or COMMENT");
+    return undefined;
+  }
   if (!(EVENTS as readonly string[]).includes(v)) throw validationFailed("PullRequestReview", "event", "invalid", `Unknown event: ${v}`);
   return v as ReviewEvent;
 }

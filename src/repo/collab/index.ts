@@ -39,6 +39,7 @@ import {
   getReviewComment,
   listReviewComments,
   listReviews,
+  lostWriteAccess,
   replyTo,
   requestReviews,
   requestedReviewers,
@@ -346,6 +347,11 @@ export class Collab {
 
   reviewDecisions(numbers: number[]): Record<number, ReviewDecision> {
     return reviewDecisions(this.sql, numbers);
+  }
+
+  /** A reviewer lost write access (removed, or made a reader): their approvals stop counting. */
+  lostWriteAccess(userId: number): void {
+    if (this.hasPulls()) lostWriteAccess(this.sql, userId);
   }
 
   /** Logins whose latest verdict is a standing approval (with `headOid`: given on that commit). */

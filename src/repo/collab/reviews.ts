@@ -422,6 +422,8 @@ export function replyTo(sql: SqlStorage, number: number, author: Actor, inReplyT
   if (!target || target.pullNumber !== number || (target.pending && target.author.id !== author.id))
     return refused("not-found", `No review comment ${inReplyTo}.`, "in_reply_to");
   const root = target.inReplyTo === null ? target : (getReviewComment(sql, target.inReplyTo) ?? target);
+  // A published reply may not hang under a draft only its author sees.
+  if ((target.pending || root.pending) && !pending) return refused("invalid", "Can not reply to a pending comment", "in_reply_to");
   const r = addLineComment(sql, number, author, { ...root, body }, pending, at);
   if (!r.ok) return r;
   sql.exec("UPDATE collab_review_comment SET in_reply_to = ? WHERE id = ?", root.id, r.value.id);
@@ -520,6 +522,11 @@ function latestVerdicts(sql: SqlStorage, issueIds: number[]): Verdict[] {
       JSON.stringify(issueIds),
     )
     .toArray();
+}
+
+/** A reviewer lost write access: their approvals no longer count for protected branches. */
+export function lostWriteAccess(sql: SqlStorage, userId: number): void {
+  sql.exec("UPDATE collab_review SET author_writer = 0 WHERE author_id = ?", userId);
 }
 
 /** Logins whose approval stands, given with write access (as GitHub counts them for protection). */
