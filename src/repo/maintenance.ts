@@ -2,6 +2,8 @@
 // - compaction: packs accumulate one per push; the object store's repack merges them
 //   geometrically, and drops objects that have been unreachable for a grace period;
 // - tiering: pack files past a size or age threshold move from DOFS to R2;
+// - commit-graph: once nothing else is left, `objects/info/commit-graph` is rewritten if
+//   the packs changed since it was written, so that an export carries it for C git;
 // - cleanup: a repack retires the packs it merged. A clone, fetch or export that began
 //   before may still read them, so they are deleted once none such is in flight (at once,
 //   usually), and after the grace period in any case; while they wait they move to R2,
@@ -54,6 +56,8 @@ export interface SliceReport {
   merged: number;
   /** Files of retired packs deleted. */
   deleted: number;
+  /** Commits in a commit-graph written by this slice (0: none written). */
+  graphed: number;
 }
 
 /** What a repository's storage holds, by where it lives. */
@@ -97,7 +101,8 @@ export class Maintenance {
       this.choosePacks().length > 1 ||
       this.tierCandidates(now).length > 0 ||
       this.retiredToTier().length > 0 ||
-      this.repack.retired().some((r) => this.deletable(r.at, now))
+      this.repack.retired().some((r) => this.deletable(r.at, now)) ||
+      this.graphStale()
     );
   }
 
@@ -119,7 +124,7 @@ export class Maintenance {
 
   /** Runs one bounded slice of maintenance. */
   async slice(now = Date.now()): Promise<SliceReport> {
-    const report: SliceReport = { more: false, copied: 0, tiered: 0, pruned: 0, merged: 0, deleted: 0 };
+    const report: SliceReport = { more: false, copied: 0, tiered: 0, pruned: 0, merged: 0, deleted: 0, graphed: 0 };
     report.deleted = this.repack.deleteRetired(now, this.config.graceMs, this.oldestFetch());
     // Retired packs that a fetch in flight may read leave SQLite first, before a merge
     // writes more into it. Reads follow a file to R2 when it switches.
@@ -153,7 +158,14 @@ export class Maintenance {
       report.more = step === "more" || this.tierCandidates(now).length > 0;
     }
     await this.fs.emptyR2Trash();
+    // Last, so that a graph is written for the packs compaction leaves, not for each on the way.
+    if (!report.more && this.graphStale()) report.graphed = this.store.graph.write();
     return report;
+  }
+
+  /** Whether the commit-graph describes other packs than the live ones (none for an empty repository). */
+  private graphStale(): boolean {
+    return this.store.packs().length > 0 && !this.store.graph.isCurrent();
   }
 
   /** Retired pack files large enough to move to R2 while they wait, still in SQLite. */

@@ -314,7 +314,7 @@ export class Repository extends DurableObject<Env> {
    * replace the configured thresholds for this slice only.
    */
   async maintenanceSlice(overrides: Partial<MaintenanceConfig> = {}, now?: number): Promise<SliceReport> {
-    if (this.maintaining) return { more: true, copied: 0, tiered: 0, pruned: 0, merged: 0, deleted: 0 };
+    if (this.maintaining) return { more: true, copied: 0, tiered: 0, pruned: 0, merged: 0, deleted: 0, graphed: 0 };
     this.maintaining = true;
     try {
       const m = Object.keys(overrides).length ? this.maintainer(maintenanceConfig(this.env, overrides)) : this.maintenance;

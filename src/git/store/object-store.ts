@@ -27,6 +27,7 @@ import { readIdxV2 } from "../pack/idx";
 import { inflateExact } from "../pack/zlib";
 import { type IndexOptions, type IndexResult, indexPack, PackIndexer } from "../pack/indexer";
 import type { BaseSource, ObjectLocation, PackSource } from "../pack/source";
+import { CommitGraphFile } from "./commit-graph";
 
 export { MissingObjectError };
 export type { ObjectLocation } from "../pack/source";
@@ -69,6 +70,8 @@ export class ObjectStore implements BaseSource, PackSource {
   private readonly objects: ByteLru<string, { type: number; data: Uint8Array }>;
   private readonly commits = new ByteLru<string, CommitInfo>(6 * 1024 * 1024, (c) => 160 + c.parents.length * 100);
   private packPaths = new Map<number, string>();
+  /** `objects/info/commit-graph`, for C git after export; derived from the commit table. */
+  readonly graph: CommitGraphFile;
 
   constructor(
     private readonly fs: Dofs,
@@ -116,6 +119,7 @@ export class ObjectStore implements BaseSource, PackSource {
       parents TEXT NOT NULL,
       time INTEGER NOT NULL
     ) WITHOUT ROWID`);
+    this.graph = new CommitGraphFile(fs, sql);
     this.loadPacks();
     fs.onRollback(() => {
       this.objects.clear();
@@ -416,6 +420,7 @@ export class ObjectStore implements BaseSource, PackSource {
     const retired = this.packs().filter((p) => old.includes(p.id));
     const kept = new Set(result.objects.map((o) => o.oid));
     const dropped = this.objectsIn(old).filter((oid) => !kept.has(oid));
+    if (dropped.length) this.graph.drop();
     for (const oid of dropped) {
       this.sql.exec("DELETE FROM git_object WHERE oid = ?", oid);
       this.sql.exec("DELETE FROM git_commit WHERE oid = ?", oid);
