@@ -131,9 +131,14 @@ describe("smart HTTP", () => {
     const fromR2 = await fetchAll(url, [fixtures.head]);
     expect(fromR2.text).toContain("pack-reused");
     expect(fromR2.text).not.toContain("pack-reused 0");
-    // Refs changed without a new pack: the digest no longer matches, so the walk runs.
+    // Refs changed without a new pack: the digest no longer matches, but the pack's tips
+    // are all still reached, so the pack is sent and the walk adds nothing to it.
     await receive(url, [`${ZERO} ${fixtures.base} refs/heads/older`], new Uint8Array(0));
-    const walked = await fetchAll(url, [fixtures.head, fixtures.base]);
+    const reused = await fetchAll(url, [fixtures.head, fixtures.base]);
+    expect(reused.text).toMatch(/Total (\d+) .*pack-reused \1\n/);
+    // Moved away from the pack's tip: the walk runs.
+    await receive(url, [`${fixtures.head} ${fixtures.base} refs/heads/main`], new Uint8Array(0));
+    const walked = await fetchAll(url, [fixtures.base]);
     expect(walked.text).toContain("pack-reused 0");
     // A fetch of fewer refs than there are, or one with a have, walks too.
     const url2 = await seeded();

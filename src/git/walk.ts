@@ -318,3 +318,31 @@ export function reachesAny(store: ObjectStore, from: string, targets: Set<string
   }
   return false;
 }
+
+/**
+ * Whether every commit of `targets` is reachable from `from` (both peeled to commits),
+ * walking newest first and at most `limit` commits: false when the limit is hit, so the
+ * caller takes the long way rather than guess.
+ */
+export function reachesAll(store: ObjectStore, from: Iterable<string>, targets: Iterable<string>, limit: number): boolean {
+  const missing = new Set(targets);
+  const queue = new CommitQueue();
+  const seen = new Set<string>();
+  for (const oid of from) {
+    if (seen.has(oid) || !store.has(oid)) continue;
+    seen.add(oid);
+    missing.delete(oid);
+    queue.push(oid, store.commit(oid).time);
+  }
+  for (let walked = 0; missing.size && queue.size; walked++) {
+    if (walked >= limit) return false;
+    const { oid } = queue.pop()!;
+    for (const p of store.commit(oid).parents) {
+      if (seen.has(p) || !store.has(p)) continue;
+      seen.add(p);
+      missing.delete(p);
+      queue.push(p, store.commit(p).time);
+    }
+  }
+  return missing.size === 0;
+}

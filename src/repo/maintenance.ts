@@ -143,7 +143,7 @@ export class Maintenance {
       const { copied, done } = await this.repack.copy({ objects: this.config.sliceObjects, bytes: this.config.sliceBytes });
       report.copied = copied;
       if (done) {
-        report.merged = await this.repack.finish(now, () => this.refs.digest());
+        report.merged = await this.repack.finish(now, () => ({ digest: this.refs.digest(), tips: this.refs.list().values() }));
         report.deleted += this.repack.deleteRetired(now, this.config.graceMs, this.oldestFetch());
       }
       report.more = true;

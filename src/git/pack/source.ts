@@ -25,4 +25,6 @@ export interface PackSource extends BaseSource {
   rawEntry(loc: ObjectLocation): Promise<Uint8Array>;
   /** Up to `length` bytes of a pack from `offset` (fewer at its end). */
   rawSpan(pack: number, offset: number, length: number): Promise<Uint8Array>;
+  /** Like `rawSpan`, for reading a pack through once: nothing is cached. */
+  packSpan(pack: number, offset: number, length: number): Promise<Uint8Array>;
 }

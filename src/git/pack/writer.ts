@@ -22,6 +22,12 @@ export interface PackWriteOptions {
   thinBases?: Set<string>;
   /** Bytes per yielded block. */
   blockSize?: number;
+  /**
+   * A stored pack sent first, as stored, with the objects after it (a clone that reuses
+   * the pack that covered the refs, plus what pushes added since). Its entries keep their
+   * offsets, since both packs start with a 12-byte header, so a delta may build on them.
+   */
+  prefix?: { pack: number; size: number; objects: number };
 }
 
 export interface PackWriteStats {
@@ -104,8 +110,28 @@ export async function* writePack(
   const header = new Uint8Array(12);
   header.set([0x50, 0x41, 0x43, 0x4b]);
   new DataView(header.buffer).setUint32(4, 2);
-  new DataView(header.buffer).setUint32(8, index.size);
+  const prefix = options.prefix;
+  new DataView(header.buffer).setUint32(8, index.size + (prefix?.objects ?? 0));
   put(header);
+  if (prefix) {
+    // 4 MiB reads, not cached, the next started before the current is sent (as a whole
+    // stored pack is sent): the stored header and trailer are left out.
+    const block = 4 << 20;
+    const end = prefix.size - 20;
+    const read = (at: number) => {
+      const p = store.packSpan(prefix.pack, at, Math.min(block, end - at));
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = read(12);
+    for (let at = 12; at < end; at += block) {
+      const bytes = await next;
+      if (at + block < end) next = read(at + block);
+      put(bytes);
+      while (blocks.length) yield blocks.shift()!;
+    }
+    stats.reused += prefix.objects;
+  }
 
   const writtenAt = new Float64Array(n).fill(-1);
   const reader = new EntryReader(store);
@@ -116,6 +142,14 @@ export async function* writePack(
     return { oid: oids[at], pack: packOf[at], offset: offsetOf[at], length: lengthOf[at], type: typeOf[at], size: sizeOf[at], base };
   };
 
+  // Where a base sent in the prefix is. Where the index knows a newer copy of it, the
+  // delta is sent resolved instead: larger, and rare.
+  const inPrefix = (base: string): number | undefined => {
+    if (!prefix) return undefined;
+    const loc = store.locate(base);
+    return loc?.pack === prefix.pack ? loc.offset : undefined;
+  };
+
   const writeOne = async (at: number, reuseDelta: boolean) => {
     const loc = location(at);
     const start = offset;
@@ -124,7 +158,7 @@ export async function* writePack(
       put(await reader.entry(loc));
       stats.reused++;
     } else {
-      const baseAt = baseOf[at] >= 0 && writtenAt[baseOf[at]] >= 0 ? writtenAt[baseOf[at]] : undefined;
+      const baseAt = baseOf[at] >= 0 && writtenAt[baseOf[at]] >= 0 ? writtenAt[baseOf[at]] : inPrefix(loc.base);
       const baseOnClient = options.thinBases?.has(loc.base) ?? false;
       if (reuseDelta && (baseAt !== undefined || baseOnClient)) {
         const raw = await reader.entry(loc);

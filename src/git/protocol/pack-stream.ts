@@ -2,7 +2,8 @@
 // and the pack itself, framed for side-band 1 when the client asked for it.
 import { type PackWriteStats, writePack } from "../pack/writer";
 import type { ObjectStore } from "../store/object-store";
-import { type WalkOptions, type WalkResult, walkObjects } from "../walk";
+import { type WalkOptions, type WalkResult, reachesAll, walkObjects } from "../walk";
+import { OBJ_COMMIT } from "../object/object";
 import { sideband } from "./pkt-line";
 import type { RepoView } from "./repo-view";
 import type { FetchRequest } from "./upload-request";
@@ -18,12 +19,58 @@ function progressLine(req: FetchRequest, text: string): Uint8Array[] {
  * as stored, with no walk and no repacking (git's "pack-reused").
  */
 function wholePackFor(repo: RepoView, req: FetchRequest, shallowWalk: Set<string>, extraWants: string[]) {
-  if (req.haves.length || shallowWalk.size || extraWants.length || req.deepen || req.clientShallow.size || req.filter || !req.ofsDelta)
-    return null;
+  if (!plainClone(req, shallowWalk, extraWants)) return null;
   const tips = new Set(repo.refs.list().values());
   const wants = new Set(req.wants);
   if (wants.size !== tips.size || [...tips].some((t) => !wants.has(t))) return null;
   return repo.store.wholePack(repo.refs.digest());
+}
+
+/** Nothing to subtract from what the wants reach, and deltas by offset accepted. */
+function plainClone(req: FetchRequest, shallowWalk: Set<string>, extraWants: string[]): boolean {
+  return !(
+    req.haves.length ||
+    shallowWalk.size ||
+    extraWants.length ||
+    req.deepen ||
+    req.clientShallow.size ||
+    req.filter ||
+    !req.ofsDelta
+  );
+}
+
+/** Commits walked at most to show that the covering pack's tips are still reached. */
+const COVERING_WALK_LIMIT = 20_000;
+
+/**
+ * A clone after pushes since the pack that covered the refs was written (the first push,
+ * or a full compaction): while every ref value of that time is still reached from the
+ * wants, the answer is that pack as stored, plus the objects the pushes added, found by
+ * a walk that stops at the old values (`rev-list --objects wants --not old`). A ref that
+ * moved away (a force push, a deleted branch) leaves the old pack out: it may hold what
+ * nobody should fetch any more.
+ */
+function coveringPackFor(repo: RepoView, req: FetchRequest, shallowWalk: Set<string>, extraWants: string[]) {
+  if (!plainClone(req, shallowWalk, extraWants)) return null;
+  const { store } = repo;
+  const covering = store.coveringPack();
+  if (!covering) return null;
+  const wants = new Set(req.wants);
+  const from: string[] = [];
+  for (const w of wants) {
+    const target = store.peel(w) ?? w;
+    if (store.typeOf(target) !== OBJ_COMMIT) return null;
+    from.push(target);
+  }
+  const targets: string[] = [];
+  for (const tip of covering.tips) {
+    if (wants.has(tip)) continue;
+    // A tag object the wants no longer name would be sent for nothing.
+    if (store.typeOf(tip) !== OBJ_COMMIT) return null;
+    targets.push(tip);
+  }
+  if (!reachesAll(store, from, targets, COVERING_WALK_LIMIT)) return null;
+  return covering;
 }
 
 /** The packfile itself: counting, then the pack, framed for the side-band if used. */
@@ -59,13 +106,19 @@ export async function* packStream(
     yield* progressLine(req, `Total ${whole.objects} (delta 0), reused ${whole.objects} (delta 0), pack-reused ${whole.objects}\n`);
     return;
   }
+  const covering = coveringPackFor(repo, req, shallowWalk, extraWants);
   const walk = yield* walkInSteps(
     store,
     [...req.wants, ...extraWants],
-    { haves: req.haves, shallow: shallowWalk, filter: req.filter, checkpointEvery: repo.stepConfig?.walkObjects },
+    {
+      haves: covering ? covering.tips : req.haves,
+      shallow: shallowWalk,
+      filter: req.filter,
+      checkpointEvery: repo.stepConfig?.walkObjects,
+    },
     req,
   );
-  const oids = walk.oids;
+  let oids = walk.oids;
   if (req.includeTag) {
     const sent = new Set(oids);
     const peel = store.peeler();
@@ -79,17 +132,26 @@ export async function* packStream(
       }
     }
   }
+  if (covering) {
+    // The walk stops at what the old tips reach, which the pack holds; the pack may hold
+    // a little more (a file changed back to an older version): that is not sent twice.
+    const inPack = store.packContains(covering.pack, oids);
+    if (inPack.size) oids = oids.filter((o) => !inPack.has(o));
+  }
+  const total = oids.length + (covering?.objects ?? 0);
   repo.onPlanned?.(oids.length);
-  yield* progressLine(req, `Enumerating objects: ${oids.length}, done.\n`);
+  yield* progressLine(req, `Enumerating objects: ${total}, done.\n`);
   const stats: PackWriteStats = { objects: 0, deltas: 0, reused: 0, reusedDeltas: 0 };
-  const thinBases = req.thinPack ? walk.clientHas : undefined;
-  for await (const block of writePack(store, oids, { ofsDelta: req.ofsDelta, thinBases }, stats)) {
+  // The client of a clone has nothing: the walk's boundary is in the pack sent first.
+  const thinBases = req.thinPack && !covering ? walk.clientHas : undefined;
+  const prefix = covering ? { pack: covering.pack, size: covering.size, objects: covering.objects } : undefined;
+  for await (const block of writePack(store, oids, { ofsDelta: req.ofsDelta, thinBases, prefix }, stats)) {
     if (max === 0) yield block;
     else yield* sideband(1, block, max);
   }
   yield* progressLine(
     req,
-    `Total ${stats.objects} (delta ${stats.deltas}), reused ${stats.reused} (delta ${stats.reusedDeltas}), pack-reused 0\n`,
+    `Total ${stats.objects + (covering?.objects ?? 0)} (delta ${stats.deltas}), reused ${stats.reused} (delta ${stats.reusedDeltas}), pack-reused ${covering?.objects ?? 0}\n`,
   );
 }
 

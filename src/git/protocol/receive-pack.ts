@@ -495,7 +495,8 @@ function commit(
     // The first push into an empty repository sends, in one closed pack, everything its
     // refs reach: a full clone can then be served that pack as stored.
     after: (results, pack) => {
-      if (pack && !hadRefs && indexed!.closed && results.every((r) => r.ok)) ctx.store.markCovering(pack, ctx.refs.digest());
+      if (pack && !hadRefs && indexed!.closed && results.every((r) => r.ok))
+        ctx.store.markCovering(pack, ctx.refs.digest(), ctx.refs.list().values());
     },
   });
   if (outcome.kind === "quota") return pending.map((p) => ({ ref: p.ref, ok: false, reason: outcome.message }));

@@ -18,6 +18,7 @@ import {
   parseCommit,
   parseTag,
   toHex,
+  fromHex,
   typeCode,
   typeName,
 } from "../object/object";
@@ -37,6 +38,11 @@ export const PACK_DIR = "/objects/pack";
 export interface GitObject {
   type: ObjectType;
   data: Uint8Array;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
 }
 
 /** A pack the store holds. */
@@ -98,6 +104,16 @@ export class ObjectStore implements BaseSource, PackSource {
         .some((c) => c.name === "covers")
     ) {
       this.sql.exec("ALTER TABLE git_pack ADD COLUMN covers TEXT");
+    }
+    // covers_tips: the ref values of that digest, so that a later clone can tell whether
+    // they are all still reached (the pack then answers most of it; see coveringPack).
+    if (
+      !this.sql
+        .exec<{ name: string }>("PRAGMA table_info(git_pack)")
+        .toArray()
+        .some((c) => c.name === "covers_tips")
+    ) {
+      this.sql.exec("ALTER TABLE git_pack ADD COLUMN covers_tips TEXT");
     }
     this.sql.exec(`CREATE TABLE IF NOT EXISTS git_object (
       oid TEXT PRIMARY KEY,
@@ -432,8 +448,23 @@ export class ObjectStore implements BaseSource, PackSource {
   }
 
   /** Records that `pack` holds every object reachable from the refs with this digest. */
-  markCovering(pack: string, refsDigest: string): void {
-    this.sql.exec("UPDATE git_pack SET covers = ? WHERE name = ?", refsDigest, pack);
+  markCovering(pack: string, refsDigest: string, tips: Iterable<string>): void {
+    this.sql.exec("UPDATE git_pack SET covers = ?, covers_tips = ? WHERE name = ?", refsDigest, [...new Set(tips)].join(" "), pack);
+  }
+
+  /**
+   * The newest pack that held exactly what the refs reached when it was written, and
+   * those refs' values: while they are all still reached, a clone is that pack plus the
+   * objects above it.
+   */
+  coveringPack(): { pack: number; size: number; objects: number; tips: string[] } | null {
+    const row = this.sql
+      .exec<{ id: number; size: number; objects: number; tips: string }>(
+        "SELECT id, size, objects, covers_tips AS tips FROM git_pack WHERE covers_tips IS NOT NULL ORDER BY id DESC LIMIT 1",
+      )
+      .toArray()[0];
+    if (!row) return null;
+    return { pack: row.id, size: row.size, objects: row.objects, tips: row.tips ? row.tips.split(" ") : [] };
   }
 
   /**
@@ -446,6 +477,46 @@ export class ObjectStore implements BaseSource, PackSource {
       .toArray();
     if (packs.length !== 1 || packs[0].covers !== refsDigest) return null;
     return { pack: packs[0].id, size: packs[0].size, objects: packs[0].objects };
+  }
+
+  /**
+   * Which of `oids` the pack holds, by its `.idx` (not the SQL index, where the newest
+   * copy of an object wins): one read of the .idx's name table per first byte asked about.
+   */
+  packContains(pack: number, oids: string[]): Set<string> {
+    const path = this.packPaths.get(pack)?.replace(/\.pack$/, ".idx");
+    const found = new Set<string>();
+    if (!path || !oids.length) return found;
+    const fanout = new DataView(this.fs.read(path, 8, 256 * 4).slice().buffer);
+    const byFirst = new Map<number, string[]>();
+    for (const oid of oids) {
+      const b = Number.parseInt(oid.slice(0, 2), 16);
+      const list = byFirst.get(b);
+      if (list) list.push(oid);
+      else byFirst.set(b, [oid]);
+    }
+    for (const [b, list] of byFirst) {
+      const from = b ? fanout.getUint32((b - 1) * 4) : 0;
+      const to = fanout.getUint32(b * 4);
+      if (to <= from) continue;
+      const names = this.fs.read(path, 8 + 1024 + from * 20, (to - from) * 20);
+      for (const oid of list) {
+        const want = fromHex(oid);
+        let lo = 0;
+        let hi = to - from;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          const c = compareBytes(names.subarray(mid * 20, mid * 20 + 20), want);
+          if (c === 0) {
+            found.add(oid);
+            break;
+          }
+          if (c < 0) lo = mid + 1;
+          else hi = mid;
+        }
+      }
+    }
+    return found;
   }
 
   /**

@@ -227,10 +227,10 @@ export class Repack {
   /**
    * Seals the output pack, writes its .idx, and swaps it for the merged packs in one
    * transaction; the merged packs are retired, to be deleted after the grace period.
-   * `refsDigest` is asked only when the new pack turns out to hold exactly what the refs
-   * reach. Returns how many packs were merged.
+   * `refs` (their digest and values) is asked only when the new pack turns out to hold
+   * exactly what the refs reach. Returns how many packs were merged.
    */
-  async finish(now: number, refsDigest: () => string): Promise<number> {
+  async finish(now: number, refs: () => { digest: string; tips: Iterable<string> }): Promise<number> {
     const job = this.job();
     if (!job) return 0;
     const done = this.sql.exec<DoneRow>("SELECT oid, offset, length, crc, type, size, base FROM git_repack_done").toArray();
@@ -251,7 +251,8 @@ export class Repack {
       // A full repack that kept no unreachable object holds exactly what the refs reach
       // (and, the repository being connected, whatever a ref may move to next).
       if (job.prune && this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM git_unreachable").one().n === 0) {
-        this.store.markCovering(name, refsDigest());
+        const { digest, tips } = refs();
+        this.store.markCovering(name, digest, tips);
       }
       // When they were retired by the clock that fetches take their start from (the slice's
       // `now` may be older, or a test's later one): a fetch that began before this locates
