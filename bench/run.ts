@@ -4,7 +4,7 @@
 //
 //   npm run bench -- [--commits 3000] [--repo /path/to/repo] [--refs 1000] [--out docs/bench]
 //                    [--churn-pushes 30] [--churn-mib 2] [--pulls-commits 6000] [--only churn|pulls|load]
-//                    [--load-commits 5000] [--load-rounds 4] [--load-clones 16]
+//                    [--load-commits 5000] [--load-rounds 4] [--load-clones 16] [--after-pushes 100]
 //
 // `--only churn` runs only the storage-after-churn measurement (bench/churn.ts), which
 // writes churn.json and churn.md; `--only pulls` only the pull request measurement
@@ -31,6 +31,7 @@ const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
 const commits = Number(args.get("commits") ?? 3000);
 const extraRefs = Number(args.get("refs") ?? 1000);
+const afterPushes = Number(args.get("after-pushes") ?? 100);
 const outDir = resolve(args.get("out") ?? "docs/bench");
 const only = args.get("only");
 const churnOptions = { pushes: Number(args.get("churn-pushes") ?? 30), blobBytes: Number(args.get("churn-mib") ?? 2) * 2 ** 20 };
@@ -396,6 +397,24 @@ async function main() {
     async (t) => void (await git(join(work, `${t}-v2.git`), "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")),
     uploadBytes,
   );
+  // A busy repository: many one-commit pushes, and no maintenance in between (the server
+  // runs none for 10 s after a push; these follow each other faster). A full clone then
+  // costs the first push's pack sent as stored plus what the pushes added.
+  for (let i = 0; i < afterPushes; i++) {
+    writeFileSync(join(wt, file), readFileSync(join(wt, file), "utf8") + `push ${i}\n`);
+    await git(wt, "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-qam", `push ${i}`);
+    for (const t of ["gitflare", "cgit"] as const) await git(wt, "push", "-q", url(t, "main"), "HEAD:refs/heads/main");
+  }
+  await measure(
+    `clone (v2, after ${afterPushes} pushes)`,
+    async (t) => void (await git(work, "-c", "protocol.version=2", "clone", "-q", "--bare", url(t, "main"), `${t}-after.git`)),
+    uploadBytes,
+  );
+  await measure(
+    `fetch after ${afterPushes} pushes`,
+    async (t) => void (await git(join(work, `${t}-v2b.git`), "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")),
+    uploadBytes,
+  );
   await measure(`ls-remote (${refCount} refs)`, async (t) => void (await git(work, "ls-remote", url(t, "main"))), allBytes);
 
   // Web pages: the repository home from cold (a fresh server process), then every page warm.
@@ -410,6 +429,12 @@ async function main() {
 
   // Correctness: the Gitflare clone is complete and sound.
   await git(join(work, "gitflare-v2.git"), "fsck", "--connectivity-only");
+  // The clone after the pushes reused a pack and appended to it: the same objects as C git
+  // sent, none twice.
+  await git(join(work, "gitflare-after.git"), "fsck", "--connectivity-only");
+  const inPack = async (dir: string) => /in-pack: (\d+)/.exec(await git(join(work, dir), "count-objects", "-v"))?.[1];
+  const [ours, theirs] = [await inPack("gitflare-after.git"), await inPack("cgit-after.git")];
+  if (ours !== theirs) throw new Error(`the clone after the pushes holds ${ours} objects, C git's ${theirs}`);
 
   await gitflare.stop();
   writeFileSync(join(work, "gitflare.log"), gitflare.output());
