@@ -3,9 +3,10 @@
 // results.md and ratios.svg.
 //
 //   npm run bench -- [--commits 3000] [--repo /path/to/repo] [--refs 1000] [--out docs/bench]
-//                    [--churn-pushes 30] [--churn-mib 2] [--pulls-commits 6000] [--only churn|pulls|load]
+//                    [--churn-pushes 30] [--churn-mib 2] [--pulls-commits 6000] [--only transfer|churn|pulls|load]
 //                    [--load-commits 5000] [--load-rounds 4] [--load-clones 16] [--after-pushes 100]
 //
+// `--only transfer` runs only the push, clone and fetch table (and the pages);
 // `--only churn` runs only the storage-after-churn measurement (bench/churn.ts), which
 // writes churn.json and churn.md; `--only pulls` only the pull request measurement
 // (bench/pulls.ts), which writes pulls.json and pulls.md.
@@ -243,7 +244,7 @@ async function main() {
     await loadSection();
     return;
   }
-  if (only) throw new Error(`--only takes "churn", "pulls" or "load", not ${only}`);
+  if (only && only !== "transfer") throw new Error(`--only takes "transfer", "churn", "pulls" or "load", not ${only}`);
   let source = args.get("repo");
   if (!source) {
     source = join(work, "source.git");
@@ -458,12 +459,14 @@ async function main() {
     rows,
     pages,
   };
-  const loadMd = await loadSection();
+  // `--only transfer` keeps the load figures of the last full run.
+  const loadMd = only === "transfer" ? readFileSync(join(outDir, "load.md"), "utf8") : await loadSection();
   writeFileSync(join(outDir, "results.json"), JSON.stringify(result, null, 2) + "\n");
   writeFileSync(join(outDir, "ratios.svg"), renderChart(rows));
   writeFileSync(join(outDir, "results.md"), `${markdown(result)}\n### Concurrent clones under load\n\n${loadMd}`);
   if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "bench", markdown(result));
   console.log("\n" + markdown(result));
+  if (only === "transfer") return;
   await churn();
   await pulls();
 }
