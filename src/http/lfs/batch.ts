@@ -23,6 +23,9 @@ interface Wanted {
   size: number;
 }
 
+// Actions on this Worker carry no credentials of their own: they pass the same access
+// check as the batch request, with the credentials git-lfs found for it (an Authorization
+// header in the action would be sent beside any http.extraHeader, and two fail).
 type Action = { href: string; header?: Record<string, string>; expires_in?: number };
 
 /** Where this repository's LFS endpoints are, under its current name. */
@@ -30,20 +33,14 @@ export function lfsBase(c: C, g: Granted): string {
   return `${new URL(c.req.url).origin}/${g.repo.owner}/${g.repo.name}.git/info/lfs`;
 }
 
-/** The same credentials again for the transfer, so it passes the same access check. */
-function auth(c: C): Record<string, string> | undefined {
-  const a = c.req.header("Authorization");
-  return a ? { Authorization: a } : undefined;
-}
-
 async function download(c: C, g: Granted, o: Wanted): Promise<Action> {
   const s3 = s3Config(c.env);
   if (s3) return { href: await presignObject(s3, lfsKeyPrefix(g.repo.id) + o.oid, "GET", PRESIGN_SECONDS), expires_in: PRESIGN_SECONDS };
-  return { href: `${lfsBase(c, g)}/objects/${o.oid}`, header: auth(c) };
+  return { href: `${lfsBase(c, g)}/objects/${o.oid}` };
 }
 
 async function upload(c: C, g: Granted, o: Wanted): Promise<{ upload: Action; verify: Action }> {
-  const verify = { href: `${lfsBase(c, g)}/verify`, header: auth(c) };
+  const verify = { href: `${lfsBase(c, g)}/verify` };
   const s3 = s3Config(c.env);
   if (s3) {
     // R2 checks the body against the signed checksum header; verify then records it.
@@ -52,7 +49,7 @@ async function upload(c: C, g: Granted, o: Wanted): Promise<{ upload: Action; ve
     const href = await presignObject(s3, lfsKeyPrefix(g.repo.id) + o.oid, "PUT", PRESIGN_SECONDS, header);
     return { upload: { href, header, expires_in: PRESIGN_SECONDS }, verify };
   }
-  return { upload: { href: `${lfsBase(c, g)}/objects/${o.oid}`, header: auth(c) }, verify };
+  return { upload: { href: `${lfsBase(c, g)}/objects/${o.oid}` }, verify };
 }
 
 function parse(body: Record<string, unknown> | null): { operation: "upload" | "download"; objects: unknown[] } | string {
@@ -61,7 +58,8 @@ function parse(body: Record<string, unknown> | null): { operation: "upload" | "d
   if (operation !== "upload" && operation !== "download") return "operation must be 'upload' or 'download'.";
   if (!Array.isArray(objects)) return "objects must be an array.";
   if (objects.length > MAX_OBJECTS) return `At most ${MAX_OBJECTS} objects per batch.`;
-  if (transfers !== undefined && (!Array.isArray(transfers) || !transfers.includes("basic"))) return "Only the basic transfer adapter is supported.";
+  if (transfers !== undefined && (!Array.isArray(transfers) || !transfers.includes("basic")))
+    return "Only the basic transfer adapter is supported.";
   if (hash_algo !== undefined && hash_algo !== "sha256") return "Only hash_algo sha256 is supported.";
   return { operation, objects };
 }
@@ -84,7 +82,10 @@ export async function batch(c: C): Promise<Response> {
     const w = o as Partial<Wanted>;
     return { oid: typeof w?.oid === "string" ? w.oid : "", size: typeof w?.size === "number" ? w.size : 0, ...extra };
   };
-  const invalid = (o: unknown) => answer(o, { error: { code: 422, message: "Invalid object: oid must be 64 hex digits and size a non-negative integer." } });
+  // Presigned URLs carry their own authorization: git-lfs must not add credentials.
+  const direct = s3Config(c.env) ? { authenticated: true } : {};
+  const invalid = (o: unknown) =>
+    answer(o, { error: { code: 422, message: "Invalid object: oid must be 64 hex digits and size a non-negative integer." } });
 
   if (operation === "download") {
     const present = await g.stub.lfsPresent(good.map((o) => o.oid));
@@ -93,7 +94,7 @@ export async function batch(c: C): Promise<Response> {
       objects.map(async (o) => {
         if (!valid(o)) return invalid(o);
         if (!(o.oid in present)) return answer(o, { error: { code: 404, message: "Object does not exist." } });
-        return answer(o, { size: present[o.oid], authenticated: true, actions: { download: await download(c, g, o) } });
+        return answer(o, { size: present[o.oid], ...direct, actions: { download: await download(c, g, o) } });
       }),
     );
     return lfsJson(200, { transfer: "basic", objects: out, hash_algo: "sha256" });
@@ -112,10 +113,11 @@ export async function batch(c: C): Promise<Response> {
   const out = await Promise.all(
     objects.map(async (o) => {
       if (!valid(o)) return invalid(o);
-      if (o.size > MAX_OBJECT) return answer(o, { error: { code: 422, message: `Objects larger than ${MAX_OBJECT} bytes are not supported.` } });
+      if (o.size > MAX_OBJECT)
+        return answer(o, { error: { code: 422, message: `Objects larger than ${MAX_OBJECT} bytes are not supported.` } });
       // An object already stored needs no actions: git-lfs skips it.
-      if (presentOf.get(o.oid)) return answer(o, { authenticated: true });
-      return answer(o, { authenticated: true, actions: await upload(c, g, o) });
+      if (presentOf.get(o.oid)) return answer(o, {});
+      return answer(o, { ...direct, actions: await upload(c, g, o) });
     }),
   );
   return lfsJson(200, { transfer: "basic", objects: out, hash_algo: "sha256" });

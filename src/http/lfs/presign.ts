@@ -59,7 +59,10 @@ export interface PresignInput {
 
 export async function presign(p: PresignInput): Promise<string> {
   const url = new URL(p.url);
-  const amzDate = p.now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const amzDate = p.now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
   const day = amzDate.slice(0, 8);
   const scope = `${day}/${p.region}/s3/aws4_request`;
   const headers: Record<string, string> = { host: url.host, ...p.headers };

@@ -6,7 +6,13 @@
 import type { Granted } from "../../access/check";
 import { type C, OID, jsonBody, lfsAccess, lfsError, lfsKeyPrefix } from "./responses";
 
-const PREVIEW_TYPES: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif", webp: "image/webp" };
+const PREVIEW_TYPES: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+};
 
 function bucketOf(c: C): R2Bucket | Response {
   return c.env.PACKS ?? lfsError(501, "Git LFS needs the PACKS R2 bucket, which is not configured.");
@@ -52,7 +58,9 @@ export async function verifyObject(c: C): Promise<Response> {
   if (!OID.test(oid) || !Number.isSafeInteger(size)) return lfsError(422, "Expected {oid, size}.");
   const present = await g.stub.lfsPresent([oid]);
   if (present && oid in present) {
-    return present[oid] === size ? new Response(null, { status: 200 }) : lfsError(422, `Size mismatch: stored ${present[oid]} bytes, not ${size}.`);
+    return present[oid] === size
+      ? new Response(null, { status: 200 })
+      : lfsError(422, `Size mismatch: stored ${present[oid]} bytes, not ${size}.`);
   }
   // A presigned upload went to R2 directly: record it now if R2 holds it as announced.
   const bucket = bucketOf(c);

@@ -49,7 +49,13 @@ export interface LfsLock {
 type LockRow = { id: number; path: string; owner_id: number; owner_login: string; locked_at: number };
 
 function toLock(r: LockRow): LfsLock {
-  return { id: String(r.id), path: r.path, locked_at: new Date(r.locked_at).toISOString(), owner: { name: r.owner_login }, ownerId: r.owner_id };
+  return {
+    id: String(r.id),
+    path: r.path,
+    locked_at: new Date(r.locked_at).toISOString(),
+    owner: { name: r.owner_login },
+    ownerId: r.owner_id,
+  };
 }
 
 export class LfsStore {
@@ -112,12 +118,20 @@ export class LfsStore {
   /** Records an object whose bytes R2 now holds, checked against its oid and size. */
   stored(oid: string, size: number, key: string, now = Date.now()): void {
     const sql = this.db();
-    sql.exec("INSERT INTO lfs_object (oid, size, r2_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (oid) DO NOTHING", oid, size, key, now);
+    sql.exec(
+      "INSERT INTO lfs_object (oid, size, r2_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (oid) DO NOTHING",
+      oid,
+      size,
+      key,
+      now,
+    );
     sql.exec("DELETE FROM lfs_upload WHERE oid = ?", oid);
   }
 
   usage(): { objects: number; bytes: number } {
-    const [r] = this.db().exec<{ n: number; bytes: number }>("SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM lfs_object").toArray();
+    const [r] = this.db()
+      .exec<{ n: number; bytes: number }>("SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM lfs_object")
+      .toArray();
     return { objects: r.n, bytes: r.bytes };
   }
 
@@ -133,12 +147,24 @@ export class LfsStore {
   // ---- locks (docs/api/locking.md) -------------------------------------------------
 
   /** Locks `path`, or answers the lock that already holds it. */
-  lock(path: string, ref: string | null, owner: { id: number; login: string }, now = Date.now()): { ok: true; lock: LfsLock } | { ok: false; lock: LfsLock } {
+  lock(
+    path: string,
+    ref: string | null,
+    owner: { id: number; login: string },
+    now = Date.now(),
+  ): { ok: true; lock: LfsLock } | { ok: false; lock: LfsLock } {
     const sql = this.db();
     const held = sql.exec<LockRow>("SELECT * FROM lfs_lock WHERE path = ?", path).toArray()[0];
     if (held) return { ok: false, lock: toLock(held) };
     const [row] = sql
-      .exec<LockRow>("INSERT INTO lfs_lock (path, ref, owner_id, owner_login, locked_at) VALUES (?, ?, ?, ?, ?) RETURNING *", path, ref, owner.id, owner.login, now)
+      .exec<LockRow>(
+        "INSERT INTO lfs_lock (path, ref, owner_id, owner_login, locked_at) VALUES (?, ?, ?, ?, ?) RETURNING *",
+        path,
+        ref,
+        owner.id,
+        owner.login,
+        now,
+      )
       .toArray();
     return { ok: true, lock: toLock(row) };
   }
