@@ -5,6 +5,8 @@ import { SELF, createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import app from "../src/worker";
 import { accountAuth, hex } from "./helpers";
+import { presign } from "../src/http/lfs/presign";
+import { parseLfsPointer } from "../src/git/lfs-pointer";
 
 const BASE = "http://gitflare.test";
 const LFS = "application/vnd.git-lfs+json";
@@ -237,5 +239,61 @@ describe("Git LFS", () => {
     expect(del.status).toBe(204);
     expect(await env.PACKS!.head(`lfs/${id}/${stored.oid}`)).toBeNull();
     expect((await env.PACKS!.list({ prefix: `lfs/${id}/` })).objects).toEqual([]);
+  });
+
+  it("presigns S3 URLs as AWS's own example does (Signature Version 4, query string)", async () => {
+    const url = await presign({
+      method: "GET",
+      url: "https://examplebucket.s3.amazonaws.com/test.txt",
+      accessKeyId: "AKIAIOSFODNN7EXAMPLE",
+      secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      region: "us-east-1",
+      expiresSeconds: 86400,
+      now: new Date("2013-05-24T00:00:00Z"),
+    });
+    expect(url).toBe(
+      "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404",
+    );
+  });
+
+  it("hands out presigned R2 URLs when the S3 API is configured", async () => {
+    const auth = await accountAuth("lfsowner");
+    const { name, id } = await newRepo("lfsowner");
+    const s3Env = {
+      ...env,
+      GITFLARE_LFS_S3_ENDPOINT: "https://acct.r2.cloudflarestorage.com",
+      GITFLARE_LFS_S3_BUCKET: "gitflare-packs",
+      GITFLARE_LFS_S3_ACCESS_KEY_ID: "key",
+      GITFLARE_LFS_S3_SECRET_ACCESS_KEY: "secret",
+    };
+    const fetcher: Fetcher = async (url, init) => app.fetch(new Request(url, init), s3Env, createExecutionContext());
+    const o = await object("presigned");
+    const up = (await batch(`lfsowner/${name}`, auth, "upload", [o], fetcher)).json.objects[0] as BatchObject & { authenticated?: boolean };
+    expect(up.authenticated).toBe(true);
+    expect(up.actions!.upload.href).toMatch(
+      new RegExp(`^https://acct\\.r2\\.cloudflarestorage\\.com/gitflare-packs/lfs/${id}/${o.oid}\\?X-Amz-`),
+    );
+    expect(up.actions!.upload.href).toContain("X-Amz-SignedHeaders=host%3Bx-amz-checksum-sha256");
+    expect(up.actions!.upload.header?.["x-amz-checksum-sha256"]).toBe(
+      btoa(String.fromCharCode(...o.oid.match(/../g)!.map((h) => Number.parseInt(h, 16)))),
+    );
+    // git-lfs confirms a direct upload with verify, which records it once R2 holds it.
+    await env.PACKS!.put(`lfs/${id}/${o.oid}`, o.data);
+    const verify = await fetcher(up.actions!.verify.href, {
+      method: "POST",
+      headers: { Authorization: auth, "Content-Type": LFS },
+      body: JSON.stringify({ oid: o.oid, size: o.size }),
+    });
+    expect(verify.status).toBe(200);
+    const down = (await batch(`lfsowner/${name}`, auth, "download", [o], fetcher)).json.objects[0];
+    expect(down.actions!.download.href).toContain("X-Amz-SignedHeaders=host&");
+  });
+
+  it("reads LFS pointer files and nothing else", () => {
+    const oid = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393";
+    expect(parseLfsPointer(`version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize 12345\n`)).toEqual({ oid, size: 12345 });
+    expect(parseLfsPointer(`version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\n`)).toBeNull();
+    expect(parseLfsPointer(`oid sha256:${oid}\nsize 1\n`)).toBeNull();
+    expect(parseLfsPointer(`version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize 1\n${"x".repeat(2000)}`)).toBeNull();
   });
 });
