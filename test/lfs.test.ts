@@ -296,4 +296,28 @@ describe("Git LFS", () => {
     expect(parseLfsPointer(`oid sha256:${oid}\nsize 1\n`)).toBeNull();
     expect(parseLfsPointer(`version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize 1\n${"x".repeat(2000)}`)).toBeNull();
   });
+
+  it("shows a pointer file's page as the LFS file: real size, download, raster preview only", async () => {
+    const auth = await accountAuth("lfsowner");
+    const { name } = await newRepo("lfsowner");
+    const o = await object("not really a png");
+    const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${o.oid}\nsize 3145728\n`;
+    for (const path of ["logo.png", "art.svg"]) {
+      const put = await SELF.fetch(`${BASE}/api/v3/repos/lfsowner/${name}/contents/${path}`, {
+        method: "PUT",
+        headers: { Authorization: auth, "Content-Type": "application/json" },
+        body: JSON.stringify({ message: `Add ${path}`, content: btoa(pointer) }),
+      });
+      expect(put.status).toBe(201);
+      await put.arrayBuffer();
+    }
+    const page = await (await SELF.fetch(`${BASE}/lfsowner/${name}/blob/main/logo.png`, { headers: { Authorization: auth } })).text();
+    expect(page).toContain("Stored with Git LFS");
+    expect(page).toContain("3.0 MiB");
+    expect(page).toContain(`/lfsowner/${name}.git/info/lfs/objects/${o.oid}?name=logo.png&amp;preview=1`);
+    expect(page).not.toContain("version https://git-lfs.github.com/spec/v1");
+    const svg = await (await SELF.fetch(`${BASE}/lfsowner/${name}/blob/main/art.svg`, { headers: { Authorization: auth } })).text();
+    expect(svg).toContain("Stored with Git LFS");
+    expect(svg).not.toContain("preview=1");
+  });
 });

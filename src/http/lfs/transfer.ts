@@ -28,7 +28,12 @@ export async function uploadObject(c: C): Promise<Response> {
   const bucket = bucketOf(c);
   if (bucket instanceof Response) return bucket;
   const size = await g.stub.lfsAnnounced(oid);
-  if (size === null) return lfsError(422, "No upload of this object was requested: ask the batch API first.");
+  if (size === null) {
+    // A retried upload of an object already stored has nothing left to do.
+    const present = await g.stub.lfsPresent([oid]);
+    if (present && oid in present) return new Response(null, { status: 200 });
+    return lfsError(422, "No upload of this object was requested: ask the batch API first.");
+  }
   const declared = c.req.header("Content-Length");
   if (declared !== undefined && Number(declared) !== size)
     return lfsError(422, `Size mismatch: the batch request said ${size} bytes, the upload has ${declared}.`);
