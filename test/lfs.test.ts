@@ -60,6 +60,9 @@ async function upload(path: string, auth: string, o: { oid: string; size: number
   });
 }
 
+type Lock = { id: string; path: string; owner: { name: string } };
+type LocksAnswer = { lock: Lock; locks: Lock[]; ours: Lock[]; theirs: Lock[]; message?: string };
+
 describe("Git LFS", () => {
   it("uploads through the batch API, verifies, and downloads (with Range)", async () => {
     const auth = await accountAuth("lfsowner");
@@ -198,19 +201,19 @@ describe("Git LFS", () => {
         headers: { Authorization: auth, "Content-Type": LFS, Accept: LFS },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-      return { status: res.status, json: (await res.json()) as Record<string, any> };
+      return { status: res.status, json: (await res.json()) as LocksAnswer };
     };
     const made = await call(writer, "POST", "", { path: "big.bin", ref: { name: "refs/heads/main" } });
     expect(made.status).toBe(201);
     expect(made.json.lock).toMatchObject({ path: "big.bin", owner: { name: "lfswriter" } });
-    const id = made.json.lock.id as string;
+    const id = made.json.lock.id;
     const again = await call(owner, "POST", "", { path: "big.bin" });
     expect(again.status).toBe(409);
     expect(again.json.lock.id).toBe(id);
     expect((await call(owner, "GET", "?path=big.bin")).json.locks).toHaveLength(1);
     expect((await call(owner, "GET", "?path=other.bin")).json.locks).toHaveLength(0);
     const mine = await call(writer, "POST", "/verify", {});
-    expect(mine.json.ours.map((l: { id: string }) => l.id)).toEqual([id]);
+    expect(mine.json.ours.map((l) => l.id)).toEqual([id]);
     expect(mine.json.theirs).toEqual([]);
     expect((await call(owner, "POST", "/verify", {})).json.theirs).toHaveLength(1);
     // The owner may not unlock another's lock without force; with force, as an admin, may.
