@@ -50,7 +50,11 @@ export async function uploadObject(c: C): Promise<Response> {
     return lfsError(422, `Upload refused: the content does not match oid ${oid} and size ${size}.`);
   }
   await piping;
-  await g.stub.lfsStored(oid, size, key);
+  // The repository was deleted while the bytes arrived: they must not outlive it.
+  if (!(await g.stub.lfsStored(oid, size, key))) {
+    await bucket.delete(key);
+    return lfsError(404, "Repository not found.");
+  }
   return new Response(null, { status: 200 });
 }
 
@@ -77,7 +81,10 @@ export async function verifyObject(c: C): Promise<Response> {
     await bucket.delete(key);
     return lfsError(422, `Size mismatch: uploaded ${head.size} bytes, announced ${announced}.`);
   }
-  await g.stub.lfsStored(oid, size as number, key);
+  if (!(await g.stub.lfsStored(oid, size as number, key))) {
+    await bucket.delete(key);
+    return lfsError(404, "Repository not found.");
+  }
   return new Response(null, { status: 200 });
 }
 

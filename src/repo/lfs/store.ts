@@ -88,6 +88,9 @@ export class LfsStore {
    */
   planUpload(objects: LfsObjectRef[], quota: number, keyOf: (oid: string) => string, now = Date.now()): UploadPlan {
     const sql = this.db();
+    // Announcements long past their window are forgotten: an upload can no longer start
+    // under them (one that started in time has recorded its object by now).
+    sql.exec("DELETE FROM lfs_upload WHERE expires_at < ?", now - UPLOAD_WINDOW_MS);
     const stored = this.present(objects.map((o) => o.oid));
     const wanted = new Map<string, number>();
     for (const o of objects) if (!(o.oid in stored)) wanted.set(o.oid, o.size);
