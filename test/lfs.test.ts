@@ -322,5 +322,10 @@ describe("Git LFS", () => {
     const svg = await (await SELF.fetch(`${BASE}/lfsowner/${name}/blob/main/art.svg`, { headers: { Authorization: auth } })).text();
     expect(svg).toContain("Stored with Git LFS");
     expect(svg).not.toContain("preview=1");
+    // Archives hold the pointer, as git archive writes it.
+    const archive = await SELF.fetch(`${BASE}/lfsowner/${name}/archive/main.tar.gz`, { headers: { Authorization: auth } });
+    expect(archive.status).toBe(200);
+    const tar = await new Response(archive.body!.pipeThrough(new DecompressionStream("gzip"))).text();
+    expect(tar).toContain(pointer);
   });
 });
