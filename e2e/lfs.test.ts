@@ -1,12 +1,13 @@
 // Git LFS with the real git-lfs client against the real local server: track *.bin, push
 // three objects (one over 100 MB, streamed through the Worker into R2), clone elsewhere
 // and get identical files, lock, list and unlock, a read-only token cannot upload, a
-// wrong size or SHA-256 is refused, and the file's web page shows the real file.
+// wrong size or SHA-256 is refused, and the file's web page shows the real file. A second
+// server with a small quota refuses a push past it.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Account, basic, gitAuthEnv, makeToken } from "./accounts";
+import { type Account, basic, e2eAuth, gitAuthEnv, makeToken } from "./accounts";
 import { git, gitRun, tempDir } from "./git";
 import { gitLfsPath } from "./git-lfs";
 import { LocalServer } from "./server";
@@ -184,5 +185,46 @@ describe("Git LFS with the real git-lfs client", () => {
         .update(new Uint8Array(await file.arrayBuffer()))
         .digest("hex"),
     ).toBe(hashes.get("medium.bin"));
+  });
+});
+
+describe("the Git LFS quota with the real git-lfs client", () => {
+  it("refuses a push past the repository's quota with a clear message, storing nothing", { timeout: 300_000 }, async () => {
+    const small = new LocalServer();
+    await small.start({ vars: { GITFLARE_LFS_QUOTA_BYTES: "100000" } });
+    const before = e2eAuth.header;
+    try {
+      const user = await small.signUpAndUse("quinn");
+      const made = await small.fetch("/api/v3/user/repos", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: "tight" }),
+      });
+      expect(made.status).toBe(201);
+      const dir = tempDir("gitflare-lfs-quota-");
+      await must(dir, "init", "-q", "-b", "main");
+      await must(dir, "lfs", "track", "*.bin");
+      writeFileSync(join(dir, "fits.bin"), randomBytes(60_000));
+      await must(dir, "add", "-A");
+      await must(dir, "commit", "-q", "-m", "fits");
+      const url = `${small.url}/quinn/tight.git`;
+      await must(dir, "push", "-q", url, "main");
+      writeFileSync(join(dir, "too-much.bin"), randomBytes(60_000));
+      const oid = await sha256File(join(dir, "too-much.bin"));
+      await must(dir, "add", "-A");
+      await must(dir, "commit", "-q", "-m", "too much");
+      const r = await lfsGit(dir, ["push", url, "main"]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/Git LFS quota exceeded: quinn\/tight holds 60000 of its 100000 bytes, and this push adds 60000/);
+      const res = await fetch(`${url}/info/lfs/objects/batch`, {
+        method: "POST",
+        headers: { Authorization: user.auth, Accept: LFS, "Content-Type": LFS },
+        body: JSON.stringify({ operation: "download", objects: [{ oid, size: 60_000 }] }),
+      });
+      expect(((await res.json()) as { objects: { error?: { code: number } }[] }).objects[0].error?.code).toBe(404);
+    } finally {
+      e2eAuth.header = before;
+      await small.stop();
+    }
   });
 });
