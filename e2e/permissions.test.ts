@@ -43,7 +43,11 @@ type Op =
   | "list hooks"
   | "add hook"
   | "rename"
-  | "delete";
+  | "delete"
+  | "LFS download"
+  | "LFS upload"
+  | "LFS list locks"
+  | "LFS lock";
 type Vis = "public" | "private";
 
 const CALLERS: Caller[] = ["anonymous", "stranger", "reader", "writer", "admin", "owner", "read-scoped token"];
@@ -80,8 +84,25 @@ const OPS: Op[] = [
   "add hook",
   "rename",
   "delete",
+  "LFS download",
+  "LFS upload",
+  "LFS list locks",
+  "LFS lock",
 ];
-const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits", "read statuses", "read file (API)"];
+const READ_OPS: Op[] = [
+  "clone",
+  "fetch",
+  "tree",
+  "blob",
+  "raw",
+  "archive",
+  "export",
+  "commits",
+  "read statuses",
+  "read file (API)",
+  "LFS download",
+  "LFS list locks",
+];
 // Asking for reviews: the pull request's author or a writer (the PR here is the owner's).
 const WRITE_OPS: Op[] = [
   "push",
@@ -96,6 +117,8 @@ const WRITE_OPS: Op[] = [
   "move ref (API)",
   "request review",
   "dismiss review",
+  "LFS upload",
+  "LFS lock",
 ];
 /**
  * Anyone signed in who can see the repository may take part; a token needs the write scope.
@@ -226,6 +249,52 @@ const ownerIssue = async (repo: string) =>
     await fetch(`${server.url}/api/v3/repos/${owner().username}/${repo}/issues/1`, { headers: { Authorization: owner().auth } })
   ).json()) as { state: string; labels: { name: string }[] };
 
+const LFS = "application/vnd.git-lfs+json";
+
+/** A Git LFS call with the caller's token (git-lfs sends git's credentials). */
+async function lfsAs(caller: Caller, repoPath: string, method: string, path: string, body?: unknown): Promise<Response> {
+  const auth = authOf(caller);
+  return fetch(`${server.url}/${repoPath}.git/info/lfs${path}`, {
+    method,
+    headers: { ...(auth ? { Authorization: auth } : {}), Accept: LFS, "Content-Type": LFS },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+async function sha256(data: Uint8Array): Promise<string> {
+  return Buffer.from(await crypto.subtle.digest("SHA-256", data)).toString("hex");
+}
+
+type LfsBatch = { objects: { actions?: Record<string, { href: string }> }[] };
+
+/** Uploads `data` as the caller through the batch API and basic transfer; the upload's status. */
+async function lfsUploadAs(caller: Caller, repoPath: string, data: Uint8Array): Promise<number> {
+  const object = { oid: await sha256(data), size: data.length };
+  const planned = await lfsAs(caller, repoPath, "POST", "/objects/batch", { operation: "upload", objects: [object] });
+  if (planned.status !== 200) {
+    await planned.arrayBuffer();
+    return planned.status;
+  }
+  const href = ((await planned.json()) as LfsBatch).objects[0].actions?.upload.href;
+  if (!href) return 409;
+  const auth = authOf(caller);
+  const put = await fetch(href, { method: "PUT", headers: auth ? { Authorization: auth } : {}, body: data });
+  await put.arrayBuffer();
+  return put.status;
+}
+
+/** Whether the repository holds `data` in LFS, as its owner sees it. */
+async function lfsHolds(repoPath: string, data: Uint8Array): Promise<boolean> {
+  const res = await lfsAs("owner", repoPath, "POST", "/objects/batch", {
+    operation: "download",
+    objects: [{ oid: await sha256(data), size: data.length }],
+  });
+  return !!((await res.json()) as LfsBatch).objects[0].actions;
+}
+
+/** The LFS object the download cells fetch, uploaded by the owner. */
+const lfsObject = new TextEncoder().encode("an object stored with Git LFS\n");
+
 beforeAll(async () => {
   await server.start();
   // The first account is the site admin; the owner is made first so that no other
@@ -272,6 +341,7 @@ beforeAll(async () => {
     expect(pr.status).toBe(201);
     const made2 = (await pr.json()) as { number: number; head: { sha: string } };
     reviewPulls[vis] = { number: made2.number, head: made2.head.sha };
+    expect(await lfsUploadAs("owner", `${owner().username}/${name(vis)}`, lfsObject)).toBe(200);
   }
 });
 const reviewPulls: Record<Vis, { number: number; head: string }> = { public: { number: 0, head: "" }, private: { number: 0, head: "" } };
@@ -680,6 +750,40 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       expect(renamed).toBe(ok(status));
       if (renamed) expect((await ownerApi(`${repo}-renamed`, { method: "PATCH", body: JSON.stringify({ name: repo }) })).status).toBe(200);
       return renamed;
+    }
+    case "LFS download": {
+      const res = await lfsAs(caller, repoPath, "POST", "/objects/batch", {
+        operation: "download",
+        objects: [{ oid: await sha256(lfsObject), size: lfsObject.length }],
+      });
+      if (res.status !== 200) {
+        await res.arrayBuffer();
+        return false;
+      }
+      const href = ((await res.json()) as LfsBatch).objects[0].actions?.download.href;
+      const auth = authOf(caller);
+      const got = await fetch(href!, { headers: auth ? { Authorization: auth } : {} });
+      return got.status === 200 && Buffer.from(await got.arrayBuffer()).equals(Buffer.from(lfsObject));
+    }
+    case "LFS upload": {
+      const data = new TextEncoder().encode(`uploaded by ${caller} to the ${vis} repository\n`);
+      const stored = (await lfsUploadAs(caller, repoPath, data)) === 200;
+      expect(await lfsHolds(repoPath, data)).toBe(stored);
+      return stored;
+    }
+    case "LFS list locks": {
+      const res = await lfsAs(caller, repoPath, "GET", "/locks");
+      return res.status === 200 && Array.isArray(((await res.json()) as { locks: unknown }).locks);
+    }
+    case "LFS lock": {
+      const path = `locked-by-${caller.replace(/\W/g, "")}.bin`;
+      const res = await lfsAs(caller, repoPath, "POST", "/locks", { path });
+      const made = (await res.json()) as { lock?: { id: string } };
+      if (res.status !== 201) return false;
+      const unlocked = await lfsAs(caller, repoPath, "POST", `/locks/${made.lock!.id}/unlock`, {});
+      expect(unlocked.status).toBe(200);
+      await unlocked.arrayBuffer();
+      return true;
     }
     case "delete": {
       // Allowed deletes need a repository of their own; refused ones try the shared one.

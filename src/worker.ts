@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import type { Env } from "./util/env";
 import { smartHttp } from "./http/smart-http";
+import { lfs } from "./http/lfs";
 import { GIT_REALM, plainText } from "./http/responses";
 import { api } from "./api/routes";
 import { v3 } from "./api/v3";
@@ -53,6 +54,7 @@ app.post("/:owner/:repo/git-receive-pack", async (c, next) => {
 app.route("/api/v3", v3);
 app.route("/api", api);
 app.route("/", smartHttp);
+app.route("/", lfs);
 app.route("/", account);
 app.route("/", settings);
 app.route("/", branchSettings);

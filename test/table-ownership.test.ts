@@ -17,6 +17,7 @@ const OWNERS: { prefix: string; dir: string }[] = [
   { prefix: "git_", dir: "src/git/store/" },
   { prefix: "dofs_", dir: "src/fs/" },
   { prefix: "collab_", dir: "src/repo/collab/" },
+  { prefix: "lfs_", dir: "src/repo/lfs/" },
 ];
 
 /** GitHub's JSON field names (src/api/v3/), which look like table names but are none. */
@@ -42,6 +43,7 @@ describe("table ownership", () => {
     expect(paths).toContain("src/git/store/object-store.ts");
     expect(paths).toContain("src/fs/dofs.ts");
     expect(paths).toContain("src/repo/collab/schema.ts");
+    expect(paths).toContain("src/repo/lfs/store.ts");
   });
 
   it("catches a table named outside its owner", () => {

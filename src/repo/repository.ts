@@ -26,6 +26,7 @@ import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
 import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, ruleFor } from "./protection";
 import type { BranchRule, NewStatus, Pull } from "./collab";
 import { GitData, type NewCommit, type NewTreeEntry } from "./git-data";
+import { type LfsObjectRef, LfsStore } from "./lfs/store";
 import type {
   Advertisement,
   Download,
@@ -121,6 +122,7 @@ export class Repository extends DurableObject<Env> {
     );
     this.maintenance = this.maintainer(maintenanceConfig(this.env));
     this.collab = new Collab(this.ctx.storage);
+    this.lfsRecords = new LfsStore(this.ctx.storage.sql);
     this.policy = new ProtectionPolicy({
       rules: () => this.collab.branchRules(),
       checks: (sha) => this.checksOn(sha),
@@ -196,11 +198,20 @@ export class Repository extends DurableObject<Env> {
   async destroy(): Promise<void> {
     this.git.close();
     await this.fs.dropR2();
+    await this.dropLfsObjects();
     // From here every layer built over the old storage fails instead of reading it.
     this.fs.close();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.open(true);
+  }
+
+  /** Deletes the repository's LFS objects (and any half-announced uploads) from R2. */
+  private async dropLfsObjects(): Promise<void> {
+    const keys = this.lfs?.keys() ?? [];
+    const bucket = this.env.PACKS;
+    if (!bucket) return;
+    for (let i = 0; i < keys.length; i += 1000) await bucket.delete(keys.slice(i, i + 1000));
   }
 
   // ---- web views (RPC) ----------------------------------------------------------
@@ -1094,6 +1105,50 @@ export class Repository extends DurableObject<Env> {
   /** For protected branches: dismisses approvals given on commits other than `headOid`. */
   dismissApprovals(number: number, headOid: string): string[] {
     return this.issues?.dismissApprovals(number, headOid) ?? [];
+  }
+
+  // ---- Git LFS records and locks (RPC; see ./lfs/). The bytes stay in R2. ----------
+  // Each returns null when the repository does not exist.
+
+  /** The LFS records over the current storage (`open` rebuilds them after `destroy`). */
+  private lfsRecords!: LfsStore;
+
+  private get lfs(): LfsStore | null {
+    return this.exists() ? this.lfsRecords : null;
+  }
+
+  lfsPresent(oids: string[]) {
+    return this.lfs?.present(oids.slice(0, 1000)) ?? null;
+  }
+
+  lfsPlanUpload(objects: LfsObjectRef[], quota: number, keyPrefix: string) {
+    return this.lfs?.planUpload(objects.slice(0, 1000), quota, (oid) => keyPrefix + oid) ?? null;
+  }
+
+  lfsAnnounced(oid: string) {
+    return this.lfs?.announced(oid) ?? null;
+  }
+
+  lfsStored(oid: string, size: number, key: string): boolean {
+    const lfs = this.lfs;
+    lfs?.stored(oid, size, key);
+    return !!lfs;
+  }
+
+  lfsUsage() {
+    return this.lfs?.usage() ?? null;
+  }
+
+  lfsLock(path: string, ref: string | null, owner: { id: number; login: string }) {
+    return this.lfs?.lock(path, ref, owner) ?? null;
+  }
+
+  lfsLocks(filter: { path?: string; id?: string; cursor?: string; limit: number }) {
+    return this.lfs?.locks(filter) ?? null;
+  }
+
+  lfsUnlock(id: string, userId: number, force: boolean) {
+    return this.lfs?.unlock(id, userId, force) ?? null;
   }
 }
 /** Who moved refs through the editor or the API, and the site their webhook payloads name. */

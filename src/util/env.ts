@@ -39,4 +39,15 @@ export interface Env {
   GITFLARE_HOOK_RETRY_MS?: string;
   /** How long one webhook attempt may take, in ms (default 10000). */
   GITFLARE_HOOK_TIMEOUT_MS?: string;
+  /** Bytes of Git LFS objects one repository may hold (default 1073741824, 1 GiB). */
+  GITFLARE_LFS_QUOTA_BYTES?: string;
+  /**
+   * R2's S3 API, for presigned LFS transfer URLs (all four, or LFS streams through the
+   * Worker): `https://<account>.r2.cloudflarestorage.com`, the PACKS bucket's name, and
+   * an R2 API token's key pair (set the secret with `wrangler secret put`).
+   */
+  GITFLARE_LFS_S3_ENDPOINT?: string;
+  GITFLARE_LFS_S3_BUCKET?: string;
+  GITFLARE_LFS_S3_ACCESS_KEY_ID?: string;
+  GITFLARE_LFS_S3_SECRET_ACCESS_KEY?: string;
 }

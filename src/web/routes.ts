@@ -19,6 +19,8 @@ import { CHECKS_CSS, type Combined, checksBox, statusIcon } from "./checks";
 import { pageError } from "./errors";
 import { highlightLines } from "./highlight";
 import { renderMarkdown } from "./markdown";
+import { parseLfsPointer } from "../git/lfs-pointer";
+import { lfsFileBody } from "./lfs";
 import { download } from "../http/smart-http";
 import { pullOffer } from "./pull-form";
 import { REF_SELECTOR_CSS, REF_SELECTOR_JS, matchRefs, refSelector as selector } from "./ref-selector";
@@ -320,7 +322,9 @@ web.get("/:owner/:repo/blob/*", async (c) => {
   const ext = at.path.slice(at.path.lastIndexOf(".") + 1).toLowerCase();
   const showSource = c.req.query("plain") === "1";
   let body: Html;
-  if (IMAGE_TYPES[ext]) body = html`<div class="preview"><img src="${rawUrl}" alt="${at.path}"></div>`;
+  const pointer = blob.text === null ? null : parseLfsPointer(blob.text);
+  if (pointer) body = lfsFileBody(repo.base, pointer, at.path);
+  else if (IMAGE_TYPES[ext]) body = html`<div class="preview"><img src="${rawUrl}" alt="${at.path}"></div>`;
   else if (blob.text === null && blob.binary)
     body = html`<div class="notice">Binary file not shown. <a href="${rawUrl}">Download</a></div>`;
   else if (blob.text === null)
@@ -337,7 +341,7 @@ web.get("/:owner/:repo/blob/*", async (c) => {
       c,
       `${at.path} at ${at.ref}`,
       html`${repoHeader(repo, "code")}<div class="box"><div class="head">${refSelector(repo, at.ref, "blob", at.path)} ${crumbs(repo, at.ref, at.path)}
-<span class="muted">${formatBytes(blob.size)}</span><span style="margin-left:auto">${toggle} <a href="${rawUrl}">Raw</a> · <a href="${repo.base}/blame/${enc(at.ref)}/${enc(at.path)}">Blame</a> · <a href="${repo.base}/commits/${enc(at.ref)}?path=${encodeURIComponent(at.path)}">History</a>${fileActions(repo, at, blob)}</span></div>${body}</div>`,
+<span class="muted">${formatBytes(pointer?.size ?? blob.size)}</span><span style="margin-left:auto">${toggle} <a href="${rawUrl}">Raw</a> · <a href="${repo.base}/blame/${enc(at.ref)}/${enc(at.path)}">Blame</a> · <a href="${repo.base}/commits/${enc(at.ref)}?path=${encodeURIComponent(at.path)}">History</a>${fileActions(repo, at, blob)}</span></div>${body}</div>`,
     ),
   );
 });
