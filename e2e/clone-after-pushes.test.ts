@@ -3,7 +3,7 @@
 // received pack must be what C git would send for the same refs: no object twice, none
 // missing, none that no ref reaches. A ref moved away (force push, deleted branch) makes
 // the clone walk instead, so that what was pushed away is not served from the old pack.
-import { readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalServer } from "./server";
@@ -85,6 +85,30 @@ describe("a clone after many small pushes", () => {
       expect(await reachable(dir)).toEqual(expected);
     });
   }
+
+  it("a fetch after many small pushes sends deltas, not each version whole", async () => {
+    const src = await makeDatedRepo(20);
+    const url = newUrl("fetch");
+    await git(src, "push", url, "main");
+    const ours = await cloneOf(url, 2);
+    const theirs = tempDir("reuse-cgit-");
+    await git(theirs, "clone", "-q", "--bare", "--no-local", src, "c.git");
+    // Each push is a thin pack: the new version of log.txt as a delta on the one before,
+    // which the server completes by appending that base whole.
+    for (let i = 0; i < 20; i++) {
+      await commitFile(src, "log.txt", `${readFileSync(join(src, "log.txt"), "utf8")}push ${i}: ${"more text ".repeat(6)}\n`);
+      await git(src, "push", url, "main");
+    }
+    const fetched = async (bare: string, from: string) => {
+      const before = new Set(readdirSync(join(bare, "objects", "pack")));
+      await git(bare, "-c", "fetch.unpackLimit=1", "fetch", "-q", from, "+refs/heads/main:refs/heads/main");
+      const [pack] = readdirSync(join(bare, "objects", "pack")).filter((f) => f.endsWith(".pack") && !before.has(f));
+      return statSync(join(bare, "objects", "pack", pack)).size;
+    };
+    const mine = await fetched(ours.dir, url);
+    const cgit = await fetched(join(theirs, "c.git"), src);
+    expect(mine).toBeLessThanOrEqual(cgit * 1.5);
+  });
 
   it("walks instead when a ref moved away from what the first pack covered", async () => {
     const src = await makeDatedRepo(20);

@@ -76,6 +76,8 @@ export interface IndexResult {
   referenced: Set<string>;
   /** Bases appended to complete a thin pack. */
   thinBases: number;
+  /** Their ids: the repository already holds them, maybe as deltas it would rather send. */
+  appended?: string[];
   /** Every object that an object in the pack refers to is in the pack. */
   closed: boolean;
 }
@@ -425,6 +427,7 @@ export class PackIndexer {
       tags: this.tags,
       referenced: this.referenced,
       thinBases: thin.length,
+      appended: thin.map((t) => t.oid),
       closed,
     };
   }

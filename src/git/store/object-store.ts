@@ -546,9 +546,13 @@ export class ObjectStore implements BaseSource, PackSource {
       .one().id;
     // The newest copy of an object wins: a pack's rows then all point into it, so its
     // deltas resolve inside it, and maintenance can retire older packs independently.
+    // Except the bases appended to complete a thin pack: those are whole copies of objects
+    // already stored, often as small deltas, and a fetch of the versions of a file pushed
+    // one at a time would send each whole. A delta on them resolves through the older copy.
+    const appended = new Set(result.appended ?? []);
     for (const o of result.objects) {
       this.sql.exec(
-        "INSERT OR REPLACE INTO git_object (oid, pack, offset, length, type, size, base) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        `INSERT OR ${appended.has(o.oid) ? "IGNORE" : "REPLACE"} INTO git_object (oid, pack, offset, length, type, size, base) VALUES (?, ?, ?, ?, ?, ?, ?)`,
         o.oid,
         id,
         o.offset,
