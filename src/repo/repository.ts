@@ -21,6 +21,7 @@ import type { RefMove } from "./webhooks/payloads";
 import { CodeReview, type LineInput, type NewReviewInput } from "./code-review";
 import type { ReviewActor, ReviewEvent } from "./collab";
 import { ZERO_OID } from "../git/object/object";
+import { type ForkSnapshot, holdKeys, linkFork, releaseKeys, snapshotForFork, tierAllPacks } from "./forks";
 import type { PushSession } from "../git/protocol/receive-pack";
 import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
 import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, ruleFor } from "./protection";
@@ -71,7 +72,7 @@ export class Repository extends DurableObject<Env> {
    * outlives the data.
    */
   private open(erased = false): void {
-    this.fs = new Dofs(this.ctx.storage, { bucket: this.env.PACKS });
+    this.fs = new Dofs(this.ctx.storage, { bucket: this.env.PACKS, release: (keys) => releaseKeys(this.env.DB, keys, this.holder()) });
     this.store = new ObjectStore(this.fs, this.ctx.storage.sql);
     this.refs = new RefStore(this.fs);
     this.pushLog = new PushLog(this.ctx.storage.sql);
@@ -201,6 +202,68 @@ export class Repository extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.open(true);
+  }
+
+  // ---- forks (see ./forks.ts) ------------------------------------------------------
+
+  /** This object's name in the R2 holder table: its id, which never changes. */
+  private holder(): string {
+    return this.ctx.id.toString();
+  }
+
+  /**
+   * Shares this repository's packs with a new fork (`fork`: the fork's holder id):
+   * every pack moves to R2, and both hold its key, so neither side's later deletions free
+   * what the other reads. Maintenance waits meanwhile: it must not retire a pack between
+   * the snapshot and the holder rows. Null without a repository or an R2 bucket.
+   */
+  async sharePacks(fork: string): Promise<ForkSnapshot | null> {
+    if (!this.exists() || !this.fs.bucket) return null;
+    while (this.maintaining) await scheduler.wait(50);
+    this.maintaining = true;
+    try {
+      for (let round = 0; round < 10; round++) {
+        await tierAllPacks(this.fs, this.store, maintenanceConfig(this.env).sliceBytes);
+        // A push may land while the last pack uploads: then tier again.
+        const snap = snapshotForFork(this.fs, this.store, this.refs);
+        if (!snap) continue;
+        const keys = snap.packs.map((p) => p.key);
+        await holdKeys(this.env.DB, keys, [this.holder(), fork]);
+        this.fs.markShared(keys);
+        return snap;
+      }
+      throw new Error("the repository kept changing while it was shared with a fork");
+    } finally {
+      this.maintaining = false;
+    }
+  }
+
+  /**
+   * Makes this (empty) object a fork of the repository in Durable Object `parent`: its
+   * packs linked, not copied (see ./forks.ts). False when the parent has no repository.
+   */
+  async forkFrom(parent: string): Promise<boolean> {
+    if (this.exists()) return true;
+    const stub = this.env.REPO.getByName(parent) as unknown as DurableObjectStub<Repository>;
+    const snap = (await stub.sharePacks(this.holder())) as ForkSnapshot | null;
+    if (!snap) return false;
+    if (this.exists()) return true;
+    this.fs.transaction(() => {
+      this.init(snap.head?.replace(/^refs\/heads\//, "") ?? "main");
+      linkFork(this.fs, this.store, this.refs, snap);
+    });
+    return true;
+  }
+
+  /** What this repository stores itself, apart from what it shares: for forks' figures. */
+  ownStorage(): { databaseBytes: number; sqliteFileBytes: number; r2OwnBytes: number; r2SharedBytes: number } {
+    const shared = this.fs.sharedBytes();
+    return {
+      databaseBytes: this.ctx.storage.sql.databaseSize,
+      sqliteFileBytes: this.fs.usage().usedBytes,
+      r2OwnBytes: this.fs.tieredBytes() - shared,
+      r2SharedBytes: shared,
+    };
   }
 
   // ---- web views (RPC) ----------------------------------------------------------

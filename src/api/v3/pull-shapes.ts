@@ -12,6 +12,8 @@ export interface RepoInfo {
   owner: { id: number; login: string };
   name: string;
   isPrivate: boolean;
+  /** Whether the repository is a fork. */
+  fork?: boolean;
 }
 
 export function repoJson(w: Where, r: RepoInfo) {
@@ -25,7 +27,7 @@ export function repoJson(w: Where, r: RepoInfo) {
     html_url: w.html,
     url: w.repo,
     clone_url: `${w.html}.git`,
-    fork: false,
+    fork: r.fork ?? false,
   };
 }
 

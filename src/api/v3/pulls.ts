@@ -30,6 +30,7 @@ const repoInfo = (g: Granted): RepoInfo => ({
   owner: { id: g.repo.ownerId, login: g.repo.owner },
   name: g.repo.name,
   isPrivate: g.repo.isPrivate,
+  fork: g.repo.parent !== null,
 });
 
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T, field: string): T {

@@ -1,0 +1,96 @@
+// Forks, in storage: a fork reads its parent's packs where they lie in R2, as git's
+// alternates would, instead of copying the history.
+//
+// The parent, asked to share (`sharePacks`), moves each of its live packs to R2 (those not
+// there yet), takes one synchronous snapshot of its refs and object index, and records in
+// D1 (`r2_holders`) that it and the fork both hold each pack's R2 key. The fork (`linkFork`)
+// creates DOFS files that point at those keys, with its own copies of the small `.idx`
+// files and of the index rows. Every later deletion of a shared key, by either side (a
+// repack retiring the pack, a deletion of the repository), goes through DOFS's `release`,
+// which deletes the holder's row and the R2 object only when no row is left.
+import type { Dofs } from "../fs/dofs";
+import type { IndexSnapshot, ObjectStore } from "../git/store/object-store";
+import type { RefStore } from "../git/refs";
+import { ZERO_OID } from "../git/object/object";
+
+/** What a parent hands a new fork: refs, HEAD, and its packs with their R2 keys. */
+export interface ForkSnapshot {
+  head: string | null;
+  refs: [string, string][];
+  packs: { name: string; key: string; size: number; idx: Uint8Array }[];
+  index: IndexSnapshot;
+}
+
+/**
+ * Records that `holders` hold `keys`, before anyone reads them through the new holder.
+ * The first holder is the one that stores the key now; a key already shared keeps its rows.
+ */
+export async function holdKeys(db: D1Database, keys: string[], holders: string[]): Promise<void> {
+  const stmts = keys.flatMap((k) =>
+    holders.map((h) => db.prepare("INSERT OR IGNORE INTO r2_holders (key, holder) VALUES (?, ?)").bind(k, h)),
+  );
+  for (let i = 0; i < stmts.length; i += 50) await db.batch(stmts.slice(i, i + 50));
+}
+
+/**
+ * Lets go of `keys` for `holder`; answers the keys that no one holds any more, which the
+ * caller deletes from R2. A key nobody recorded (never shared by this design) is its own.
+ */
+export async function releaseKeys(db: D1Database, keys: string[], holder: string): Promise<string[]> {
+  const unread: string[] = [];
+  for (const key of keys) {
+    const [, left] = await db.batch<{ n: number }>([
+      db.prepare("DELETE FROM r2_holders WHERE key = ? AND holder = ?").bind(key, holder),
+      db.prepare("SELECT count(*) AS n FROM r2_holders WHERE key = ?").bind(key),
+    ]);
+    if (left.results[0].n === 0) unread.push(key);
+  }
+  return unread;
+}
+
+/** Moves every live pack of the store to R2; true when all are there (none in SQLite). */
+export async function tierAllPacks(fs: Dofs, store: ObjectStore, budget: number): Promise<void> {
+  for (let round = 0; round < 100; round++) {
+    const local = store.packs().filter((p) => fs.exists(p.path) && !fs.isTiered(p.path));
+    if (!local.length) return;
+    for (const p of local) {
+      const key = `packs/${crypto.randomUUID()}.pack`;
+      while ((await fs.tierStep(p.path, key, budget)) === "more");
+    }
+  }
+  throw new Error("packs kept changing while they moved to R2");
+}
+
+/**
+ * The snapshot a fork is made from; synchronous, so refs, packs and rows agree. Every
+ * pack must be in R2 already (`tierAllPacks`).
+ */
+export function snapshotForFork(fs: Dofs, store: ObjectStore, refs: RefStore): ForkSnapshot | null {
+  const packs = [];
+  for (const p of store.packs()) {
+    const key = fs.exists(p.path) ? fs.tierKey(p.path) : null;
+    if (!key) return null;
+    packs.push({ name: p.name, key, size: p.size, idx: fs.readFile(p.path.replace(/\.pack$/, ".idx")) });
+  }
+  return { head: refs.head().symref, refs: [...refs.list()], packs, index: store.exportIndex() };
+}
+
+/** Lays out the fork: the parent's packs linked, its index rows and refs copied. Synchronous. */
+export function linkFork(fs: Dofs, store: ObjectStore, refs: RefStore, snap: ForkSnapshot): void {
+  fs.transaction(() => {
+    for (const p of snap.packs) {
+      const base = `/objects/pack/${p.name}`;
+      fs.linkTiered(`${base}.pack`, p.key, p.size);
+      fs.writeFile(`${base}.idx`, p.idx, { mode: 0o444 });
+    }
+    store.importIndex(snap.index);
+    // Tags and branches as the parent had them; not its pull-request refs, as on GitHub.
+    const copied = snap.refs.filter(([name]) => name.startsWith("refs/heads/") || name.startsWith("refs/tags/"));
+    const results = refs.update(
+      copied.map(([name, oid]) => ({ name, old: ZERO_OID, new: oid })),
+      true,
+    );
+    if (results.some((r) => !r.ok)) throw new Error("the fork's refs could not be written");
+    if (snap.head) refs.setHead(snap.head);
+  });
+}
