@@ -43,6 +43,7 @@ type Op =
   | "list hooks"
   | "add hook"
   | "rename"
+  | "fork"
   | "delete";
 type Vis = "public" | "private";
 
@@ -79,6 +80,7 @@ const OPS: Op[] = [
   "list hooks",
   "add hook",
   "rename",
+  "fork",
   "delete",
 ];
 const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits", "read statuses", "read file (API)"];
@@ -101,7 +103,7 @@ const WRITE_OPS: Op[] = [
  * Anyone signed in who can see the repository may take part; a token needs the write scope.
  * Reviewing (here a line comment) is taking part, as on GitHub.
  */
-const PARTICIPATE_OPS: Op[] = ["open issue", "comment", "review PR"];
+const PARTICIPATE_OPS: Op[] = ["open issue", "comment", "review PR", "fork"];
 
 /** What a Git host should allow, as GitHub and Gitea do. */
 function expected(caller: Caller, vis: Vis, op: Op): boolean {
@@ -680,6 +682,31 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       expect(renamed).toBe(ok(status));
       if (renamed) expect((await ownerApi(`${repo}-renamed`, { method: "PATCH", body: JSON.stringify({ name: repo }) })).status).toBe(200);
       return renamed;
+    }
+    case "fork": {
+      // Into the caller's own account, under a name of its own; a read-scoped token may not create one.
+      const forkName = `${repo}-fork-${caller.replace(/\W/g, "")}`;
+      const status = await issueChangeAs(
+        caller,
+        repoPath,
+        { path: "/fork", fields: { name: forkName } },
+        { method: "POST", path: "/forks", body: { name: forkName } },
+      );
+      if (caller === "anonymous") return false;
+      const who = accounts.get(caller)!;
+      const self = caller === "read-scoped token" ? owner() : who;
+      const res = await fetch(`${server.url}/api/v3/repos/${self.username}/${forkName}`, { headers: { Authorization: self.auth } });
+      const made = res.status === 200 ? ((await res.json()) as { fork: boolean; private: boolean }) : null;
+      expect(Boolean(made)).toBe(ok(status));
+      if (made) {
+        expect(made).toMatchObject({ fork: true, private: vis === "private" });
+        const gone = await fetch(`${server.url}/api/v3/repos/${self.username}/${forkName}`, {
+          method: "DELETE",
+          headers: { Authorization: self.auth },
+        });
+        expect(gone.status).toBe(204);
+      }
+      return Boolean(made);
     }
     case "delete": {
       // Allowed deletes need a repository of their own; refused ones try the shared one.
