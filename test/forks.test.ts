@@ -17,7 +17,7 @@ const enc = (s: string) => new TextEncoder().encode(s);
 let n = 0;
 
 /** Pushes one commit with a sizeable blob on top of `parent` (null: a new root; `old` for a force-push). */
-async function pushCommit(url: string, parent: string | null, i: number, old = parent): Promise<string> {
+async function pushCommit(url: string, parent: string | null, i: number, old = parent, ref = "refs/heads/main"): Promise<string> {
   // Incompressible, so that the pack is as large as the history it carries.
   const blob = enc(Array.from({ length: 2000 + i }, (_, k) => ((k * 2654435761 + i * 40503) >>> 0).toString(36)).join("\n"));
   const tree = concatBytes([enc(`100644 f${i}.txt\0`), fromHex(oidOf(OBJ_BLOB, blob))]);
@@ -30,13 +30,13 @@ async function pushCommit(url: string, parent: string | null, i: number, old = p
     { type: OBJ_BLOB, data: blob },
   ]);
   const oid = oidOf(OBJ_COMMIT, commit);
-  const body = concatBytes([pktLine(`${old ?? ZERO} ${oid} refs/heads/main\0report-status\n`), enc("0000"), pack]);
+  const body = concatBytes([pktLine(`${old ?? ZERO} ${oid} ${ref}\0report-status\n`), enc("0000"), pack]);
   const res = await ownerFetch(`${url}/git-receive-pack`, {
     method: "POST",
     headers: { "Content-Type": "application/x-git-receive-pack-request" },
     body,
   });
-  expect(await res.text()).toContain("ok refs/heads/main");
+  expect(await res.text()).toContain(`ok ${ref}`);
   return oid;
 }
 
@@ -154,5 +154,63 @@ describe("forks", () => {
     const renamed = await api(`/repos/${owner}/pub/forks`, owner, { method: "POST", body: JSON.stringify({ name: "pub-2" }) });
     expect(renamed.status).toBe(202);
     expect((await renamed.json<{ private: boolean }>()).private).toBe(false);
+  });
+
+  it("open pull requests from a fork into the parent, follow the fork's pushes, and merge", async () => {
+    const owner = `fq${Date.now().toString(36)}${n++}`;
+    const forker = `fr${Date.now().toString(36)}${n++}`;
+    const url = `http://gitflare.test/${owner}/base`;
+    const main = await pushCommit(url, null, 1);
+    await api(`/repos/${owner}/base`, owner, { method: "PATCH", body: JSON.stringify({ private: false }) });
+    expect((await api(`/repos/${owner}/base/forks`, forker, { method: "POST", body: "{}" })).status).toBe(202);
+    const forkUrl = `http://gitflare.test/${forker}/base`;
+    const first = await pushCommit(forkUrl, main, 2, null, "refs/heads/feature");
+    // Opening one needs read on the base only (not write), and a fork the caller can read.
+    const open = await api(`/repos/${owner}/base/pulls`, forker, {
+      method: "POST",
+      body: JSON.stringify({ title: "From my fork", head: `${forker}:feature`, base: "main" }),
+    });
+    expect(open.status).toBe(201);
+    const pr = await open.json<{
+      number: number;
+      head: { label: string; ref: string; sha: string; repo: { full_name: string; fork: boolean } };
+    }>();
+    expect(pr.head).toMatchObject({
+      label: `${forker}:feature`,
+      ref: "feature",
+      sha: first,
+      repo: { full_name: `${forker}/base`, fork: true },
+    });
+    const parent = stubOf(`${owner}/base`);
+    expect(await inRepo(parent, (r) => r.refs.resolve(`refs/pull/${pr.number}/head`))).toBe(first);
+    const listed = await (await api(`/repos/${owner}/base/pulls?head=${forker}:feature`, owner)).json<{ number: number }[]>();
+    expect(listed.map((p) => p.number)).toEqual([pr.number]);
+    // A stranger's head that is no fork of this repository is refused.
+    const bad = await api(`/repos/${owner}/base/pulls`, forker, {
+      method: "POST",
+      body: JSON.stringify({ title: "x", head: `${owner}x:feature`, base: "main" }),
+    });
+    expect(bad.status).toBe(422);
+
+    // A push to the fork's branch moves the pull request's head in the parent.
+    const second = await pushCommit(forkUrl, first, 3, first, "refs/heads/feature");
+    await expect.poll(() => inRepo(parent, (r) => r.refs.resolve(`refs/pull/${pr.number}/head`))).toBe(second);
+    const view = await (await api(`/repos/${owner}/base/pulls/${pr.number}`, owner)).json<{ head: { sha: string }; mergeable: boolean }>();
+    expect(view).toMatchObject({ head: { sha: second }, mergeable: true });
+
+    // The forker cannot merge it; the base's owner can.
+    const refused = await api(`/repos/${owner}/base/pulls/${pr.number}/merge`, forker, { method: "PUT", body: "{}" });
+    expect(refused.status).toBe(403);
+    const merged = await api(`/repos/${owner}/base/pulls/${pr.number}/merge`, owner, {
+      method: "PUT",
+      body: JSON.stringify({ sha: second }),
+    });
+    expect(merged.status).toBe(200);
+    const tip = await inRepo(parent, (r) => r.refs.resolve("refs/heads/main"));
+    await inRepo(parent, async (r) => {
+      const { oids } = await enumerateObjects(r.store, [tip!], { haves: [] });
+      expect(oids).toContain(second);
+      for (const oid of oids) expect(await r.store.readObject(oid)).not.toBeNull();
+    });
   });
 });

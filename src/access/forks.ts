@@ -7,7 +7,9 @@ import type { Env } from "../util/env";
 import type { Caller } from "../auth/caller";
 import { type Granted, stubFor } from "./check";
 import { type RepoRecord, RepoExists, dropPending, forkOf, insertRepo, lookupRepo, markCreated, repoNameProblem } from "./repos";
-import { allows } from "./roles";
+import { allows, roleOf } from "./roles";
+import { findUserByName } from "../auth/accounts";
+import { userOf } from "../auth/caller";
 
 /** A refusal to fork, with the HTTP status that fits it. */
 export class ForkError extends Error {
@@ -45,7 +47,7 @@ export async function forkRepository(env: Env, g: Granted, name?: string): Promi
     if (e instanceof RepoExists) throw new ForkError(`You already have a repository named '${forkName}'.`, 409);
     throw e;
   }
-  if (!(await stubFor(env, fork).forkFrom(g.repo.doName))) {
+  if (!(await stubFor(env, fork).forkFrom(g.repo.doName, fork.doName))) {
     await dropPending(env.DB, fork.id);
     throw new ForkError("The repository could not be forked: it has no storage to share.", 409);
   }
@@ -67,4 +69,25 @@ async function dropAbandoned(env: Env, owner: string, name: string): Promise<boo
   if (!found || found.redirected || !found.repo.pending) return false;
   if (await stubFor(env, found.repo).exists()) return false;
   return dropPending(env.DB, found.repo.id);
+}
+
+/**
+ * The fork a pull request's head `forkowner:branch` names, for the caller of grant `g`
+ * (the base): `forkowner`'s fork of the base, which the caller must be able to read. Null
+ * when there is none the caller may see.
+ */
+export async function pullHeadFork(
+  env: Env,
+  g: Granted,
+  forkOwner: string,
+): Promise<{ repo: string; id: number; fullName: string } | null> {
+  const user = await findUserByName(env.DB, forkOwner);
+  const fork = user ? await forkOf(env.DB, g.repo.id, user.id) : null;
+  const found = fork ? await lookupRepo(env.DB, fork.owner, fork.name) : null;
+  if (!fork || !found) return null;
+  const viewer = userOf(g.caller);
+  const collaborator = viewer ? (found.collaborators.get(viewer.id) ?? null) : null;
+  const role = roleOf(g.caller, { ownerId: fork.ownerId, isPrivate: fork.isPrivate, collaborator });
+  if (!allows(role, "read")) return null;
+  return { repo: fork.doName, id: fork.id, fullName: `${fork.owner}/${fork.name}` };
 }

@@ -12,6 +12,8 @@ import type { Dofs } from "../fs/dofs";
 import type { IndexSnapshot, ObjectStore } from "../git/store/object-store";
 import type { RefStore } from "../git/refs";
 import { ZERO_OID } from "../git/object/object";
+import type { NewObject } from "../git/ref-transaction";
+import { enumerateObjects } from "../git/walk";
 
 /** What a parent hands a new fork: refs, HEAD, and its packs with their R2 keys. */
 export interface ForkSnapshot {
@@ -93,4 +95,51 @@ export function linkFork(fs: Dofs, store: ObjectStore, refs: RefStore, snap: For
     if (results.some((r) => !r.ok)) throw new Error("the fork's refs could not be written");
     if (snap.head) refs.setHead(snap.head);
   });
+}
+
+// ---- pull requests from forks ------------------------------------------------------
+
+/** At most this many bytes of objects go from a fork to its parent for one head. */
+export const MAX_PULL_TRANSFER = 64 * 1024 * 1024;
+
+/**
+ * Where a fork came from: its own Durable Object name and its parent's, kept in the
+ * fork's SQLite (`fork_link`), so that its branch moves reach the parent's pull requests.
+ */
+export function saveForkLink(sql: SqlStorage, self: string, parent: string): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS fork_link (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  sql.exec("INSERT OR REPLACE INTO fork_link (key, value) VALUES ('self', ?), ('parent', ?)", self, parent);
+}
+
+export function forkLink(sql: SqlStorage): { self: string; parent: string } | null {
+  if (!sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fork_link'").toArray().length) return null;
+  const rows = new Map(
+    sql
+      .exec<{ key: string; value: string }>("SELECT key, value FROM fork_link")
+      .toArray()
+      .map((r) => [r.key, r.value]),
+  );
+  const self = rows.get("self");
+  const parent = rows.get("parent");
+  return self && parent ? { self, parent } : null;
+}
+
+/**
+ * The objects `head` reaches that commits the other side has (`haves`, those known here)
+ * do not: what a fork sends its parent for a pull request's head, whole. Null when they
+ * are more than MAX_PULL_TRANSFER bytes.
+ */
+export async function objectsFor(store: ObjectStore, head: string, haves: string[]): Promise<NewObject[] | null> {
+  if (!store.has(head)) return [];
+  const known = haves.filter((h) => store.has(h));
+  const { oids } = await enumerateObjects(store, [head], { haves: known });
+  const objects: NewObject[] = [];
+  let bytes = 0;
+  for (const oid of oids) {
+    const o = await store.read(oid);
+    bytes += o.data.byteLength;
+    if (bytes > MAX_PULL_TRANSFER) return null;
+    objects.push({ type: o.type, data: o.data });
+  }
+  return objects;
 }

@@ -14,14 +14,26 @@ import { GitHttp, stepConfig } from "./git-http";
 import { type MergeabilityAnswer, PullMerges, type PullMergeRequest, type PullMergeResult, closesIssues } from "./pulls";
 import { type CommitFilesRequest, type CommitFilesResult, type EditorView, FileEditor, editorView } from "./editor";
 import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelFields, type NewIssue, type PullQuery } from "./collab";
-import { PullRequests, type PullMergeInput } from "./pull-requests";
+import { PullRequests, type PullMergeInput, headRefOf } from "./pull-requests";
 import { type HookInput, Webhooks } from "./webhooks";
 import type { HookSite } from "../util/hook-site";
 import type { RefMove } from "./webhooks/payloads";
 import { CodeReview, type LineInput, type NewReviewInput } from "./code-review";
 import type { ReviewActor, ReviewEvent } from "./collab";
 import { ZERO_OID } from "../git/object/object";
-import { type ForkSnapshot, holdKeys, linkFork, releaseKeys, snapshotForFork, tierAllPacks } from "./forks";
+import {
+  type ForkSnapshot,
+  forkLink,
+  holdKeys,
+  linkFork,
+  objectsFor,
+  releaseKeys,
+  saveForkLink,
+  snapshotForFork,
+  tierAllPacks,
+} from "./forks";
+import { storeObjects } from "../git/ref-transaction";
+import type { HeadRepo } from "./collab";
 import type { PushSession } from "../git/protocol/receive-pack";
 import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
 import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, ruleFor } from "./protection";
@@ -105,6 +117,8 @@ export class Repository extends DurableObject<Env> {
             postReceive: (push, results, session) => {
               const moves = push.commands.filter((_, i) => results[i]?.ok);
               this.webhooks.pushed(moves, session?.pusher ?? null, session?.site);
+              // Pull requests from these branches into the parent, if this is a fork.
+              this.ctx.waitUntil(this.tellParent(moves, session?.pusher ?? { id: 0, login: "ghost" }));
             },
           },
         ],
@@ -242,7 +256,7 @@ export class Repository extends DurableObject<Env> {
    * Makes this (empty) object a fork of the repository in Durable Object `parent`: its
    * packs linked, not copied (see ./forks.ts). False when the parent has no repository.
    */
-  async forkFrom(parent: string): Promise<boolean> {
+  async forkFrom(parent: string, self: string): Promise<boolean> {
     if (this.exists()) return true;
     const stub = this.env.REPO.getByName(parent) as unknown as DurableObjectStub<Repository>;
     const snap = (await stub.sharePacks(this.holder())) as ForkSnapshot | null;
@@ -251,8 +265,84 @@ export class Repository extends DurableObject<Env> {
     this.fs.transaction(() => {
       this.init(snap.head?.replace(/^refs\/heads\//, "") ?? "main");
       linkFork(this.fs, this.store, this.refs, snap);
+      saveForkLink(this.ctx.storage.sql, self, parent);
     });
     return true;
+  }
+
+  /** A branch's commit, for a parent's pull request from it; null if there is no such branch. */
+  branchTip(branch: string): string | null {
+    return this.exists() ? this.refs.resolve(`refs/heads/${branch}`) : null;
+  }
+
+  /** What a parent lacks of `head` (see ./forks.ts objectsFor); null when too much. */
+  async objectsForParent(head: string, haves: string[]) {
+    return this.exists() ? objectsFor(this.store, head, haves) : null;
+  }
+
+  /**
+   * Brings `head` and what it needs from the fork in Durable Object `fork` into this
+   * repository, named by no ref yet (the caller names it). False when the fork cannot send it.
+   */
+  private async fetchFromFork(fork: string, head: string): Promise<boolean> {
+    if (this.store.has(head)) return true;
+    const stub = this.env.REPO.getByName(fork) as unknown as DurableObjectStub<Repository>;
+    const objects = await stub.objectsForParent(head, [...new Set(this.refs.list().values())]);
+    if (!objects?.length) return false;
+    const r = await storeObjects(
+      { fs: this.fs, store: this.store, refs: this.refs },
+      objects as { type: "blob" | "tree" | "commit" | "tag"; data: Uint8Array }[],
+    );
+    return r.kind === "stored" && this.store.has(head);
+  }
+
+  /**
+   * Opens a pull request from a branch of a fork (the caller checked who may): the head
+   * commit's objects come from the fork first, then the record and refs/pull/N/head.
+   */
+  async createForkPull(author: Actor, input: { title: string; body: string; base: string; headRepo: HeadRepo }) {
+    const prs = this.prs;
+    if (!prs) return null;
+    const stub = this.env.REPO.getByName(input.headRepo.repo) as unknown as DurableObjectStub<Repository>;
+    const head = await stub.branchTip(input.headRepo.branch);
+    if (!head)
+      return {
+        ok: false as const,
+        code: "invalid" as const,
+        message: `The head branch ${input.headRepo.branch} does not exist.`,
+        field: "head",
+      };
+    if (!(await this.fetchFromFork(input.headRepo.repo, head)))
+      return {
+        ok: false as const,
+        code: "invalid" as const,
+        message: "The head branch's commits could not be copied from the fork.",
+        field: "head",
+      };
+    return prs.createFromFork(author, input, head);
+  }
+
+  /** Branch `branch` of the fork in Durable Object `fork` moved to `sha`: its open pull requests here follow. */
+  async forkBranchMoved(fork: string, branch: string, sha: string, actor: Actor): Promise<void> {
+    if (!this.exists()) return;
+    const pulls = this.collab.openPullsFrom(fork, branch);
+    if (!pulls.length || sha === ZERO_OID) return;
+    if (!(await this.fetchFromFork(fork, sha))) return;
+    for (const p of pulls) this.pullRequests.forkHeadMoved(p.issue.number, sha, actor);
+  }
+
+  /** Tells the parent (if this is a fork) that branches moved, for its pull requests from them. */
+  private async tellParent(moves: RefMove[], actor: Actor): Promise<void> {
+    const link = forkLink(this.ctx.storage.sql);
+    if (!link) return;
+    const parent = this.env.REPO.getByName(link.parent) as unknown as DurableObjectStub<Repository>;
+    for (const m of moves.filter((m) => m.ref.startsWith("refs/heads/") && m.new !== ZERO_OID)) {
+      try {
+        await parent.forkBranchMoved(link.self, m.ref.slice(11), m.new, actor);
+      } catch (e) {
+        console.error(`pull requests from ${m.ref} not updated in the parent: ${e}`);
+      }
+    }
   }
 
   /** What this repository stores itself, apart from what it shares: for forks' figures. */
@@ -745,6 +835,7 @@ export class Repository extends DurableObject<Env> {
       const branches = moves.filter((m) => m.ref.startsWith("refs/heads/"));
       if (!branches.length) return;
       const actor = origin?.sender ?? { id: 0, login: login ?? "ghost" };
+      await this.tellParent(branches, actor);
       // Their `pull_request` events, as after a push: the Worker builds them (pullEventsAfterMove).
       const before = this.webhooks.store.subscribers("pull_request").length
         ? this.collab.openPullsOn(branches.map((m) => m.ref.slice(11))).map((p) => ({ number: p.issue.number, headSha: p.headSha }))
@@ -972,7 +1063,7 @@ export class Repository extends DurableObject<Env> {
   pullGate(number: number) {
     const pull = this.exists() ? this.collab.pull(number) : null;
     if (!pull) return null;
-    const head = this.refs.resolve(`refs/heads/${pull.head}`) ?? pull.headSha;
+    const head = this.refs.resolve(headRefOf(pull)) ?? pull.headSha;
     const base = this.refs.resolve(`refs/heads/${pull.base}`) ?? pull.baseSha;
     const gate = this.gateOf(pull, head, base);
     return { ...gate, head, status: this.collab.combinedStatus(head) };

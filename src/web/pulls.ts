@@ -198,7 +198,7 @@ pullsWeb.post("/:owner/:repo/pull/:number/merge", async (c) => {
       sha: form.sha,
       committer: { name: p.login, email: user?.email ?? `${p.login}@users.noreply.gitflare` },
       when: { seconds: Math.floor(Date.now() / 1000), timezone: "+0000" },
-      headLabel: `${repo.owner}/${pull.head}`,
+      headLabel: pull.headRepo ? `${pull.head.replace(":", "/")}` : `${repo.owner}/${pull.head}`,
       admin: allows(repo.grant.role, "admin"),
     },
     moveOrigin(c, repo.grant),
