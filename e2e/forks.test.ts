@@ -1,7 +1,8 @@
 // Forks against the real server with the real git client: a fork made on its page and
 // through the API, pushed to, and shown as "forked from"; then the parent is force-pushed,
 // garbage-collected (maintenance run until done, with no grace period) and deleted, and the
-// fork still clones and passes `git fsck --strict`. Also the storage a fork of an unchanged
+// fork still clones and passes `git fsck --strict`. Pull requests from the fork, opened on
+// the parent's pages and through the API, follow the fork's pushes and merge into the parent. Also the storage a fork of an unchanged
 // repository takes, against its parent's (printed, and in the README).
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -40,7 +41,12 @@ async function run(who: Account, dir: string, ...args: string[]) {
 async function storage(who: Account, full: string) {
   const res = await fetch(`${server.url}/api/repos/${full}/storage`, { headers: { Authorization: who.auth } });
   expect(res.status).toBe(200);
-  return (await res.json()) as { database_bytes: number; files: { sqlite_bytes: number; r2_bytes: number; r2_shared_bytes: number } };
+  return (await res.json()) as {
+    database_bytes: number;
+    files: { sqlite_bytes: number; r2_bytes: number; r2_shared_bytes: number };
+    packs: { count: number };
+    retired_packs: { count: number };
+  };
 }
 
 /** Runs the repository's maintenance until it has nothing left to do. */
@@ -80,7 +86,14 @@ describe("forks", () => {
       await git(src, "commit", "-q", "-m", `commit ${i}`);
     }
     await git(src, "tag", "v1");
-    await run(owner, src, "push", "-q", `${server.url}/${owner.username}/upstream.git`, "main", "v1");
+    // A branch only the parent will drop: its commit is in the packs the fork shares.
+    await git(src, "checkout", "-q", "-b", "scratch");
+    writeFileSync(join(src, "scratch.txt"), randomBytes(1024).toString("base64"));
+    await git(src, "add", "-A");
+    await git(src, "commit", "-q", "-m", "Scratch work");
+    const scratch = (await git(src, "rev-parse", "HEAD")).trim();
+    await git(src, "checkout", "-q", "main");
+    await run(owner, src, "push", "-q", `${server.url}/${owner.username}/upstream.git`, "main", "v1", "scratch");
 
     // Fork on the page: the form, then the fork's page says where it came from.
     const form = await forker.web.get(`/${owner.username}/upstream/fork`);
@@ -135,6 +148,62 @@ describe("forks", () => {
     await git(work, "commit", "-q", "-m", "Change in the fork");
     await run(forker, work, "push", "-q", "origin", "main");
 
+    // A pull request from a branch of the fork, opened on the parent's pages: git's link
+    // after the push leads to the parent's comparison, whose form opens it.
+    await git(work, "checkout", "-q", "-b", "feature");
+    writeFileSync(join(work, "feature.txt"), "a feature from the fork\n");
+    await git(work, "add", "-A");
+    await git(work, "commit", "-q", "-m", "Feature from the fork");
+    const pushed = await gitRun(work, ["push", "origin", "feature"], gitAuthEnv(forker.auth));
+    expect(pushed.stderr).toContain(`/${forker.username}/upstream/pull/new/feature`);
+    const offer = await forker.web.get(`/${forker.username}/upstream/pull/new/feature`);
+    const compare = `/${owner.username}/upstream/compare/main...${forker.username}:feature`;
+    expect(offer.headers.get("Location")).toBe(compare);
+    expect(await (await forker.web.get(compare)).text()).toContain(`name="head" value="${forker.username}:feature"`);
+    const opened = await forker.web.post(
+      `/${owner.username}/upstream/pulls`,
+      { base: "main", head: `${forker.username}:feature`, title: "Feature from the fork", body: "" },
+      { from: compare },
+    );
+    expect(opened.status).toBe(303);
+    const prPath = opened.headers.get("Location")!;
+    const number = Number(prPath.split("/").pop());
+    expect(await (await owner.web.get(prPath)).text()).toContain(`<code>${forker.username}:feature</code>`);
+
+    // Another through the API, from a second branch.
+    await git(work, "checkout", "-q", "-b", "second", "main");
+    writeFileSync(join(work, "second.txt"), "second change\n");
+    await git(work, "add", "-A");
+    await git(work, "commit", "-q", "-m", "Second change");
+    await run(forker, work, "push", "-q", "origin", "second");
+    const viaApi = await api(forker, `/repos/${owner.username}/upstream/pulls`, {
+      method: "POST",
+      body: JSON.stringify({ title: "Second", head: `${forker.username}:second`, base: "main" }),
+    });
+    expect(viaApi.status).toBe(201);
+    expect(((await viaApi.json()) as { head: { label: string } }).head.label).toBe(`${forker.username}:second`);
+
+    // The fork's owner pushes again to the head branch: the parent's pull request follows.
+    await git(work, "checkout", "-q", "feature");
+    writeFileSync(join(work, "feature.txt"), "a feature from the fork, improved\n");
+    const improved = (await git(work, "commit", "-q", "-am", "Improve the feature").then(() => git(work, "rev-parse", "HEAD"))).trim();
+    await run(forker, work, "push", "-q", "origin", "feature");
+    await expect
+      .poll(
+        async () =>
+          ((await (await api(owner, `/repos/${owner.username}/upstream/pulls/${number}`)).json()) as { head: { sha: string } }).head.sha,
+      )
+      .toBe(improved);
+
+    // The parent's owner merges it; the parent then holds the fork's commits.
+    const merged = await api(owner, `/repos/${owner.username}/upstream/pulls/${number}/merge`, {
+      method: "PUT",
+      body: JSON.stringify({ sha: improved, merge_method: "merge" }),
+    });
+    expect(merged.status).toBe(200);
+    const parentClone = await cloneChecked(owner, `${owner.username}/upstream`);
+    expect((await git(parentClone, "log", "--format=%s", "-3")).split("\n")).toContain("Improve the feature");
+
     // The parent is force-pushed to an unrelated history as large as the old one (so that
     // compaction merges every pack, which alone prunes), collected, then deleted.
     const other = tempDir("gitflare-other-");
@@ -144,16 +213,21 @@ describe("forks", () => {
       await git(other, "add", "-A");
       await git(other, "commit", "-q", "-m", `new start ${i}`);
     }
-    await run(owner, other, "push", "-q", "--force", `${server.url}/${owner.username}/upstream.git`, "main", ":refs/tags/v1");
+    await run(owner, other, "push", "-q", "--force", `${server.url}/${owner.username}/upstream.git`, "main", ":refs/tags/v1", ":scratch");
     await maintainUntilDone(`${owner.username}/upstream`);
-    // Compacted and pruned: one pack, about the new history's size, not both.
+    // Compacted into one pack, the shared ones retired and deleted, and pruned: the scratch
+    // commit is gone from the parent. (The old main stays: the pull requests' refs reach it.)
     const after = await storage(owner, `${owner.username}/upstream`);
-    expect(after.files.r2_bytes + after.files.sqlite_bytes).toBeLessThan(parentBytes * 1.5);
+    expect(after.packs.count).toBe(1);
+    expect(after.retired_packs.count).toBe(0);
+    expect((await api(owner, `/repos/${owner.username}/upstream/git/commits/${scratch}`)).status).toBe(404);
     await cloneChecked(forker, `${forker.username}/upstream`);
     expect((await api(owner, `/repos/${owner.username}/upstream`, { method: "DELETE" })).status).toBe(204);
 
     const clone = await cloneChecked(forker, `${forker.username}/upstream`);
     expect((await git(clone, "rev-list", "--count", "HEAD")).trim()).toBe("41");
+    expect((await git(clone, "rev-list", "--count", "origin/feature")).trim()).toBe("43");
+    expect((await git(clone, "rev-parse", "origin/scratch")).trim()).toBe(scratch);
     expect((await git(clone, "tag")).trim()).toBe("v1");
     await maintainUntilDone(`${forker.username}/upstream`);
     await cloneChecked(forker, `${forker.username}/upstream`);

@@ -3,10 +3,12 @@
 // access (the one access check) and a signed-in session.
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
-import { ForkError, forkRepository } from "../access/forks";
+import { ForkError, forkRepository, pullHeadFork } from "../access/forks";
+import { viewer } from "../access/issues";
+import { pullForm } from "./pull-form";
 import { listForks } from "../access/repos";
 import { callerOf, userOf } from "../auth/caller";
-import { HttpError, Unauthenticated } from "../http/responses";
+import { HttpError, NotFound, Unauthenticated } from "../http/responses";
 import { type Html, csrfField, html, page, relativeTime } from "./layout";
 import { readForm } from "./forms";
 import { type Repo, openRepository, repoHeader } from "./routes";
@@ -58,7 +60,10 @@ forksWeb.get("/:owner/:repo/forks", async (c) => {
     page(
       c,
       `Forks · ${repo.owner}/${repo.name}`,
-      html`${repoHeader(repo, "code")}<div class="box"><div class="head">Forks of ${repo.owner}/${repo.name}</div><table class="list">${
+      html`${repoHeader(repo, "code")}${comparePicker(
+        repo,
+        forks.map((f) => f.owner),
+      )}<div class="box"><div class="head">Forks of ${repo.owner}/${repo.name}</div><table class="list">${
         forks.length
           ? forks.map(
               (f) =>
@@ -66,6 +71,50 @@ forksWeb.get("/:owner/:repo/forks", async (c) => {
             )
           : html`<tr><td class="notice">No forks yet.</td></tr>`
       }</table></div>`,
+    ),
+  );
+});
+
+/** The form that picks a fork's branch as a pull request's head: `forkowner:branch` into a branch here. */
+function comparePicker(repo: Repo, owners: string[]): Html {
+  if (!owners.length || !repo.summary.branches.length) return html``;
+  return html`<div class="box"><form method="get" action="${repo.base}/forks/compare" class="stack"><b>Open a pull request from a fork</b>
+<label>Base <select name="base">${repo.summary.branches.map((b) => html`<option${b === repo.summary.defaultBranch ? html` selected` : ""}>${b}</option>`)}</select></label>
+<label>Head (<code>forkowner:branch</code>) <input type="text" name="head" value="${owners[0]}:" required></label>
+<button type="submit">Compare</button></form></div>`;
+}
+
+forksWeb.get("/:owner/:repo/forks/compare", async (c) => {
+  const repo = await openRepository(c);
+  const base = c.req.query("base") ?? "";
+  const head = c.req.query("head") ?? "";
+  if (!base || !head.includes(":")) throw new HttpError(400, "Choose a base branch and a head as forkowner:branch.");
+  return c.redirect(`${repo.base}/compare/${encodeURIComponent(base)}...${head.split("/").map(encodeURIComponent).join("/")}`, 302);
+});
+
+/**
+ * The comparison with a head in a fork (`/compare/base...forkowner:branch`): the fork's
+ * branch and the form that opens the pull request. Other comparisons are the code pages'.
+ */
+forksWeb.get("/:owner/:repo/compare/*", async (c, next) => {
+  const prefix = `/${c.req.param("owner")}/${c.req.param("repo")}/compare/`;
+  const path = decodeURIComponent(new URL(c.req.url).pathname);
+  const [base, head] = path.startsWith(prefix) ? path.slice(prefix.length).split("...") : [];
+  const colon = head?.indexOf(":") ?? -1;
+  if (!base || colon <= 0) return next();
+  const repo = await openRepository(c);
+  const fork = await pullHeadFork(c.env, repo.grant, head.slice(0, colon));
+  if (!fork) throw new NotFound(`No fork of ${repo.owner}/${repo.name} owned by ${head.slice(0, colon)} that you can see.`);
+  const branch = head.slice(colon + 1);
+  const me = viewer(repo.grant);
+  const caller = await callerOf(c);
+  return c.html(
+    page(
+      c,
+      `Compare ${base}...${head}`,
+      html`${repoHeader(repo, "pulls")}<h2>Comparing <code>${base}</code>...<code>${head}</code></h2>
+<p class="muted">The head is the branch <a href="/${fork.fullName}/tree/${encodeURIComponent(branch)}"><code>${branch}</code></a> of the fork <a href="/${fork.fullName}">${fork.fullName}</a>; its commits come here when the pull request is opened.</p>
+${me ? pullForm(repo.base, csrfField(c, caller), { base, head, title: branch, body: "" }) : html`<p><a href="/login?next=${encodeURIComponent(path)}">Sign in</a> to open a pull request.</p>`}`,
     ),
   );
 });
