@@ -98,7 +98,13 @@ forksWeb.get("/:owner/:repo/forks/compare", async (c) => {
  */
 forksWeb.get("/:owner/:repo/compare/*", async (c, next) => {
   const prefix = `/${c.req.param("owner")}/${c.req.param("repo")}/compare/`;
-  const path = decodeURIComponent(new URL(c.req.url).pathname);
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(c.req.url).pathname);
+  } catch {
+    // A malformed escape names no fork: the code pages answer it.
+    return next();
+  }
   const [base, head] = path.startsWith(prefix) ? path.slice(prefix.length).split("...") : [];
   const colon = head?.indexOf(":") ?? -1;
   if (!base || colon <= 0) return next();
