@@ -257,5 +257,13 @@ describe("forks", () => {
     expect(publish.status).toBe(422);
     expect((await fetch(`${server.url}/${forker.username}/secret`)).status).toBe(404);
     await cloneChecked(forker, `${forker.username}/secret`);
+    // Losing access to the parent takes the fork away too.
+    const removed = await api(owner, `/repos/${owner.username}/secret/collaborators/${forker.username}`, { method: "DELETE" });
+    expect(removed.status).toBe(204);
+    expect((await api(forker, `/repos/${forker.username}/secret`)).status).toBe(404);
+    const dir = tempDir("gitflare-lost-");
+    expect((await gitRun(dir, ["clone", "-q", `${server.url}/${forker.username}/secret.git`, "c"], gitAuthEnv(forker.auth))).code).not.toBe(
+      0,
+    );
   });
 });
