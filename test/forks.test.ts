@@ -213,4 +213,28 @@ describe("forks", () => {
       for (const oid of oids) expect(await r.store.readObject(oid)).not.toBeNull();
     });
   });
+
+  it("share packs along a fork of a fork, until the last holder goes", async () => {
+    const a = `fa${Date.now().toString(36)}${n++}`;
+    const b = `fb${Date.now().toString(36)}${n++}`;
+    const c = `fc${Date.now().toString(36)}${n++}`;
+    let tip: string | null = null;
+    for (let i = 0; i < 3; i++) tip = await pushCommit(`http://gitflare.test/${a}/r`, tip, 200 + i);
+    await api(`/repos/${a}/r`, a, { method: "PATCH", body: JSON.stringify({ private: false }) });
+    expect((await api(`/repos/${a}/r/forks`, b, { method: "POST", body: "{}" })).status).toBe(202);
+    // B pushes a commit of its own, then C forks B: C reads A's packs and B's own.
+    await pushCommit(`http://gitflare.test/${b}/r`, tip, 300);
+    expect((await api(`/repos/${b}/r/forks`, c, { method: "POST", body: "{}" })).status).toBe(202);
+    const child = stubOf(`${c}/r`);
+    const keys = await sharedKeys(child);
+    expect(keys.length).toBe(4);
+    const source = await (await api(`/repos/${c}/r`, c)).json<{ parent: { full_name: string }; source: { full_name: string } }>();
+    expect(source).toMatchObject({ parent: { full_name: `${b}/r` }, source: { full_name: `${a}/r` } });
+    expect((await api(`/repos/${a}/r`, a, { method: "DELETE" })).status).toBe(204);
+    expect((await api(`/repos/${b}/r`, b, { method: "DELETE" })).status).toBe(204);
+    expect(await readsEverything(child)).toBe(12);
+    for (const k of keys) expect(await env.PACKS!.head(k)).not.toBeNull();
+    expect((await api(`/repos/${c}/r`, c, { method: "DELETE" })).status).toBe(204);
+    for (const k of keys) expect(await env.PACKS!.head(k)).toBeNull();
+  });
 });
