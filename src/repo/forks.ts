@@ -12,8 +12,11 @@ import type { Dofs } from "../fs/dofs";
 import type { IndexSnapshot, ObjectStore } from "../git/store/object-store";
 import type { RefStore } from "../git/refs";
 import { ZERO_OID } from "../git/object/object";
-import type { NewObject } from "../git/ref-transaction";
+import { INCOMING_DIR } from "../git/ref-transaction";
 import { enumerateObjects } from "../git/walk";
+import { writePack } from "../git/pack/writer";
+import { writeIdxV2 } from "../git/pack/idx";
+import { isFsError } from "../fs/errors";
 
 /** What a parent hands a new fork: refs, HEAD, and its packs with their R2 keys. */
 export interface ForkSnapshot {
@@ -99,9 +102,6 @@ export function linkFork(fs: Dofs, store: ObjectStore, refs: RefStore, snap: For
 
 // ---- pull requests from forks ------------------------------------------------------
 
-/** At most this many bytes of objects go from a fork to its parent for one head. */
-export const MAX_PULL_TRANSFER = 64 * 1024 * 1024;
-
 /**
  * Where a fork came from: its own Durable Object name and its parent's, kept in the
  * fork's SQLite (`fork_link`), so that its branch moves reach the parent's pull requests.
@@ -125,21 +125,58 @@ export function forkLink(sql: SqlStorage): { self: string; parent: string } | nu
 }
 
 /**
- * The objects `head` reaches that commits the other side has (`haves`, those known here)
- * do not: what a fork sends its parent for a pull request's head, whole. Null when they
- * are more than MAX_PULL_TRANSFER bytes.
+ * A pack of what `head` reaches that the commits the other side has (`haves`, those known
+ * here) do not: what a fork streams its parent for a pull request's head. Stored entries
+ * and deltas are copied as they are (the fetch path's writer); no thin bases, so the pack
+ * stands alone. Null when `head` is not here.
  */
-export async function objectsFor(store: ObjectStore, head: string, haves: string[]): Promise<NewObject[] | null> {
-  if (!store.has(head)) return [];
+export async function packFor(store: ObjectStore, head: string, haves: string[]): Promise<ReadableStream<Uint8Array> | null> {
+  if (!store.has(head)) return null;
   const known = haves.filter((h) => store.has(h));
   const { oids } = await enumerateObjects(store, [head], { haves: known });
-  const objects: NewObject[] = [];
-  let bytes = 0;
-  for (const oid of oids) {
-    const o = await store.read(oid);
-    bytes += o.data.byteLength;
-    if (bytes > MAX_PULL_TRANSFER) return null;
-    objects.push({ type: o.type, data: o.data });
+  const blocks = writePack(store, oids, { ofsDelta: true });
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await blocks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+  });
+}
+
+/**
+ * Stores a pack streamed from another repository (a fork) as a push's pack is stored: into
+ * a temporary file, indexed, then recorded in one transaction. No ref names its objects
+ * yet (the caller names them; else maintenance prunes them after the grace period). False
+ * when the pack needs objects that are not stored here, or does not fit the quota.
+ */
+export async function receivePack(fs: Dofs, store: ObjectStore, body: ReadableStream<Uint8Array>): Promise<boolean> {
+  fs.mkdir(INCOMING_DIR, { recursive: true });
+  const temp = `${INCOMING_DIR}/${crypto.randomUUID()}.pack`;
+  const drop = () => {
+    if (fs.exists(temp)) fs.unlink(temp);
+  };
+  try {
+    const writer = fs.createWriter(temp);
+    const reader = body.getReader();
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) writer.write(r.value);
+      writer.close();
+    } catch (e) {
+      writer.abort();
+      throw e;
+    }
+    const indexed = await store.index(temp);
+    const inPack = new Set(indexed.objects.map((o) => o.oid));
+    if ([...indexed.referenced].some((oid) => !inPack.has(oid) && !store.has(oid))) {
+      drop();
+      return false;
+    }
+    fs.transaction(() => store.commitPack(temp, indexed, writeIdxV2(indexed.objects, indexed.packChecksum)));
+    return true;
+  } catch (e) {
+    drop();
+    if (isFsError(e, "ENOSPC")) return false;
+    throw e;
   }
-  return objects;
 }

@@ -26,13 +26,13 @@ import {
   forkLink,
   holdKeys,
   linkFork,
-  objectsFor,
+  packFor,
+  receivePack,
   releaseKeys,
   saveForkLink,
   snapshotForFork,
   tierAllPacks,
 } from "./forks";
-import { storeObjects } from "../git/ref-transaction";
 import type { HeadRepo } from "./collab";
 import type { PushSession } from "../git/protocol/receive-pack";
 import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
@@ -275,9 +275,9 @@ export class Repository extends DurableObject<Env> {
     return this.exists() ? this.refs.resolve(`refs/heads/${branch}`) : null;
   }
 
-  /** What a parent lacks of `head` (see ./forks.ts objectsFor); null when too much. */
-  async objectsForParent(head: string, haves: string[]) {
-    return this.exists() ? objectsFor(this.store, head, haves) : null;
+  /** A pack of what a parent lacks of `head` (see ./forks.ts packFor); null without it. */
+  async packForParent(head: string, haves: string[]): Promise<ReadableStream<Uint8Array> | null> {
+    return this.exists() ? packFor(this.store, head, haves) : null;
   }
 
   /**
@@ -287,13 +287,9 @@ export class Repository extends DurableObject<Env> {
   private async fetchFromFork(fork: string, head: string): Promise<boolean> {
     if (this.store.has(head)) return true;
     const stub = this.env.REPO.getByName(fork) as unknown as DurableObjectStub<Repository>;
-    const objects = await stub.objectsForParent(head, [...new Set(this.refs.list().values())]);
-    if (!objects?.length) return false;
-    const r = await storeObjects(
-      { fs: this.fs, store: this.store, refs: this.refs },
-      objects as { type: "blob" | "tree" | "commit" | "tag"; data: Uint8Array }[],
-    );
-    return r.kind === "stored" && this.store.has(head);
+    const pack = (await stub.packForParent(head, [...new Set(this.refs.list().values())])) as ReadableStream<Uint8Array> | null;
+    if (!pack) return false;
+    return (await receivePack(this.fs, this.store, pack)) && this.store.has(head);
   }
 
   /**
