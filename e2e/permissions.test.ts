@@ -43,11 +43,14 @@ type Op =
   | "list hooks"
   | "add hook"
   | "rename"
-  | "delete"
   | "LFS download"
   | "LFS upload"
   | "LFS list locks"
-  | "LFS lock";
+  | "LFS lock"
+  | "fork"
+  | "open PR from fork"
+  | "merge PR from fork"
+  | "delete";
 type Vis = "public" | "private";
 
 const CALLERS: Caller[] = ["anonymous", "stranger", "reader", "writer", "admin", "owner", "read-scoped token"];
@@ -83,6 +86,9 @@ const OPS: Op[] = [
   "list hooks",
   "add hook",
   "rename",
+  "fork",
+  "open PR from fork",
+  "merge PR from fork",
   "delete",
   "LFS download",
   "LFS upload",
@@ -115,6 +121,7 @@ const WRITE_OPS: Op[] = [
   "post status",
   "write file (API)",
   "move ref (API)",
+  "merge PR from fork",
   "request review",
   "dismiss review",
   "LFS upload",
@@ -124,11 +131,15 @@ const WRITE_OPS: Op[] = [
  * Anyone signed in who can see the repository may take part; a token needs the write scope.
  * Reviewing (here a line comment) is taking part, as on GitHub.
  */
-const PARTICIPATE_OPS: Op[] = ["open issue", "comment", "review PR"];
+const PARTICIPATE_OPS: Op[] = ["open issue", "comment", "review PR", "fork"];
 
 /** What a Git host should allow, as GitHub and Gitea do. */
 function expected(caller: Caller, vis: Vis, op: Op): boolean {
   const rank = { anonymous: 0, stranger: 0, reader: 1, writer: 2, admin: 3, owner: 3, "read-scoped token": 1 }[caller];
+  // From the writer's fork, which is as private as the base: reading it too is needed, which
+  // on a private base only the writer (its owner) and the site admin (the owner here) have.
+  if (op === "open PR from fork")
+    return caller !== "anonymous" && caller !== "read-scoped token" && (vis === "public" || caller === "writer" || caller === "owner");
   if (PARTICIPATE_OPS.includes(op)) return caller !== "anonymous" && caller !== "read-scoped token" && (vis === "public" || rank >= 1);
   const need = READ_OPS.includes(op) ? 1 : WRITE_OPS.includes(op) ? 2 : 3;
   const effective = vis === "public" ? Math.max(rank, 1) : rank;
@@ -342,8 +353,33 @@ beforeAll(async () => {
     const made2 = (await pr.json()) as { number: number; head: { sha: string } };
     reviewPulls[vis] = { number: made2.number, head: made2.head.sha };
     expect(await lfsUploadAs("owner", `${owner().username}/${name(vis)}`, lfsObject)).toBe(200);
+    // The writer's fork, with a branch per caller for each pull-request-from-a-fork cell.
+    const writer = accounts.get("writer")!;
+    const forked = await fetch(`${server.url}/api/v3/repos/${owner().username}/${name(vis)}/forks`, {
+      method: "POST",
+      headers: { Authorization: writer.auth, "Content-Type": "application/json" },
+      body: "{}",
+    });
+    expect(forked.status).toBe(202);
+    const pushes: string[] = [];
+    for (const caller of CALLERS)
+      for (const kind of ["open", "merge"]) {
+        const branch = forkBranch(kind, caller);
+        const sha = (await git(src, "commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", `${branch} in the fork`)).trim();
+        pushes.push(`${sha}:refs/heads/${branch}`);
+      }
+    await git(
+      src,
+      "-c",
+      `http.extraHeader=Authorization: ${writer.auth}`,
+      "push",
+      "-q",
+      `${server.url}/${writer.username}/${name(vis)}.git`,
+      ...pushes,
+    );
   }
 });
+const forkBranch = (kind: string, caller: Caller) => `fork-${kind}-${caller.replace(/\W/g, "")}`;
 const reviewPulls: Record<Vis, { number: number; head: string }> = { public: { number: 0, head: "" }, private: { number: 0, head: "" } };
 const labelIds: Record<Vis, number> = { public: 0, private: 0 };
 afterAll(async () => {
@@ -784,6 +820,62 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       expect(unlocked.status).toBe(200);
       await unlocked.arrayBuffer();
       return true;
+    }
+    case "fork": {
+      // Into the caller's own account, under a name of its own; a read-scoped token may not
+      // create one. The writer already has a fork (for the pull-request cells): forking again
+      // answers that one, as on GitHub.
+      const forkName = `${repo}-fork-${caller.replace(/\W/g, "")}`;
+      const status = await issueChangeAs(
+        caller,
+        repoPath,
+        { path: "/fork", fields: { name: forkName } },
+        { method: "POST", path: "/forks", body: { name: forkName } },
+      );
+      if (caller === "anonymous") return false;
+      const self = caller === "read-scoped token" ? owner() : accounts.get(caller)!;
+      // The site admin (the owner here) sees every fork.
+      const forks = (await (
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/forks?per_page=100`, { headers: { Authorization: owner().auth } })
+      ).json()) as { name: string; owner: { login: string }; fork: boolean; private: boolean }[];
+      const made = forks.find((f) => f.owner.login === self.username);
+      expect(Boolean(made)).toBe(ok(status));
+      if (made) {
+        expect(made).toMatchObject({ fork: true, private: vis === "private" });
+        if (made.name === forkName) {
+          const gone = await fetch(`${server.url}/api/v3/repos/${self.username}/${forkName}`, {
+            method: "DELETE",
+            headers: { Authorization: self.auth },
+          });
+          expect(gone.status).toBe(204);
+        }
+      }
+      return Boolean(made);
+    }
+    case "open PR from fork": {
+      const head = `${accounts.get("writer")!.username}:${forkBranch("open", caller)}`;
+      const status = await pullApiAs(caller, repoPath, "POST", "/pulls", { title: `From the fork, by ${caller}`, head, base: "main" });
+      const listed = (await (
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/pulls?head=${head}`, { headers: { Authorization: owner().auth } })
+      ).json()) as unknown[];
+      expect(listed.length === 1).toBe(status === 201);
+      return listed.length === 1;
+    }
+    case "merge PR from fork": {
+      const writer = accounts.get("writer")!;
+      const opened = await fetch(`${server.url}/api/v3/repos/${repoPath}/pulls`, {
+        method: "POST",
+        headers: { Authorization: writer.auth, "Content-Type": "application/json" },
+        body: JSON.stringify({ title: `To merge, by ${caller}`, head: `${writer.username}:${forkBranch("merge", caller)}`, base: "main" }),
+      });
+      expect(opened.status).toBe(201);
+      const { number } = (await opened.json()) as { number: number };
+      const status = await pullApiAs(caller, repoPath, "PUT", `/pulls/${number}/merge`, {});
+      const now = (await (
+        await fetch(`${server.url}/api/v3/repos/${repoPath}/pulls/${number}`, { headers: { Authorization: owner().auth } })
+      ).json()) as { merged: boolean };
+      expect(now.merged).toBe(status === 200);
+      return now.merged;
     }
     case "delete": {
       // Allowed deletes need a repository of their own; refused ones try the shared one.

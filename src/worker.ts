@@ -1,5 +1,6 @@
 // Gitflare's Worker: routes requests to the smart-HTTP endpoints, the API and the web UI.
 // Every route that touches a repository passes the access check in src/access/check.ts.
+import { forksWeb } from "./web/forks";
 import { Hono } from "hono";
 import type { Env } from "./util/env";
 import { smartHttp } from "./http/smart-http";
@@ -57,6 +58,7 @@ app.route("/", smartHttp);
 app.route("/", lfs);
 app.route("/", account);
 app.route("/", settings);
+app.route("/", forksWeb);
 app.route("/", branchSettings);
 app.route("/", issuesWeb);
 app.route("/", labelsWeb);

@@ -137,6 +137,11 @@ describe("the access check", () => {
       "/api/v3/repos/:owner/:repo/pulls/:number/requested_reviewers",
       "/:owner/:repo/pull/:number/review-comments",
       "/:owner/:repo/pull/:number/reviews",
+      // Forks: the form, the network, and their API.
+      "/:owner/:repo/fork",
+      "/:owner/:repo/forks",
+      "/:owner/:repo/forks/compare",
+      "/api/v3/repos/:owner/:repo/forks",
     ])
       expect(paths).toContain(p);
     // The browser editor's pages and forms are among them.

@@ -82,6 +82,9 @@ export async function checkAccess(c: AnyContext, need: Permission): Promise<Acce
   const collaborator = callerId === undefined ? null : (found.collaborators.get(callerId) ?? null);
   const role = roleOf(caller, { ownerId: repo.ownerId, isPrivate: repo.isPrivate, collaborator });
   if (!allows(role, "read")) return hidden();
+  // A fork of a private repository is for those who can read the parent, as on GitHub,
+  // where losing access to the parent takes the fork away too.
+  if (repo.parent?.isPrivate && !(await readsParent(c.env.DB, caller, repo.parent.fullName))) return hidden();
   if (repo.pending) {
     // Creation writes the record, then the object (D1 and a Durable Object share no
     // transaction). Until the object holds the repository, the record is not a
@@ -97,6 +100,17 @@ export async function checkAccess(c: AnyContext, need: Permission): Promise<Acce
       ? { ok: false, reason: "unauthenticated", caller, visible: true }
       : { ok: false, reason: "forbidden", caller, need, repo };
   return { ok: true, repo, role, caller, stub: stubFor(c.env, repo), base: `/${repo.owner}/${repo.name}` };
+}
+
+/** Whether the caller may read the repository `fullName` (a fork's private parent). */
+async function readsParent(db: D1Database, caller: Caller, fullName: string): Promise<boolean> {
+  if (userOf(caller)?.isAdmin) return true;
+  const [owner, name] = fullName.split("/");
+  const found = await lookupRepo(db, owner, name);
+  if (!found) return false;
+  const id = userOf(caller)?.id;
+  const collaborator = id === undefined ? null : (found.collaborators.get(id) ?? null);
+  return allows(roleOf(caller, { ownerId: found.repo.ownerId, isPrivate: found.repo.isPrivate, collaborator }), "read");
 }
 
 /** The grant for `need`; throws AccessRefused when the check refuses. */

@@ -11,5 +11,6 @@ export function hookSite(requestUrl: string, repo: RepoRecord): HookSite {
     name: repo.name,
     private: repo.isPrivate,
     description: repo.description,
+    fork: repo.parent !== null,
   };
 }

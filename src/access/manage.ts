@@ -75,6 +75,8 @@ export async function updateSettings(
   requireAdmin(g);
   if (fields.description !== undefined && fields.description.length > 350)
     throw new SettingsError("Description is too long (at most 350 characters).");
+  if (fields.isPrivate === false && g.repo.parent?.isPrivate)
+    throw new SettingsError("A fork of a private repository stays private while its parent is private.");
   if (fields.defaultBranch !== undefined && fields.defaultBranch !== "" && !(await g.stub.setDefaultBranch(fields.defaultBranch))) {
     throw new SettingsError(`There is no branch '${fields.defaultBranch}'.`);
   }

@@ -19,6 +19,12 @@ export interface RepoRecord {
    * object holds a repository.
    */
   pending: boolean;
+  /** For a fork: the repository it was forked from, while that exists ("owner/name"). */
+  parent: { id: number; fullName: string; isPrivate: boolean } | null;
+  /** For a fork: the root of its fork network (the parent when that is the root). */
+  source: { id: number; fullName: string } | null;
+  /** How many forks of this repository exist. */
+  forksCount: number;
 }
 
 type RepoRow = {
@@ -32,6 +38,12 @@ type RepoRow = {
   created_at: number;
   pushed_at: number | null;
   pending: number;
+  parent_id?: number | null;
+  parent_name?: string | null;
+  parent_private?: number | null;
+  source_id?: number | null;
+  source_name?: string | null;
+  forks_count?: number | null;
 };
 
 function toRecord(r: RepoRow): RepoRecord {
@@ -46,11 +58,25 @@ function toRecord(r: RepoRow): RepoRecord {
     createdAt: r.created_at,
     pushedAt: r.pushed_at,
     pending: r.pending === 1,
+    parent: r.parent_id && r.parent_name ? { id: r.parent_id, fullName: r.parent_name, isPrivate: r.parent_private === 1 } : null,
+    source:
+      r.source_id && r.source_name
+        ? { id: r.source_id, fullName: r.source_name }
+        : r.parent_id && r.parent_name
+          ? { id: r.parent_id, fullName: r.parent_name }
+          : null,
+    forksCount: r.forks_count ?? 0,
   };
 }
 
-const COLUMNS =
-  "r.id, r.owner_id, u.username AS owner, r.name, r.description, r.is_private, r.do_name, r.created_at, r.pushed_at, r.pending";
+/** The fork columns: parent and source by name, and the number of forks. */
+const FORK_COLUMNS = `r.parent_id, r.source_id,
+  (SELECT pu.username || '/' || p.name FROM repos p JOIN users pu ON pu.id = p.owner_id WHERE p.id = r.parent_id) AS parent_name,
+  (SELECT p.is_private FROM repos p WHERE p.id = r.parent_id) AS parent_private,
+  (SELECT su.username || '/' || s.name FROM repos s JOIN users su ON su.id = s.owner_id WHERE s.id = r.source_id) AS source_name,
+  (SELECT count(*) FROM repos f WHERE f.parent_id = r.id AND f.pending = 0) AS forks_count`;
+
+const COLUMNS = `r.id, r.owner_id, u.username AS owner, r.name, r.description, r.is_private, r.do_name, r.created_at, r.pushed_at, r.pending, ${FORK_COLUMNS}`;
 
 export function repoNameProblem(name: string): string | null {
   return isValidName(name) ? null : "Repository names may contain letters, digits, '.', '-' and '_' (at most 100), and cannot end in .git.";
@@ -111,6 +137,7 @@ export async function insertRepo(
   name: string,
   description: string,
   isPrivate: boolean,
+  fork?: { parentId: number; sourceId: number | null },
 ): Promise<RepoRecord> {
   const base = repoKey(owner, name);
   const taken = await db.prepare("SELECT 1 FROM repos WHERE do_name = ?").bind(base).first();
@@ -122,10 +149,10 @@ export async function insertRepo(
       db.prepare("DELETE FROM repo_redirects WHERE owner_id = ? AND name = ?").bind(ownerId, name),
       db
         .prepare(
-          `INSERT INTO repos (owner_id, name, description, is_private, do_name, created_at, pending) VALUES (?, ?, ?, ?, ?, ?, 1)
-           RETURNING id, owner_id, ? AS owner, name, description, is_private, do_name, created_at, pushed_at, pending`,
+          `INSERT INTO repos (owner_id, name, description, is_private, do_name, created_at, pending, parent_id, source_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+           RETURNING id, owner_id, ? AS owner, name, description, is_private, do_name, created_at, pushed_at, pending, parent_id, source_id`,
         )
-        .bind(ownerId, name, description, isPrivate ? 1 : 0, doName, now, owner),
+        .bind(ownerId, name, description, isPrivate ? 1 : 0, doName, now, fork?.parentId ?? null, fork?.sourceId ?? null, owner),
     ]);
     return toRecord(row.results[0]);
   } catch (e) {
@@ -162,6 +189,9 @@ export async function deleteRepoRecord(db: D1Database, id: number): Promise<void
   await db.batch([
     db.prepare("DELETE FROM repo_redirects WHERE repo_id = ?").bind(id),
     db.prepare("DELETE FROM collaborators WHERE repo_id = ?").bind(id),
+    // Its forks stand alone from now on, as on GitHub; forks of those keep their parent.
+    db.prepare("UPDATE repos SET parent_id = NULL WHERE parent_id = ?").bind(id),
+    db.prepare("UPDATE repos SET source_id = NULL WHERE source_id = ?").bind(id),
     db.prepare("DELETE FROM repos WHERE id = ?").bind(id),
   ]);
 }
@@ -187,15 +217,16 @@ export async function dropPending(db: D1Database, id: number): Promise<boolean> 
   return r.meta.changes > 0;
 }
 
+/** Whether user ?1 may see repository r (not for site admins, who see all). */
+const VISIBLE = "r.is_private = 0 OR r.owner_id = ?1 OR EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = r.id AND c.user_id = ?1)";
+
 /** Repositories the user (or an anonymous visitor, for null) may see, newest first. */
 export async function visibleRepos(
   db: D1Database,
   viewer: { id: number; isAdmin: boolean } | null,
   opts: { ownerId?: number; limit?: number } = {},
 ): Promise<RepoRecord[]> {
-  const vis = viewer?.isAdmin
-    ? "1"
-    : "(r.is_private = 0 OR r.owner_id = ?1 OR EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = r.id AND c.user_id = ?1))";
+  const vis = viewer?.isAdmin ? "1" : `(${VISIBLE})`;
   const { results } = await db
     .prepare(
       `SELECT ${COLUMNS} FROM repos r JOIN users u ON u.id = r.owner_id
@@ -260,4 +291,36 @@ export async function memberRepos(
     collaborator: r.member_role,
   }));
   return { items, total: (count.results[0] as { n: number }).n };
+}
+
+/**
+ * The forks of a repository that the viewer may see, oldest first (GitHub's
+ * `GET /repos/{o}/{r}/forks?sort=oldest`).
+ */
+export async function listForks(
+  db: D1Database,
+  parentId: number,
+  viewer: { id: number; isAdmin: boolean } | null,
+  page: { offset: number; limit: number },
+): Promise<RepoRecord[]> {
+  const vis = viewer?.isAdmin ? "1" : `(${VISIBLE})`;
+  const { results } = await db
+    .prepare(
+      `SELECT ${COLUMNS} FROM repos r JOIN users u ON u.id = r.owner_id WHERE r.parent_id = ?2 AND r.pending = 0 AND ${vis}
+       ORDER BY r.created_at, r.id LIMIT ?3 OFFSET ?4`,
+    )
+    .bind(viewer?.id ?? -1, parentId, page.limit, page.offset)
+    .all<RepoRow>();
+  return results.map(toRecord);
+}
+
+/** The caller's fork of a repository, if they have one (GitHub answers it again for a second fork). */
+export async function forkOf(db: D1Database, parentId: number, ownerId: number): Promise<RepoRecord | null> {
+  const row = await db
+    .prepare(
+      `SELECT ${COLUMNS} FROM repos r JOIN users u ON u.id = r.owner_id WHERE r.parent_id = ? AND r.owner_id = ? AND r.pending = 0 LIMIT 1`,
+    )
+    .bind(parentId, ownerId)
+    .first<RepoRow>();
+  return row ? toRecord(row) : null;
 }

@@ -27,6 +27,12 @@ export interface DofsOptions {
   quotaBytes?: number;
   /** Byte budget of the in-memory chunk cache. */
   cacheBytes?: number;
+  /**
+   * For R2 objects this filesystem shares with others (`markShared`): told which shared
+   * keys this filesystem no longer reads, it answers those that no one reads any more,
+   * which are then deleted. Without it, shared objects are never deleted.
+   */
+  release?: (keys: string[]) => Promise<string[]>;
   /** Bytes per part when a file moves to R2 in a multipart upload (R2 wants at least 5 MiB). */
   tierPartBytes?: number;
 }
@@ -124,6 +130,7 @@ export class Dofs {
   private readonly nodes = new Map<string, NodeRow | null>();
   readonly bucket: R2Bucket | undefined;
   private readonly r2Blocks: ByteLru<string, Uint8Array>;
+  private readonly release: ((keys: string[]) => Promise<string[]>) | undefined;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -136,6 +143,7 @@ export class Dofs {
     // all clients, and reads made once bypass them (readOnce, uncached appends).
     this.cache = new ByteLru(options.cacheBytes ?? 4 * 1024 * 1024, (b) => b.byteLength + 64);
     this.bucket = options.bucket;
+    this.release = options.release;
     this.r2Blocks = new ByteLru(options.r2CacheBytes ?? 4 * 1024 * 1024, (b) => b.byteLength + 64);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_node (
       path TEXT PRIMARY KEY,
@@ -149,6 +157,8 @@ export class Dofs {
       tier TEXT
     )`);
     this.sql.exec("CREATE TABLE IF NOT EXISTS dofs_r2_trash (key TEXT PRIMARY KEY)");
+    // R2 keys that other filesystems read too: deleting one is a release (see DofsOptions).
+    this.sql.exec("CREATE TABLE IF NOT EXISTS dofs_r2_shared (key TEXT PRIMARY KEY)");
     // A file on its way to R2 in parts: which upload, which version of the file, parts done.
     this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_tier_job (
       path TEXT PRIMARY KEY,
@@ -604,9 +614,55 @@ export class Dofs {
       .toArray()
       .map((r) => r.key);
     if (!keys.length) return 0;
-    await this.bucket.delete(keys);
+    await this.deleteR2(keys);
     for (const k of keys) this.sql.exec("DELETE FROM dofs_r2_trash WHERE key = ?", k);
     return keys.length;
+  }
+
+  /**
+   * Deletes R2 objects this filesystem no longer reads: its own at once, shared ones only
+   * when `release` says no other filesystem reads them either.
+   */
+  private async deleteR2(keys: string[]): Promise<void> {
+    const shared = keys.filter((k) => this.sql.exec("SELECT 1 FROM dofs_r2_shared WHERE key = ?", k).toArray().length > 0);
+    const own = keys.filter((k) => !shared.includes(k));
+    const unread = shared.length && this.release ? await this.release(shared) : [];
+    const gone = [...own, ...unread];
+    for (let i = 0; i < gone.length; i += 1000) await this.bucket!.delete(gone.slice(i, i + 1000));
+    // Released (or, without a release, let go of): this filesystem no longer holds them.
+    for (const k of shared) this.sql.exec("DELETE FROM dofs_r2_shared WHERE key = ?", k);
+  }
+
+  /** Bytes of tiered files whose R2 objects other filesystems share (see `markShared`). */
+  sharedBytes(): number {
+    return (
+      this.sql.exec<{ n: number | null }>("SELECT sum(size) AS n FROM dofs_node WHERE tier IN (SELECT key FROM dofs_r2_shared)").one().n ??
+      0
+    );
+  }
+
+  /** Marks R2 keys as read by other filesystems too (see DofsOptions.release). */
+  markShared(keys: string[]): void {
+    for (const k of keys) this.sql.exec("INSERT OR IGNORE INTO dofs_r2_shared (key) VALUES (?)", k);
+  }
+
+  /** The R2 key a tiered file's contents are under, or null while they are in SQLite. */
+  tierKey(path: string): string | null {
+    return this.fileNode(path, "stat").tier;
+  }
+
+  /**
+   * Creates a file whose contents are an existing, shared R2 object of `size` bytes: a
+   * pack another repository stored, read here without a copy (git's alternates, done in
+   * storage). The key is marked shared, so dropping the file releases it.
+   */
+  linkTiered(path: string, key: string, size: number, mode = 0o444): void {
+    this.transaction(() => {
+      const row = this.createOrTruncate(path, mode, "open");
+      this.setSize(row, size);
+      this.nodeExec("UPDATE dofs_node SET tier = ? WHERE path = ?", key, row.path);
+      this.markShared([key]);
+    });
   }
 
   /**
@@ -619,7 +675,7 @@ export class Dofs {
       .exec<{ key: string }>("SELECT tier AS key FROM dofs_node WHERE tier IS NOT NULL UNION SELECT key FROM dofs_r2_trash")
       .toArray()
       .map((r) => r.key);
-    for (let i = 0; i < keys.length; i += 1000) await this.bucket.delete(keys.slice(i, i + 1000));
+    await this.deleteR2(keys);
     for (const j of this.sql.exec<{ key: string; upload_id: string }>("SELECT key, upload_id FROM dofs_tier_job").toArray()) {
       // An upload R2 no longer knows needs no abort; R2 expires unfinished ones anyway.
       await this.bucket

@@ -68,6 +68,8 @@ export interface StorageReport {
   dofsBytes: number;
   /** File contents in R2. */
   r2Bytes: number;
+  /** Of those, objects other repositories read too (a fork's packs, shared with its parent). */
+  r2SharedBytes: number;
   /** Packs that the object index names, and their bytes in each tier. */
   packs: { count: number; sqliteBytes: number; r2Bytes: number };
   /** Packs replaced by a repack, waiting for fetches in flight. */
@@ -199,6 +201,7 @@ export class Maintenance {
       databaseBytes: this.sql.databaseSize,
       dofsBytes: this.fs.usage().usedBytes,
       r2Bytes: this.fs.tieredBytes(),
+      r2SharedBytes: this.fs.sharedBytes(),
       packs: tally(this.store.packs().map((p) => p.path)),
       retired: tally(
         this.repack

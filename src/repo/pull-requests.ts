@@ -9,7 +9,7 @@ import type { CommandResult, PushHooks, PushRequest, PushSession } from "../git/
 import type { RefStore } from "../git/refs";
 import { leftRight } from "../git/rev-list";
 import type { ObjectStore } from "../git/store/object-store";
-import type { Actor, Collab, Pull, PullChanges, PullQuery, Result } from "./collab";
+import type { Actor, Collab, HeadRepo, Pull, PullChanges, PullQuery, Result } from "./collab";
 import { ok, refused } from "./collab/types";
 import { ruleFor } from "./protection";
 import { type Identity, type MergeMethod, type PullMerges, type PullMergeResult, type When, closesIssues } from "./pulls";
@@ -58,6 +58,12 @@ export interface PullRequestsHost {
 
 const branchRef = (name: string) => `refs/heads/${name}`;
 
+/**
+ * The ref that holds a pull request's head here: its branch, or for a head in a fork the
+ * copy the base keeps of it (`refs/pull/N/head`, as on GitHub).
+ */
+export const headRefOf = (pull: Pull) => (pull.headRepo ? `refs/pull/${pull.issue.number}/head` : branchRef(pull.head));
+
 export class PullRequests implements PushHooks {
   constructor(private readonly host: PullRequestsHost) {}
 
@@ -67,6 +73,10 @@ export class PullRequests implements PushHooks {
 
   private tip(branch: string): string | null {
     return this.host.refs.resolve(branchRef(branch));
+  }
+
+  private headTip(pull: Pull): string | null {
+    return this.host.refs.resolve(headRefOf(pull));
   }
 
   defaultBranch(): string | null {
@@ -84,6 +94,51 @@ export class PullRequests implements PushHooks {
     if (!div.truncated && div.right.length === 0) return refused("invalid", `No commits between ${input.base} and ${input.head}`, "base");
     const r = this.collab.createPull(author, { ...input, baseSha, headSha });
     return r.ok ? ok(this.viewOf(r.value, div.right.length)) : r;
+  }
+
+  /**
+   * Opens a pull request from a branch of a fork, whose head commit `headSha` (with the
+   * objects it needs) is already stored here; keeps it under refs/pull/N/head.
+   */
+  createFromFork(
+    author: Actor,
+    input: { title: string; body: string; base: string; headRepo: HeadRepo },
+    headSha: string,
+  ): Result<PullView> {
+    const baseSha = this.tip(input.base);
+    if (!baseSha) return refused("invalid", `The base branch ${input.base} does not exist.`, "base");
+    const div = leftRight(this.host.store, baseSha, headSha);
+    if (!div.truncated && div.right.length === 0)
+      return refused("invalid", `No commits between ${input.base} and ${input.headRepo.fullName}:${input.headRepo.branch}`, "base");
+    const head = `${input.headRepo.fullName.split("/")[0]}:${input.headRepo.branch}`;
+    const r = this.collab.createPull(author, {
+      title: input.title,
+      body: input.body,
+      base: input.base,
+      head,
+      headSha,
+      baseSha,
+      headRepo: input.headRepo,
+    });
+    if (!r.ok) return r;
+    const ref = headRefOf(r.value);
+    const moved = this.host.refs.update([{ name: ref, old: this.host.refs.resolve(ref) ?? ZERO, new: headSha }], true);
+    if (!moved[0]?.ok) throw new Error(`${ref} could not be written`);
+    return ok(this.viewOf(r.value, div.right.length));
+  }
+
+  /** The fork's head branch of an open pull request moved to `sha` (stored here already). */
+  forkHeadMoved(number: number, sha: string, actor: Actor): void {
+    const pull = this.collab.pull(number);
+    if (!pull?.headRepo || pull.issue.state !== "open") return;
+    const ref = headRefOf(pull);
+    const old = this.host.refs.resolve(ref) ?? ZERO;
+    if (old === sha) return;
+    this.host.refs.update([{ name: ref, old, new: sha }], true);
+    this.collab.branchMoved(number, actor, "head", sha, !this.contains(sha, pull.headSha));
+    if (ruleFor(this.collab.branchRules(), pull.base)?.dismissStaleReviews) this.collab.dismissApprovals(number, sha);
+    const base = this.tip(pull.base);
+    if (base && this.contains(base, sha)) this.collab.markMerged(number, actor, base, [], pull.baseSha);
   }
 
   list(query: PullQuery) {
@@ -105,7 +160,7 @@ export class PullRequests implements PushHooks {
       c.base = { name: changes.base, sha };
     }
     if (changes.state === "open" && pull.issue.state === "closed" && !pull.merged) {
-      const head = this.tip(pull.head);
+      const head = this.headTip(pull);
       if (!head) return refused("invalid", `The head branch ${pull.head} no longer exists.`, "state");
       if (head !== pull.headSha) this.collab.branchMoved(number, actor, "head", head, !this.contains(head, pull.headSha));
     }
@@ -119,7 +174,7 @@ export class PullRequests implements PushHooks {
     if (!pull) return null;
     if (pull.merged || pull.issue.state === "closed") return this.viewOf(pull, null);
     const base = this.tip(pull.base);
-    const head = this.tip(pull.head);
+    const head = this.headTip(pull);
     if (!base || !head)
       return {
         ...this.viewOf(pull, null),
@@ -153,13 +208,13 @@ export class PullRequests implements PushHooks {
   }
 
   private liveAhead(pull: Pull): number {
-    return this.ahead(this.tip(pull.base) ?? pull.baseSha, this.tip(pull.head) ?? pull.headSha);
+    return this.ahead(this.tip(pull.base) ?? pull.baseSha, this.headTip(pull) ?? pull.headSha);
   }
 
   /** The commits the pull request compares: live branches while open, as last seen once closed. */
   range(pull: Pull): { base: string; head: string } {
     if (pull.merged || pull.issue.state === "closed") return { base: pull.baseSha, head: pull.headSha };
-    return { base: this.tip(pull.base) ?? pull.baseSha, head: this.tip(pull.head) ?? pull.headSha };
+    return { base: this.tip(pull.base) ?? pull.baseSha, head: this.headTip(pull) ?? pull.headSha };
   }
 
   /** Whether `tip` reaches `commit` (a fast-forward from `commit` to `tip`). */
@@ -175,7 +230,7 @@ export class PullRequests implements PushHooks {
     if (!pull) return { merged: false, status: 404, message: "Not Found" };
     if (pull.merged) return { merged: false, status: 405, message: "Pull Request is already merged" };
     if (pull.issue.state !== "open") return { merged: false, status: 405, message: "Pull Request is not mergeable" };
-    const head = this.tip(pull.head);
+    const head = this.headTip(pull);
     const base = this.tip(pull.base);
     if (!head || !base) return { merged: false, status: 405, message: "Pull Request is not mergeable" };
     if (input.sha !== undefined && input.sha !== head)
@@ -185,7 +240,7 @@ export class PullRequests implements PushHooks {
     const result: PullMergeResult = await this.host.merges().merge({
       base: pull.base,
       head,
-      headRef: pull.head,
+      headRef: headRefOf(pull),
       method: input.method,
       number,
       title: pull.issue.title,
@@ -249,7 +304,7 @@ export class PullRequests implements PushHooks {
     if (!this.collab.hasPulls()) return;
     const branches = moves.map((m) => m.ref.slice(11));
     for (const pull of this.collab.openPullsOn(branches)) {
-      const head = this.tip(pull.head);
+      const head = this.headTip(pull);
       const base = this.tip(pull.base);
       if (head && base && head !== pull.headSha) {
         this.collab.branchMoved(pull.issue.number, actor, "head", head, !this.contains(head, pull.headSha));

@@ -14,13 +14,26 @@ import { GitHttp, stepConfig } from "./git-http";
 import { type MergeabilityAnswer, PullMerges, type PullMergeRequest, type PullMergeResult, closesIssues } from "./pulls";
 import { type CommitFilesRequest, type CommitFilesResult, type EditorView, FileEditor, editorView } from "./editor";
 import { Collab, type Actor, type IssueChanges, type IssueQuery, type LabelFields, type NewIssue, type PullQuery } from "./collab";
-import { PullRequests, type PullMergeInput } from "./pull-requests";
+import { PullRequests, type PullMergeInput, headRefOf } from "./pull-requests";
 import { type HookInput, Webhooks } from "./webhooks";
 import type { HookSite } from "../util/hook-site";
 import type { RefMove } from "./webhooks/payloads";
 import { CodeReview, type LineInput, type NewReviewInput } from "./code-review";
 import type { ReviewActor, ReviewEvent } from "./collab";
 import { ZERO_OID } from "../git/object/object";
+import {
+  type ForkSnapshot,
+  forkLink,
+  holdKeys,
+  linkFork,
+  packFor,
+  receivePack,
+  releaseKeys,
+  saveForkLink,
+  snapshotForFork,
+  tierAllPacks,
+} from "./forks";
+import type { HeadRepo } from "./collab";
 import type { PushSession } from "../git/protocol/receive-pack";
 import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
 import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, ruleFor } from "./protection";
@@ -72,7 +85,7 @@ export class Repository extends DurableObject<Env> {
    * outlives the data.
    */
   private open(erased = false): void {
-    this.fs = new Dofs(this.ctx.storage, { bucket: this.env.PACKS });
+    this.fs = new Dofs(this.ctx.storage, { bucket: this.env.PACKS, release: (keys) => releaseKeys(this.env.DB, keys, this.holder()) });
     this.store = new ObjectStore(this.fs, this.ctx.storage.sql);
     this.refs = new RefStore(this.fs);
     this.pushLog = new PushLog(this.ctx.storage.sql);
@@ -105,6 +118,8 @@ export class Repository extends DurableObject<Env> {
             postReceive: (push, results, session) => {
               const moves = push.commands.filter((_, i) => results[i]?.ok);
               this.webhooks.pushed(moves, session?.pusher ?? null, session?.site);
+              // Pull requests from these branches into the parent, if this is a fork.
+              this.ctx.waitUntil(this.tellParent(moves, session?.pusher ?? { id: 0, login: "ghost" }));
             },
           },
         ],
@@ -212,6 +227,140 @@ export class Repository extends DurableObject<Env> {
     const bucket = this.env.PACKS;
     if (!bucket) return;
     for (let i = 0; i < keys.length; i += 1000) await bucket.delete(keys.slice(i, i + 1000));
+  }
+
+  // ---- forks (see ./forks.ts) ------------------------------------------------------
+
+  /** This object's name in the R2 holder table: its id, which never changes. */
+  private holder(): string {
+    return this.ctx.id.toString();
+  }
+
+  /**
+   * Shares this repository's packs with a new fork (`fork`: the fork's holder id):
+   * every pack moves to R2, and both hold its key, so neither side's later deletions free
+   * what the other reads. Maintenance waits meanwhile: it must not retire a pack between
+   * the snapshot and the holder rows. Null without a repository or an R2 bucket.
+   */
+  async sharePacks(fork: string): Promise<ForkSnapshot | null> {
+    if (!this.exists() || !this.fs.bucket) return null;
+    while (this.maintaining) await scheduler.wait(50);
+    this.maintaining = true;
+    try {
+      for (let round = 0; round < 10; round++) {
+        await tierAllPacks(this.fs, this.store, maintenanceConfig(this.env).sliceBytes);
+        // A push may land while the last pack uploads: then tier again.
+        const snap = snapshotForFork(this.fs, this.store, this.refs);
+        if (!snap) continue;
+        const keys = snap.packs.map((p) => p.key);
+        await holdKeys(this.env.DB, keys, [this.holder(), fork]);
+        this.fs.markShared(keys);
+        return snap;
+      }
+      throw new Error("the repository kept changing while it was shared with a fork");
+    } finally {
+      this.maintaining = false;
+    }
+  }
+
+  /**
+   * Makes this (empty) object a fork of the repository in Durable Object `parent`: its
+   * packs linked, not copied (see ./forks.ts). False when the parent has no repository.
+   */
+  async forkFrom(parent: string, self: string): Promise<boolean> {
+    if (this.exists()) return true;
+    const stub = this.env.REPO.getByName(parent) as unknown as DurableObjectStub<Repository>;
+    const snap = (await stub.sharePacks(this.holder())) as ForkSnapshot | null;
+    if (!snap) return false;
+    if (this.exists()) return true;
+    this.fs.transaction(() => {
+      this.init(snap.head?.replace(/^refs\/heads\//, "") ?? "main");
+      linkFork(this.fs, this.store, this.refs, snap);
+      saveForkLink(this.ctx.storage.sql, self, parent);
+    });
+    return true;
+  }
+
+  /** A branch's commit, for a parent's pull request from it; null if there is no such branch. */
+  branchTip(branch: string): string | null {
+    return this.exists() ? this.refs.resolve(`refs/heads/${branch}`) : null;
+  }
+
+  /** A pack of what a parent lacks of `head` (see ./forks.ts packFor); null without it. */
+  async packForParent(head: string, haves: string[]): Promise<ReadableStream<Uint8Array> | null> {
+    return this.exists() ? packFor(this.store, head, haves) : null;
+  }
+
+  /**
+   * Brings `head` and what it needs from the fork in Durable Object `fork` into this
+   * repository, named by no ref yet (the caller names it). False when the fork cannot send it.
+   */
+  private async fetchFromFork(fork: string, head: string): Promise<boolean> {
+    if (this.store.has(head)) return true;
+    const stub = this.env.REPO.getByName(fork) as unknown as DurableObjectStub<Repository>;
+    const pack = (await stub.packForParent(head, [...new Set(this.refs.list().values())])) as ReadableStream<Uint8Array> | null;
+    if (!pack) return false;
+    return (await receivePack(this.fs, this.store, pack)) && this.store.has(head);
+  }
+
+  /**
+   * Opens a pull request from a branch of a fork (the caller checked who may): the head
+   * commit's objects come from the fork first, then the record and refs/pull/N/head.
+   */
+  async createForkPull(author: Actor, input: { title: string; body: string; base: string; headRepo: HeadRepo }) {
+    const prs = this.prs;
+    if (!prs) return null;
+    const stub = this.env.REPO.getByName(input.headRepo.repo) as unknown as DurableObjectStub<Repository>;
+    const head = await stub.branchTip(input.headRepo.branch);
+    if (!head)
+      return {
+        ok: false as const,
+        code: "invalid" as const,
+        message: `The head branch ${input.headRepo.branch} does not exist.`,
+        field: "head",
+      };
+    if (!(await this.fetchFromFork(input.headRepo.repo, head)))
+      return {
+        ok: false as const,
+        code: "invalid" as const,
+        message: "The head branch's commits could not be copied from the fork.",
+        field: "head",
+      };
+    return prs.createFromFork(author, input, head);
+  }
+
+  /** Branch `branch` of the fork in Durable Object `fork` moved to `sha`: its open pull requests here follow. */
+  async forkBranchMoved(fork: string, branch: string, sha: string, actor: Actor): Promise<void> {
+    if (!this.exists()) return;
+    const pulls = this.collab.openPullsFrom(fork, branch);
+    if (!pulls.length || sha === ZERO_OID) return;
+    if (!(await this.fetchFromFork(fork, sha))) return;
+    for (const p of pulls) this.pullRequests.forkHeadMoved(p.issue.number, sha, actor);
+  }
+
+  /** Tells the parent (if this is a fork) that branches moved, for its pull requests from them. */
+  private async tellParent(moves: RefMove[], actor: Actor): Promise<void> {
+    const link = forkLink(this.ctx.storage.sql);
+    if (!link) return;
+    const parent = this.env.REPO.getByName(link.parent) as unknown as DurableObjectStub<Repository>;
+    for (const m of moves.filter((m) => m.ref.startsWith("refs/heads/") && m.new !== ZERO_OID)) {
+      try {
+        await parent.forkBranchMoved(link.self, m.ref.slice(11), m.new, actor);
+      } catch (e) {
+        console.error(`pull requests from ${m.ref} not updated in the parent: ${e}`);
+      }
+    }
+  }
+
+  /** What this repository stores itself, apart from what it shares: for forks' figures. */
+  ownStorage(): { databaseBytes: number; sqliteFileBytes: number; r2OwnBytes: number; r2SharedBytes: number } {
+    const shared = this.fs.sharedBytes();
+    return {
+      databaseBytes: this.ctx.storage.sql.databaseSize,
+      sqliteFileBytes: this.fs.usage().usedBytes,
+      r2OwnBytes: this.fs.tieredBytes() - shared,
+      r2SharedBytes: shared,
+    };
   }
 
   // ---- web views (RPC) ----------------------------------------------------------
@@ -693,6 +842,7 @@ export class Repository extends DurableObject<Env> {
       const branches = moves.filter((m) => m.ref.startsWith("refs/heads/"));
       if (!branches.length) return;
       const actor = origin?.sender ?? { id: 0, login: login ?? "ghost" };
+      await this.tellParent(branches, actor);
       // Their `pull_request` events, as after a push: the Worker builds them (pullEventsAfterMove).
       const before = this.webhooks.store.subscribers("pull_request").length
         ? this.collab.openPullsOn(branches.map((m) => m.ref.slice(11))).map((p) => ({ number: p.issue.number, headSha: p.headSha }))
@@ -920,7 +1070,7 @@ export class Repository extends DurableObject<Env> {
   pullGate(number: number) {
     const pull = this.exists() ? this.collab.pull(number) : null;
     if (!pull) return null;
-    const head = this.refs.resolve(`refs/heads/${pull.head}`) ?? pull.headSha;
+    const head = this.refs.resolve(headRefOf(pull)) ?? pull.headSha;
     const base = this.refs.resolve(`refs/heads/${pull.base}`) ?? pull.baseSha;
     const gate = this.gateOf(pull, head, base);
     return { ...gate, head, status: this.collab.combinedStatus(head) };

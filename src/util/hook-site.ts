@@ -10,4 +10,6 @@ export interface HookSite {
   name: string;
   private: boolean;
   description: string;
+  /** Whether the repository is a fork. */
+  fork?: boolean;
 }

@@ -118,6 +118,7 @@ td.blame { white-space:nowrap; color:var(--muted); padding:0 10px; max-width:260
 nav.user { display:flex; gap:12px; align-items:center; margin-left:auto; }
 nav.user + .theme { margin-left:0; }
 form.inline { display:inline; margin:0; }
+h1 .forks { font-size:14px; font-weight:normal; margin-left:12px; }
 form.stack { display:flex; flex-direction:column; gap:10px; max-width:460px; padding:16px; }
 form.stack label { display:flex; flex-direction:column; gap:4px; font-weight:600; }
 form.stack label.check { flex-direction:row; font-weight:normal; gap:6px; align-items:center; }

@@ -61,7 +61,7 @@ function pullHeader(repo: Repo, pull: PullView, tab: "conversation" | "commits" 
     html`<a href="${href}"${id === tab ? html` aria-current="page"` : ""}>${label}</a>`;
   return html`${ISSUE_CSS}${PULL_CSS}${CHECKS_CSS}${REVIEW_CSS}${repoHeader(repo, "pulls")}
 <h2>${pull.issue.title} <span class="muted">#${n}</span></h2>
-<p>${badge(pull)} <a href="/${who}"><b>${who}</b></a> ${verb} ${plural(pull.commits, "commit")} into <a href="${repo.base}/tree/${encodeURIComponent(pull.base)}"><code>${pull.base}</code></a> from <a href="${repo.base}/tree/${encodeURIComponent(pull.head)}"><code>${pull.head}</code></a></p>
+<p>${badge(pull)} <a href="/${who}"><b>${who}</b></a> ${verb} ${plural(pull.commits, "commit")} into <a href="${repo.base}/tree/${encodeURIComponent(pull.base)}"><code>${pull.base}</code></a> from <a href="${pull.headRepo ? `/${pull.headRepo.fullName}/tree/${encodeURIComponent(pull.headRepo.branch)}` : `${repo.base}/tree/${encodeURIComponent(pull.head)}`}"><code>${pull.head}</code></a></p>
 <nav class="pr-tabs">${link("conversation", `${repo.base}/pull/${n}`, "Conversation")}${link("commits", `${repo.base}/pull/${n}/commits`, `Commits (${pull.commits})`)}${link("files", `${repo.base}/pull/${n}/files`, "Files changed")}</nav>`;
 }
 
@@ -205,7 +205,7 @@ export async function pullPage(c: C, repo: Repo, number: number, state: PullPage
       `${pull.issue.title} · Pull Request #${number} · ${repo.owner}/${repo.name}`,
       html`${pullHeader(repo, pull, "conversation")}${state.notice ?? ""}
 <div class="issue-grid"><div class="issue-main">${pageNo === 1 ? descriptionBox(v, edit === "issue") : ""}${items}${pager}
-${gate ? checksBox(gate.status) : ""}${mergeBox(v, pull, repo.summary.branches.includes(pull.head), gate, allows(repo.grant.role, "admin"))}${pullCommentForm(v, pull, state.draft ?? "")}</div><div>${reviewers}${sidebar(v)}</div></div>`,
+${gate ? checksBox(gate.status) : ""}${mergeBox(v, pull, !pull.headRepo && repo.summary.branches.includes(pull.head), gate, allows(repo.grant.role, "admin"))}${pullCommentForm(v, pull, state.draft ?? "")}</div><div>${reviewers}${sidebar(v)}</div></div>`,
     ),
     state.status ?? 200,
   );

@@ -6,6 +6,7 @@
 // the merged branch. Comments, labels and assignees are the issue's, on the same number,
 // so their edit forms are the issue pages' own. Every route passes the one access check
 // through `openRepository`; who may do what is src/access/issues.ts.
+import { pullHeadFork } from "../access/forks";
 import { allows } from "../access/roles";
 import { emitComment, emitPull, moveOrigin } from "../api/v3/hook-events";
 import { Hono, type Context } from "hono";
@@ -108,6 +109,9 @@ pullsWeb.get("/:owner/:repo/pull/new/*", async (c) => {
   const branch = path.startsWith(prefix) ? path.slice(prefix.length) : "";
   const def = repo.summary.defaultBranch;
   if (!branch || !def) throw new NotFound("No such branch.");
+  // In a fork, a pull request goes to the parent, as on GitHub.
+  const parent = repo.record.parent;
+  if (parent) return c.redirect(`/${parent.fullName}/compare/${encodeURIComponent(def)}...${repo.owner}:${branch}`, 302);
   return c.redirect(`${repo.base}/compare/${encodeURIComponent(def)}...${branch}`, 302);
 });
 
@@ -127,13 +131,24 @@ pullsWeb.post("/:owner/:repo/pulls", async (c) => {
   const repo = await openRepository(c);
   const { form } = await readForm(c);
   const p = participant(repo.grant);
-  requireWriter(repo.grant, p);
   const f: PullFields = { base: form.base ?? "", head: form.head ?? "", title: form.title ?? "", body: form.body ?? "" };
+  // `forkowner:branch`: a head in a fork, which needs read on the fork rather than write here.
+  const colon = f.head.indexOf(":");
+  const fork = colon > 0 ? await pullHeadFork(c.env, repo.grant, f.head.slice(0, colon)) : null;
+  if (colon > 0 && !fork) throw new NotFound("No such fork.");
+  if (!fork) requireWriter(repo.grant, p);
   const problem = titleProblem(f.title) ?? bodyProblem(f.body);
   if (problem) return newPullPage(c, repo, f, errorNotice(problem.message), 422);
   const limited = await withinQuota(c, p);
   if (limited) return newPullPage(c, repo, f, errorNotice(limited), 429);
-  const r = await repo.stub.createPull(actor(p), f);
+  const r = fork
+    ? await repo.stub.createForkPull(actor(p), {
+        title: f.title,
+        body: f.body,
+        base: f.base,
+        headRepo: { ...fork, branch: f.head.slice(colon + 1) },
+      })
+    : await repo.stub.createPull(actor(p), f);
   if (!r) throw new NotFound();
   if (!r.ok) return newPullPage(c, repo, f, errorNotice(r.message), 422);
   await emitPull(c, repo.grant, actor(p), r.value.issue.number, [{ action: "opened" }]);
@@ -198,7 +213,7 @@ pullsWeb.post("/:owner/:repo/pull/:number/merge", async (c) => {
       sha: form.sha,
       committer: { name: p.login, email: user?.email ?? `${p.login}@users.noreply.gitflare` },
       when: { seconds: Math.floor(Date.now() / 1000), timezone: "+0000" },
-      headLabel: `${repo.owner}/${pull.head}`,
+      headLabel: pull.headRepo ? `${pull.head.replace(":", "/")}` : `${repo.owner}/${pull.head}`,
       admin: allows(repo.grant.role, "admin"),
     },
     moveOrigin(c, repo.grant),

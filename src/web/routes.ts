@@ -148,7 +148,9 @@ export function repoHeader(repo: Repo, tab: string): Html {
     ["tags", `${repo.base}/tags`, `Tags (${repo.summary.tags.length})`],
   ];
   if (allows(repo.role, "admin")) tabs.push(["settings", `${repo.base}/settings`, "Settings"]);
-  return html`<h1><a href="/${repo.owner}">${repo.owner}</a> / <a href="${repo.base}">${repo.name}</a> <span class="badge">${repo.record.isPrivate ? "Private" : "Public"}</span></h1>${repo.record.description ? html`<p class="muted">${repo.record.description}</p>` : ""}
+  const parent = repo.record.parent;
+  return html`<h1><a href="/${repo.owner}">${repo.owner}</a> / <a href="${repo.base}">${repo.name}</a> <span class="badge">${repo.record.isPrivate ? "Private" : "Public"}</span>
+<span class="forks"><a class="btn" href="${repo.base}/fork">Fork</a> <a href="${repo.base}/forks">${repo.record.forksCount}</a></span></h1>${parent ? html`<p class="muted forked">forked from <a href="/${parent.fullName}">${parent.fullName}</a></p>` : ""}${repo.record.description ? html`<p class="muted">${repo.record.description}</p>` : ""}
 <nav class="tabs">${tabs.map(([id, href, label]) => html`<a href="${href}"${id === tab ? raw(' aria-current="page" style="font-weight:600"') : ""}>${label}</a>`)}</nav>`;
 }
 

@@ -30,6 +30,26 @@ export interface RepoFacts {
   defaultBranch: string | null;
   /** The caller's role, for `permissions`; null for an anonymous caller. */
   role: Role | null;
+  /** For a fork: the repository it was forked from and the root of its network. */
+  parent?: { id: number; fullName: string } | null;
+  source?: { id: number; fullName: string } | null;
+  forksCount?: number;
+}
+
+/** A repository that a fork names (`parent`, `source`): the fields a client follows. */
+function linkedRepoJson(origin: string, r: { id: number; fullName: string }) {
+  const [login, name] = r.fullName.split("/");
+  const api = `${origin}/api/v3`;
+  return {
+    id: r.id,
+    node_id: `R_${btoa(String(r.id)).replace(/=+$/, "")}`,
+    name,
+    full_name: r.fullName,
+    owner: { login, url: `${api}/users/${login}`, html_url: `${origin}/${login}`, type: "User" },
+    html_url: `${origin}/${r.fullName}`,
+    url: `${api}/repos/${r.fullName}`,
+    clone_url: `${origin}/${r.fullName}.git`,
+  };
 }
 
 export function fullRepoJson(origin: string, r: RepoFacts) {
@@ -46,7 +66,7 @@ export function fullRepoJson(origin: string, r: RepoFacts) {
     owner: userJson(w, r.owner),
     html_url: w.html,
     description: r.description || null,
-    fork: false,
+    fork: !!r.parent,
     url: w.repo,
     clone_url: `${w.html}.git`,
     git_url: `${w.html}.git`,
@@ -69,7 +89,8 @@ export function fullRepoJson(origin: string, r: RepoFacts) {
     size: 0,
     stargazers_count: 0,
     watchers_count: 0,
-    forks_count: 0,
+    forks_count: r.forksCount ?? 0,
+    forks: r.forksCount ?? 0,
     open_issues_count: 0,
     language: null,
     has_issues: true,
@@ -82,6 +103,7 @@ export function fullRepoJson(origin: string, r: RepoFacts) {
     is_template: false,
     topics: [],
     default_branch: r.defaultBranch ?? "main",
+    ...(r.parent ? { parent: linkedRepoJson(origin, r.parent), source: linkedRepoJson(origin, r.source ?? r.parent) } : {}),
     ...(r.role ? { permissions: { admin: rank >= 3, maintain: rank >= 3, push: rank >= 2, triage: rank >= 2, pull: rank >= 1 } } : {}),
   };
 }

@@ -3,6 +3,7 @@
 import type { CommitSummary } from "../../git/browse";
 import type { DiffFile } from "../../repo/views";
 import type { PullView } from "../../repo/pull-requests";
+import type { HeadRepo } from "../../repo/collab";
 import { type Where, labelJson, userJson } from "./shapes";
 
 const time = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"));
@@ -12,6 +13,8 @@ export interface RepoInfo {
   owner: { id: number; login: string };
   name: string;
   isPrivate: boolean;
+  /** Whether the repository is a fork. */
+  fork?: boolean;
 }
 
 export function repoJson(w: Where, r: RepoInfo) {
@@ -25,12 +28,26 @@ export function repoJson(w: Where, r: RepoInfo) {
     html_url: w.html,
     url: w.repo,
     clone_url: `${w.html}.git`,
-    fork: false,
+    fork: r.fork ?? false,
   };
 }
 
 function branchJson(w: Where, r: RepoInfo, ref: string, sha: string) {
   return { label: `${r.owner.login}:${ref}`, ref, sha, user: userJson(w, r.owner), repo: repoJson(w, r) };
+}
+
+/** A head in a fork: its label `forkowner:branch` and the fork (as named when the pull request was opened). */
+function forkBranchJson(w: Where, fork: HeadRepo, sha: string, isPrivate: boolean) {
+  const [login, name] = fork.fullName.split("/");
+  const owner = { id: 0, login };
+  const repo = {
+    ...repoJson(
+      { ...w, repo: `${w.api}/repos/${fork.fullName}`, html: `${w.origin}/${fork.fullName}` },
+      { id: fork.id, owner, name, isPrivate },
+    ),
+    fork: true,
+  };
+  return { label: `${login}:${fork.branch}`, ref: fork.branch, sha, user: userJson(w, owner), repo };
 }
 
 /** The list shape; the single pull request adds mergeability and counts (`full`). */
@@ -73,7 +90,7 @@ export function pullJson(w: Where, r: RepoInfo, p: PullView, counts: DiffCounts 
     assignees: i.assignees.map((a) => userJson(w, a)),
     requested_reviewers: [],
     requested_teams: [],
-    head: branchJson(w, r, p.head, p.headSha),
+    head: p.headRepo ? forkBranchJson(w, p.headRepo, p.headSha, r.isPrivate) : branchJson(w, r, p.head, p.headSha),
     base: branchJson(w, r, p.base, p.baseSha),
     author_association: "NONE",
     auto_merge: null,

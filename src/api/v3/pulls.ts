@@ -6,10 +6,11 @@
 //   GET/PUT    /repos/{owner}/{repo}/pulls/{number}/merge (merge_method, sha, commit_title, commit_message)
 // Comments on a pull request go through the issue comments API, as on GitHub. Reading
 // needs read access; opening a pull request from a branch of the repository and merging
-// need write (the branch is the opener's to push); editing, the author or a writer.
+// need write (the branch is the opener's to push); from a fork, read on both; editing, the author or a writer.
 import { allows } from "../../access/roles";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { type Granted, requireAccess } from "../../access/check";
+import { pullHeadFork } from "../../access/forks";
 import { type Participant, participant, requireAuthorOrWriter, requireWriter, spendCreation } from "../../access/issues";
 import type { Actor, PullQuery } from "../../repo/collab";
 import { bodyProblem, titleProblem } from "../../repo/collab/validate";
@@ -30,6 +31,7 @@ const repoInfo = (g: Granted): RepoInfo => ({
   owner: { id: g.repo.ownerId, login: g.repo.owner },
   name: g.repo.name,
   isPrivate: g.repo.isPrivate,
+  fork: g.repo.parent !== null,
 });
 
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T, field: string): T {
@@ -51,11 +53,11 @@ pulls.get("/repos/:owner/:repo/pulls", async (c) => {
   const head = c.req.query("head");
   const branch = head ? headBranch(g, head) : undefined;
   const w = whereOf(c, g);
-  if (branch === null) return c.json([]);
   const query: PullQuery = {
     state: oneOf(c.req.query("state"), ["open", "closed", "all"] as const, "open", "state"),
     base: c.req.query("base") || undefined,
-    head: branch,
+    // A head in a fork is recorded as `forkowner:branch`, as it is asked for.
+    head: branch ?? head,
     sort: oneOf(c.req.query("sort"), ["created", "updated"] as const, "created", "sort"),
     direction: oneOf(c.req.query("direction"), ["asc", "desc"] as const, "desc", "direction"),
     offset: p.offset,
@@ -69,8 +71,8 @@ pulls.get("/repos/:owner/:repo/pulls", async (c) => {
 
 pulls.post("/repos/:owner/:repo/pulls", async (c) => {
   const g = await requireAccess(c, "read");
+  // Writers open pull requests between branches here; anyone who can read opens one from their fork.
   const p = participant(g);
-  requireWriter(g, p);
   const body = await readObject(c);
   if (body.issue !== undefined)
     throw validationFailed("PullRequest", "issue", "custom", "Converting an issue to a pull request is not supported.");
@@ -85,7 +87,8 @@ pulls.post("/repos/:owner/:repo/pulls", async (c) => {
   if (problem) throw fromRefused(problem, "PullRequest");
   if (body.draft === true) throw validationFailed("PullRequest", "draft", "custom", "Draft pull requests are not supported yet.");
   const branch = headBranch(g, head);
-  if (branch === null) throw validationFailed("PullRequest", "head", "invalid", "Pull requests from forks are not supported yet.");
+  if (branch === null) return forkPull(c, g, p, { title, body: text, base, head });
+  requireWriter(g, p);
   await spendCreation(c.env, p);
   const r = await g.stub.createPull(actor(p), { title, body: text, base, head: branch });
   if (r?.ok) await emitPull(c, g, actor(p), r.value.issue.number, [{ action: "opened" }]);
@@ -95,6 +98,40 @@ pulls.post("/repos/:owner/:repo/pulls", async (c) => {
   c.header("Location", json.url);
   return c.json(json, 201);
 });
+
+/**
+ * A pull request from `forkowner:branch`: needs read on the base (the grant) and on the
+ * fork. The base copies the head's commits from the fork (see Repository.createForkPull).
+ */
+async function forkPull(
+  c: Context<{ Bindings: Env }>,
+  g: Granted,
+  p: Participant,
+  input: { title: string; body: string; base: string; head: string },
+) {
+  const colon = input.head.indexOf(":");
+  const fork = await pullHeadFork(c.env, g, input.head.slice(0, colon));
+  if (!fork)
+    throw validationFailed(
+      "PullRequest",
+      "head",
+      "invalid",
+      `No fork of ${g.repo.owner}/${g.repo.name} that you can read is owned by ${input.head.slice(0, colon)}.`,
+    );
+  await spendCreation(c.env, p);
+  const r = await g.stub.createForkPull(actor(p), {
+    title: input.title,
+    body: input.body,
+    base: input.base,
+    headRepo: { ...fork, branch: input.head.slice(colon + 1) },
+  });
+  if (r?.ok) await emitPull(c, g, actor(p), r.value.issue.number, [{ action: "opened" }]);
+  if (!r) throw notFound();
+  if (!r.ok) throw fromRefused(r, "PullRequest");
+  const json = pullJson(whereOf(c, g), repoInfo(g), r.value as PullView, await counts(g, r.value.issue.number));
+  c.header("Location", json.url);
+  return c.json(json, 201);
+}
 
 /** Additions, deletions and files changed, from the diff the files endpoint serves. */
 async function counts(g: Granted, number: number): Promise<DiffCounts> {
@@ -199,7 +236,7 @@ pulls.put("/repos/:owner/:repo/pulls/:number/merge", async (c) => {
       commitMessage: optString(body, "commit_message", "PullRequest"),
       committer: { name: user?.username ?? p.login, email: user?.email ?? `${p.login}@users.noreply.gitflare.invalid` },
       when: { seconds: Math.floor(Date.now() / 1000) },
-      headLabel: `${g.repo.owner}/${pr.head}`,
+      headLabel: pr.headRepo ? pr.head.replace(":", "/") : `${g.repo.owner}/${pr.head}`,
       admin: allows(g.role, "admin"),
     },
     moveOrigin(c, g),

@@ -37,6 +37,9 @@ function facts(r: RepoRecord, role: Role | null, defaultBranch: string | null) {
     pushedAt: r.pushedAt,
     defaultBranch,
     role,
+    parent: r.parent,
+    source: r.source,
+    forksCount: r.forksCount,
   };
 }
 

@@ -108,6 +108,7 @@ const repoInfo = (g: Granted): RepoInfo => ({
   owner: { id: g.repo.ownerId, login: g.repo.owner },
   name: g.repo.name,
   isPrivate: g.repo.isPrivate,
+  fork: g.repo.parent !== null,
 });
 
 const viewerId = (g: Granted) => viewer(g)?.id ?? null;

@@ -62,6 +62,17 @@ export interface CommitInfo {
   time: number;
 }
 
+/** The SQL index of a store, as `exportIndex` gives it and `importIndex` takes it. */
+export interface IndexSnapshot {
+  packs: Omit<PackRecord, "path">[];
+  /** oid, pack id, offset, length, type, size, base */
+  objects: [string, number, number, number, number, number, string | null][];
+  /** oid, tree, parents (space-separated), time */
+  commits: [string, string, string, number][];
+  /** oid, object, type */
+  tags: [string, string, number][];
+}
+
 type LocationRow = {
   pack: number;
   offset: number;
@@ -649,6 +660,59 @@ export class ObjectStore implements BaseSource, PackSource {
         this.sql.exec("INSERT OR IGNORE INTO git_tag (oid, object, type) VALUES (?, ?, ?)", oid, t.object, typeCode(t.type));
       }
     }
+  }
+
+  /**
+   * The SQL index as it is now, for a fork that reads the same pack files: packs, and
+   * the objects, commits and tags they hold (rows as tuples, to keep the copy compact).
+   */
+  exportIndex(): IndexSnapshot {
+    const rows = <T>(q: string) => [...this.sql.exec(q).raw()] as T[];
+    return {
+      packs: this.packs().map(({ id, name, size, objects, created }) => ({ id, name, size, objects, created })),
+      objects: rows("SELECT oid, pack, offset, length, type, size, base FROM git_object"),
+      commits: rows("SELECT oid, tree, parents, time FROM git_commit"),
+      tags: rows("SELECT oid, object, type FROM git_tag"),
+    };
+  }
+
+  /**
+   * Records packs whose `.pack` and `.idx` files the caller has put in objects/pack, with
+   * the index rows another store exported for them. Runs inside the caller's transaction.
+   */
+  importIndex(index: IndexSnapshot): void {
+    const ids = new Map<number, number>();
+    for (const p of index.packs) {
+      const id = this.sql
+        .exec<{ id: number }>(
+          "INSERT INTO git_pack (name, size, objects, created) VALUES (?, ?, ?, ?) RETURNING id",
+          p.name,
+          p.size,
+          p.objects,
+          p.created,
+        )
+        .one().id;
+      ids.set(p.id, id);
+      this.packPaths.set(id, `${PACK_DIR}/${p.name}.pack`);
+    }
+    for (const [oid, pack, offset, length, type, size, base] of index.objects) {
+      const id = ids.get(pack);
+      if (id === undefined) throw new PackFormatError(`object ${oid} lies in a pack the fork does not have`);
+      this.sql.exec(
+        "INSERT OR REPLACE INTO git_object (oid, pack, offset, length, type, size, base) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        oid,
+        id,
+        offset,
+        length,
+        type,
+        size,
+        base,
+      );
+    }
+    for (const [oid, tree, parents, time] of index.commits)
+      this.sql.exec("INSERT OR IGNORE INTO git_commit (oid, tree, parents, time) VALUES (?, ?, ?, ?)", oid, tree, parents, time);
+    for (const [oid, object, type] of index.tags)
+      this.sql.exec("INSERT OR IGNORE INTO git_tag (oid, object, type) VALUES (?, ?, ?)", oid, object, type);
   }
 
   stats(): { packs: number; objects: number } {

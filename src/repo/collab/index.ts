@@ -16,6 +16,7 @@ import {
   listPulls,
   markMerged,
   openPullsOn,
+  openPullsFrom,
   setMergeable,
   updatePull,
 } from "./pulls";
@@ -376,6 +377,11 @@ export class Collab {
 
   openPullsOn(branches: string[]): Pull[] {
     return this.hasPulls() ? openPullsOn(this.sql, branches) : [];
+  }
+
+  /** Open pull requests from `branch` of the fork in Durable Object `repo`. */
+  openPullsFrom(repo: string, branch: string): Pull[] {
+    return this.hasPulls() ? openPullsFrom(this.sql, repo, branch) : [];
   }
 
   /** Whether a table exists, without making the tables to find out (pushes ask on every ref). */

@@ -6,7 +6,18 @@
 import { recordEvent } from "./events";
 import { createIssue, getIssue, touch, updateIssue } from "./issues";
 import { ISSUE_COLUMNS, type IssueRow, issueRow, toIssues } from "./rows";
-import { type Actor, type NewPull, type Pull, type PullChanges, type PullPage, type PullQuery, type Result, ok, refused } from "./types";
+import {
+  type Actor,
+  type HeadRepo,
+  type NewPull,
+  type Pull,
+  type PullChanges,
+  type PullPage,
+  type PullQuery,
+  type Result,
+  ok,
+  refused,
+} from "./types";
 
 type PullRow = {
   issue_id: number;
@@ -23,10 +34,11 @@ type PullRow = {
   mergeable: number | null;
   mergeable_key: string | null;
   conflicts: string;
+  head_repo: string | null;
 };
 
-const PULL_COLUMNS =
-  "p.issue_id, p.base_ref, p.head_ref, p.head_sha, p.base_sha, p.draft, p.merged, p.merged_at, p.merged_by_id, p.merged_by_login, p.merge_commit_sha, p.mergeable, p.mergeable_key, p.conflicts";
+const PULL_COLUMNS = `p.issue_id, p.base_ref, p.head_ref, p.head_sha, p.base_sha, p.draft, p.merged, p.merged_at, p.merged_by_id, p.merged_by_login, p.merge_commit_sha, p.mergeable, p.mergeable_key, p.conflicts,
+  (SELECT json_object('repo', f.repo, 'id', f.repo_id, 'fullName', f.full_name, 'branch', f.branch) FROM collab_pull_fork f WHERE f.issue_id = p.issue_id) AS head_repo`;
 
 function toPulls(sql: SqlStorage, rows: (IssueRow & PullRow)[]): Pull[] {
   const issues = toIssues(sql, rows);
@@ -44,6 +56,7 @@ function toPulls(sql: SqlStorage, rows: (IssueRow & PullRow)[]): Pull[] {
     mergeable: r.mergeable === null ? null : r.mergeable !== 0,
     mergeableKey: r.mergeable_key,
     conflicts: JSON.parse(r.conflicts) as string[],
+    ...(r.head_repo ? { headRepo: JSON.parse(r.head_repo) as HeadRepo } : {}),
   }));
 }
 
@@ -83,6 +96,16 @@ export function createPull(sql: SqlStorage, author: Actor, input: NewPull, at: n
     input.headSha,
     input.baseSha,
   );
+  const fork = input.headRepo;
+  if (fork)
+    sql.exec(
+      "INSERT INTO collab_pull_fork (issue_id, repo, repo_id, full_name, branch) VALUES (?, ?, ?, ?, ?)",
+      made.value.id,
+      fork.repo,
+      fork.id,
+      fork.fullName,
+      fork.branch,
+    );
   return ok(getPull(sql, made.value.number)!);
 }
 
@@ -185,6 +208,18 @@ export function setMergeable(sql: SqlStorage, number: number, key: string, merge
     JSON.stringify(conflicts),
     number,
   );
+}
+
+/** Open pull requests whose head is `branch` of the fork in Durable Object `repo`. */
+export function openPullsFrom(sql: SqlStorage, repo: string, branch: string): Pull[] {
+  const rows = sql
+    .exec<IssueRow & PullRow>(
+      `${SELECT} JOIN collab_pull_fork f ON f.issue_id = p.issue_id WHERE i.state = 'open' AND f.repo = ? AND f.branch = ? ORDER BY i.number`,
+      repo,
+      branch,
+    )
+    .toArray();
+  return toPulls(sql, rows);
 }
 
 /** Open pull requests whose base or head is one of `branches`. */

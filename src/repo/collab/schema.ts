@@ -93,6 +93,17 @@ CREATE TABLE IF NOT EXISTS collab_pull (
 );
 CREATE INDEX IF NOT EXISTS collab_pull_head ON collab_pull (head_ref);
 CREATE INDEX IF NOT EXISTS collab_pull_base ON collab_pull (base_ref);
+-- A pull request whose head is a branch of a fork (head_ref is then 'forkowner:branch',
+-- which no branch name can be): the fork's Durable Object, its name when the pull request
+-- was opened, and the branch. The base keeps the head commit under refs/pull/N/head.
+CREATE TABLE IF NOT EXISTS collab_pull_fork (
+  issue_id INTEGER PRIMARY KEY,
+  repo TEXT NOT NULL,
+  repo_id INTEGER NOT NULL,
+  full_name TEXT NOT NULL,
+  branch TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS collab_pull_fork_repo ON collab_pull_fork (repo, branch);
 CREATE TABLE IF NOT EXISTS collab_status (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   sha TEXT NOT NULL,

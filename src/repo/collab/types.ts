@@ -177,6 +177,18 @@ export interface Pull {
   mergeableKey: string | null;
   /** Paths in conflict when not mergeable. */
   conflicts: string[];
+  /** For a head in a fork (`head` is then `forkowner:branch`): the fork and its branch. */
+  headRepo?: HeadRepo;
+}
+
+/** The fork a pull request's head is in. */
+export interface HeadRepo {
+  /** The fork's Durable Object name. */
+  repo: string;
+  id: number;
+  /** owner/name when the pull request was opened. */
+  fullName: string;
+  branch: string;
 }
 
 export interface NewPull {
@@ -186,6 +198,7 @@ export interface NewPull {
   head: string;
   headSha: string;
   baseSha: string;
+  headRepo?: HeadRepo;
 }
 
 export interface PullQuery {

@@ -44,7 +44,7 @@ export function repositoryJson(site: HookSite, defaultBranch: string | null) {
     owner: userJson(site.origin, site.owner),
     html_url: html,
     description: site.description || null,
-    fork: false,
+    fork: site.fork ?? false,
     url: api,
     hooks_url: `${api}/hooks`,
     issues_url: `${api}/issues{/number}`,
