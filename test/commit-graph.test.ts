@@ -11,8 +11,7 @@ import { pktLine } from "../src/git/protocol/pkt-line";
 import type { Repository } from "../src/repo/repository";
 import { concatBytes } from "../src/util/bytes";
 import { mulberry32 } from "../src/util/prng";
-import type { GitRun } from "./git-check";
-import { inRepo, ownerFetch } from "./helpers";
+import { inRepo, ownerFetch, exportAndRun } from "./helpers";
 import { buildPack, oidOf } from "./pack-builder";
 
 const ZERO = "0".repeat(40);
@@ -98,19 +97,6 @@ async function quiesce(stub: DurableObjectStub<Repository>): Promise<number> {
     if (!r.more) return graphed;
   }
   throw new Error("maintenance did not come to rest");
-}
-
-async function exportAndRun(url: string, commands: string[][]): Promise<GitRun[]> {
-  const tar = await ownerFetch(`${url}/export.tar`);
-  expect(tar.status).toBe(200);
-  const res = await env.GIT_CHECK.fetch("http://git-check/", {
-    method: "POST",
-    headers: { "X-Git-Commands": JSON.stringify(commands) },
-    body: await tar.arrayBuffer(),
-  });
-  const body = (await res.json()) as { runs?: GitRun[]; error?: string };
-  expect(body.error).toBeUndefined();
-  return body.runs!;
 }
 
 describe("commit-graph", () => {

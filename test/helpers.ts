@@ -2,6 +2,7 @@ import { SELF, env, runInDurableObject } from "cloudflare:test";
 import { createUser, findUserByName } from "../src/auth/accounts";
 import { type Scope, createToken } from "../src/auth/tokens";
 import type { Repository } from "../src/repo/repository";
+import type { GitRun } from "./git-check";
 
 let counter = 0;
 
@@ -55,4 +56,21 @@ export async function ownerFetch(url: string, init: RequestInit = {}): Promise<R
   const headers = new Headers(init.headers);
   if (!headers.has("Authorization")) headers.set("Authorization", await accountAuth(owner));
   return SELF.fetch(url, { ...init, headers });
+}
+
+/**
+ * Exports a repository (`export.tar`) and runs C git `commands` in it, through the Node
+ * side's GIT_CHECK service (test/git-check.ts).
+ */
+export async function exportAndRun(url: string, commands: string[][]): Promise<GitRun[]> {
+  const tar = await ownerFetch(`${url}/export.tar`);
+  if (tar.status !== 200) throw new Error(`export.tar answered ${tar.status}`);
+  const res = await env.GIT_CHECK.fetch("http://git-check/", {
+    method: "POST",
+    headers: { "X-Git-Commands": JSON.stringify(commands) },
+    body: await tar.arrayBuffer(),
+  });
+  const body = (await res.json()) as { runs?: GitRun[]; error?: string };
+  if (!body.runs) throw new Error(`git check: ${body.error}`);
+  return body.runs;
 }

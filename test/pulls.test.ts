@@ -13,8 +13,7 @@ import { ObjectStore } from "../src/git/store/object-store";
 import { type Mergeability, PullMerges, type PullMergeRequest, closesIssues } from "../src/repo/pulls";
 import type { Repository } from "../src/repo/repository";
 import { concatBytes } from "../src/util/bytes";
-import type { GitRun } from "./git-check";
-import { fromBase64, inRepo, ownerFetch } from "./helpers";
+import { fromBase64, inRepo, ownerFetch, exportAndRun } from "./helpers";
 
 const fx = inject("pullFixture");
 const ZERO = "0".repeat(40);
@@ -80,19 +79,6 @@ async function readCommit(stub: DurableObjectStub<Repository>, oid: string) {
 
 function refsOf(stub: DurableObjectStub<Repository>): Promise<Record<string, string>> {
   return inRepo(stub, (repo) => Object.fromEntries(repo.refs.list()));
-}
-
-async function exportAndRun(url: string, commands: string[][]): Promise<GitRun[]> {
-  const tar = await ownerFetch(`${url}/export.tar`);
-  expect(tar.status).toBe(200);
-  const res = await env.GIT_CHECK.fetch("http://git-check/", {
-    method: "POST",
-    headers: { "X-Git-Commands": JSON.stringify(commands) },
-    body: await tar.arrayBuffer(),
-  });
-  const body = (await res.json()) as { runs?: GitRun[]; error?: string };
-  expect(body.error).toBeUndefined();
-  return body.runs!;
 }
 
 describe("pull request mergeability", () => {

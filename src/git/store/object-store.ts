@@ -107,24 +107,17 @@ export class ObjectStore implements BaseSource, PackSource {
       objects INTEGER NOT NULL,
       created INTEGER NOT NULL
     )`);
-    // covers: the refs digest for which this pack holds every reachable object (see wholePack).
-    if (
-      !this.sql
+    // covers: the refs digest for which this pack holds every reachable object (see wholePack);
+    // covers_tips: that digest's ref values, so that a later clone can tell whether they are
+    // all still reached (the pack then answers most of it; see coveringPack).
+    const columns = new Set(
+      this.sql
         .exec<{ name: string }>("PRAGMA table_info(git_pack)")
         .toArray()
-        .some((c) => c.name === "covers")
-    ) {
-      this.sql.exec("ALTER TABLE git_pack ADD COLUMN covers TEXT");
-    }
-    // covers_tips: the ref values of that digest, so that a later clone can tell whether
-    // they are all still reached (the pack then answers most of it; see coveringPack).
-    if (
-      !this.sql
-        .exec<{ name: string }>("PRAGMA table_info(git_pack)")
-        .toArray()
-        .some((c) => c.name === "covers_tips")
-    ) {
-      this.sql.exec("ALTER TABLE git_pack ADD COLUMN covers_tips TEXT");
+        .map((c) => c.name),
+    );
+    for (const column of ["covers", "covers_tips"]) {
+      if (!columns.has(column)) this.sql.exec(`ALTER TABLE git_pack ADD COLUMN ${column} TEXT`);
     }
     this.sql.exec(`CREATE TABLE IF NOT EXISTS git_object (
       oid TEXT PRIMARY KEY,
