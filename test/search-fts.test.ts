@@ -21,7 +21,9 @@ describe("FTS5 trigram", () => {
   it("works in D1", async () => {
     await env.DB.exec("CREATE VIRTUAL TABLE IF NOT EXISTS fts_probe_d1 USING fts5(body, tokenize='trigram')");
     await env.DB.prepare("INSERT INTO fts_probe_d1(rowid, body) VALUES (1, 'Crash when pushing'), (2, 'Docs typo')").run();
-    const { results } = await env.DB.prepare("SELECT rowid FROM fts_probe_d1 WHERE fts_probe_d1 MATCH ?").bind('"pushin"').all<{ rowid: number }>();
+    const { results } = await env.DB.prepare("SELECT rowid FROM fts_probe_d1 WHERE fts_probe_d1 MATCH ?")
+      .bind('"pushin"')
+      .all<{ rowid: number }>();
     await env.DB.exec("DROP TABLE fts_probe_d1");
     expect(results.map((r) => r.rowid)).toEqual([1]);
   });

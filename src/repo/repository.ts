@@ -26,6 +26,9 @@ import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
 import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, ruleFor } from "./protection";
 import type { BranchRule, NewStatus, Pull } from "./collab";
 import { GitData, type NewCommit, type NewTreeEntry } from "./git-data";
+import { CodeIndex, DEFAULT_INDEX, type CodeResults, type IndexConfig, type IndexSlice } from "./search/code-index";
+import type { CodeQuery } from "./search/query";
+import { IssueMirror } from "./search/issue-mirror";
 import type {
   Advertisement,
   Download,
@@ -50,6 +53,9 @@ function maintenanceConfig(env: Env, overrides: Partial<MaintenanceConfig> = {})
   };
 }
 
+/** How soon after a branch moves the search index starts following it, and between its slices. */
+const INDEX_DELAY_MS = 500;
+
 export class Repository extends DurableObject<Env> {
   fs!: Dofs;
   store!: ObjectStore;
@@ -57,6 +63,8 @@ export class Repository extends DurableObject<Env> {
   pushLog!: PushLog;
   views!: Views;
   private maintenance!: Maintenance;
+  private codeIndex!: CodeIndex;
+  private issueMirror!: IssueMirror;
   private maintaining = false;
   /** Git over HTTP; its jobs are recorded in SQLite between steps, and survive a restart. */
   git!: GitHttp;
@@ -120,6 +128,10 @@ export class Repository extends DurableObject<Env> {
       erased,
     );
     this.maintenance = this.maintainer(maintenanceConfig(this.env));
+    this.codeIndex = new CodeIndex(this.ctx.storage, this.store, this.refs);
+    this.issueMirror = new IssueMirror(this.ctx.storage.sql, this.env.DB, this.ctx.id.name ?? "", (at, n, limit) =>
+      this.collab.changedSince(at, n, limit),
+    );
     this.collab = new Collab(this.ctx.storage);
     this.policy = new ProtectionPolicy({
       rules: () => this.collab.branchRules(),
@@ -195,6 +207,7 @@ export class Repository extends DurableObject<Env> {
    */
   async destroy(): Promise<void> {
     this.git.close();
+    await this.issueMirror.clear().catch((e) => console.error(`issue search rows of ${this.ctx.id.name} not removed: ${e}`));
     await this.fs.dropR2();
     // From here every layer built over the old storage fails instead of reading it.
     this.fs.close();
@@ -279,6 +292,10 @@ export class Repository extends DurableObject<Env> {
   // ---- maintenance -----------------------------------------------------------
 
   private async scheduleMaintenance(delayMs: number): Promise<void> {
+    // A move can close issues and merge pull requests: the search mirror follows.
+    this.mirrorIssues();
+    // The search index follows a moved branch soon, in slices of its own.
+    if (this.codeIndex.needsWork()) await this.wake(Date.now() + INDEX_DELAY_MS);
     if (!this.maintenance.needsWork()) return;
     await this.wake(Date.now() + delayMs);
   }
@@ -305,7 +322,16 @@ export class Repository extends DurableObject<Env> {
         ? this.maintenanceSlice().then((report) => (report.more ? Date.now() + 1000 : this.maintenance.nextWake()))
         : Promise.resolve(this.maintenance.nextWake()),
     ]);
-    const next = [hooksNext, maintenanceNext].filter((t): t is number => t !== null);
+    // After compaction's slice, not beside it: both read packs that compaction may retire.
+    let indexNext: number | null = null;
+    try {
+      if (this.exists() && this.codeIndex.needsWork()) indexNext = (await this.indexSlice()).more ? Date.now() + INDEX_DELAY_MS : null;
+    } catch (e) {
+      // The index is derived and can wait; the alarm's other work must not.
+      console.error(`search index slice failed: ${e}`);
+      indexNext = Date.now() + 60_000;
+    }
+    const next = [hooksNext, maintenanceNext, indexNext].filter((t): t is number => t !== null);
     if (next.length) await this.ctx.storage.setAlarm(Math.max(Math.min(...next), Date.now()));
   }
 
@@ -322,6 +348,28 @@ export class Repository extends DurableObject<Env> {
     } finally {
       this.maintaining = false;
     }
+  }
+
+  // ---- code search (./search/) ------------------------------------------------
+
+  /** One slice of search index work now (also RPC, for tests and the benchmark). */
+  async indexSlice(config?: Partial<IndexConfig>): Promise<IndexSlice> {
+    const index = config ? new CodeIndex(this.ctx.storage, this.store, this.refs, { ...DEFAULT_INDEX, ...config }) : this.codeIndex;
+    return index.slice();
+  }
+
+  /**
+   * The files of `branch` (the default branch when null) that match `query`, from the
+   * index as it is; null without the repository or the branch. A branch that is not
+   * indexed yet, or an index behind its branch, gets a slice soon.
+   */
+  async codeSearch(branch: string | null, query: CodeQuery, offset: number, limit: number): Promise<CodeResults | null> {
+    if (!this.exists()) return null;
+    const name = branch ?? this.views.browser.defaultBranch();
+    if (!name || !this.refs.list().has(`refs/heads/${name}`)) return null;
+    const results = this.codeIndex.search(name, query, offset, limit);
+    if (results.indexed !== results.head) await this.wake(Date.now() + INDEX_DELAY_MS);
+    return results;
   }
 
   /** Where the repository's bytes are (RPC for operators and the benchmark). */
@@ -467,7 +515,7 @@ export class Repository extends DurableObject<Env> {
   }
 
   createIssue(author: Actor, input: NewIssue) {
-    return this.issues?.createIssue("issue", author, input) ?? null;
+    return this.mirrored(this.issues?.createIssue("issue", author, input) ?? null);
   }
 
   issue(number: number) {
@@ -475,7 +523,22 @@ export class Repository extends DurableObject<Env> {
   }
 
   updateIssue(number: number, actor: Actor, changes: IssueChanges) {
-    return this.issues?.updateIssue(number, actor, changes) ?? null;
+    return this.mirrored(this.issues?.updateIssue(number, actor, changes) ?? null);
+  }
+
+  /** Sends changed issues to the site-wide search (./search/issue-mirror.ts) after the answer. */
+  private mirrorIssues(): void {
+    if (this.exists()) this.ctx.waitUntil(this.issueMirror.sync());
+  }
+
+  private mirrored<T extends { ok: boolean } | null>(result: T): T {
+    if (result?.ok) this.mirrorIssues();
+    return result;
+  }
+
+  /** Waits until the search mirror holds every change made so far (RPC, for tests). */
+  async issuesMirrored(): Promise<void> {
+    await this.issueMirror.sync();
   }
 
   listIssues(query: IssueQuery) {
@@ -679,6 +742,7 @@ export class Repository extends DurableObject<Env> {
     // The move is made and answered; what follows from it must not turn that into an error.
     try {
       if (origin) await this.branchesPushed(moves, origin);
+      await this.scheduleMaintenance(10_000);
       const branches = moves.filter((m) => m.ref.startsWith("refs/heads/"));
       if (!branches.length) return;
       const actor = origin?.sender ?? { id: 0, login: login ?? "ghost" };
@@ -705,7 +769,7 @@ export class Repository extends DurableObject<Env> {
 
   /** Opens a pull request from `head` into `base` (branches of this repository). */
   createPull(author: Actor, input: { title: string; body: string; base: string; head: string }) {
-    return this.prs?.create(author, input) ?? null;
+    return this.mirrored(this.prs?.create(author, input) ?? null);
   }
 
   /** A pull request with its mergeability for the current branches (computed now if unknown). */
@@ -718,7 +782,7 @@ export class Repository extends DurableObject<Env> {
   }
 
   updatePull(number: number, actor: Actor, changes: { title?: string; body?: string; state?: "open" | "closed"; base?: string }) {
-    return this.prs?.update(number, actor, changes) ?? null;
+    return this.mirrored(this.prs?.update(number, actor, changes) ?? null);
   }
 
   /** Merges pull request `number` (the base moves by compare-and-swap) and records it. */
