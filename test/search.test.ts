@@ -285,3 +285,116 @@ describe("code search", () => {
     }
   });
 });
+
+describe("site-wide search", () => {
+  const needle = `zq${Date.now().toString(36)}`;
+
+  async function issue(user: string, path: string, title: string, body = "") {
+    const res = await call(user, "POST", `/api/v3/repos/${path}/issues`, { title, body });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as Json).number as number;
+  }
+
+  async function issues(user: string | null, q: string) {
+    const res = await call(user, "GET", `/api/v3/search/issues?q=${encodeURIComponent(q)}`);
+    expect(res.status).toBe(200);
+    const json = (await res.json()) as Json;
+    return {
+      total: json.total_count as number,
+      titles: (json.items as Json[]).map((i) => i.title as string).sort(),
+      items: json.items as Json[],
+    };
+  }
+
+  it("finds issues and pull requests by title and body, with is: and repo: qualifiers, never a private repository's for others", async () => {
+    const pub = await makeRepo("siteowner", false);
+    const priv = await makeRepo("siteowner", true, { sitereader: "read" });
+    await issue("siteowner", pub.path, `Crash in ${needle} parser`, "Steps to reproduce");
+    const closed = await issue("siteowner", pub.path, "Docs typo", `The ${needle} page has a typo`);
+    await issue("siteowner", priv.path, `Secret ${needle} launch plan`);
+    const head = await commit(pub.stub, null, [{ kind: "create", path: "a.txt", content: "a\n" }]);
+    const branch = await pub.stub.commitFiles({
+      parent: head,
+      branch: "feature",
+      createBranch: true,
+      changes: [{ kind: "create", path: "b.txt", content: "b\n" }],
+      message: "b",
+      author: who,
+      when: { seconds: 1_750_000_000 },
+    });
+    expect(branch.ok).toBe(true);
+    const pr = await call("siteowner", "POST", `/api/v3/repos/${pub.path}/pulls`, {
+      title: `Fix ${needle} parser`,
+      head: "feature",
+      base: "main",
+    });
+    expect(pr.status).toBe(201);
+    const shut = await call("siteowner", "PATCH", `/api/v3/repos/${pub.path}/issues/${closed}`, { state: "closed" });
+    expect(shut.status).toBe(200);
+    await Promise.all([pub.stub.issuesMirrored(), priv.stub.issuesMirrored()]);
+
+    const all = [`Crash in ${needle} parser`, "Docs typo", `Fix ${needle} parser`];
+    for (const user of [null, "stranger"]) expect(await issues(user, needle)).toMatchObject({ total: 3, titles: all });
+    for (const user of ["siteowner", "sitereader"])
+      expect((await issues(user, needle)).titles).toEqual([...all, `Secret ${needle} launch plan`].sort());
+    expect((await issues(null, `${needle} is:pr`)).titles).toEqual([`Fix ${needle} parser`]);
+    expect((await issues(null, `${needle} is:issue is:open`)).titles).toEqual([`Crash in ${needle} parser`]);
+    expect((await issues(null, `${needle} is:closed`)).titles).toEqual(["Docs typo"]);
+    expect((await issues("siteowner", `${needle} repo:${priv.path}`)).titles).toEqual([`Secret ${needle} launch plan`]);
+    expect((await issues("stranger", `${needle} repo:${priv.path}`)).total).toBe(0);
+    const found = await issues(null, `${needle} is:pr`);
+    expect(found.items[0]).toMatchObject({
+      html_url: `${BASE}/${pub.path}/pull/2`.replace("/pull/2", `/pull/${found.items[0].number}`),
+      state: "open",
+    });
+    expect(found.items[0].pull_request).toBeDefined();
+    // An edit reaches the mirror.
+    const edit = await call("siteowner", "PATCH", `/api/v3/repos/${pub.path}/issues/${closed}`, { title: `Docs ${needle} typo` });
+    expect(edit.status).toBe(200);
+    await pub.stub.issuesMirrored();
+    expect((await issues(null, `${needle} is:closed`)).titles).toEqual([`Docs ${needle} typo`]);
+
+    // Renamed: the issues follow; deleted: they are gone.
+    const renamed = await call("siteowner", "PATCH", `/api/v3/repos/${pub.path}`, { name: `${pub.path.split("/")[1]}-renamed` });
+    expect(renamed.status).toBe(200);
+    expect((await issues(null, `${needle} is:pr`)).items[0].repository_url).toBe(`${BASE}/api/v3/repos/${pub.path}-renamed`);
+    expect((await call("siteowner", "DELETE", `/api/v3/repos/${pub.path}-renamed`)).status).toBe(204);
+    expect((await issues(null, needle)).total).toBe(0);
+    const left = await env.DB.prepare("SELECT count(*) AS n FROM issue_search WHERE title LIKE ?")
+      .bind(`%${needle}%`)
+      .first<{ n: number }>();
+    expect(left?.n).toBe(1);
+    // Made public, the private repository's issue shows to everyone.
+    expect((await call("siteowner", "PATCH", `/api/v3/repos/${priv.path}`, { private: false })).status).toBe(200);
+    expect((await issues("stranger", needle)).titles).toEqual([`Secret ${needle} launch plan`]);
+  });
+
+  it("finds repositories by name and description, never a private one for others; and the page", async () => {
+    const open = await makeRepo("siteowner", false);
+    const hidden = await makeRepo("siteowner", true, { sitereader: "read" });
+    for (const [r, text] of [
+      [open, `Public ${needle} tools`],
+      [hidden, `Private ${needle} plans`],
+    ] as const) {
+      const res = await call("siteowner", "PATCH", `/api/v3/repos/${r.path}`, { description: text });
+      expect(res.status).toBe(200);
+    }
+    const repos = async (user: string | null, q: string) => {
+      const res = await call(user, "GET", `/api/v3/search/repositories?q=${encodeURIComponent(q)}`);
+      expect(res.status).toBe(200);
+      const json = (await res.json()) as Json;
+      return { total: json.total_count, names: (json.items as Json[]).map((i) => i.full_name).sort() };
+    };
+    for (const user of [null, "stranger"]) expect(await repos(user, needle)).toEqual({ total: 1, names: [open.path] });
+    for (const user of ["siteowner", "sitereader"]) expect((await repos(user, needle)).names).toEqual([open.path, hidden.path].sort());
+    expect((await repos("siteowner", `${needle} is:private`)).names).toEqual([hidden.path]);
+    expect((await repos(null, open.path.split("/")[1])).names).toContain(open.path);
+
+    const page = await (await call("stranger", "GET", `/search?q=${needle}`)).text();
+    expect(page).toContain(`${open.path}</a>`);
+    expect(page).not.toContain(hidden.path);
+    const mine = await (await call("siteowner", "GET", `/search?q=${needle}`)).text();
+    expect(mine).toContain(hidden.path);
+    expect((await call(null, "GET", "/api/v3/search/repositories?q=")).status).toBe(422);
+  });
+});
