@@ -22,6 +22,9 @@ type Op =
   | "archive"
   | "export"
   | "commits"
+  | "search code"
+  | "search code (API)"
+  | "site-wide search"
   | "open issue"
   | "comment"
   | "label"
@@ -58,6 +61,9 @@ const OPS: Op[] = [
   "archive",
   "export",
   "commits",
+  "search code",
+  "search code (API)",
+  "site-wide search",
   "open issue",
   "comment",
   "label",
@@ -81,7 +87,22 @@ const OPS: Op[] = [
   "rename",
   "delete",
 ];
-const READ_OPS: Op[] = ["clone", "fetch", "tree", "blob", "raw", "archive", "export", "commits", "read statuses", "read file (API)"];
+const READ_OPS: Op[] = [
+  "clone",
+  "fetch",
+  "tree",
+  "blob",
+  "raw",
+  "archive",
+  "export",
+  "commits",
+  "search code",
+  "search code (API)",
+  // Allowed: the repository and its issue are among the caller's results.
+  "site-wide search",
+  "read statuses",
+  "read file (API)",
+];
 // Asking for reviews: the pull request's author or a writer (the PR here is the owner's).
 const WRITE_OPS: Op[] = [
   "push",
@@ -214,6 +235,20 @@ async function pullApiAs(caller: Caller, repoPath: string, method: string, path:
   return res.status;
 }
 
+/** A search API call as the caller: the total and the full names of the items' repositories. */
+async function searchAs(caller: Caller, path: string): Promise<{ status: number; total: number; names: string[] }> {
+  const auth = authOf(caller);
+  const res = await fetch(`${server.url}/api/v3${path}`, { headers: auth ? { Authorization: auth } : {} });
+  const json = (await res.json()) as { total_count?: number; items?: { full_name?: string }[] };
+  return { status: res.status, total: json.total_count ?? 0, names: (json.items ?? []).map((i) => i.full_name ?? "") };
+}
+
+/** Waits until `check` holds: the search index and the issue mirror follow changes in the background. */
+async function eventually(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 300 && !(await check()); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await check()).toBe(true);
+}
+
 /** A branch one commit behind main, pushed by the owner: a base with something to merge. */
 async function behindBranch(url: string, branch: string): Promise<string> {
   await git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "push", "-q", url, `main~1:refs/heads/${branch}`);
@@ -272,6 +307,13 @@ beforeAll(async () => {
     expect(pr.status).toBe(201);
     const made2 = (await pr.json()) as { number: number; head: { sha: string } };
     reviewPulls[vis] = { number: made2.number, head: made2.head.sha };
+    const repoPath = `${owner().username}/${name(vis)}`;
+    await eventually(
+      async () => (await searchAs("owner", `/search/code?q=${encodeURIComponent(`"changed in 2" repo:${repoPath}`)}`)).total > 0,
+    );
+    await eventually(
+      async () => (await searchAs("owner", `/search/issues?q=${encodeURIComponent(`"owner's issue" repo:${repoPath}`)}`)).total > 0,
+    );
   }
 });
 const reviewPulls: Record<Vis, { number: number; head: string }> = { public: { number: 0, head: "" }, private: { number: 0, head: "" } };
@@ -383,6 +425,23 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       return ok(await pageAs(caller, `/${repoPath}/export.tar`));
     case "commits":
       return ok(await pageAs(caller, `/${repoPath}/commits/main`));
+    case "search code":
+      return ok(await pageAs(caller, `/${repoPath}/search?q=${encodeURIComponent('"changed in 2"')}`));
+    case "search code (API)": {
+      const found = await searchAs(caller, `/search/code?q=${encodeURIComponent(`"changed in 2" repo:${repoPath}`)}`);
+      return found.status === 200 && found.total > 0;
+    }
+    case "site-wide search": {
+      const [issues, repos] = await Promise.all([
+        searchAs(caller, `/search/issues?q=${encodeURIComponent(`"owner's issue" repo:${repoPath}`)}`),
+        searchAs(caller, `/search/repositories?q=${encodeURIComponent(repo)}`),
+      ]);
+      expect([issues.status, repos.status]).toEqual([200, 200]);
+      const listed = repos.names.includes(repoPath);
+      // The issue shows exactly where its repository does.
+      expect(issues.total > 0).toBe(listed);
+      return listed;
+    }
     case "open issue": {
       const title = `opened by ${caller}`;
       const status = await issueChangeAs(
