@@ -26,7 +26,7 @@ import { type IncomingCommits, commitObjects } from "../git/ref-transaction";
 import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, ruleFor } from "./protection";
 import type { BranchRule, NewStatus, Pull } from "./collab";
 import { GitData, type NewCommit, type NewTreeEntry } from "./git-data";
-import { CodeIndex, DEFAULT_INDEX, type CodeResults, type IndexConfig, type IndexSlice } from "./search/code-index";
+import { CodeIndex, type CodeResults, type IndexConfig, type IndexSlice } from "./search/code-index";
 import type { CodeQuery } from "./search/query";
 import { IssueMirror } from "./search/issue-mirror";
 import type {
@@ -354,8 +354,7 @@ export class Repository extends DurableObject<Env> {
 
   /** One slice of search index work now (also RPC, for tests and the benchmark). */
   async indexSlice(config?: Partial<IndexConfig>): Promise<IndexSlice> {
-    const index = config ? new CodeIndex(this.ctx.storage, this.store, this.refs, { ...DEFAULT_INDEX, ...config }) : this.codeIndex;
-    return index.slice();
+    return this.codeIndex.slice(config);
   }
 
   /**

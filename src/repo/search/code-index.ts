@@ -9,6 +9,7 @@ import type { RefStore } from "../../git/refs";
 import { MissingObjectError, parseTree } from "../../git/object/object";
 import { ensureSearchSchema } from "./schema";
 import { type CodeQuery, termPattern } from "./query";
+import { ByteLru, approxBytes } from "../../util/lru";
 
 export interface IndexConfig {
   /** Files larger than this are not indexed (GitHub: 384 KB). */
@@ -68,6 +69,10 @@ type BranchRow = { name: string; indexed: string | null; indexed_tree: string | 
 
 export class CodeIndex {
   private running = false;
+  /** Bumped whenever a slice may have changed the index: the key of `recent`. */
+  private generation = 0;
+  /** Recent queries' matching files, by generation and query. */
+  private readonly recent = new ByteLru<string, { path: string; oid: string; id: number }[]>(4 * 1024 * 1024, (rows) => approxBytes(rows));
 
   private readonly sql: SqlStorage;
 
@@ -75,7 +80,7 @@ export class CodeIndex {
     private readonly storage: DurableObjectStorage,
     private readonly store: ObjectStore,
     private readonly refs: RefStore,
-    private readonly config: IndexConfig = DEFAULT_INDEX,
+    private config: IndexConfig = DEFAULT_INDEX,
   ) {
     this.sql = storage.sql;
     ensureSearchSchema(this.sql);
@@ -120,11 +125,14 @@ export class CodeIndex {
       this.sql.exec("UPDATE search_branch SET dropping = 1 WHERE name = ?", old.name);
   }
 
-  /** One bounded slice of index work. */
-  async slice(): Promise<IndexSlice> {
+  /** One bounded slice of index work; `overrides` change the configuration for this slice only. */
+  async slice(overrides: Partial<IndexConfig> = {}): Promise<IndexSlice> {
     const report: IndexSlice = { more: false, indexed: 0, removed: 0, bytes: 0 };
     if (this.running) return { ...report, more: true };
     this.running = true;
+    this.generation++;
+    const configured = this.config;
+    this.config = { ...configured, ...overrides };
     try {
       const main = this.defaultBranch();
       if (main) this.track(main);
@@ -137,6 +145,9 @@ export class CodeIndex {
       report.more = this.needsWork();
       return report;
     } finally {
+      // Searches that ran while this slice awaited saw a half-changed index.
+      this.generation++;
+      this.config = configured;
       this.running = false;
     }
   }
@@ -310,16 +321,22 @@ export class CodeIndex {
       where.push(`(${query.extensions.map(() => "f.path LIKE ? ESCAPE '\\'").join(" OR ")})`);
       for (const e of query.extensions) args.push(`%.${like(e)}`);
     }
-    const from = `FROM search_text JOIN search_blob b ON b.id = search_text.rowid JOIN search_file f ON f.blob = b.id WHERE ${where.join(" AND ")}`;
-    const total = this.sql.exec<{ n: number }>(`SELECT count(*) AS n ${from}`, ...args).one().n;
-    const rows = this.sql
-      .exec<{ path: string; oid: string; id: number }>(
-        `SELECT f.path, b.oid, b.id ${from} ORDER BY search_text.rank, f.path LIMIT ? OFFSET ?`,
-        ...args,
-        limit,
-        offset,
-      )
-      .toArray();
+    // One pass over the full-text index gives the count and every page: the same query
+    // again (the next page, a reload) comes from memory until the index changes.
+    const key = JSON.stringify([this.generation, args]);
+    let all = this.recent.get(key);
+    if (!all) {
+      all = this.sql
+        .exec<{ path: string; oid: string; id: number }>(
+          `SELECT f.path, b.oid, b.id FROM search_text JOIN search_blob b ON b.id = search_text.rowid JOIN search_file f ON f.blob = b.id
+           WHERE ${where.join(" AND ")} ORDER BY f.path`,
+          ...args,
+        )
+        .toArray();
+      this.recent.set(key, all);
+    }
+    const total = all.length;
+    const rows = all.slice(offset, offset + limit);
     const pattern = termPattern(query.terms);
     const hits = rows.map((r) => {
       const body = this.sql.exec<{ body: string }>("SELECT body FROM search_text WHERE rowid = ?", r.id).one().body;
