@@ -250,6 +250,44 @@ describe("code search", () => {
     expect(await short.text()).toContain("at least 3 characters");
   });
 
+  it("answers hostile queries with a result or a 4xx, never a 500", async () => {
+    const { path, stub } = await makeRepo("searcher", false);
+    await commit(stub, null, [{ kind: "create", path: "a.txt", content: 'quote " and NEAR(x y) * ^ : %_\\\n' }]);
+    await catchUp(stub);
+    const queries = [
+      '"',
+      '""',
+      '"unbalanced',
+      'quote "',
+      "NEAR(x y)",
+      "a*b* OR",
+      "^^^",
+      "%_\\",
+      "x\u0000yz",
+      "💩💩💩",
+      "path:",
+      'path:"a b" abc',
+      "lang:",
+      "\u202etxt",
+      "'; DROP TABLE x; --",
+    ];
+    for (const q of queries) {
+      for (const url of [
+        `/api/v3/search/code?q=${encodeURIComponent(`${q} repo:${path}`)}`,
+        `/api/v3/search/issues?q=${encodeURIComponent(q)}`,
+        `/api/v3/search/repositories?q=${encodeURIComponent(q)}`,
+        `/${path}/search?q=${encodeURIComponent(q)}`,
+        `/search?q=${encodeURIComponent(q)}&type=issues`,
+      ]) {
+        const res = await call("searcher", "GET", url);
+        await res.arrayBuffer();
+        expect(res.status, `${url}`).toBeLessThan(500);
+      }
+    }
+    expect(paths((await codeSearch("searcher", `"NEAR(x y)" repo:${path}`)).json)).toEqual(["a.txt"]);
+    expect(paths((await codeSearch("searcher", `": %_" repo:${path}`)).json)).toEqual(["a.txt"]);
+  });
+
   it("is deleted with the repository", async () => {
     const { path, stub } = await makeRepo("searcher", false);
     await commit(stub, null, [{ kind: "create", path: "a.txt", content: "deleteMeNeedle\n" }]);

@@ -45,7 +45,8 @@ const like = (s: string) => `%${s.replace(/[\\%_]/g, "\\$&")}%`;
 function tokens(q: string): { words: string[]; qualifiers: [string, string][] } {
   const words: string[] = [];
   const qualifiers: [string, string][] = [];
-  for (const m of q.matchAll(/([a-z]+):("[^"]*"|\S+)|"([^"]*)"|(\S+)/gi)) {
+  // D1 refuses a NUL inside a bound string; nobody searches for one.
+  for (const m of q.replaceAll("\u0000", "").matchAll(/([a-z]+):("[^"]*"|\S+)|"([^"]*)"|(\S+)/gi)) {
     if (m[1]) qualifiers.push([m[1].toLowerCase(), m[2].replace(/^"|"$/g, "")]);
     else if (m[3] !== undefined ? m[3] : m[4]) words.push(m[3] ?? m[4]);
   }

@@ -56,7 +56,8 @@ function tokens(q: string): string[] {
 
 export function parseCodeQuery(q: string): Parsed {
   const query: CodeQuery = { terms: [], paths: [], extensions: [], repos: [] };
-  for (const token of tokens(q.trim())) {
+  // NUL marks quoted parts inside `tokens`; nobody searches for it.
+  for (const token of tokens(q.replaceAll("\u0000", "").trim())) {
     const quoted = token.indexOf("\u0000");
     const qualifier = /^([a-z]+):(.*)$/i.exec(quoted >= 0 ? token.slice(0, quoted) : token);
     if (qualifier) {
