@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LocalServer } from "../e2e/server";
 import { generateRepo } from "./generate";
+import { mulberry32 } from "../src/util/prng";
 
 export interface SearchOptions {
   work: string;
@@ -21,6 +22,8 @@ export interface SearchOptions {
 export interface SearchResult {
   repository: { commits: number | null; files: number; textMiB: number };
   build: { ms: number; msPerMiB: number };
+  /** A larger tree of text in one push, for the index's throughput. */
+  bulk: { files: number; textMiB: number; ms: number; msPerMiB: number };
   update: { files: number; ms: number };
   queries: { query: string; total: number; firstMs: number; warmMs: number }[];
   page: { firstMs: number; warmMs: number };
@@ -67,19 +70,20 @@ export async function searchBench(o: SearchOptions): Promise<SearchResult> {
       GIT_CONFIG_VALUE_0: `Authorization: ${account.auth}`,
     });
     const remote = `${server.url}/bench/express.git`;
-    const search = async (q: string) => {
+    const search = async (q: string, repo = "bench/express") => {
       const t = performance.now();
-      const res = await server.fetch(`/api/v3/search/code?q=${encodeURIComponent(`${q} repo:bench/express`)}`, {
+      const res = await server.fetch(`/api/v3/search/code?q=${encodeURIComponent(`${q} repo:${repo}`)}`, {
         headers: { Accept: "application/vnd.github.text-match+json" },
       });
       const json = (await res.json()) as { total_count: number; incomplete_results: boolean };
       if (res.status !== 200) throw new Error(`search ${q}: ${res.status} ${JSON.stringify(json)}`);
       return { ms: performance.now() - t, total: json.total_count, incomplete: json.incomplete_results };
     };
-    const caughtUp = async (q: string) => {
+    const caughtUp = (q: string) => caughtUpIn("bench/express", q);
+    const caughtUpIn = async (repo: string, q: string) => {
       const t = performance.now();
       for (let i = 0; i < 6000; i++) {
-        const r = await search(q);
+        const r = await search(q, repo);
         if (!r.incomplete && r.total > 0) return performance.now() - t;
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -115,12 +119,34 @@ export async function searchBench(o: SearchOptions): Promise<SearchResult> {
       await res.arrayBuffer();
       return performance.now() - t;
     };
+    // Throughput: one push of a larger tree of text files, indexed from scratch.
+    const bulkDir = join(work, "bulk");
+    await git(work, "init", "-q", "-b", "main", bulkDir);
+    const rand = mulberry32(7);
+    const words = "alpha beta gamma delta epsilon zeta theta kappa lambda sigma omega route handle request response".split(" ");
+    let bulkBytes = 0;
+    const bulkFiles = 2000;
+    for (let i = 0; i < bulkFiles; i++) {
+      const lines = Array.from({ length: 400 }, () => Array.from({ length: 8 }, () => words[Math.floor(rand() * words.length)]).join(" "));
+      const text = `// file ${i} bulkNeedle${i}\n${lines.join("\n")}\n`;
+      mkdirSync(join(bulkDir, `d${i % 20}`), { recursive: true });
+      writeFileSync(join(bulkDir, `d${i % 20}`, `f${i}.js`), text);
+      bulkBytes += text.length;
+    }
+    await git(bulkDir, "add", "-A");
+    await git(bulkDir, "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-qm", "bulk");
+    await git(bulkDir, "push", "-q", `${server.url}/bench/bulk.git`, "main");
+    const bulkMs = await caughtUpIn("bench/bulk", `bulkNeedle${bulkFiles - 1}`);
+    const bulkMiB = bulkBytes / 2 ** 20;
+    console.log(`  search: bulk index of ${bulkFiles} files (${bulkMiB.toFixed(1)} MiB) built in ${bulkMs.toFixed(0)} ms`);
+
     const pageFirst = await pageOnce();
     const pageWarm: number[] = [];
     for (let i = 0; i < 5; i++) pageWarm.push(await pageOnce());
     return {
       repository: { commits: o.repo ? null : o.commits, files: indexed.length, textMiB },
       build: { ms: buildMs, msPerMiB: buildMs / Math.max(textMiB, 1e-9) },
+      bulk: { files: bulkFiles, textMiB: bulkMiB, ms: bulkMs, msPerMiB: bulkMs / bulkMiB },
       update: { files: changed.length, ms: updateMs },
       queries,
       page: { firstMs: pageFirst, warmMs: median(pageWarm) },
@@ -143,6 +169,7 @@ export function searchMarkdown(r: SearchResult): string {
     "|---|---|",
     `| first build, whole branch | ${ms(r.build.ms)} (${ms(r.build.msPerMiB)} per MiB) |`,
     `| after a push changing ${r.update.files} files | ${ms(r.update.ms)} |`,
+    `| first build of a push of ${r.bulk.files.toLocaleString("en-US")} text files (${r.bulk.textMiB.toFixed(1)} MiB) | ${ms(r.bulk.ms)} (${ms(r.bulk.msPerMiB)} per MiB) |`,
     "",
     "| query (`GET /api/v3/search/code`, text matches) | files | first | warm (median of 5) |",
     "|---|---|---|---|",
