@@ -181,6 +181,8 @@ export class Repository extends DurableObject<Env> {
       this.fs.writeFile("/description", "Unnamed repository; edit this file 'description' to name the repository.\n");
       this.fs.writeFile("/HEAD", `ref: refs/heads/${defaultBranch}\n`);
     });
+    // Copies a deleted repository of the same name left in the search mirror go now.
+    this.mirrorIssues();
     return true;
   }
 

@@ -23,8 +23,10 @@ export interface IndexConfig {
 
 export const DEFAULT_INDEX: IndexConfig = {
   maxFileBytes: 384 * 1024,
+  // About a second of inflating and indexing on a quiet machine (bench/search.ts), as
+  // compaction's slices: pushes and clones wait behind what of it does not yield.
   sliceEntries: 4000,
-  sliceBytes: 16 * 1024 * 1024,
+  sliceBytes: 8 * 1024 * 1024,
   extraBranches: 4,
 };
 
