@@ -128,7 +128,8 @@ describe("code search on an express-sized repository", () => {
   it("searches from the page in Chromium: marked, escaped lines that link to the line", async () => {
     await caughtUp("e2ePageNeedle");
     await page.goto(`${server.url}/seeker/express`);
-    await page.goto(`${server.url}/seeker/express/search`);
+    await page.click("nav.tabs a:has-text('Search')");
+    await page.waitForURL(`${server.url}/seeker/express/search`);
     await page.fill("input[name=q]", "e2ePageNeedle path:page.js");
     await page.press("input[name=q]", "Enter");
     await page.waitForURL(/\/search\?q=/);

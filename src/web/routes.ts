@@ -144,6 +144,7 @@ export function repoHeader(repo: Repo, tab: string): Html {
     ["commits", `${repo.base}/commits/${enc(repo.summary.defaultBranch ?? "main")}`, "Commits"],
     ["branches", `${repo.base}/branches`, `Branches (${repo.summary.branches.length})`],
     ["tags", `${repo.base}/tags`, `Tags (${repo.summary.tags.length})`],
+    ["search", `${repo.base}/search`, "Search"],
   ];
   if (allows(repo.role, "admin")) tabs.push(["settings", `${repo.base}/settings`, "Settings"]);
   return html`<h1><a href="/${repo.owner}">${repo.owner}</a> / <a href="${repo.base}">${repo.name}</a> <span class="badge">${repo.record.isPrivate ? "Private" : "Public"}</span></h1>${repo.record.description ? html`<p class="muted">${repo.record.description}</p>` : ""}

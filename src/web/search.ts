@@ -77,14 +77,14 @@ searchPages.get("/:owner/:repo/search", async (c) => {
   const ref = c.req.query("ref") || null;
   const form = html`<form class="search-form" method="get" action="${repo.base}/search"><input type="search" name="q" value="${q}" placeholder="Search this repository" aria-label="Search code">${ref ? html`<input type="hidden" name="ref" value="${ref}">` : ""}<button type="submit">Search</button></form>`;
   const title = `Search · ${repo.owner}/${repo.name}`;
-  if (!q) return c.html(page(c, title, html`${CSS}${repoHeader(repo, "code")}${form}`));
+  if (!q) return c.html(page(c, title, html`${CSS}${repoHeader(repo, "search")}${form}`));
   const parsed = parseCodeQuery(q);
-  if (!parsed.ok) return c.html(page(c, title, html`${CSS}${repoHeader(repo, "code")}${form}<p class="notice">${parsed.message}</p>`), 422);
+  if (!parsed.ok) return c.html(page(c, title, html`${CSS}${repoHeader(repo, "search")}${form}<p class="notice">${parsed.message}</p>`), 422);
   const at = pageNumber(c);
   const results = await repo.stub.codeSearch(ref, parsed.query, (at - 1) * PER_PAGE, PER_PAGE);
   if (!results) throw new HttpError(404, ref ? `There is no branch ${ref}.` : "This repository is empty.");
   const commit = results.indexed ?? results.head ?? "";
-  const body = html`${CSS}${repoHeader(repo, "code")}${form}${notice(results)}
+  const body = html`${CSS}${repoHeader(repo, "search")}${form}${notice(results)}
 <p><strong>${results.total}</strong> file${results.total === 1 ? "" : "s"} on <code>${results.branch}</code> match</p>
 ${results.hits.map((h) => hitBox(repo.base, commit, h))}${pager(c, results.total, at)}`;
   return c.html(page(c, title, body));
