@@ -64,6 +64,8 @@ export class Repository extends DurableObject<Env> {
   views!: Views;
   private maintenance!: Maintenance;
   private codeIndex!: CodeIndex;
+  /** When maintenance was asked for (after a push), if since this object started; null: whenever the alarm runs. */
+  private maintenanceDue: number | null = null;
   private issueMirror!: IssueMirror;
   private maintaining = false;
   /** Git over HTTP; its jobs are recorded in SQLite between steps, and survive a restart. */
@@ -129,6 +131,7 @@ export class Repository extends DurableObject<Env> {
     );
     this.maintenance = this.maintainer(maintenanceConfig(this.env));
     this.codeIndex = new CodeIndex(this.ctx.storage, this.store, this.refs);
+    this.maintenanceDue = null;
     this.issueMirror = new IssueMirror(this.ctx.storage.sql, this.env.DB, this.ctx.id.name ?? "", (at, n, limit) =>
       this.collab.changedSince(at, n, limit),
     );
@@ -299,7 +302,9 @@ export class Repository extends DurableObject<Env> {
     // The search index follows a moved branch soon, in slices of its own.
     if (this.codeIndex.needsWork()) await this.wake(Date.now() + INDEX_DELAY_MS);
     if (!this.maintenance.needsWork()) return;
-    await this.wake(Date.now() + delayMs);
+    const at = Date.now() + delayMs;
+    this.maintenanceDue = Math.min(this.maintenanceDue ?? at, at);
+    await this.wake(at);
   }
 
   /**
@@ -320,9 +325,15 @@ export class Repository extends DurableObject<Env> {
     const now = Date.now();
     const [hooksNext, maintenanceNext] = await Promise.all([
       this.exists() ? this.webhooks.run(now) : Promise.resolve(null),
-      this.maintenance.needsWork(now)
-        ? this.maintenanceSlice().then((report) => (report.more ? Date.now() + 1000 : this.maintenance.nextWake()))
-        : Promise.resolve(this.maintenance.nextWake()),
+      !this.maintenance.needsWork(now)
+        ? Promise.resolve(this.maintenance.nextWake())
+        : this.maintenanceDue !== null && this.maintenanceDue > now
+          ? // Woken early (the search index, a webhook): compaction keeps its own delay, so pushes in a row batch.
+            Promise.resolve(this.maintenanceDue)
+          : this.maintenanceSlice().then((report) => {
+              this.maintenanceDue = null;
+              return report.more ? Date.now() + 1000 : this.maintenance.nextWake();
+            }),
     ]);
     // After compaction's slice, not beside it: both read packs that compaction may retire.
     let indexNext: number | null = null;
