@@ -55,6 +55,11 @@ function maintenanceConfig(env: Env, overrides: Partial<MaintenanceConfig> = {})
 
 /** How soon after a branch moves the search index starts following it, and between its slices. */
 const INDEX_DELAY_MS = 500;
+/**
+ * The alarm that finishes the index's work if this object stops before its timers do.
+ * As long as compaction's own delay, so that it does not run compaction any sooner.
+ */
+const INDEX_BACKUP_MS = 10_000;
 
 export class Repository extends DurableObject<Env> {
   fs!: Dofs;
@@ -64,8 +69,6 @@ export class Repository extends DurableObject<Env> {
   views!: Views;
   private maintenance!: Maintenance;
   private codeIndex!: CodeIndex;
-  /** When maintenance was asked for (after a push), if since this object started; null: whenever the alarm runs. */
-  private maintenanceDue: number | null = null;
   private issueMirror!: IssueMirror;
   private maintaining = false;
   /** Git over HTTP; its jobs are recorded in SQLite between steps, and survive a restart. */
@@ -131,7 +134,6 @@ export class Repository extends DurableObject<Env> {
     );
     this.maintenance = this.maintainer(maintenanceConfig(this.env));
     this.codeIndex = new CodeIndex(this.ctx.storage, this.store, this.refs);
-    this.maintenanceDue = null;
     this.issueMirror = new IssueMirror(this.ctx.storage.sql, this.env.DB, this.ctx.id.name ?? "", (at, n, limit) =>
       this.collab.changedSince(at, n, limit),
     );
@@ -212,6 +214,7 @@ export class Repository extends DurableObject<Env> {
    */
   async destroy(): Promise<void> {
     this.git.close();
+    this.codeIndex.close();
     await this.issueMirror.clear().catch((e) => console.error(`issue search rows of ${this.ctx.id.name} not removed: ${e}`));
     await this.fs.dropR2();
     // From here every layer built over the old storage fails instead of reading it.
@@ -299,12 +302,9 @@ export class Repository extends DurableObject<Env> {
   private async scheduleMaintenance(delayMs: number): Promise<void> {
     // A move can close issues and merge pull requests: the search mirror follows.
     this.mirrorIssues();
-    // The search index follows a moved branch soon, in slices of its own.
-    if (this.codeIndex.needsWork()) await this.wake(Date.now() + INDEX_DELAY_MS);
+    if (this.codeIndex.needsWork()) await this.followIndex();
     if (!this.maintenance.needsWork()) return;
-    const at = Date.now() + delayMs;
-    this.maintenanceDue = Math.min(this.maintenanceDue ?? at, at);
-    await this.wake(at);
+    await this.wake(Date.now() + delayMs);
   }
 
   /**
@@ -325,20 +325,18 @@ export class Repository extends DurableObject<Env> {
     const now = Date.now();
     const [hooksNext, maintenanceNext] = await Promise.all([
       this.exists() ? this.webhooks.run(now) : Promise.resolve(null),
-      !this.maintenance.needsWork(now)
-        ? Promise.resolve(this.maintenance.nextWake())
-        : this.maintenanceDue !== null && this.maintenanceDue > now
-          ? // Woken early (the search index, a webhook): compaction keeps its own delay, so pushes in a row batch.
-            Promise.resolve(this.maintenanceDue)
-          : this.maintenanceSlice().then((report) => {
-              this.maintenanceDue = null;
-              return report.more ? Date.now() + 1000 : this.maintenance.nextWake();
-            }),
+      this.maintenance.needsWork(now)
+        ? this.maintenanceSlice().then((report) => (report.more ? Date.now() + 1000 : this.maintenance.nextWake()))
+        : Promise.resolve(this.maintenance.nextWake()),
     ]);
     // After compaction's slice, not beside it: both read packs that compaction may retire.
     let indexNext: number | null = null;
     try {
-      if (this.exists() && this.codeIndex.needsWork()) indexNext = (await this.indexSlice()).more ? Date.now() + INDEX_DELAY_MS : null;
+      // While timers drive the index (followIndex), they finish it.
+      if (this.exists() && !this.indexing && this.codeIndex.needsWork() && (await this.indexSlice()).more) {
+        void this.followIndex();
+        indexNext = Date.now() + INDEX_BACKUP_MS;
+      }
     } catch (e) {
       // The index is derived and can wait; the alarm's other work must not.
       console.error(`search index slice failed: ${e}`);
@@ -353,7 +351,7 @@ export class Repository extends DurableObject<Env> {
    * replace the configured thresholds for this slice only.
    */
   async maintenanceSlice(overrides: Partial<MaintenanceConfig> = {}, now?: number): Promise<SliceReport> {
-    if (this.maintaining) return { more: true, copied: 0, tiered: 0, pruned: 0, merged: 0, deleted: 0 };
+    if (this.maintaining || this.codeIndex.busy) return { more: true, copied: 0, tiered: 0, pruned: 0, merged: 0, deleted: 0 };
     this.maintaining = true;
     try {
       const m = Object.keys(overrides).length ? this.maintainer(maintenanceConfig(this.env, overrides)) : this.maintenance;
@@ -364,6 +362,35 @@ export class Repository extends DurableObject<Env> {
   }
 
   // ---- code search (./search/) ------------------------------------------------
+
+  private indexing = false;
+
+  /**
+   * The search index follows a moved branch soon, slice after slice on timers rather
+   * than the alarm (whose early run would start compaction before its delay), with the
+   * alarm as a backstop should this object stop first.
+   */
+  private async followIndex(): Promise<void> {
+    await this.wake(Date.now() + INDEX_BACKUP_MS);
+    if (this.indexing) return;
+    this.indexing = true;
+    const run = async () => {
+      try {
+        for (;;) {
+          await scheduler.wait(INDEX_DELAY_MS);
+          if (!this.exists() || !this.codeIndex.needsWork()) return;
+          // Not beside a compaction slice: both read packs that compaction may retire.
+          if (this.maintaining) continue;
+          if (!(await this.indexSlice()).more) return;
+        }
+      } catch (e) {
+        console.error(`search index slice failed: ${e}`);
+      } finally {
+        this.indexing = false;
+      }
+    };
+    this.ctx.waitUntil(run());
+  }
 
   /** One slice of search index work now (also RPC, for tests and the benchmark). */
   async indexSlice(config?: Partial<IndexConfig>): Promise<IndexSlice> {
@@ -380,7 +407,7 @@ export class Repository extends DurableObject<Env> {
     const name = branch ?? this.views.browser.defaultBranch();
     if (!name || !this.refs.list().has(`refs/heads/${name}`)) return null;
     const results = this.codeIndex.search(name, query, offset, limit);
-    if (results.indexed !== results.head) await this.wake(Date.now() + INDEX_DELAY_MS);
+    if (results.indexed !== results.head) await this.followIndex();
     return results;
   }
 

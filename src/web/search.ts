@@ -79,7 +79,8 @@ searchPages.get("/:owner/:repo/search", async (c) => {
   const title = `Search · ${repo.owner}/${repo.name}`;
   if (!q) return c.html(page(c, title, html`${CSS}${repoHeader(repo, "search")}${form}`));
   const parsed = parseCodeQuery(q);
-  if (!parsed.ok) return c.html(page(c, title, html`${CSS}${repoHeader(repo, "search")}${form}<p class="notice">${parsed.message}</p>`), 422);
+  if (!parsed.ok)
+    return c.html(page(c, title, html`${CSS}${repoHeader(repo, "search")}${form}<p class="notice">${parsed.message}</p>`), 422);
   const at = pageNumber(c);
   const results = await repo.stub.codeSearch(ref, parsed.query, (at - 1) * PER_PAGE, PER_PAGE);
   if (!results) throw new HttpError(404, ref ? `There is no branch ${ref}.` : "This repository is empty.");

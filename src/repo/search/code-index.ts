@@ -101,6 +101,25 @@ export class CodeIndex {
     return this.sql.exec<BranchRow>("SELECT name, indexed, indexed_tree, target, dropping FROM search_branch ORDER BY name").toArray();
   }
 
+  private closed = false;
+
+  /**
+   * Stops this index for good: the repository is being erased, and a slice that resumes
+   * after an await must not write into the storage that replaces it.
+   */
+  close(): void {
+    this.closed = true;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error("the search index was closed");
+  }
+
+  /** A slice is running. */
+  get busy(): boolean {
+    return this.running;
+  }
+
   /** Whether an indexed branch is behind its tip, being dropped, or the default branch is not indexed yet. */
   needsWork(): boolean {
     const rows = this.branches();
@@ -130,7 +149,7 @@ export class CodeIndex {
   /** One bounded slice of index work; `overrides` change the configuration for this slice only. */
   async slice(overrides: Partial<IndexConfig> = {}): Promise<IndexSlice> {
     const report: IndexSlice = { more: false, indexed: 0, removed: 0, bytes: 0 };
-    if (this.running) return { ...report, more: true };
+    if (this.running || this.closed) return { ...report, more: !this.closed };
     this.running = true;
     this.generation++;
     const configured = this.config;
@@ -227,6 +246,7 @@ export class CodeIndex {
   private async compareTrees(step: QueueRow): Promise<void> {
     const read = async (oid: string | null) => (oid ? parseTree((await this.store.read(oid)).data) : []);
     const [left, right] = await Promise.all([read(step.old), read(step.new)]);
+    this.checkOpen();
     const before = new Map(left.map((e) => [e.name, e]));
     const after = new Map(right.map((e) => [e.name, e]));
     const isTree = (mode: string) => mode === "40000" || mode === "040000";
@@ -265,6 +285,7 @@ export class CodeIndex {
         if (!isBinary(data)) text = new TextDecoder().decode(data);
       }
     }
+    this.checkOpen();
     this.storage.transactionSync(() => {
       this.sql.exec("DELETE FROM search_queue WHERE id = ?", step.id);
       this.removeFile(step.branch, step.path, true);

@@ -14,6 +14,7 @@ const BATCH = 100;
 
 export class IssueMirror {
   private chain: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -32,8 +33,9 @@ export class IssueMirror {
     return this.chain;
   }
 
-  /** Removes the repository's rows (it is being deleted). */
+  /** Removes the repository's rows (it is being deleted); no copy runs after. */
   async clear(): Promise<void> {
+    this.closed = true;
     await this.chain;
     await this.db.prepare("DELETE FROM issue_search WHERE do_name = ?").bind(this.doName).run();
   }
@@ -46,6 +48,7 @@ export class IssueMirror {
   }
 
   private async copy(): Promise<void> {
+    if (this.closed) return;
     let cursor = this.cursor();
     // A fresh object (or one erased and made again under the same name) owns no rows yet.
     if (!cursor) {
@@ -81,6 +84,8 @@ export class IssueMirror {
         const last = rows[rows.length - 1];
         cursor = { at: last.updated_at, number: last.number };
       }
+      // Awaited D1 above: the repository may have been erased meanwhile.
+      if (this.closed) return;
       this.sql.exec(
         "INSERT INTO search_mirror (key, value) VALUES ('issues_at', ?), ('issues_number', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         cursor.at,
