@@ -163,7 +163,7 @@ export function searchMarkdown(r: SearchResult): string {
     ? `a generated repository of ${r.repository.commits.toLocaleString("en-US")} commits (bench/generate.ts, as the main bench)`
     : "a given repository";
   const lines = [
-    `On ${repo}, whose default branch has ${r.repository.files} text files (${r.repository.textMiB.toFixed(1)} MiB). Times are as a client measures them over HTTP on the local server, ${r.date.slice(0, 10)}; index times run from the end of \`git push\` until the search API stops answering \`incomplete_results: true\` (they include the alarm's start delay and the pauses between slices). Target: warm queries under 100 ms.`,
+    `On ${repo}, whose default branch has ${r.repository.files} text files (${r.repository.textMiB.toFixed(1)} MiB). Times are as a client measures them over HTTP on the local server, ${r.date.slice(0, 10)}; index times run from the end of \`git push\` until the search API stops answering \`incomplete_results: true\` (they include the half-second wait before the first slice and between slices). Target: warm queries under 100 ms.`,
     "",
     "| index | time |",
     "|---|---|",
