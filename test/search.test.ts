@@ -288,6 +288,33 @@ describe("code search", () => {
     expect(paths((await codeSearch("searcher", `": %_" repo:${path}`)).json)).toEqual(["a.txt"]);
   });
 
+  it("counts every match but pages through the first 1,000, as GitHub does", async () => {
+    const { path, stub } = await makeRepo("searcher", false);
+    const files = Array.from({ length: 1003 }, (_, i) => ({
+      kind: "create" as const,
+      path: `many/f${String(i).padStart(4, "0")}.txt`,
+      content: `manyNeedle ${i}\n`,
+    }));
+    await commit(stub, null, files);
+    await catchUp(stub);
+    expect((await codeSearch("searcher", `manyNeedle repo:${path}`)).json.total_count).toBe(1003);
+    const last = await call(
+      "searcher",
+      "GET",
+      `/api/v3/search/code?q=${encodeURIComponent(`manyNeedle repo:${path}`)}&per_page=100&page=10`,
+    );
+    const lastJson = (await last.json()) as Json;
+    expect(lastJson.total_count).toBe(1003);
+    expect((lastJson.items as Json[]).map((i) => i.path).at(-1)).toBe("many/f0999.txt");
+    expect(last.headers.get("Link")).not.toContain('rel="next"');
+    const past = await call(
+      "searcher",
+      "GET",
+      `/api/v3/search/code?q=${encodeURIComponent(`manyNeedle repo:${path}`)}&per_page=100&page=11`,
+    );
+    expect(((await past.json()) as Json).items).toEqual([]);
+  });
+
   it("is deleted with the repository", async () => {
     const { path, stub } = await makeRepo("searcher", false);
     await commit(stub, null, [{ kind: "create", path: "a.txt", content: "deleteMeNeedle\n" }]);

@@ -63,6 +63,8 @@ export interface CodeResults {
 }
 
 const MAX_LINES = 10;
+/** Results that can be paged to (GitHub: 1,000). */
+const MAX_RESULTS = 1000;
 /** Matching lines are cut to this many characters around the first match. */
 const MAX_LINE_CHARS = 400;
 
@@ -74,7 +76,10 @@ export class CodeIndex {
   /** Bumped whenever a slice may have changed the index: the key of `recent`. */
   private generation = 0;
   /** Recent queries' matching files, by generation and query. */
-  private readonly recent = new ByteLru<string, { path: string; oid: string; id: number }[]>(4 * 1024 * 1024, (rows) => approxBytes(rows));
+  private readonly recent = new ByteLru<string, { total: number; rows: { path: string; oid: string; id: number }[] }>(
+    4 * 1024 * 1024,
+    (found) => approxBytes(found.rows),
+  );
 
   private readonly sql: SqlStorage;
 
@@ -346,20 +351,24 @@ export class CodeIndex {
     }
     // One pass over the full-text index gives the count and every page: the same query
     // again (the next page, a reload) comes from memory until the index changes.
+    // As on GitHub, only the first MAX_RESULTS can be paged to; past that only counted.
     const key = JSON.stringify([this.generation, args]);
-    let all = this.recent.get(key);
-    if (!all) {
-      all = this.sql
+    let found = this.recent.get(key);
+    if (!found) {
+      const from = `FROM search_text JOIN search_blob b ON b.id = search_text.rowid JOIN search_file f ON f.blob = b.id WHERE ${where.join(" AND ")}`;
+      const rows = this.sql
         .exec<{ path: string; oid: string; id: number }>(
-          `SELECT f.path, b.oid, b.id FROM search_text JOIN search_blob b ON b.id = search_text.rowid JOIN search_file f ON f.blob = b.id
-           WHERE ${where.join(" AND ")} ORDER BY f.path`,
+          `SELECT f.path, b.oid, b.id ${from} ORDER BY f.path LIMIT ?`,
           ...args,
+          MAX_RESULTS + 1,
         )
         .toArray();
-      this.recent.set(key, all);
+      const total = rows.length > MAX_RESULTS ? this.sql.exec<{ n: number }>(`SELECT count(*) AS n ${from}`, ...args).one().n : rows.length;
+      found = { total, rows: rows.slice(0, MAX_RESULTS) };
+      this.recent.set(key, found);
     }
-    const total = all.length;
-    const rows = all.slice(offset, offset + limit);
+    const { total } = found;
+    const rows = found.rows.slice(offset, offset + limit);
     const pattern = termPattern(query.terms);
     const hits = rows.map((r) => {
       const body = this.sql.exec<{ body: string }>("SELECT body FROM search_text WHERE rowid = ?", r.id).one().body;
