@@ -3,13 +3,15 @@
 // results.md and ratios.svg.
 //
 //   npm run bench -- [--commits 3000] [--repo /path/to/repo] [--refs 1000] [--out docs/bench]
-//                    [--churn-pushes 30] [--churn-mib 2] [--pulls-commits 6000] [--only transfer|churn|pulls|load]
+//                    [--churn-pushes 30] [--churn-mib 2] [--pulls-commits 6000] [--search-commits 6000]
+//                    [--only transfer|churn|pulls|search|load]
 //                    [--load-commits 5000] [--load-rounds 4] [--load-clones 16] [--after-pushes 100]
 //
 // `--only transfer` runs only the push, clone and fetch table (and the pages);
 // `--only churn` runs only the storage-after-churn measurement (bench/churn.ts), which
 // writes churn.json and churn.md; `--only pulls` only the pull request measurement
-// (bench/pulls.ts), which writes pulls.json and pulls.md.
+// (bench/pulls.ts), which writes pulls.json and pulls.md; `--only search` only the code
+// search measurement (bench/search.ts), which writes search.json and search.md.
 //
 // The load test (bench/load.ts, issue 12) runs last, on its own repository: an
 // express-sized history grown by 20 pushes of a 5 MiB blob each, then rounds of
@@ -26,6 +28,7 @@ import { renderChart } from "./chart";
 import { Inspector } from "./inspector";
 import { churnBench, churnMarkdown } from "./churn";
 import { pullsBench, pullsMarkdown } from "./pulls";
+import { searchBench, searchMarkdown } from "./search";
 import { type GrowOptions, type LoadOptions, type TargetResult, gitRunner, loadMarkdown, loadTargets } from "./load";
 
 const args = new Map<string, string>();
@@ -150,6 +153,18 @@ async function pulls() {
   console.log("\n" + md);
 }
 
+/** Code search on an express-sized repository: on its own server, written beside the other results. */
+async function search() {
+  const searchCommits = Number(args.get("search-commits") ?? 6000);
+  console.log(`code search on ${args.get("repo") ?? `a generated repository of ${searchCommits} commits`}…`);
+  const result = await searchBench({ work, repo: args.get("repo") ? resolve(args.get("repo")!) : undefined, commits: searchCommits });
+  const md = searchMarkdown(result);
+  writeFileSync(join(outDir, "search.json"), JSON.stringify(result, null, 2) + "\n");
+  writeFileSync(join(outDir, "search.md"), md);
+  if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "search", md);
+  console.log("\n" + md);
+}
+
 /** Replaces what lies between `<!-- name:start -->` and `<!-- name:end -->` in a file. */
 function replaceBetween(file: string, name: string, content: string) {
   const text = readFileSync(file, "utf8");
@@ -240,11 +255,12 @@ async function main() {
   mkdirSync(outDir, { recursive: true });
   if (only === "churn") return churn();
   if (only === "pulls") return pulls();
+  if (only === "search") return search();
   if (only === "load") {
     await loadSection();
     return;
   }
-  if (only && only !== "transfer") throw new Error(`--only takes "transfer", "churn", "pulls" or "load", not ${only}`);
+  if (only && only !== "transfer") throw new Error(`--only takes "transfer", "churn", "pulls", "search" or "load", not ${only}`);
   let source = args.get("repo");
   if (!source) {
     source = join(work, "source.git");
@@ -469,6 +485,7 @@ async function main() {
   if (only === "transfer") return;
   await churn();
   await pulls();
+  await search();
 }
 
 /** Times each kind of page: first request (cold for the first page), then the median of 5. */

@@ -22,6 +22,9 @@ type Op =
   | "archive"
   | "export"
   | "commits"
+  | "search code"
+  | "search code (API)"
+  | "site-wide search"
   | "open issue"
   | "comment"
   | "label"
@@ -65,6 +68,9 @@ const OPS: Op[] = [
   "archive",
   "export",
   "commits",
+  "search code",
+  "search code (API)",
+  "site-wide search",
   "open issue",
   "comment",
   "label",
@@ -104,6 +110,10 @@ const READ_OPS: Op[] = [
   "archive",
   "export",
   "commits",
+  "search code",
+  "search code (API)",
+  // Allowed: the repository and its issue are among the caller's results.
+  "site-wide search",
   "read statuses",
   "read file (API)",
   "LFS download",
@@ -248,6 +258,20 @@ async function pullApiAs(caller: Caller, repoPath: string, method: string, path:
   return res.status;
 }
 
+/** A search API call as the caller: the total and the full names of the items' repositories. */
+async function searchAs(caller: Caller, path: string): Promise<{ status: number; total: number; names: string[] }> {
+  const auth = authOf(caller);
+  const res = await fetch(`${server.url}/api/v3${path}`, { headers: auth ? { Authorization: auth } : {} });
+  const json = (await res.json()) as { total_count?: number; items?: { full_name?: string }[] };
+  return { status: res.status, total: json.total_count ?? 0, names: (json.items ?? []).map((i) => i.full_name ?? "") };
+}
+
+/** Waits until `check` holds: the search index and the issue mirror follow changes in the background. */
+async function eventually(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 300 && !(await check()); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await check()).toBe(true);
+}
+
 /** A branch one commit behind main, pushed by the owner: a base with something to merge. */
 async function behindBranch(url: string, branch: string): Promise<string> {
   await git(src, "-c", `http.extraHeader=Authorization: ${owner().auth}`, "push", "-q", url, `main~1:refs/heads/${branch}`);
@@ -377,6 +401,13 @@ beforeAll(async () => {
       `${server.url}/${writer.username}/${name(vis)}.git`,
       ...pushes,
     );
+    const repoPath = `${owner().username}/${name(vis)}`;
+    await eventually(
+      async () => (await searchAs("owner", `/search/code?q=${encodeURIComponent(`"changed in 2" repo:${repoPath}`)}`)).total > 0,
+    );
+    await eventually(
+      async () => (await searchAs("owner", `/search/issues?q=${encodeURIComponent(`"owner's issue" repo:${repoPath}`)}`)).total > 0,
+    );
   }
 });
 const forkBranch = (kind: string, caller: Caller) => `fork-${kind}-${caller.replace(/\W/g, "")}`;
@@ -489,6 +520,23 @@ async function cell(vis: Vis, caller: Caller, op: Op): Promise<boolean> {
       return ok(await pageAs(caller, `/${repoPath}/export.tar`));
     case "commits":
       return ok(await pageAs(caller, `/${repoPath}/commits/main`));
+    case "search code":
+      return ok(await pageAs(caller, `/${repoPath}/search?q=${encodeURIComponent('"changed in 2"')}`));
+    case "search code (API)": {
+      const found = await searchAs(caller, `/search/code?q=${encodeURIComponent(`"changed in 2" repo:${repoPath}`)}`);
+      return found.status === 200 && found.total > 0;
+    }
+    case "site-wide search": {
+      const [issues, repos] = await Promise.all([
+        searchAs(caller, `/search/issues?q=${encodeURIComponent(`"owner's issue" repo:${repoPath}`)}`),
+        searchAs(caller, `/search/repositories?q=${encodeURIComponent(repo)}`),
+      ]);
+      expect([issues.status, repos.status]).toEqual([200, 200]);
+      const listed = repos.names.includes(repoPath);
+      // The issue shows exactly where its repository does.
+      expect(issues.total > 0).toBe(listed);
+      return listed;
+    }
     case "open issue": {
       const title = `opened by ${caller}`;
       const status = await issueChangeAs(

@@ -19,6 +19,7 @@ import { labelsWeb } from "./web/labels";
 import { editor } from "./web/editor";
 import { pullsWeb } from "./web/pulls";
 import { reviewsWeb } from "./web/reviews";
+import { searchPages } from "./web/search";
 import { BadCredentials, RateLimited } from "./auth/caller";
 
 export { Repository } from "./repo/repository";
@@ -64,6 +65,7 @@ app.route("/", issuesWeb);
 app.route("/", labelsWeb);
 app.route("/", pullsWeb);
 app.route("/", reviewsWeb);
+app.route("/", searchPages);
 app.route("/", web);
 app.route("/", editor);
 app.notFound((c) => c.text("Not found\n", 404));

@@ -1,6 +1,6 @@
 // DESIGN invariant 7: each layer owns its tables. Only the object store (src/git/store/)
 // names `git_*` tables, only DOFS (src/fs/) names `dofs_*`, and only the collaboration
-// store (src/repo/collab/) names `collab_*`; every other layer goes through their APIs. This reads the sources as text, so a query built anywhere else
+// store (src/repo/collab/) names `collab_*`, and only code search (src/repo/search/) names `search_*`; every other layer goes through their APIs. This reads the sources as text, so a query built anywhere else
 // fails here, whether or not a test runs it.
 import { describe, expect, it } from "vitest";
 
@@ -18,6 +18,7 @@ const OWNERS: { prefix: string; dir: string }[] = [
   { prefix: "dofs_", dir: "src/fs/" },
   { prefix: "collab_", dir: "src/repo/collab/" },
   { prefix: "lfs_", dir: "src/repo/lfs/" },
+  { prefix: "search_", dir: "src/repo/search/" },
 ];
 
 /** GitHub's JSON field names (src/api/v3/), which look like table names but are none. */
@@ -44,6 +45,7 @@ describe("table ownership", () => {
     expect(paths).toContain("src/fs/dofs.ts");
     expect(paths).toContain("src/repo/collab/schema.ts");
     expect(paths).toContain("src/repo/lfs/store.ts");
+    expect(paths).toContain("src/repo/search/schema.ts");
   });
 
   it("catches a table named outside its owner", () => {
@@ -53,6 +55,8 @@ describe("table ownership", () => {
     expect(trespasses("src/git/store/x.ts", "SELECT oid FROM git_object")).toEqual([]);
     expect(trespasses("src/repo/repository.ts", "SELECT * FROM collab_issue")).toEqual(["src/repo/repository.ts: collab_issue"]);
     expect(trespasses("src/repo/collab/issues.ts", "SELECT * FROM collab_issue")).toEqual([]);
+    expect(trespasses("src/repo/repository.ts", "DELETE FROM search_file")).toEqual(["src/repo/repository.ts: search_file"]);
+    expect(trespasses("src/repo/search/code-index.ts", "DELETE FROM search_file")).toEqual([]);
   });
 
   it("holds in src/", () => {

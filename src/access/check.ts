@@ -46,10 +46,16 @@ export class AccessRefused extends Error {
 
 type AnyContext = Context<{ Bindings: Env }>;
 
-/** The route's owner and repository, from the :owner and :repo parameters. */
-function names(c: AnyContext): { owner: string; name: string; raw: string } | null {
-  const owner = c.req.param("owner") ?? "";
-  const raw = c.req.param("repo") ?? "";
+/** Names a repository outside the route's parameters (code search's `repo:owner/name`). */
+export interface RepoName {
+  owner: string;
+  repo: string;
+}
+
+/** The route's owner and repository, from the :owner and :repo parameters (or `named`). */
+function names(c: AnyContext, named?: RepoName): { owner: string; name: string; raw: string } | null {
+  const owner = named ? named.owner : (c.req.param("owner") ?? "");
+  const raw = named ? named.repo : (c.req.param("repo") ?? "");
   const name = stripGitSuffix(raw);
   return isValidOwner(owner) && isValidName(name) ? { owner, name, raw } : null;
 }
@@ -68,8 +74,8 @@ export function stubFor(env: Env, repo: RepoRecord): DurableObjectStub<Repositor
   return env.REPO.getByName(repo.doName) as unknown as DurableObjectStub<Repository>;
 }
 
-export async function checkAccess(c: AnyContext, need: Permission): Promise<Access> {
-  const n = names(c);
+export async function checkAccess(c: AnyContext, need: Permission, named?: RepoName): Promise<Access> {
+  const n = names(c, named);
   // Who is asking and which repository it is are looked up together.
   const [caller, found] = await Promise.all([callerOf(c), n ? lookupRepo(c.env.DB, n.owner, n.name) : null]);
   const hidden = (): Refusal =>

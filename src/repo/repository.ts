@@ -40,6 +40,9 @@ import { type ApprovalSource, ProtectionPolicy, bypasses, mergeGate, ruleFor } f
 import type { BranchRule, NewStatus, Pull } from "./collab";
 import { GitData, type NewCommit, type NewTreeEntry } from "./git-data";
 import { type LfsObjectRef, LfsStore } from "./lfs/store";
+import { CodeIndex, type CodeResults, type IndexConfig, type IndexSlice } from "./search/code-index";
+import type { CodeQuery } from "./search/query";
+import { IssueMirror } from "./search/issue-mirror";
 import type {
   Advertisement,
   Download,
@@ -64,6 +67,14 @@ function maintenanceConfig(env: Env, overrides: Partial<MaintenanceConfig> = {})
   };
 }
 
+/** How soon after a branch moves the search index starts following it, and between its slices. */
+const INDEX_DELAY_MS = 500;
+/**
+ * The alarm that finishes the index's work if this object stops before its timers do.
+ * As long as compaction's own delay, so that it does not run compaction any sooner.
+ */
+const INDEX_BACKUP_MS = 10_000;
+
 export class Repository extends DurableObject<Env> {
   fs!: Dofs;
   store!: ObjectStore;
@@ -71,6 +82,8 @@ export class Repository extends DurableObject<Env> {
   pushLog!: PushLog;
   views!: Views;
   private maintenance!: Maintenance;
+  private codeIndex!: CodeIndex;
+  private issueMirror!: IssueMirror;
   private maintaining = false;
   /** Git over HTTP; its jobs are recorded in SQLite between steps, and survive a restart. */
   git!: GitHttp;
@@ -136,6 +149,10 @@ export class Repository extends DurableObject<Env> {
       erased,
     );
     this.maintenance = this.maintainer(maintenanceConfig(this.env));
+    this.codeIndex = new CodeIndex(this.ctx.storage, this.store, this.refs);
+    this.issueMirror = new IssueMirror(this.ctx.storage.sql, this.env.DB, this.ctx.id.name ?? "", (at, n, limit) =>
+      this.collab.changedSince(at, n, limit),
+    );
     this.collab = new Collab(this.ctx.storage);
     this.lfsRecords = new LfsStore(this.ctx.storage.sql);
     this.policy = new ProtectionPolicy({
@@ -186,6 +203,8 @@ export class Repository extends DurableObject<Env> {
       this.fs.writeFile("/description", "Unnamed repository; edit this file 'description' to name the repository.\n");
       this.fs.writeFile("/HEAD", `ref: refs/heads/${defaultBranch}\n`);
     });
+    // Copies a deleted repository of the same name left in the search mirror go now.
+    this.mirrorIssues();
     return true;
   }
 
@@ -212,6 +231,8 @@ export class Repository extends DurableObject<Env> {
    */
   async destroy(): Promise<void> {
     this.git.close();
+    this.codeIndex.close();
+    await this.issueMirror.clear().catch((e) => console.error(`issue search rows of ${this.ctx.id.name} not removed: ${e}`));
     await this.fs.dropR2();
     await this.dropLfsObjects();
     // From here every layer built over the old storage fails instead of reading it.
@@ -439,6 +460,9 @@ export class Repository extends DurableObject<Env> {
   // ---- maintenance -----------------------------------------------------------
 
   private async scheduleMaintenance(delayMs: number): Promise<void> {
+    // A move can close issues and merge pull requests: the search mirror follows.
+    this.mirrorIssues();
+    if (this.codeIndex.needsWork()) await this.followIndex();
     if (!this.maintenance.needsWork()) return;
     await this.wake(Date.now() + delayMs);
   }
@@ -465,7 +489,20 @@ export class Repository extends DurableObject<Env> {
         ? this.maintenanceSlice().then((report) => (report.more ? Date.now() + 1000 : this.maintenance.nextWake()))
         : Promise.resolve(this.maintenance.nextWake()),
     ]);
-    const next = [hooksNext, maintenanceNext].filter((t): t is number => t !== null);
+    // After compaction's slice, not beside it: both read packs that compaction may retire.
+    let indexNext: number | null = null;
+    try {
+      // While timers drive the index (followIndex), they finish it.
+      if (this.exists() && !this.indexing && this.codeIndex.needsWork() && (await this.indexSlice()).more) {
+        void this.followIndex();
+        indexNext = Date.now() + INDEX_BACKUP_MS;
+      }
+    } catch (e) {
+      // The index is derived and can wait; the alarm's other work must not.
+      console.error(`search index slice failed: ${e}`);
+      indexNext = Date.now() + 60_000;
+    }
+    const next = [hooksNext, maintenanceNext, indexNext].filter((t): t is number => t !== null);
     if (next.length) await this.ctx.storage.setAlarm(Math.max(Math.min(...next), Date.now()));
   }
 
@@ -474,7 +511,7 @@ export class Repository extends DurableObject<Env> {
    * replace the configured thresholds for this slice only.
    */
   async maintenanceSlice(overrides: Partial<MaintenanceConfig> = {}, now?: number): Promise<SliceReport> {
-    if (this.maintaining) return { more: true, copied: 0, tiered: 0, pruned: 0, merged: 0, deleted: 0, graphed: 0 };
+    if (this.maintaining || this.codeIndex.busy) return { more: true, copied: 0, tiered: 0, pruned: 0, merged: 0, deleted: 0, graphed: 0 };
     this.maintaining = true;
     try {
       const m = Object.keys(overrides).length ? this.maintainer(maintenanceConfig(this.env, overrides)) : this.maintenance;
@@ -482,6 +519,56 @@ export class Repository extends DurableObject<Env> {
     } finally {
       this.maintaining = false;
     }
+  }
+
+  // ---- code search (./search/) ------------------------------------------------
+
+  private indexing = false;
+
+  /**
+   * The search index follows a moved branch soon, slice after slice on timers rather
+   * than the alarm (whose early run would start compaction before its delay), with the
+   * alarm as a backstop should this object stop first.
+   */
+  private async followIndex(): Promise<void> {
+    await this.wake(Date.now() + INDEX_BACKUP_MS);
+    if (this.indexing) return;
+    this.indexing = true;
+    const run = async () => {
+      try {
+        for (;;) {
+          await scheduler.wait(INDEX_DELAY_MS);
+          if (!this.exists() || !this.codeIndex.needsWork()) return;
+          // Not beside a compaction slice: both read packs that compaction may retire.
+          if (this.maintaining) continue;
+          if (!(await this.indexSlice()).more) return;
+        }
+      } catch (e) {
+        console.error(`search index slice failed: ${e}`);
+      } finally {
+        this.indexing = false;
+      }
+    };
+    this.ctx.waitUntil(run());
+  }
+
+  /** One slice of search index work now (also RPC, for tests and the benchmark). */
+  async indexSlice(config?: Partial<IndexConfig>): Promise<IndexSlice> {
+    return this.codeIndex.slice(config);
+  }
+
+  /**
+   * The files of `branch` (the default branch when null) that match `query`, from the
+   * index as it is; null without the repository or the branch. A branch that is not
+   * indexed yet, or an index behind its branch, gets a slice soon.
+   */
+  async codeSearch(branch: string | null, query: CodeQuery, offset: number, limit: number): Promise<CodeResults | null> {
+    if (!this.exists()) return null;
+    const name = branch ?? this.views.browser.defaultBranch();
+    if (!name || !this.refs.list().has(`refs/heads/${name}`)) return null;
+    const results = this.codeIndex.search(name, query, offset, limit);
+    if (results.indexed !== results.head) await this.followIndex();
+    return results;
   }
 
   /** Where the repository's bytes are (RPC for operators and the benchmark). */
@@ -627,7 +714,7 @@ export class Repository extends DurableObject<Env> {
   }
 
   createIssue(author: Actor, input: NewIssue) {
-    return this.issues?.createIssue("issue", author, input) ?? null;
+    return this.mirrored(this.issues?.createIssue("issue", author, input) ?? null);
   }
 
   issue(number: number) {
@@ -635,7 +722,22 @@ export class Repository extends DurableObject<Env> {
   }
 
   updateIssue(number: number, actor: Actor, changes: IssueChanges) {
-    return this.issues?.updateIssue(number, actor, changes) ?? null;
+    return this.mirrored(this.issues?.updateIssue(number, actor, changes) ?? null);
+  }
+
+  /** Sends changed issues to the site-wide search (./search/issue-mirror.ts) after the answer. */
+  private mirrorIssues(): void {
+    if (this.exists()) this.ctx.waitUntil(this.issueMirror.sync());
+  }
+
+  private mirrored<T extends { ok: boolean } | null>(result: T): T {
+    if (result?.ok) this.mirrorIssues();
+    return result;
+  }
+
+  /** Waits until the search mirror holds every change made so far (RPC, for tests). */
+  async issuesMirrored(): Promise<void> {
+    await this.issueMirror.sync();
   }
 
   listIssues(query: IssueQuery) {
@@ -839,6 +941,7 @@ export class Repository extends DurableObject<Env> {
     // The move is made and answered; what follows from it must not turn that into an error.
     try {
       if (origin) await this.branchesPushed(moves, origin);
+      await this.scheduleMaintenance(10_000);
       const branches = moves.filter((m) => m.ref.startsWith("refs/heads/"));
       if (!branches.length) return;
       const actor = origin?.sender ?? { id: 0, login: login ?? "ghost" };
@@ -866,7 +969,7 @@ export class Repository extends DurableObject<Env> {
 
   /** Opens a pull request from `head` into `base` (branches of this repository). */
   createPull(author: Actor, input: { title: string; body: string; base: string; head: string }) {
-    return this.prs?.create(author, input) ?? null;
+    return this.mirrored(this.prs?.create(author, input) ?? null);
   }
 
   /** A pull request with its mergeability for the current branches (computed now if unknown). */
@@ -879,7 +982,7 @@ export class Repository extends DurableObject<Env> {
   }
 
   updatePull(number: number, actor: Actor, changes: { title?: string; body?: string; state?: "open" | "closed"; base?: string }) {
-    return this.prs?.update(number, actor, changes) ?? null;
+    return this.mirrored(this.prs?.update(number, actor, changes) ?? null);
   }
 
   /** Merges pull request `number` (the base moves by compare-and-swap) and records it. */

@@ -14,6 +14,7 @@ export const RESERVED_OWNERS = new Set([
   "new",
   "admin",
   "explore",
+  "search",
   "-",
   "favicon.ico",
   "robots.txt",

@@ -146,6 +146,7 @@ export function repoHeader(repo: Repo, tab: string): Html {
     ["commits", `${repo.base}/commits/${enc(repo.summary.defaultBranch ?? "main")}`, "Commits"],
     ["branches", `${repo.base}/branches`, `Branches (${repo.summary.branches.length})`],
     ["tags", `${repo.base}/tags`, `Tags (${repo.summary.tags.length})`],
+    ["search", `${repo.base}/search`, "Search"],
   ];
   if (allows(repo.role, "admin")) tabs.push(["settings", `${repo.base}/settings`, "Settings"]);
   const parent = repo.record.parent;

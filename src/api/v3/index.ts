@@ -19,6 +19,7 @@ import { pulls } from "./pulls";
 import { repos } from "./repos";
 import { statuses } from "./statuses";
 import { reviews } from "./reviews";
+import { search } from "./search";
 
 export const v3 = new Hono<{ Bindings: Env }>();
 v3.onError(v3Error);
@@ -36,4 +37,5 @@ v3.route("/", contents);
 v3.route("/", commits);
 v3.route("/", git);
 v3.route("/", reviews);
+v3.route("/", search);
 v3.all("*", (c) => c.json({ message: "Not Found", documentation_url: "https://docs.github.com/rest", status: "404" }, 404));

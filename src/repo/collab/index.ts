@@ -96,6 +96,19 @@ class Rollback extends Error {
   }
 }
 
+/** An issue or pull request as the search mirror copies it. */
+export type IssueSearchRow = {
+  number: number;
+  kind: IssueKind;
+  title: string;
+  body: string;
+  state: string;
+  author_id: number;
+  author_login: string;
+  created_at: number;
+  updated_at: number;
+};
+
 export class Collab {
   private ready = false;
 
@@ -144,6 +157,23 @@ export class Collab {
 
   listIssues(query: IssueQuery): IssuePage {
     return listIssues(this.sql, query);
+  }
+
+  /**
+   * Issues and pull requests changed after the cursor (updated_at, then number), oldest
+   * change first: what the site-wide search mirror (../search/issue-mirror.ts) sends on.
+   */
+  changedSince(at: number, number: number, limit: number): IssueSearchRow[] {
+    return this.sql
+      .exec<IssueSearchRow>(
+        `SELECT number, kind, title, body, state, author_id, author_login, created_at, updated_at FROM collab_issue
+         WHERE updated_at > ? OR (updated_at = ? AND number > ?) ORDER BY updated_at, number LIMIT ?`,
+        at,
+        at,
+        number,
+        limit,
+      )
+      .toArray();
   }
 
   openCount(kind: IssueKind): number {
