@@ -111,6 +111,19 @@ describe("Git LFS with the real git-lfs client", () => {
     expect(await must(join(clone, "copy"), "lfs", "ls-files")).toContain("large.bin");
   });
 
+  it("a fork clones with its LFS files, which stay with the parent", { timeout: 300_000 }, async () => {
+    const forked = await server.fetch("/api/v3/repos/lara/assets/forks", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "assets-fork" }),
+    });
+    expect(forked.status).toBe(202);
+    const clone = tempDir("gitflare-lfs-fork-");
+    const cloned = await lfsGit(clone, ["clone", "-q", `${server.url}/lara/assets-fork.git`, "copy"], helperEnv(account.token));
+    expect(cloned.code, cloned.stderr).toBe(0);
+    for (const [f, h] of hashes) expect(await sha256File(join(clone, "copy", f)), f).toBe(h);
+  });
+
   it("locks, lists and unlocks files with git lfs locks", async () => {
     expect(await must(src, "lfs", "lock", "small.bin")).toMatch(/Locked small\.bin/);
     const listed = await must(src, "lfs", "locks");

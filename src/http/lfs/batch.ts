@@ -2,7 +2,7 @@
 // fetch, and where. Uploads are planned against the repository's quota in its Durable
 // Object; the actions point at this Worker (./transfer.ts), or at presigned R2 URLs when
 // the S3 API is configured (./presign.ts).
-import type { Granted } from "../../access/check";
+import { type Granted, checkAccess } from "../../access/check";
 import type { Env } from "../../util/env";
 import { type C, OID, jsonBody, lfsAccess, lfsError, lfsJson, lfsKeyPrefix } from "./responses";
 import { presignObject, s3Config } from "./presign";
@@ -52,6 +52,31 @@ async function upload(c: C, g: Granted, o: Wanted): Promise<{ upload: Action; ve
   return { upload: { href: `${lfsBase(c, g)}/objects/${o.oid}` }, verify };
 }
 
+/** How far up a fork network a download looks for objects the fork does not hold. */
+const NETWORK_DEPTH = 8;
+
+/**
+ * Objects a fork lacks that its parent (or the parent's parent…) holds: a fork's history
+ * names the LFS objects pushed to its parent before the fork, which stay there, as GitHub
+ * shares LFS objects within a fork network. Only parents the caller may read are asked,
+ * and the download is from the parent's own endpoint, through the same access check.
+ */
+async function inForkNetwork(c: C, g: Granted, oids: string[]): Promise<Map<string, { g: Granted; size: number }>> {
+  const found = new Map<string, { g: Granted; size: number }>();
+  let at = g.repo;
+  for (let depth = 0; oids.length && at.parent && depth < NETWORK_DEPTH; depth++) {
+    const [owner, repo] = at.parent.fullName.split("/");
+    const parent = await checkAccess(c, "read", { owner, repo });
+    if (!parent.ok) break;
+    const present = await parent.stub.lfsPresent(oids);
+    if (!present) break;
+    for (const oid of oids) if (oid in present) found.set(oid, { g: parent, size: present[oid] });
+    oids = oids.filter((oid) => !found.has(oid));
+    at = parent.repo;
+  }
+  return found;
+}
+
 function parse(body: Record<string, unknown> | null): { operation: "upload" | "download"; objects: unknown[] } | string {
   if (!body) return "The request body must be a JSON object.";
   const { operation, objects, transfers, hash_algo } = body;
@@ -90,11 +115,17 @@ export async function batch(c: C): Promise<Response> {
   if (operation === "download") {
     const present = await g.stub.lfsPresent(good.map((o) => o.oid));
     if (!present) return lfsError(404, "Repository not found.");
+    const elsewhere = await inForkNetwork(
+      c,
+      g,
+      good.filter((o) => !(o.oid in present)).map((o) => o.oid),
+    );
     const out = await Promise.all(
       objects.map(async (o) => {
         if (!valid(o)) return invalid(o);
-        if (!(o.oid in present)) return answer(o, { error: { code: 404, message: "Object does not exist." } });
-        return answer(o, { size: present[o.oid], ...direct, actions: { download: await download(c, g, o) } });
+        const holder = o.oid in present ? { g, size: present[o.oid] } : elsewhere.get(o.oid);
+        if (!holder) return answer(o, { error: { code: 404, message: "Object does not exist." } });
+        return answer(o, { size: holder.size, ...direct, actions: { download: await download(c, holder.g, o) } });
       }),
     );
     return lfsJson(200, { transfer: "basic", objects: out, hash_algo: "sha256" });
