@@ -8,6 +8,7 @@ import { pktLine } from "../src/git/protocol/pkt-line";
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object/object";
 import { enumerateObjects } from "../src/git/walk";
 import type { Repository } from "../src/repo/repository";
+import { beginFork, importForkPage } from "../src/repo/forks";
 import { buildPack, oidOf } from "./pack-builder";
 import { accountAuth, inRepo, ownerFetch } from "./helpers";
 import { SELF } from "cloudflare:test";
@@ -236,5 +237,44 @@ describe("forks", () => {
     for (const k of keys) expect(await env.PACKS!.head(k)).not.toBeNull();
     expect((await api(`/repos/${c}/r`, c, { method: "DELETE" })).status).toBe(204);
     for (const k of keys) expect(await env.PACKS!.head(k)).toBeNull();
+  });
+});
+
+describe("the index a fork is made from", () => {
+  it("is staged in pages, read back whole, and dropped once read", async () => {
+    const name = `fork/pages${Date.now().toString(36)}${n++}`;
+    const url = `http://gitflare.test/${name}`;
+    let tip: string | null = null;
+    for (let i = 0; i < 6; i++) tip = await pushCommit(url, tip, i);
+    const parent = stubOf(name);
+    // Pages of 300 characters: many of each kind, as a large repository has of 1.5 MB.
+    const { manifest, rows, idx } = await inRepo(parent, (repo, state) => ({
+      manifest: repo.store.stageExport(Date.now(), 300),
+      rows: state.storage.sql.exec("SELECT oid, offset, length, type, size, base FROM git_object ORDER BY oid").toArray(),
+      idx: repo.store.packs().map((p) => [p.name, [...repo.fs.readFile(p.path.replace(/\.pack$/, ".idx"))]] as const),
+    }));
+    expect(manifest.pages.find((p) => p.kind === "objects")!.count).toBeGreaterThan(3);
+    expect(manifest.pages.filter((p) => p.kind.startsWith("idx:")).every((p) => p.count > 1)).toBe(true);
+    const pages: { kind: string; seq: number; page: string | Uint8Array }[] = [];
+    for (const { kind, count } of manifest.pages)
+      for (let seq = 0; seq < count; seq++) pages.push({ kind, seq, page: (await parent.forkExportPage(manifest.token, kind, seq))! });
+
+    const fork = stubOf(`fork/pages-copy${n++}`);
+    const copied = await inRepo(fork, (repo, state) => {
+      // An earlier attempt's leftovers go first.
+      beginFork(repo.fs, repo.store, manifest.packs);
+      beginFork(repo.fs, repo.store, manifest.packs);
+      for (const p of pages) importForkPage(repo.fs, repo.store, manifest.packs, p.kind, p.seq, p.page);
+      return {
+        rows: state.storage.sql.exec("SELECT oid, offset, length, type, size, base FROM git_object ORDER BY oid").toArray(),
+        idx: repo.store.packs().map((p) => [p.name, [...repo.fs.readFile(p.path.replace(/\.pack$/, ".idx"))]] as const),
+        commits: state.storage.sql.exec("SELECT count(*) AS n FROM git_commit").one().n,
+      };
+    });
+    expect(copied.rows).toEqual(rows);
+    expect(copied.idx).toEqual(idx);
+    expect(copied.commits).toBe(6);
+    await parent.forkExportDone(manifest.token);
+    expect(await parent.forkExportPage(manifest.token, "objects", 0)).toBeNull();
   });
 });

@@ -2,14 +2,15 @@
 // alternates would, instead of copying the history.
 //
 // The parent, asked to share (`sharePacks`), moves each of its live packs to R2 (those not
-// there yet), takes one synchronous snapshot of its refs and object index, and records in
-// D1 (`r2_holders`) that it and the fork both hold each pack's R2 key. The fork (`linkFork`)
-// creates DOFS files that point at those keys, with its own copies of the small `.idx`
-// files and of the index rows. Every later deletion of a shared key, by either side (a
+// there yet), takes one synchronous snapshot of its refs and stages its object index and
+// `.idx` files in pages (the whole is larger than one RPC message for a large repository),
+// and records in D1 (`r2_holders`) that it and the fork both hold each pack's R2 key. The
+// fork reads the pages (`beginFork`, `importForkPage`), then (`linkFork`) creates DOFS files
+// that point at those keys, beside its own copies of the `.idx` files and index rows. Every later deletion of a shared key, by either side (a
 // repack retiring the pack, a deletion of the repository), goes through DOFS's `release`,
 // which deletes the holder's row and the R2 object only when no row is left.
 import type { Dofs } from "../fs/dofs";
-import type { IndexSnapshot, ObjectStore } from "../git/store/object-store";
+import { type ExportManifest, type ExportedPack, type ObjectStore, PACK_DIR } from "../git/store/object-store";
 import type { RefStore } from "../git/refs";
 import { ZERO_OID } from "../git/object/object";
 import { INCOMING_DIR } from "../git/ref-transaction";
@@ -18,12 +19,12 @@ import { writePack } from "../git/pack/writer";
 import { writeIdxV2 } from "../git/pack/idx";
 import { isFsError } from "../fs/errors";
 
-/** What a parent hands a new fork: refs, HEAD, and its packs with their R2 keys. */
+/** What a parent hands a new fork: refs, HEAD, its packs' R2 keys, and the staged index. */
 export interface ForkSnapshot {
   head: string | null;
   refs: [string, string][];
-  packs: { name: string; key: string; size: number; idx: Uint8Array }[];
-  index: IndexSnapshot;
+  packs: { name: string; key: string; size: number }[];
+  index: ExportManifest;
 }
 
 /**
@@ -67,37 +68,67 @@ export async function tierAllPacks(fs: Dofs, store: ObjectStore, budget: number)
 }
 
 /**
- * The snapshot a fork is made from; synchronous, so refs, packs and rows agree. Every
- * pack must be in R2 already (`tierAllPacks`).
+ * The snapshot a fork is made from; synchronous, so refs, packs and the staged index
+ * agree. Every pack must be in R2 already (`tierAllPacks`).
  */
 export function snapshotForFork(fs: Dofs, store: ObjectStore, refs: RefStore): ForkSnapshot | null {
   const packs = [];
   for (const p of store.packs()) {
     const key = fs.exists(p.path) ? fs.tierKey(p.path) : null;
     if (!key) return null;
-    packs.push({ name: p.name, key, size: p.size, idx: fs.readFile(p.path.replace(/\.pack$/, ".idx")) });
+    packs.push({ name: p.name, key, size: p.size });
   }
-  return { head: refs.head().symref, refs: [...refs.list()], packs, index: store.exportIndex() };
+  return { head: refs.head().symref, refs: [...refs.list()], packs, index: store.stageExport() };
 }
 
-/** Lays out the fork: the parent's packs linked, its index rows and refs copied. Synchronous. */
-export function linkFork(fs: Dofs, store: ObjectStore, refs: RefStore, snap: ForkSnapshot): void {
+/** Begins laying out a fork: whatever an earlier attempt left goes, the packs are recorded. */
+export function beginFork(fs: Dofs, store: ObjectStore, packs: ExportedPack[]): void {
   fs.transaction(() => {
-    for (const p of snap.packs) {
-      const base = `/objects/pack/${p.name}`;
-      fs.linkTiered(`${base}.pack`, p.key, p.size);
-      fs.writeFile(`${base}.idx`, p.idx, { mode: 0o444 });
-    }
-    store.importIndex(snap.index);
-    // Tags and branches as the parent had them; not its pull-request refs, as on GitHub.
-    const copied = snap.refs.filter(([name]) => name.startsWith("refs/heads/") || name.startsWith("refs/tags/"));
-    const results = refs.update(
-      copied.map(([name, oid]) => ({ name, old: ZERO_OID, new: oid })),
-      true,
-    );
-    if (results.some((r) => !r.ok)) throw new Error("the fork's refs could not be written");
-    if (snap.head) refs.setHead(snap.head);
+    if (fs.exists(PACK_DIR)) for (const name of fs.readdir(PACK_DIR)) fs.unlink(`${PACK_DIR}/${name}`);
+    store.beginImport(packs);
   });
+}
+
+/** One staged page from the parent: index rows, or the next bytes of a pack's `.idx`. */
+export function importForkPage(
+  fs: Dofs,
+  store: ObjectStore,
+  packs: ExportedPack[],
+  kind: string,
+  seq: number,
+  page: string | Uint8Array,
+): void {
+  if (kind.startsWith("idx:")) {
+    if (typeof page === "string") throw new Error(`index page ${kind} is not bytes`);
+    const path = `${PACK_DIR}/${kind.slice(4)}.idx`;
+    if (seq === 0) {
+      fs.mkdir(PACK_DIR, { recursive: true });
+      fs.writeFile(path, page);
+    } else fs.append(path, page);
+    return;
+  }
+  if (typeof page !== "string") throw new Error(`index page ${kind} is not rows`);
+  fs.transaction(() => store.importPage(kind, page, packs));
+}
+
+/**
+ * Finishes the fork: the parent's packs linked beside their imported `.idx` files, its
+ * branches and tags copied. Synchronous, inside the caller's transaction.
+ */
+export function linkFork(fs: Dofs, refs: RefStore, snap: ForkSnapshot): void {
+  for (const p of snap.packs) {
+    const base = `${PACK_DIR}/${p.name}`;
+    fs.linkTiered(`${base}.pack`, p.key, p.size);
+    fs.chmod(`${base}.idx`, 0o444);
+  }
+  // Tags and branches as the parent had them; not its pull-request refs, as on GitHub.
+  const copied = snap.refs.filter(([name]) => name.startsWith("refs/heads/") || name.startsWith("refs/tags/"));
+  const results = refs.update(
+    copied.map(([name, oid]) => ({ name, old: ZERO_OID, new: oid })),
+    true,
+  );
+  if (results.some((r) => !r.ok)) throw new Error("the fork's refs could not be written");
+  if (snap.head) refs.setHead(snap.head);
 }
 
 // ---- pull requests from forks ------------------------------------------------------

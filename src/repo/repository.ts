@@ -25,6 +25,8 @@ import {
   type ForkSnapshot,
   forkLink,
   holdKeys,
+  beginFork,
+  importForkPage,
   linkFork,
   packFor,
   receivePack,
@@ -289,17 +291,49 @@ export class Repository extends DurableObject<Env> {
    * packs linked, not copied (see ./forks.ts). False when the parent has no repository.
    */
   async forkFrom(parent: string, self: string): Promise<boolean> {
+    // Two calls for one fork (a retried request) share one making.
+    this.forking ??= this.makeFork(parent, self).finally(() => {
+      this.forking = null;
+    });
+    return this.forking;
+  }
+
+  private forking: Promise<boolean> | null = null;
+
+  private async makeFork(parent: string, self: string): Promise<boolean> {
     if (this.exists()) return true;
     const stub = this.env.REPO.getByName(parent) as unknown as DurableObjectStub<Repository>;
     const snap = (await stub.sharePacks(this.holder())) as ForkSnapshot | null;
     if (!snap) return false;
-    if (this.exists()) return true;
+    const { token, packs, pages } = snap.index;
+    try {
+      beginFork(this.fs, this.store, packs);
+      for (const { kind, count } of pages) {
+        for (let seq = 0; seq < count; seq++) {
+          const page = (await stub.forkExportPage(token, kind, seq)) as string | Uint8Array | null;
+          if (page === null) throw new Error(`the parent's staged index lost page ${kind} ${seq}`);
+          importForkPage(this.fs, this.store, packs, kind, seq, page);
+        }
+      }
+    } finally {
+      await stub.forkExportDone(token).catch((e: unknown) => console.error(`fork: ${(e as Error).message}`));
+    }
     this.fs.transaction(() => {
       this.init(snap.head?.replace(/^refs\/heads\//, "") ?? "main");
-      linkFork(this.fs, this.store, this.refs, snap);
+      linkFork(this.fs, this.refs, snap);
       saveForkLink(this.ctx.storage.sql, self, parent);
     });
     return true;
+  }
+
+  /** A page of the index staged for a fork by `sharePacks`; null when there is none. */
+  forkExportPage(token: string, kind: string, seq: number): string | Uint8Array | null {
+    return this.store.exportPage(token, kind, seq);
+  }
+
+  /** The fork has read the staged index (or given up): its pages go. */
+  forkExportDone(token: string): void {
+    this.store.dropExport(token);
   }
 
   /** A branch's commit, for a parent's pull request from it; null if there is no such branch. */

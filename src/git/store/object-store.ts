@@ -62,16 +62,20 @@ export interface CommitInfo {
   time: number;
 }
 
-/** The SQL index of a store, as `exportIndex` gives it and `importIndex` takes it. */
-export interface IndexSnapshot {
-  packs: Omit<PackRecord, "path">[];
-  /** oid, pack id, offset, length, type, size, base */
-  objects: [string, number, number, number, number, number, string | null][];
-  /** oid, tree, parents (space-separated), time */
-  commits: [string, string, string, number][];
-  /** oid, object, type */
-  tags: [string, string, number][];
+/** A pack record as a fork receives it (see `stageExport`). */
+export type ExportedPack = Omit<PackRecord, "path"> & { coversTips: string | null };
+
+/** Which staged pages a fork reads, by kind: rows of a table, or a pack's `.idx` ("idx:NAME"). */
+export interface ExportManifest {
+  token: string;
+  packs: ExportedPack[];
+  pages: { kind: string; count: number }[];
 }
+
+/** Characters of JSON (or bytes of an .idx) per staged page: under SQLite's 2 MB row. */
+const EXPORT_PAGE = 1_500_000;
+/** A staged export nobody finished reading is dropped after this long. */
+const EXPORT_TTL_MS = 3600 * 1000;
 
 type LocationRow = {
   pack: number;
@@ -656,56 +660,139 @@ export class ObjectStore implements BaseSource, PackSource {
   }
 
   /**
-   * The SQL index as it is now, for a fork that reads the same pack files: packs, and
-   * the objects, commits and tags they hold (rows as tuples, to keep the copy compact).
+   * Stages the SQL index as it is now, and the packs' `.idx` files, for a fork that reads
+   * the same pack files: in pages, because the whole is larger than one RPC message
+   * (32 MiB) for a repository of a few hundred thousand objects. Synchronous, so every page
+   * describes the same packs whatever lands after. Rows are tuples, to keep pages compact.
    */
-  exportIndex(): IndexSnapshot {
-    const rows = <T>(q: string) => [...this.sql.exec(q).raw()] as T[];
-    return {
-      packs: this.packs().map(({ id, name, size, objects, created }) => ({ id, name, size, objects, created })),
-      objects: rows("SELECT oid, pack, offset, length, type, size, base FROM git_object"),
-      commits: rows("SELECT oid, tree, parents, time FROM git_commit"),
-      tags: rows("SELECT oid, object, type FROM git_tag"),
-    };
+  stageExport(now = Date.now(), pageSize = EXPORT_PAGE): ExportManifest {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS git_export (
+      token TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      at INTEGER NOT NULL,
+      data BLOB NOT NULL,
+      PRIMARY KEY (token, kind, seq)
+    ) WITHOUT ROWID`);
+    this.sql.exec("DELETE FROM git_export WHERE at < ?", now - EXPORT_TTL_MS);
+    const token = crypto.randomUUID();
+    const pages: ExportManifest["pages"] = [];
+    const put = (kind: string, seq: number, data: string | ArrayBuffer) =>
+      this.sql.exec("INSERT INTO git_export (token, kind, seq, at, data) VALUES (?, ?, ?, ?, ?)", token, kind, seq, now, data);
+    const tables: [string, string][] = [
+      ["objects", "oid, pack, offset, length, type, size, base FROM git_object"],
+      ["commits", "oid, tree, parents, time FROM git_commit"],
+      ["tags", "oid, object, type FROM git_tag"],
+    ];
+    for (const [kind, select] of tables) {
+      let seq = 0;
+      let rows: string[] = [];
+      let chars = 0;
+      const flush = () => {
+        put(kind, seq++, `[${rows.join(",")}]`);
+        rows = [];
+        chars = 0;
+      };
+      // In batches by oid, each read whole before the pages it fills are written.
+      for (let after = ""; ; ) {
+        const batch = [...this.sql.exec(`SELECT ${select} WHERE oid > ? ORDER BY oid LIMIT 5000`, after).raw()];
+        if (!batch.length) break;
+        for (const row of batch) {
+          const text = JSON.stringify(row);
+          if (chars + text.length > pageSize && rows.length) flush();
+          rows.push(text);
+          chars += text.length + 1;
+        }
+        after = batch[batch.length - 1][0] as string;
+      }
+      if (rows.length) flush();
+      pages.push({ kind, count: seq });
+    }
+    const packs = this.sql
+      .exec<{ id: number; name: string; size: number; objects: number; created: number; covers_tips: string | null }>(
+        "SELECT id, name, size, objects, created, covers_tips FROM git_pack ORDER BY id",
+      )
+      .toArray()
+      .map((p) => ({ id: p.id, name: p.name, size: p.size, objects: p.objects, created: p.created, coversTips: p.covers_tips }));
+    for (const p of packs) {
+      const idx = this.fs.readFile(`${PACK_DIR}/${p.name}.idx`);
+      let seq = 0;
+      for (let at = 0; at < idx.byteLength; at += pageSize) put(`idx:${p.name}`, seq++, idx.slice(at, at + pageSize).buffer);
+      pages.push({ kind: `idx:${p.name}`, count: seq });
+    }
+    return { token, packs, pages };
+  }
+
+  /** One staged page: JSON rows, or bytes of an `.idx`; null when there is no such page. */
+  exportPage(token: string, kind: string, seq: number): string | Uint8Array | null {
+    const row = this.sql
+      .exec<{ data: string | ArrayBuffer }>("SELECT data FROM git_export WHERE token = ? AND kind = ? AND seq = ?", token, kind, seq)
+      .toArray()[0];
+    if (!row) return null;
+    return typeof row.data === "string" ? row.data : new Uint8Array(row.data);
+  }
+
+  dropExport(token: string): void {
+    this.sql.exec("DELETE FROM git_export WHERE token = ?", token);
   }
 
   /**
-   * Records packs whose `.pack` and `.idx` files the caller has put in objects/pack, with
-   * the index rows another store exported for them. Runs inside the caller's transaction.
+   * Starts an import into an empty store (a fork being made): forgets whatever an earlier
+   * attempt left, and records the exported packs, whose `.pack` and `.idx` files the caller
+   * puts in objects/pack. Runs inside the caller's transaction.
    */
-  importIndex(index: IndexSnapshot): void {
-    const ids = new Map<number, number>();
-    for (const p of index.packs) {
+  beginImport(packs: ExportedPack[]): void {
+    for (const table of ["git_object", "git_commit", "git_tag", "git_pack"]) this.sql.exec(`DELETE FROM ${table}`);
+    for (const p of packs) {
       const id = this.sql
         .exec<{ id: number }>(
-          "INSERT INTO git_pack (name, size, objects, created) VALUES (?, ?, ?, ?) RETURNING id",
+          "INSERT INTO git_pack (name, size, objects, created, covers_tips) VALUES (?, ?, ?, ?, ?) RETURNING id",
           p.name,
           p.size,
           p.objects,
           p.created,
+          p.coversTips,
         )
         .one().id;
-      ids.set(p.id, id);
       this.packPaths.set(id, `${PACK_DIR}/${p.name}.pack`);
     }
-    for (const [oid, pack, offset, length, type, size, base] of index.objects) {
-      const id = ids.get(pack);
-      if (id === undefined) throw new PackFormatError(`object ${oid} lies in a pack the fork does not have`);
-      this.sql.exec(
-        "INSERT OR REPLACE INTO git_object (oid, pack, offset, length, type, size, base) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        oid,
-        id,
-        offset,
-        length,
-        type,
-        size,
-        base,
+  }
+
+  /**
+   * Imports one page of `stageExport`'s rows; pack ids are the exporter's, mapped through
+   * the pack names. Runs inside the caller's transaction.
+   */
+  importPage(kind: string, page: string, packs: ExportedPack[]): void {
+    const rows = JSON.parse(page) as (string | number | null)[][];
+    if (kind === "objects") {
+      const byName = new Map(
+        this.sql
+          .exec<{ id: number; name: string }>("SELECT id, name FROM git_pack")
+          .toArray()
+          .map((r) => [r.name, r.id]),
       );
-    }
-    for (const [oid, tree, parents, time] of index.commits)
-      this.sql.exec("INSERT OR IGNORE INTO git_commit (oid, tree, parents, time) VALUES (?, ?, ?, ?)", oid, tree, parents, time);
-    for (const [oid, object, type] of index.tags)
-      this.sql.exec("INSERT OR IGNORE INTO git_tag (oid, object, type) VALUES (?, ?, ?)", oid, object, type);
+      const ids = new Map(packs.map((p) => [p.id, byName.get(p.name)]));
+      for (const [oid, pack, offset, length, type, size, base] of rows) {
+        const id = ids.get(pack as number);
+        if (id === undefined) throw new PackFormatError(`object ${oid} lies in a pack the fork does not have`);
+        this.sql.exec(
+          "INSERT OR REPLACE INTO git_object (oid, pack, offset, length, type, size, base) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          oid,
+          id,
+          offset,
+          length,
+          type,
+          size,
+          base,
+        );
+      }
+    } else if (kind === "commits") {
+      for (const [oid, tree, parents, time] of rows)
+        this.sql.exec("INSERT OR IGNORE INTO git_commit (oid, tree, parents, time) VALUES (?, ?, ?, ?)", oid, tree, parents, time);
+    } else if (kind === "tags") {
+      for (const [oid, object, type] of rows)
+        this.sql.exec("INSERT OR IGNORE INTO git_tag (oid, object, type) VALUES (?, ?, ?)", oid, object, type);
+    } else throw new PackFormatError(`unknown index page kind ${kind}`);
   }
 
   stats(): { packs: number; objects: number } {
