@@ -214,6 +214,22 @@ describe("forks", () => {
     });
   });
 
+  it("hide a fork of a fork of a private repository from someone who lost access to the private root", async () => {
+    const a = `fr${Date.now().toString(36)}${n++}`;
+    const b = `fs${Date.now().toString(36)}${n++}`;
+    await pushCommit(`http://gitflare.test/${a}/r`, null, 400);
+    await accountAuth(b);
+    expect((await api(`/repos/${a}/r/collaborators/${b}`, a, { method: "PUT", body: "{}" })).status).toBe(201);
+    expect((await api(`/repos/${a}/r/forks`, b, { method: "POST", body: "{}" })).status).toBe(202);
+    // B forks their own fork: its parent is B's, which B owns.
+    expect((await api(`/repos/${b}/r/forks`, b, { method: "POST", body: JSON.stringify({ name: "r2" }) })).status).toBe(202);
+    expect((await api(`/repos/${b}/r2`, b)).status).toBe(200);
+    expect((await api(`/repos/${a}/r/collaborators/${b}`, a, { method: "DELETE" })).status).toBe(204);
+    expect((await api(`/repos/${b}/r`, b)).status).toBe(404);
+    expect((await api(`/repos/${b}/r2`, b)).status).toBe(404);
+    expect((await api(`/repos/${b}/r2/git/refs/heads/main`, b)).status).toBe(404);
+  });
+
   it("share packs along a fork of a fork, until the last holder goes", async () => {
     const a = `fa${Date.now().toString(36)}${n++}`;
     const b = `fb${Date.now().toString(36)}${n++}`;
