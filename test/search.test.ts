@@ -270,6 +270,13 @@ describe("code search", () => {
       "lang:",
       "\u202etxt",
       "'; DROP TABLE x; --",
+      // More terms and qualifiers than SQLite takes bound parameters (D1 and Durable Objects: 100).
+      Array.from({ length: 120 }, () => "w").join(" "),
+      `abc ${Array.from({ length: 20 }, () => "lang:c++").join(" ")}`,
+      Array.from({ length: 120 }, (_, i) => `word${i}`).join(" "),
+      `abc ${Array.from({ length: 120 }, (_, i) => `path:p${i}`).join(" ")}`,
+      `abc ${Array.from({ length: 120 }, (_, i) => `user:u${i}`).join(" ")}`,
+      "x".repeat(60_000),
     ];
     for (const q of queries) {
       for (const url of [

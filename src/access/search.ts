@@ -41,6 +41,22 @@ function who(caller: Caller): [number, number] {
 
 const like = (s: string) => `%${s.replace(/[\\%_]/g, "\\$&")}%`;
 
+/**
+ * GitHub's bounds on a query. Each word and qualifier binds a parameter, and D1 takes at
+ * most 100 in a statement; a longer query is refused rather than failing there.
+ */
+export const MAX_QUERY_CHARS = 256;
+export const MAX_QUERY_PARTS = 12;
+
+/** Why `q` is too long to search for, or null. */
+export function queryTooLong(parts: number, q: string): string | null {
+  if (q.length > MAX_QUERY_CHARS) return `The search is longer than ${MAX_QUERY_CHARS} characters.`;
+  if (parts > MAX_QUERY_PARTS) return `The search has more than ${MAX_QUERY_PARTS} terms and qualifiers.`;
+  return null;
+}
+
+type Refused = { ok: false; message: string };
+
 /** Words and "quoted phrases", and qualifier:value pairs. */
 function tokens(q: string): { words: string[]; qualifiers: [string, string][] } {
   const words: string[] = [];
@@ -53,8 +69,16 @@ function tokens(q: string): { words: string[]; qualifiers: [string, string][] } 
   return { words, qualifiers };
 }
 
-export async function searchRepos(db: D1Database, caller: Caller, q: string, offset: number, limit: number) {
+export async function searchRepos(
+  db: D1Database,
+  caller: Caller,
+  q: string,
+  offset: number,
+  limit: number,
+): Promise<{ ok: true; total: number; items: RepoHit[] } | Refused> {
   const { words, qualifiers } = tokens(q);
+  const tooLong = queryTooLong(words.length + qualifiers.length, q);
+  if (tooLong) return { ok: false, message: tooLong };
   const where = [READABLE];
   const args: (string | number)[] = [...who(caller)];
   const bind = (v: string | number) => {
@@ -93,6 +117,7 @@ export async function searchRepos(db: D1Database, caller: Caller, q: string, off
     pushed_at: number | null;
   };
   return {
+    ok: true,
     total: (count.results[0] as { n: number }).n,
     items: (rows.results as Row[]).map(
       (r): RepoHit => ({
@@ -115,8 +140,10 @@ export async function searchIssues(
   q: string,
   offset: number,
   limit: number,
-): Promise<{ ok: true; total: number; items: IssueHit[] } | { ok: false; message: string }> {
+): Promise<{ ok: true; total: number; items: IssueHit[] } | Refused> {
   const { words, qualifiers } = tokens(q);
+  const tooLong = queryTooLong(words.length + qualifiers.length, q);
+  if (tooLong) return { ok: false, message: tooLong };
   const where = [READABLE];
   const args: (string | number)[] = [...who(caller)];
   const bind = (v: string | number) => {
