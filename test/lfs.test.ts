@@ -276,7 +276,9 @@ describe("Git LFS", () => {
     expect(up.actions!.upload.href).toMatch(
       new RegExp(`^https://acct\\.r2\\.cloudflarestorage\\.com/gitflare-packs/lfs/${id}/${o.oid}\\?X-Amz-`),
     );
-    expect(up.actions!.upload.href).toContain("X-Amz-SignedHeaders=host%3Bx-amz-checksum-sha256");
+    // The announced size is signed: R2 refuses a larger body than the quota holds room for.
+    expect(up.actions!.upload.href).toContain("X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256");
+    expect(up.actions!.upload.header?.["content-length"]).toBe(String(o.size));
     expect(up.actions!.upload.header?.["x-amz-checksum-sha256"]).toBe(
       btoa(String.fromCharCode(...o.oid.match(/../g)!.map((h) => Number.parseInt(h, 16)))),
     );

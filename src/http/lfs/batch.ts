@@ -43,9 +43,11 @@ async function upload(c: C, g: Granted, o: Wanted): Promise<{ upload: Action; ve
   const verify = { href: `${lfsBase(c, g)}/verify` };
   const s3 = s3Config(c.env);
   if (s3) {
-    // R2 checks the body against the signed checksum header; verify then records it.
+    // R2 checks the body against the signed checksum header; verify then records it. The
+    // length is signed too: the quota holds the announced size, and an upload of any other
+    // size (which verify would find, if ever asked) must not land in R2 at all.
     const checksum = btoa(String.fromCharCode(...(o.oid.match(/../g) ?? []).map((h) => Number.parseInt(h, 16))));
-    const header = { "x-amz-checksum-sha256": checksum };
+    const header = { "content-length": String(o.size), "x-amz-checksum-sha256": checksum };
     const href = await presignObject(s3, lfsKeyPrefix(g.repo.id) + o.oid, "PUT", PRESIGN_SECONDS, header);
     return { upload: { href, header, expires_in: PRESIGN_SECONDS }, verify };
   }
