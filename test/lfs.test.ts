@@ -7,6 +7,8 @@ import app from "../src/worker";
 import { accountAuth, hex } from "./helpers";
 import { presign } from "../src/http/lfs/presign";
 import { parseLfsPointer } from "../src/git/lfs-pointer";
+import { UPLOAD_WINDOW_MS } from "../src/repo/lfs/store";
+import type { Repository } from "../src/repo/repository";
 
 const BASE = "http://gitflare.test";
 const LFS = "application/vnd.git-lfs+json";
@@ -292,6 +294,23 @@ describe("Git LFS", () => {
     expect(verify.status).toBe(200);
     const down = (await batch(`lfsowner/${name}`, auth, "download", [o], fetcher)).json.objects[0];
     expect(down.actions!.download.href).toContain("X-Amz-SignedHeaders=host&");
+  });
+
+  it("deletes from R2 what an upload announced long ago left there unrecorded (a presigned upload never verified)", async () => {
+    const { name, id } = await newRepo("lfsowner");
+    const row = await env.DB.prepare("SELECT do_name FROM repos WHERE id = ?").bind(id).first<{ do_name: string }>();
+    const stub = env.REPO.getByName(row!.do_name) as unknown as DurableObjectStub<Repository>;
+    const [orphan, kept, later] = await Promise.all([object(`orphan ${name}`), object(`kept ${name}`), object(`later ${name}`)]);
+    const prefix = `lfs/${id}/`;
+    const t0 = Date.now();
+    expect(await stub.lfsPlanUpload([orphan, kept], 1 << 20, prefix, t0)).toMatchObject({ ok: true });
+    // Both reach R2 straight from the client; only `kept` is verified.
+    await env.PACKS!.put(prefix + orphan.oid, orphan.data);
+    await env.PACKS!.put(prefix + kept.oid, kept.data);
+    expect(await stub.lfsStored(kept.oid, kept.size, prefix + kept.oid)).toBe(true);
+    expect(await stub.lfsPlanUpload([later], 1 << 20, prefix, t0 + 2 * UPLOAD_WINDOW_MS + 1)).toMatchObject({ ok: true });
+    expect(await env.PACKS!.head(prefix + orphan.oid)).toBeNull();
+    expect(await env.PACKS!.head(prefix + kept.oid)).not.toBeNull();
   });
 
   it("reads LFS pointer files and nothing else", () => {

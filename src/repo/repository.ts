@@ -1374,8 +1374,14 @@ export class Repository extends DurableObject<Env> {
     return this.lfs?.present(oids.slice(0, 1000)) ?? null;
   }
 
-  lfsPlanUpload(objects: LfsObjectRef[], quota: number, keyPrefix: string) {
-    return this.lfs?.planUpload(objects.slice(0, 1000), quota, (oid) => keyPrefix + oid) ?? null;
+  async lfsPlanUpload(objects: LfsObjectRef[], quota: number, keyPrefix: string, now = Date.now()) {
+    const lfs = this.lfs;
+    if (!lfs) return null;
+    const stale = lfs.forgetExpired(now);
+    // Planned before the deletion awaits, so that no other plan sees the space twice.
+    const plan = lfs.planUpload(objects.slice(0, 1000), quota, (oid) => keyPrefix + oid, now);
+    if (stale.length && this.env.PACKS) await this.env.PACKS.delete(stale);
+    return plan;
   }
 
   lfsAnnounced(oid: string) {

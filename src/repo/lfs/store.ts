@@ -88,9 +88,6 @@ export class LfsStore {
    */
   planUpload(objects: LfsObjectRef[], quota: number, keyOf: (oid: string) => string, now = Date.now()): UploadPlan {
     const sql = this.db();
-    // Announcements long past their window are forgotten: an upload can no longer start
-    // under them (one that started in time has recorded its object by now).
-    sql.exec("DELETE FROM lfs_upload WHERE expires_at < ?", now - UPLOAD_WINDOW_MS);
     const stored = this.present(objects.map((o) => o.oid));
     const wanted = new Map<string, number>();
     for (const o of objects) if (!(o.oid in stored)) wanted.set(o.oid, o.size);
@@ -110,6 +107,21 @@ export class LfsStore {
         now + UPLOAD_WINDOW_MS,
       );
     return { ok: true, present: objects.map((o) => o.oid in stored) };
+  }
+
+  /**
+   * Forgets announcements long past their window: an upload can no longer start under
+   * them (one that started in time has recorded its object by now). Answers the R2 keys
+   * they leave unrecorded, for the caller to delete: bytes a presigned upload put there
+   * without the verify that records them, which no quota would count again.
+   */
+  forgetExpired(now = Date.now()): string[] {
+    const sql = this.db();
+    const gone = sql
+      .exec<{ k: string }>("DELETE FROM lfs_upload WHERE expires_at < ? RETURNING r2_key AS k", now - UPLOAD_WINDOW_MS)
+      .toArray()
+      .map((r) => r.k);
+    return gone.filter((k) => !sql.exec("SELECT 1 FROM lfs_object WHERE r2_key = ?", k).toArray().length);
   }
 
   /** The size an upload of `oid` was announced with, or null if none is (or it expired). */
