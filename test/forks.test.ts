@@ -230,6 +230,28 @@ describe("forks", () => {
     expect((await api(`/repos/${b}/r2/git/refs/heads/main`, b)).status).toBe(404);
   });
 
+  it("keep a fork hidden from an owner who lost access to its private parent after the parent is deleted", async () => {
+    const a = `ft${Date.now().toString(36)}${n++}`;
+    const b = `fu${Date.now().toString(36)}${n++}`;
+    const c = `fv${Date.now().toString(36)}${n++}`;
+    await pushCommit(`http://gitflare.test/${a}/r`, null, 500);
+    for (const user of [b, c]) {
+      await accountAuth(user);
+      expect((await api(`/repos/${a}/r/collaborators/${user}`, a, { method: "PUT", body: "{}" })).status).toBe(201);
+      expect((await api(`/repos/${a}/r/forks`, user, { method: "POST", body: "{}" })).status).toBe(202);
+    }
+    expect((await api(`/repos/${a}/r/collaborators/${b}`, a, { method: "DELETE" })).status).toBe(204);
+    expect((await api(`/repos/${b}/r`, b)).status).toBe(404);
+    expect((await api(`/repos/${a}/r`, a, { method: "DELETE" })).status).toBe(204);
+    expect((await api(`/repos/${b}/r`, b)).status).toBe(404);
+    expect((await api(`/search/repositories?q=${b}`, b)).status).toBe(200);
+    expect((await (await api(`/search/repositories?q=${b}`, b)).json<{ total_count: number }>()).total_count).toBe(0);
+    // Whoever could still read the parent keeps their fork, standing alone.
+    const kept = await api(`/repos/${c}/r`, c);
+    expect(kept.status).toBe(200);
+    expect((await kept.json<{ fork: boolean }>()).fork).toBe(false);
+  });
+
   it("share packs along a fork of a fork, until the last holder goes", async () => {
     const a = `fa${Date.now().toString(36)}${n++}`;
     const b = `fb${Date.now().toString(36)}${n++}`;

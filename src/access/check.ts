@@ -88,6 +88,7 @@ export async function checkAccess(c: AnyContext, need: Permission, named?: RepoN
   const collaborator = callerId === undefined ? null : (found.collaborators.get(callerId) ?? null);
   const role = roleOf(caller, { ownerId: repo.ownerId, isPrivate: repo.isPrivate, collaborator });
   if (!allows(role, "read")) return hidden();
+  if (repo.orphaned && !userOf(caller)?.isAdmin) return hidden();
   // A fork of a private repository is for those who can read the parent, as on GitHub,
   // where losing access to the parent takes the fork away too.
   if (repo.parent?.isPrivate && !(await readsParent(c.env.DB, caller, repo.parent.fullName))) return hidden();
@@ -121,7 +122,7 @@ async function readsParent(db: D1Database, caller: Caller, fullName: string, dep
   if (depth >= MAX_PARENT_DEPTH) return false;
   const [owner, name] = fullName.split("/");
   const found = await lookupRepo(db, owner, name);
-  if (!found) return false;
+  if (!found || found.repo.orphaned) return false;
   const id = userOf(caller)?.id;
   const collaborator = id === undefined ? null : (found.collaborators.get(id) ?? null);
   if (!allows(roleOf(caller, { ownerId: found.repo.ownerId, isPrivate: found.repo.isPrivate, collaborator }), "read")) return false;

@@ -34,7 +34,8 @@ export interface IssueHit {
 /**
  * SQL true when the caller may read repository `r` (binds: is admin, user id). As in the
  * access check (./check.ts), a fork of a private repository also needs each private
- * repository up its chain of private parents to be readable.
+ * repository up its chain of private parents to be readable, and one whose parent is gone
+ * is hidden (RepoRecord.orphaned).
  */
 const READABLE = `r.pending = 0 AND (r.is_private = 0 OR ?1 = 1 OR r.owner_id = ?2
   OR EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = r.id AND c.user_id = ?2))
@@ -43,8 +44,8 @@ const READABLE = `r.pending = 0 AND (r.is_private = 0 OR ?1 = 1 OR r.owner_id = 
       SELECT r.parent_id
       UNION SELECT p.parent_id FROM repos p JOIN up ON p.id = up.id WHERE p.is_private = 1 AND p.parent_id IS NOT NULL
     )
-    SELECT 1 FROM up JOIN repos a ON a.id = up.id WHERE a.is_private = 1 AND a.owner_id != ?2
-      AND NOT EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = a.id AND c.user_id = ?2)))`;
+    SELECT 1 FROM up LEFT JOIN repos a ON a.id = up.id WHERE a.id IS NULL OR (a.is_private = 1 AND a.owner_id != ?2
+      AND NOT EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = a.id AND c.user_id = ?2))))`;
 
 function who(caller: Caller): [number, number] {
   return caller.kind === "anonymous" ? [0, -1] : [caller.user.isAdmin ? 1 : 0, caller.user.id];
