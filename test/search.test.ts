@@ -455,7 +455,9 @@ describe("site-wide search", () => {
       .first<{ do_name: string }>();
     await (env.REPO.getByName(row!.do_name) as unknown as Stub).issuesMirrored();
     const repoNames = async () =>
-      ((await (await call("netreader", "GET", `/api/v3/search/repositories?q=${word}`)).json()) as Json).items.map((i: Json) => i.full_name);
+      ((await (await call("netreader", "GET", `/api/v3/search/repositories?q=${word}`)).json()) as Json).items.map(
+        (i: Json) => i.full_name,
+      );
     expect((await repoNames()).sort()).toEqual([parent.path, fork].sort());
     expect((await issues("netreader", word)).titles).toEqual([`Copied ${word} notes`]);
 
