@@ -252,6 +252,16 @@ describe("forks", () => {
     expect((await kept.json<{ fork: boolean }>()).fork).toBe(false);
   });
 
+  it("keep what a fork was handed when the parent is deleted while it shares its packs", async () => {
+    const a = `fw${Date.now().toString(36)}${n++}`;
+    let tip: string | null = null;
+    for (let i = 0; i < 3; i++) tip = await pushCommit(`http://gitflare.test/${a}/r`, tip, 600 + i);
+    const parent = stubOf(`${a}/r`);
+    const [snap] = await Promise.all([parent.sharePacks("a-fork-being-made"), parent.destroy()]);
+    expect(snap?.packs.length).toBeGreaterThan(0);
+    for (const p of snap!.packs) expect(await env.PACKS!.head(p.key)).not.toBeNull();
+  });
+
   it("share packs along a fork of a fork, until the last holder goes", async () => {
     const a = `fa${Date.now().toString(36)}${n++}`;
     const b = `fb${Date.now().toString(36)}${n++}`;

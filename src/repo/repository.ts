@@ -230,16 +230,24 @@ export class Repository extends DurableObject<Env> {
    * (which reads as zeros: a corrupt pack) nor write into the storage that replaces it.
    */
   async destroy(): Promise<void> {
-    this.git.close();
-    this.codeIndex.close();
-    await this.issueMirror.clear().catch((e) => console.error(`issue search rows of ${this.ctx.id.name} not removed: ${e}`));
-    await this.fs.dropR2();
-    await this.dropLfsObjects();
-    // From here every layer built over the old storage fails instead of reading it.
-    this.fs.close();
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    this.open(true);
+    // A fork being handed this repository's packs gets them whole, with its holder rows,
+    // before their R2 objects are released here; and none is handed them after.
+    while (this.maintaining) await scheduler.wait(50);
+    this.maintaining = true;
+    try {
+      this.git.close();
+      this.codeIndex.close();
+      await this.issueMirror.clear().catch((e) => console.error(`issue search rows of ${this.ctx.id.name} not removed: ${e}`));
+      await this.fs.dropR2();
+      await this.dropLfsObjects();
+      // From here every layer built over the old storage fails instead of reading it.
+      this.fs.close();
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      this.open(true);
+    } finally {
+      this.maintaining = false;
+    }
   }
 
   /** Deletes the repository's LFS objects (and any half-announced uploads) from R2. */
@@ -266,6 +274,8 @@ export class Repository extends DurableObject<Env> {
   async sharePacks(fork: string): Promise<ForkSnapshot | null> {
     if (!this.exists() || !this.fs.bucket) return null;
     while (this.maintaining) await scheduler.wait(50);
+    // Deleted meanwhile: nothing to share.
+    if (!this.exists()) return null;
     this.maintaining = true;
     try {
       for (let round = 0; round < 10; round++) {
