@@ -313,6 +313,36 @@ describe("Git LFS", () => {
     expect(await env.PACKS!.head(prefix + kept.oid)).not.toBeNull();
   });
 
+  it("serves a fork's download link for an object its parent holds", async () => {
+    const auth = await accountAuth("lfsowner");
+    const forker = await accountAuth("lfsforker");
+    const { name } = await newRepo("lfsowner", false);
+    const o = await object(`inherited ${name}`);
+    const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${o.oid}\nsize ${o.size}\n`;
+    const put = await SELF.fetch(`${BASE}/api/v3/repos/lfsowner/${name}/contents/big.bin`, {
+      method: "PUT",
+      headers: { Authorization: auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ message: "Add big.bin", content: btoa(pointer) }),
+    });
+    expect(put.status).toBe(201);
+    expect((await batch(`lfsowner/${name}`, auth, "upload", [o])).res.status).toBe(200);
+    expect((await upload(`lfsowner/${name}`, auth, o)).status).toBe(200);
+    const fork = await SELF.fetch(`${BASE}/api/v3/repos/lfsowner/${name}/forks`, {
+      method: "POST",
+      headers: { Authorization: forker, "Content-Type": "application/json" },
+      body: "{}",
+    });
+    expect(fork.status).toBe(202);
+    // The link the fork's page shows for big.bin.
+    const page = await (await SELF.fetch(`${BASE}/lfsforker/${name}/blob/main/big.bin`, { headers: { Authorization: forker } })).text();
+    expect(page).toContain(`/lfsforker/${name}.git/info/lfs/objects/${o.oid}?name=big.bin`);
+    const down = await SELF.fetch(`${BASE}/lfsforker/${name}.git/info/lfs/objects/${o.oid}?name=big.bin`, {
+      headers: { Authorization: forker },
+    });
+    expect(down.status).toBe(200);
+    expect(await down.text()).toBe(`inherited ${name}`);
+  });
+
   it("reads LFS pointer files and nothing else", () => {
     const oid = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393";
     expect(parseLfsPointer(`version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize 12345\n`)).toEqual({ oid, size: 12345 });

@@ -63,7 +63,7 @@ const NETWORK_DEPTH = 8;
  * shares LFS objects within a fork network. Only parents the caller may read are asked,
  * and the download is from the parent's own endpoint, through the same access check.
  */
-async function inForkNetwork(c: C, g: Granted, oids: string[]): Promise<Map<string, { g: Granted; size: number }>> {
+export async function inForkNetwork(c: C, g: Granted, oids: string[]): Promise<Map<string, { g: Granted; size: number }>> {
   const found = new Map<string, { g: Granted; size: number }>();
   let at = g.repo;
   for (let depth = 0; oids.length && at.parent && depth < NETWORK_DEPTH; depth++) {

@@ -5,6 +5,7 @@
 // upload and records it.
 import type { Granted } from "../../access/check";
 import { type C, OID, jsonBody, lfsAccess, lfsError, lfsKeyPrefix } from "./responses";
+import { inForkNetwork } from "./batch";
 
 const PREVIEW_TYPES: Record<string, string> = {
   png: "image/png",
@@ -101,13 +102,13 @@ export async function downloadObject(c: C): Promise<Response> {
   if (!OID.test(oid)) return lfsError(422, "Invalid oid: expected 64 lower-case hex digits.");
   const bucket = bucketOf(c);
   if (bucket instanceof Response) return bucket;
-  let object: R2ObjectBody | R2Object | null;
-  try {
-    object = await bucket.get(lfsKeyPrefix(g.repo.id) + oid, { range: c.req.raw.headers });
-  } catch {
-    return lfsError(416, "The requested range is not satisfiable.");
-  }
-  if (object && !("body" in object)) return lfsError(416, "The requested range is not satisfiable.");
+  const get = (repoId: number) => bucket.get(lfsKeyPrefix(repoId) + oid, { range: c.req.raw.headers }).catch(() => "range" as const);
+  let object = await get(g.repo.id);
+  // A fork's page links objects pushed to its parent before the fork, which stay there
+  // (see inForkNetwork: only parents the caller may read).
+  const holder = object === null ? (await inForkNetwork(c, g, [oid])).get(oid) : undefined;
+  if (holder) object = await get(holder.g.repo.id);
+  if (object === "range" || (object && !("body" in object))) return lfsError(416, "The requested range is not satisfiable.");
   if (!object) return lfsError(404, "Object does not exist.");
   const name = fileName(c, oid);
   const ext = name.slice(name.lastIndexOf(".") + 1).toLowerCase();
