@@ -307,7 +307,7 @@ describe("Git LFS", () => {
     // Both reach R2 straight from the client; only `kept` is verified.
     await env.PACKS!.put(prefix + orphan.oid, orphan.data);
     await env.PACKS!.put(prefix + kept.oid, kept.data);
-    expect(await stub.lfsStored(kept.oid, kept.size, prefix + kept.oid)).toBe(true);
+    expect(await stub.lfsStored(kept.oid, kept.size, prefix + kept.oid)).toBe("stored");
     expect(await stub.lfsPlanUpload([later], 1 << 20, prefix, t0 + 2 * UPLOAD_WINDOW_MS + 1)).toMatchObject({ ok: true });
     expect(await env.PACKS!.head(prefix + orphan.oid)).toBeNull();
     expect(await env.PACKS!.head(prefix + kept.oid)).not.toBeNull();
@@ -341,6 +341,23 @@ describe("Git LFS", () => {
     });
     expect(down.status).toBe(200);
     expect(await down.text()).toBe(`inherited ${name}`);
+  });
+
+  it("refuses an upload that outlasted its announcement once the quota has no room for it", async () => {
+    const { name, id } = await newRepo("lfsowner");
+    const row = await env.DB.prepare("SELECT do_name FROM repos WHERE id = ?").bind(id).first<{ do_name: string }>();
+    const stub = env.REPO.getByName(row!.do_name) as unknown as DurableObjectStub<Repository>;
+    const [slow, next] = await Promise.all([object(`slow ${name} ${"x".repeat(90)}`), object(`next ${name} ${"y".repeat(90)}`)]);
+    const prefix = `lfs/${id}/`;
+    const quota = 150;
+    const t0 = Date.now();
+    expect(await stub.lfsPlanUpload([slow], quota, prefix, t0)).toMatchObject({ ok: true });
+    // `slow` is still arriving when its announcement expires; `next` takes the space meanwhile.
+    const late = t0 + UPLOAD_WINDOW_MS + 1;
+    expect(await stub.lfsPlanUpload([next], quota, prefix, late)).toMatchObject({ ok: true });
+    expect(await stub.lfsStored(slow.oid, slow.size, prefix + slow.oid, quota, late + 1)).toBe("over-quota");
+    expect(await stub.lfsStored(next.oid, next.size, prefix + next.oid, quota, late + 1)).toBe("stored");
+    expect(await stub.lfsUsage()).toEqual({ objects: 1, bytes: next.size });
   });
 
   it("reads LFS pointer files and nothing else", () => {

@@ -1398,10 +1398,11 @@ export class Repository extends DurableObject<Env> {
     return this.lfs?.announced(oid) ?? null;
   }
 
-  lfsStored(oid: string, size: number, key: string): boolean {
+  /** Records an uploaded object: "gone" when the repository is, "over-quota" (see LfsStore.stored). */
+  lfsStored(oid: string, size: number, key: string, quota?: number, now = Date.now()): "stored" | "gone" | "over-quota" {
     const lfs = this.lfs;
-    lfs?.stored(oid, size, key);
-    return !!lfs;
+    if (!lfs) return "gone";
+    return lfs.stored(oid, size, key, quota, now) ? "stored" : "over-quota";
   }
 
   lfsUsage() {

@@ -5,7 +5,7 @@
 // upload and records it.
 import type { Granted } from "../../access/check";
 import { type C, OID, jsonBody, lfsAccess, lfsError, lfsKeyPrefix } from "./responses";
-import { inForkNetwork } from "./batch";
+import { inForkNetwork, quotaOf } from "./batch";
 
 const PREVIEW_TYPES: Record<string, string> = {
   png: "image/png",
@@ -52,9 +52,12 @@ export async function uploadObject(c: C): Promise<Response> {
   }
   await piping;
   // The repository was deleted while the bytes arrived: they must not outlive it.
-  if (!(await g.stub.lfsStored(oid, size, key))) {
+  const recorded = await g.stub.lfsStored(oid, size, key, quotaOf(c.env));
+  if (recorded !== "stored") {
     await bucket.delete(key);
-    return lfsError(404, "Repository not found.");
+    return recorded === "gone"
+      ? lfsError(404, "Repository not found.")
+      : lfsError(507, "Git LFS quota exceeded: the upload outlasted its announcement, and its space was taken meanwhile.");
   }
   return new Response(null, { status: 200 });
 }
@@ -82,9 +85,12 @@ export async function verifyObject(c: C): Promise<Response> {
     await bucket.delete(key);
     return lfsError(422, `Size mismatch: uploaded ${head.size} bytes, announced ${announced}.`);
   }
-  if (!(await g.stub.lfsStored(oid, size as number, key))) {
+  const recorded = await g.stub.lfsStored(oid, size as number, key, quotaOf(c.env));
+  if (recorded !== "stored") {
     await bucket.delete(key);
-    return lfsError(404, "Repository not found.");
+    return recorded === "gone"
+      ? lfsError(404, "Repository not found.")
+      : lfsError(507, "Git LFS quota exceeded: the upload outlasted its announcement, and its space was taken meanwhile.");
   }
   return new Response(null, { status: 200 });
 }

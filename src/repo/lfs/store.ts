@@ -130,9 +130,24 @@ export class LfsStore {
     return row ? row.size : null;
   }
 
-  /** Records an object whose bytes R2 now holds, checked against its oid and size. */
-  stored(oid: string, size: number, key: string, now = Date.now()): void {
+  /**
+   * Records an object whose bytes R2 now holds, checked against its oid and size. False
+   * (recording nothing) when its announcement expired while the bytes arrived and the
+   * quota has no room for them any more: the space it held was free to announce again.
+   */
+  stored(oid: string, size: number, key: string, quota = Number.POSITIVE_INFINITY, now = Date.now()): boolean {
     const sql = this.db();
+    const counted = this.announced(oid, now) !== null || oid in this.present([oid]);
+    if (!counted) {
+      const [{ held }] = sql.exec<{ held: number }>("SELECT coalesce(sum(size), 0) AS held FROM lfs_object").toArray();
+      const [{ live }] = sql
+        .exec<{ live: number }>("SELECT coalesce(sum(size), 0) AS live FROM lfs_upload WHERE expires_at > ? AND oid != ?", now, oid)
+        .toArray();
+      if (held + live + size > quota) {
+        sql.exec("DELETE FROM lfs_upload WHERE oid = ?", oid);
+        return false;
+      }
+    }
     sql.exec(
       "INSERT INTO lfs_object (oid, size, r2_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (oid) DO NOTHING",
       oid,
@@ -141,6 +156,7 @@ export class LfsStore {
       now,
     );
     sql.exec("DELETE FROM lfs_upload WHERE oid = ?", oid);
+    return true;
   }
 
   usage(): { objects: number; bytes: number } {
