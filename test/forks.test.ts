@@ -215,6 +215,54 @@ describe("forks", () => {
     });
   });
 
+  it("hide a fork of a fork of a private repository from someone who lost access to the private root", async () => {
+    const a = `fr${Date.now().toString(36)}${n++}`;
+    const b = `fs${Date.now().toString(36)}${n++}`;
+    await pushCommit(`http://gitflare.test/${a}/r`, null, 400);
+    await accountAuth(b);
+    expect((await api(`/repos/${a}/r/collaborators/${b}`, a, { method: "PUT", body: "{}" })).status).toBe(201);
+    expect((await api(`/repos/${a}/r/forks`, b, { method: "POST", body: "{}" })).status).toBe(202);
+    // B forks their own fork: its parent is B's, which B owns.
+    expect((await api(`/repos/${b}/r/forks`, b, { method: "POST", body: JSON.stringify({ name: "r2" }) })).status).toBe(202);
+    expect((await api(`/repos/${b}/r2`, b)).status).toBe(200);
+    expect((await api(`/repos/${a}/r/collaborators/${b}`, a, { method: "DELETE" })).status).toBe(204);
+    expect((await api(`/repos/${b}/r`, b)).status).toBe(404);
+    expect((await api(`/repos/${b}/r2`, b)).status).toBe(404);
+    expect((await api(`/repos/${b}/r2/git/refs/heads/main`, b)).status).toBe(404);
+  });
+
+  it("keep a fork hidden from an owner who lost access to its private parent after the parent is deleted", async () => {
+    const a = `ft${Date.now().toString(36)}${n++}`;
+    const b = `fu${Date.now().toString(36)}${n++}`;
+    const c = `fv${Date.now().toString(36)}${n++}`;
+    await pushCommit(`http://gitflare.test/${a}/r`, null, 500);
+    for (const user of [b, c]) {
+      await accountAuth(user);
+      expect((await api(`/repos/${a}/r/collaborators/${user}`, a, { method: "PUT", body: "{}" })).status).toBe(201);
+      expect((await api(`/repos/${a}/r/forks`, user, { method: "POST", body: "{}" })).status).toBe(202);
+    }
+    expect((await api(`/repos/${a}/r/collaborators/${b}`, a, { method: "DELETE" })).status).toBe(204);
+    expect((await api(`/repos/${b}/r`, b)).status).toBe(404);
+    expect((await api(`/repos/${a}/r`, a, { method: "DELETE" })).status).toBe(204);
+    expect((await api(`/repos/${b}/r`, b)).status).toBe(404);
+    expect((await api(`/search/repositories?q=${b}`, b)).status).toBe(200);
+    expect((await (await api(`/search/repositories?q=${b}`, b)).json<{ total_count: number }>()).total_count).toBe(0);
+    // Whoever could still read the parent keeps their fork, standing alone.
+    const kept = await api(`/repos/${c}/r`, c);
+    expect(kept.status).toBe(200);
+    expect((await kept.json<{ fork: boolean }>()).fork).toBe(false);
+  });
+
+  it("keep what a fork was handed when the parent is deleted while it shares its packs", async () => {
+    const a = `fw${Date.now().toString(36)}${n++}`;
+    let tip: string | null = null;
+    for (let i = 0; i < 3; i++) tip = await pushCommit(`http://gitflare.test/${a}/r`, tip, 600 + i);
+    const parent = stubOf(`${a}/r`);
+    const [snap] = await Promise.all([parent.sharePacks("a-fork-being-made"), parent.destroy()]);
+    expect(snap?.packs.length).toBeGreaterThan(0);
+    for (const p of snap!.packs) expect(await env.PACKS!.head(p.key)).not.toBeNull();
+  });
+
   it("share packs along a fork of a fork, until the last holder goes", async () => {
     const a = `fa${Date.now().toString(36)}${n++}`;
     const b = `fb${Date.now().toString(36)}${n++}`;

@@ -7,6 +7,8 @@ import app from "../src/worker";
 import { accountAuth, hex } from "./helpers";
 import { presign } from "../src/http/lfs/presign";
 import { parseLfsPointer } from "../src/git/lfs-pointer";
+import { UPLOAD_WINDOW_MS } from "../src/repo/lfs/store";
+import type { Repository } from "../src/repo/repository";
 
 const BASE = "http://gitflare.test";
 const LFS = "application/vnd.git-lfs+json";
@@ -276,7 +278,9 @@ describe("Git LFS", () => {
     expect(up.actions!.upload.href).toMatch(
       new RegExp(`^https://acct\\.r2\\.cloudflarestorage\\.com/gitflare-packs/lfs/${id}/${o.oid}\\?X-Amz-`),
     );
-    expect(up.actions!.upload.href).toContain("X-Amz-SignedHeaders=host%3Bx-amz-checksum-sha256");
+    // The announced size is signed: R2 refuses a larger body than the quota holds room for.
+    expect(up.actions!.upload.href).toContain("X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256");
+    expect(up.actions!.upload.header?.["content-length"]).toBe(String(o.size));
     expect(up.actions!.upload.header?.["x-amz-checksum-sha256"]).toBe(
       btoa(String.fromCharCode(...o.oid.match(/../g)!.map((h) => Number.parseInt(h, 16)))),
     );
@@ -290,6 +294,70 @@ describe("Git LFS", () => {
     expect(verify.status).toBe(200);
     const down = (await batch(`lfsowner/${name}`, auth, "download", [o], fetcher)).json.objects[0];
     expect(down.actions!.download.href).toContain("X-Amz-SignedHeaders=host&");
+  });
+
+  it("deletes from R2 what an upload announced long ago left there unrecorded (a presigned upload never verified)", async () => {
+    const { name, id } = await newRepo("lfsowner");
+    const row = await env.DB.prepare("SELECT do_name FROM repos WHERE id = ?").bind(id).first<{ do_name: string }>();
+    const stub = env.REPO.getByName(row!.do_name) as unknown as DurableObjectStub<Repository>;
+    const [orphan, kept, later] = await Promise.all([object(`orphan ${name}`), object(`kept ${name}`), object(`later ${name}`)]);
+    const prefix = `lfs/${id}/`;
+    const t0 = Date.now();
+    expect(await stub.lfsPlanUpload([orphan, kept], 1 << 20, prefix, t0)).toMatchObject({ ok: true });
+    // Both reach R2 straight from the client; only `kept` is verified.
+    await env.PACKS!.put(prefix + orphan.oid, orphan.data);
+    await env.PACKS!.put(prefix + kept.oid, kept.data);
+    expect(await stub.lfsStored(kept.oid, kept.size, prefix + kept.oid)).toBe("stored");
+    expect(await stub.lfsPlanUpload([later], 1 << 20, prefix, t0 + 2 * UPLOAD_WINDOW_MS + 1)).toMatchObject({ ok: true });
+    expect(await env.PACKS!.head(prefix + orphan.oid)).toBeNull();
+    expect(await env.PACKS!.head(prefix + kept.oid)).not.toBeNull();
+  });
+
+  it("serves a fork's download link for an object its parent holds", async () => {
+    const auth = await accountAuth("lfsowner");
+    const forker = await accountAuth("lfsforker");
+    const { name } = await newRepo("lfsowner", false);
+    const o = await object(`inherited ${name}`);
+    const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${o.oid}\nsize ${o.size}\n`;
+    const put = await SELF.fetch(`${BASE}/api/v3/repos/lfsowner/${name}/contents/big.bin`, {
+      method: "PUT",
+      headers: { Authorization: auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ message: "Add big.bin", content: btoa(pointer) }),
+    });
+    expect(put.status).toBe(201);
+    expect((await batch(`lfsowner/${name}`, auth, "upload", [o])).res.status).toBe(200);
+    expect((await upload(`lfsowner/${name}`, auth, o)).status).toBe(200);
+    const fork = await SELF.fetch(`${BASE}/api/v3/repos/lfsowner/${name}/forks`, {
+      method: "POST",
+      headers: { Authorization: forker, "Content-Type": "application/json" },
+      body: "{}",
+    });
+    expect(fork.status).toBe(202);
+    // The link the fork's page shows for big.bin.
+    const page = await (await SELF.fetch(`${BASE}/lfsforker/${name}/blob/main/big.bin`, { headers: { Authorization: forker } })).text();
+    expect(page).toContain(`/lfsforker/${name}.git/info/lfs/objects/${o.oid}?name=big.bin`);
+    const down = await SELF.fetch(`${BASE}/lfsforker/${name}.git/info/lfs/objects/${o.oid}?name=big.bin`, {
+      headers: { Authorization: forker },
+    });
+    expect(down.status).toBe(200);
+    expect(await down.text()).toBe(`inherited ${name}`);
+  });
+
+  it("refuses an upload that outlasted its announcement once the quota has no room for it", async () => {
+    const { name, id } = await newRepo("lfsowner");
+    const row = await env.DB.prepare("SELECT do_name FROM repos WHERE id = ?").bind(id).first<{ do_name: string }>();
+    const stub = env.REPO.getByName(row!.do_name) as unknown as DurableObjectStub<Repository>;
+    const [slow, next] = await Promise.all([object(`slow ${name} ${"x".repeat(90)}`), object(`next ${name} ${"y".repeat(90)}`)]);
+    const prefix = `lfs/${id}/`;
+    const quota = 150;
+    const t0 = Date.now();
+    expect(await stub.lfsPlanUpload([slow], quota, prefix, t0)).toMatchObject({ ok: true });
+    // `slow` is still arriving when its announcement expires; `next` takes the space meanwhile.
+    const late = t0 + UPLOAD_WINDOW_MS + 1;
+    expect(await stub.lfsPlanUpload([next], quota, prefix, late)).toMatchObject({ ok: true });
+    expect(await stub.lfsStored(slow.oid, slow.size, prefix + slow.oid, quota, late + 1)).toBe("over-quota");
+    expect(await stub.lfsStored(next.oid, next.size, prefix + next.oid, quota, late + 1)).toBe("stored");
+    expect(await stub.lfsUsage()).toEqual({ objects: 1, bytes: next.size });
   });
 
   it("reads LFS pointer files and nothing else", () => {

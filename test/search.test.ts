@@ -270,6 +270,13 @@ describe("code search", () => {
       "lang:",
       "\u202etxt",
       "'; DROP TABLE x; --",
+      // More terms and qualifiers than SQLite takes bound parameters (D1 and Durable Objects: 100).
+      Array.from({ length: 120 }, () => "w").join(" "),
+      `abc ${Array.from({ length: 20 }, () => "lang:c++").join(" ")}`,
+      Array.from({ length: 120 }, (_, i) => `word${i}`).join(" "),
+      `abc ${Array.from({ length: 120 }, (_, i) => `path:p${i}`).join(" ")}`,
+      `abc ${Array.from({ length: 120 }, (_, i) => `user:u${i}`).join(" ")}`,
+      "x".repeat(60_000),
     ];
     for (const q of queries) {
       for (const url of [
@@ -432,6 +439,33 @@ describe("site-wide search", () => {
     // Made public, the private repository's issue shows to everyone.
     expect((await call("siteowner", "PATCH", `/api/v3/repos/${priv.path}`, { private: false })).status).toBe(200);
     expect((await issues("stranger", needle)).titles).toEqual([`Secret ${needle} launch plan`]);
+  });
+
+  it("leaves out a fork of a private repository, and its issues, once its owner loses access to the parent", async () => {
+    const word = `${needle}fork`;
+    const parent = await makeRepo("netowner", true, { netreader: "read" });
+    await commit(parent.stub, null, [{ kind: "create", path: "a.txt", content: "a\n" }]);
+    expect((await call("netowner", "PATCH", `/api/v3/repos/${parent.path}`, { description: `Plans ${word}` })).status).toBe(200);
+    const forked = await call("netreader", "POST", `/api/v3/repos/${parent.path}/forks`, {});
+    expect(forked.status).toBe(202);
+    const fork = ((await forked.json()) as Json).full_name as string;
+    await issue("netreader", fork, `Copied ${word} notes`);
+    const row = await env.DB.prepare("SELECT do_name FROM repos WHERE name = ? AND owner_id = (SELECT id FROM users WHERE username = ?)")
+      .bind(fork.split("/")[1], "netreader")
+      .first<{ do_name: string }>();
+    await (env.REPO.getByName(row!.do_name) as unknown as Stub).issuesMirrored();
+    const repoNames = async () =>
+      ((await (await call("netreader", "GET", `/api/v3/search/repositories?q=${word}`)).json()) as Json).items.map(
+        (i: Json) => i.full_name,
+      );
+    expect((await repoNames()).sort()).toEqual([parent.path, fork].sort());
+    expect((await issues("netreader", word)).titles).toEqual([`Copied ${word} notes`]);
+
+    expect((await call("netowner", "DELETE", `/api/v3/repos/${parent.path}/collaborators/netreader`)).status).toBe(204);
+    expect((await call("netreader", "GET", `/api/v3/repos/${fork}`)).status).toBe(404);
+    expect(await repoNames()).toEqual([]);
+    expect((await issues("netreader", word)).total).toBe(0);
+    expect(await (await call("netreader", "GET", `/search?q=${word}`)).text()).not.toContain(fork);
   });
 
   it("finds repositories by name and description, never a private one for others; and the page", async () => {

@@ -88,6 +88,7 @@ export async function checkAccess(c: AnyContext, need: Permission, named?: RepoN
   const collaborator = callerId === undefined ? null : (found.collaborators.get(callerId) ?? null);
   const role = roleOf(caller, { ownerId: repo.ownerId, isPrivate: repo.isPrivate, collaborator });
   if (!allows(role, "read")) return hidden();
+  if (repo.orphaned && !userOf(caller)?.isAdmin) return hidden();
   // A fork of a private repository is for those who can read the parent, as on GitHub,
   // where losing access to the parent takes the fork away too.
   if (repo.parent?.isPrivate && !(await readsParent(c.env.DB, caller, repo.parent.fullName))) return hidden();
@@ -108,15 +109,25 @@ export async function checkAccess(c: AnyContext, need: Permission, named?: RepoN
   return { ok: true, repo, role, caller, stub: stubFor(c.env, repo), base: `/${repo.owner}/${repo.name}` };
 }
 
-/** Whether the caller may read the repository `fullName` (a fork's private parent). */
-async function readsParent(db: D1Database, caller: Caller, fullName: string): Promise<boolean> {
+/** Private parents followed up a fork chain before the answer is no. */
+const MAX_PARENT_DEPTH = 32;
+
+/**
+ * Whether the caller may read the repository `fullName` (a fork's private parent), and
+ * every private repository it was forked from in turn: a fork of a fork must not outlive
+ * the caller's access to the private root.
+ */
+async function readsParent(db: D1Database, caller: Caller, fullName: string, depth = 0): Promise<boolean> {
   if (userOf(caller)?.isAdmin) return true;
+  if (depth >= MAX_PARENT_DEPTH) return false;
   const [owner, name] = fullName.split("/");
   const found = await lookupRepo(db, owner, name);
-  if (!found) return false;
+  if (!found || found.repo.orphaned) return false;
   const id = userOf(caller)?.id;
   const collaborator = id === undefined ? null : (found.collaborators.get(id) ?? null);
-  return allows(roleOf(caller, { ownerId: found.repo.ownerId, isPrivate: found.repo.isPrivate, collaborator }), "read");
+  if (!allows(roleOf(caller, { ownerId: found.repo.ownerId, isPrivate: found.repo.isPrivate, collaborator }), "read")) return false;
+  const up = found.repo.parent;
+  return !up?.isPrivate || readsParent(db, caller, up.fullName, depth + 1);
 }
 
 /** The grant for `need`; throws AccessRefused when the check refuses. */

@@ -21,6 +21,11 @@ export interface RepoRecord {
   pending: boolean;
   /** For a fork: the repository it was forked from, while that exists ("owner/name"). */
   parent: { id: number; fullName: string; isPrivate: boolean } | null;
+  /**
+   * A fork whose private parent was deleted while the fork's owner could not read it:
+   * hidden as it was, from everyone but site admins, instead of standing alone.
+   */
+  orphaned?: boolean;
   /** For a fork: the root of its fork network (the parent when that is the root). */
   source: { id: number; fullName: string } | null;
   /** How many forks of this repository exist. */
@@ -59,6 +64,8 @@ function toRecord(r: RepoRow): RepoRecord {
     pushedAt: r.pushed_at,
     pending: r.pending === 1,
     parent: r.parent_id && r.parent_name ? { id: r.parent_id, fullName: r.parent_name, isPrivate: r.parent_private === 1 } : null,
+    // Null only when the parent row is gone (a RETURNING without the column leaves it undefined).
+    orphaned: !!r.parent_id && r.parent_name === null,
     source:
       r.source_id && r.source_name
         ? { id: r.source_id, fullName: r.source_name }
@@ -187,10 +194,20 @@ export async function renameRepo(db: D1Database, repo: RepoRecord, newName: stri
 
 export async function deleteRepoRecord(db: D1Database, id: number): Promise<void> {
   await db.batch([
+    // Its forks stand alone from now on, as on GitHub; forks of those keep their parent.
+    // Not a private repository's forks whose owners had lost access to it: those keep
+    // naming it, and stay hidden (see RepoRecord.orphaned).
+    db
+      .prepare(
+        `UPDATE repos SET parent_id = NULL WHERE parent_id = ?1 AND (
+           (SELECT is_private FROM repos WHERE id = ?1) = 0
+           OR owner_id = (SELECT owner_id FROM repos WHERE id = ?1)
+           OR owner_id IN (SELECT user_id FROM collaborators WHERE repo_id = ?1)
+           OR owner_id IN (SELECT id FROM users WHERE is_admin = 1))`,
+      )
+      .bind(id),
     db.prepare("DELETE FROM repo_redirects WHERE repo_id = ?").bind(id),
     db.prepare("DELETE FROM collaborators WHERE repo_id = ?").bind(id),
-    // Its forks stand alone from now on, as on GitHub; forks of those keep their parent.
-    db.prepare("UPDATE repos SET parent_id = NULL WHERE parent_id = ?").bind(id),
     db.prepare("UPDATE repos SET source_id = NULL WHERE source_id = ?").bind(id),
     db.prepare("DELETE FROM repos WHERE id = ?").bind(id),
   ]);

@@ -31,15 +31,43 @@ export interface IssueHit {
   updatedAt: number;
 }
 
-/** SQL true when the caller may read repository `r` (binds: is admin, user id). */
+/**
+ * SQL true when the caller may read repository `r` (binds: is admin, user id). As in the
+ * access check (./check.ts), a fork of a private repository also needs each private
+ * repository up its chain of private parents to be readable, and one whose parent is gone
+ * is hidden (RepoRecord.orphaned).
+ */
 const READABLE = `r.pending = 0 AND (r.is_private = 0 OR ?1 = 1 OR r.owner_id = ?2
-  OR EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = r.id AND c.user_id = ?2))`;
+  OR EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = r.id AND c.user_id = ?2))
+  AND (?1 = 1 OR r.parent_id IS NULL OR NOT EXISTS (
+    WITH RECURSIVE up(id) AS (
+      SELECT r.parent_id
+      UNION SELECT p.parent_id FROM repos p JOIN up ON p.id = up.id WHERE p.is_private = 1 AND p.parent_id IS NOT NULL
+    )
+    SELECT 1 FROM up LEFT JOIN repos a ON a.id = up.id WHERE a.id IS NULL OR (a.is_private = 1 AND a.owner_id != ?2
+      AND NOT EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = a.id AND c.user_id = ?2))))`;
 
 function who(caller: Caller): [number, number] {
   return caller.kind === "anonymous" ? [0, -1] : [caller.user.isAdmin ? 1 : 0, caller.user.id];
 }
 
 const like = (s: string) => `%${s.replace(/[\\%_]/g, "\\$&")}%`;
+
+/**
+ * GitHub's bounds on a query. Each word and qualifier binds a parameter, and D1 takes at
+ * most 100 in a statement; a longer query is refused rather than failing there.
+ */
+export const MAX_QUERY_CHARS = 256;
+export const MAX_QUERY_PARTS = 12;
+
+/** Why `q` is too long to search for, or null. */
+export function queryTooLong(parts: number, q: string): string | null {
+  if (q.length > MAX_QUERY_CHARS) return `The search is longer than ${MAX_QUERY_CHARS} characters.`;
+  if (parts > MAX_QUERY_PARTS) return `The search has more than ${MAX_QUERY_PARTS} terms and qualifiers.`;
+  return null;
+}
+
+type Refused = { ok: false; message: string };
 
 /** Words and "quoted phrases", and qualifier:value pairs. */
 function tokens(q: string): { words: string[]; qualifiers: [string, string][] } {
@@ -53,8 +81,16 @@ function tokens(q: string): { words: string[]; qualifiers: [string, string][] } 
   return { words, qualifiers };
 }
 
-export async function searchRepos(db: D1Database, caller: Caller, q: string, offset: number, limit: number) {
+export async function searchRepos(
+  db: D1Database,
+  caller: Caller,
+  q: string,
+  offset: number,
+  limit: number,
+): Promise<{ ok: true; total: number; items: RepoHit[] } | Refused> {
   const { words, qualifiers } = tokens(q);
+  const tooLong = queryTooLong(words.length + qualifiers.length, q);
+  if (tooLong) return { ok: false, message: tooLong };
   const where = [READABLE];
   const args: (string | number)[] = [...who(caller)];
   const bind = (v: string | number) => {
@@ -93,6 +129,7 @@ export async function searchRepos(db: D1Database, caller: Caller, q: string, off
     pushed_at: number | null;
   };
   return {
+    ok: true,
     total: (count.results[0] as { n: number }).n,
     items: (rows.results as Row[]).map(
       (r): RepoHit => ({
@@ -115,8 +152,10 @@ export async function searchIssues(
   q: string,
   offset: number,
   limit: number,
-): Promise<{ ok: true; total: number; items: IssueHit[] } | { ok: false; message: string }> {
+): Promise<{ ok: true; total: number; items: IssueHit[] } | Refused> {
   const { words, qualifiers } = tokens(q);
+  const tooLong = queryTooLong(words.length + qualifiers.length, q);
+  if (tooLong) return { ok: false, message: tooLong };
   const where = [READABLE];
   const args: (string | number)[] = [...who(caller)];
   const bind = (v: string | number) => {

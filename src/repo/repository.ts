@@ -232,16 +232,24 @@ export class Repository extends DurableObject<Env> {
    * (which reads as zeros: a corrupt pack) nor write into the storage that replaces it.
    */
   async destroy(): Promise<void> {
-    this.git.close();
-    this.codeIndex.close();
-    await this.issueMirror.clear().catch((e) => console.error(`issue search rows of ${this.ctx.id.name} not removed: ${e}`));
-    await this.fs.dropR2();
-    await this.dropLfsObjects();
-    // From here every layer built over the old storage fails instead of reading it.
-    this.fs.close();
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    this.open(true);
+    // A fork being handed this repository's packs gets them whole, with its holder rows,
+    // before their R2 objects are released here; and none is handed them after.
+    while (this.maintaining) await scheduler.wait(50);
+    this.maintaining = true;
+    try {
+      this.git.close();
+      this.codeIndex.close();
+      await this.issueMirror.clear().catch((e) => console.error(`issue search rows of ${this.ctx.id.name} not removed: ${e}`));
+      await this.fs.dropR2();
+      await this.dropLfsObjects();
+      // From here every layer built over the old storage fails instead of reading it.
+      this.fs.close();
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      this.open(true);
+    } finally {
+      this.maintaining = false;
+    }
   }
 
   /** Deletes the repository's LFS objects (and any half-announced uploads) from R2. */
@@ -268,6 +276,8 @@ export class Repository extends DurableObject<Env> {
   async sharePacks(fork: string): Promise<ForkSnapshot | null> {
     if (!this.exists() || !this.fs.bucket) return null;
     while (this.maintaining) await scheduler.wait(50);
+    // Deleted meanwhile: nothing to share.
+    if (!this.exists()) return null;
     this.maintaining = true;
     try {
       for (let round = 0; round < 10; round++) {
@@ -1408,18 +1418,25 @@ export class Repository extends DurableObject<Env> {
     return this.lfs?.present(oids.slice(0, 1000)) ?? null;
   }
 
-  lfsPlanUpload(objects: LfsObjectRef[], quota: number, keyPrefix: string) {
-    return this.lfs?.planUpload(objects.slice(0, 1000), quota, (oid) => keyPrefix + oid) ?? null;
+  async lfsPlanUpload(objects: LfsObjectRef[], quota: number, keyPrefix: string, now = Date.now()) {
+    const lfs = this.lfs;
+    if (!lfs) return null;
+    const stale = lfs.forgetExpired(now);
+    // Planned before the deletion awaits, so that no other plan sees the space twice.
+    const plan = lfs.planUpload(objects.slice(0, 1000), quota, (oid) => keyPrefix + oid, now);
+    if (stale.length && this.env.PACKS) await this.env.PACKS.delete(stale);
+    return plan;
   }
 
   lfsAnnounced(oid: string) {
     return this.lfs?.announced(oid) ?? null;
   }
 
-  lfsStored(oid: string, size: number, key: string): boolean {
+  /** Records an uploaded object: "gone" when the repository is, "over-quota" (see LfsStore.stored). */
+  lfsStored(oid: string, size: number, key: string, quota?: number, now = Date.now()): "stored" | "gone" | "over-quota" {
     const lfs = this.lfs;
-    lfs?.stored(oid, size, key);
-    return !!lfs;
+    if (!lfs) return "gone";
+    return lfs.stored(oid, size, key, quota, now) ? "stored" : "over-quota";
   }
 
   lfsUsage() {

@@ -103,6 +103,7 @@ searchPages.get("/search", async (c) => {
   const caller = await callerOf(c);
   if (type === "repositories") {
     const found = await searchRepos(c.env.DB, caller, q, (at - 1) * PER_PAGE, PER_PAGE);
+    if (!found.ok) return c.html(page(c, "Search", html`${head}<p class="notice">${found.message}</p>`), 422);
     const rows = found.items.map(
       (r) =>
         html`<tr><td class="name"><a href="/${r.owner}/${r.name}">${r.owner}/${r.name}</a>${r.isPrivate ? html` <span class="badge">Private</span>` : ""}</td><td class="msg">${r.description}</td></tr>`,

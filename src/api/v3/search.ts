@@ -95,6 +95,7 @@ search.get("/search/repositories", async (c) => {
   if (!q) throw invalidQuery("Search for some text.");
   const p = paging(c);
   const found = await searchRepos(c.env.DB, await callerOf(c), q, p.offset, p.perPage);
+  if (!found.ok) throw invalidQuery(found.message);
   linkHeader(c, p, Math.min(found.total, 1000));
   return c.json({
     total_count: found.total,

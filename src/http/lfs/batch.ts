@@ -43,9 +43,11 @@ async function upload(c: C, g: Granted, o: Wanted): Promise<{ upload: Action; ve
   const verify = { href: `${lfsBase(c, g)}/verify` };
   const s3 = s3Config(c.env);
   if (s3) {
-    // R2 checks the body against the signed checksum header; verify then records it.
+    // R2 checks the body against the signed checksum header; verify then records it. The
+    // length is signed too: the quota holds the announced size, and an upload of any other
+    // size (which verify would find, if ever asked) must not land in R2 at all.
     const checksum = btoa(String.fromCharCode(...(o.oid.match(/../g) ?? []).map((h) => Number.parseInt(h, 16))));
-    const header = { "x-amz-checksum-sha256": checksum };
+    const header = { "content-length": String(o.size), "x-amz-checksum-sha256": checksum };
     const href = await presignObject(s3, lfsKeyPrefix(g.repo.id) + o.oid, "PUT", PRESIGN_SECONDS, header);
     return { upload: { href, header, expires_in: PRESIGN_SECONDS }, verify };
   }
@@ -61,7 +63,7 @@ const NETWORK_DEPTH = 8;
  * shares LFS objects within a fork network. Only parents the caller may read are asked,
  * and the download is from the parent's own endpoint, through the same access check.
  */
-async function inForkNetwork(c: C, g: Granted, oids: string[]): Promise<Map<string, { g: Granted; size: number }>> {
+export async function inForkNetwork(c: C, g: Granted, oids: string[]): Promise<Map<string, { g: Granted; size: number }>> {
   const found = new Map<string, { g: Granted; size: number }>();
   let at = g.repo;
   for (let depth = 0; oids.length && at.parent && depth < NETWORK_DEPTH; depth++) {

@@ -5,6 +5,7 @@
 // upload and records it.
 import type { Granted } from "../../access/check";
 import { type C, OID, jsonBody, lfsAccess, lfsError, lfsKeyPrefix } from "./responses";
+import { inForkNetwork, quotaOf } from "./batch";
 
 const PREVIEW_TYPES: Record<string, string> = {
   png: "image/png",
@@ -51,9 +52,12 @@ export async function uploadObject(c: C): Promise<Response> {
   }
   await piping;
   // The repository was deleted while the bytes arrived: they must not outlive it.
-  if (!(await g.stub.lfsStored(oid, size, key))) {
+  const recorded = await g.stub.lfsStored(oid, size, key, quotaOf(c.env));
+  if (recorded !== "stored") {
     await bucket.delete(key);
-    return lfsError(404, "Repository not found.");
+    return recorded === "gone"
+      ? lfsError(404, "Repository not found.")
+      : lfsError(507, "Git LFS quota exceeded: the upload outlasted its announcement, and its space was taken meanwhile.");
   }
   return new Response(null, { status: 200 });
 }
@@ -81,9 +85,12 @@ export async function verifyObject(c: C): Promise<Response> {
     await bucket.delete(key);
     return lfsError(422, `Size mismatch: uploaded ${head.size} bytes, announced ${announced}.`);
   }
-  if (!(await g.stub.lfsStored(oid, size as number, key))) {
+  const recorded = await g.stub.lfsStored(oid, size as number, key, quotaOf(c.env));
+  if (recorded !== "stored") {
     await bucket.delete(key);
-    return lfsError(404, "Repository not found.");
+    return recorded === "gone"
+      ? lfsError(404, "Repository not found.")
+      : lfsError(507, "Git LFS quota exceeded: the upload outlasted its announcement, and its space was taken meanwhile.");
   }
   return new Response(null, { status: 200 });
 }
@@ -101,13 +108,13 @@ export async function downloadObject(c: C): Promise<Response> {
   if (!OID.test(oid)) return lfsError(422, "Invalid oid: expected 64 lower-case hex digits.");
   const bucket = bucketOf(c);
   if (bucket instanceof Response) return bucket;
-  let object: R2ObjectBody | R2Object | null;
-  try {
-    object = await bucket.get(lfsKeyPrefix(g.repo.id) + oid, { range: c.req.raw.headers });
-  } catch {
-    return lfsError(416, "The requested range is not satisfiable.");
-  }
-  if (object && !("body" in object)) return lfsError(416, "The requested range is not satisfiable.");
+  const get = (repoId: number) => bucket.get(lfsKeyPrefix(repoId) + oid, { range: c.req.raw.headers }).catch(() => "range" as const);
+  let object = await get(g.repo.id);
+  // A fork's page links objects pushed to its parent before the fork, which stay there
+  // (see inForkNetwork: only parents the caller may read).
+  const holder = object === null ? (await inForkNetwork(c, g, [oid])).get(oid) : undefined;
+  if (holder) object = await get(holder.g.repo.id);
+  if (object === "range" || (object && !("body" in object))) return lfsError(416, "The requested range is not satisfiable.");
   if (!object) return lfsError(404, "Object does not exist.");
   const name = fileName(c, oid);
   const ext = name.slice(name.lastIndexOf(".") + 1).toLowerCase();

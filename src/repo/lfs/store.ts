@@ -88,9 +88,6 @@ export class LfsStore {
    */
   planUpload(objects: LfsObjectRef[], quota: number, keyOf: (oid: string) => string, now = Date.now()): UploadPlan {
     const sql = this.db();
-    // Announcements long past their window are forgotten: an upload can no longer start
-    // under them (one that started in time has recorded its object by now).
-    sql.exec("DELETE FROM lfs_upload WHERE expires_at < ?", now - UPLOAD_WINDOW_MS);
     const stored = this.present(objects.map((o) => o.oid));
     const wanted = new Map<string, number>();
     for (const o of objects) if (!(o.oid in stored)) wanted.set(o.oid, o.size);
@@ -112,15 +109,45 @@ export class LfsStore {
     return { ok: true, present: objects.map((o) => o.oid in stored) };
   }
 
+  /**
+   * Forgets announcements long past their window: an upload can no longer start under
+   * them (one that started in time has recorded its object by now). Answers the R2 keys
+   * they leave unrecorded, for the caller to delete: bytes a presigned upload put there
+   * without the verify that records them, which no quota would count again.
+   */
+  forgetExpired(now = Date.now()): string[] {
+    const sql = this.db();
+    const gone = sql
+      .exec<{ k: string }>("DELETE FROM lfs_upload WHERE expires_at < ? RETURNING r2_key AS k", now - UPLOAD_WINDOW_MS)
+      .toArray()
+      .map((r) => r.k);
+    return gone.filter((k) => !sql.exec("SELECT 1 FROM lfs_object WHERE r2_key = ?", k).toArray().length);
+  }
+
   /** The size an upload of `oid` was announced with, or null if none is (or it expired). */
   announced(oid: string, now = Date.now()): number | null {
     const row = this.db().exec<{ size: number }>("SELECT size FROM lfs_upload WHERE oid = ? AND expires_at > ?", oid, now).toArray()[0];
     return row ? row.size : null;
   }
 
-  /** Records an object whose bytes R2 now holds, checked against its oid and size. */
-  stored(oid: string, size: number, key: string, now = Date.now()): void {
+  /**
+   * Records an object whose bytes R2 now holds, checked against its oid and size. False
+   * (recording nothing) when its announcement expired while the bytes arrived and the
+   * quota has no room for them any more: the space it held was free to announce again.
+   */
+  stored(oid: string, size: number, key: string, quota = Number.POSITIVE_INFINITY, now = Date.now()): boolean {
     const sql = this.db();
+    const counted = this.announced(oid, now) !== null || oid in this.present([oid]);
+    if (!counted) {
+      const [{ held }] = sql.exec<{ held: number }>("SELECT coalesce(sum(size), 0) AS held FROM lfs_object").toArray();
+      const [{ live }] = sql
+        .exec<{ live: number }>("SELECT coalesce(sum(size), 0) AS live FROM lfs_upload WHERE expires_at > ? AND oid != ?", now, oid)
+        .toArray();
+      if (held + live + size > quota) {
+        sql.exec("DELETE FROM lfs_upload WHERE oid = ?", oid);
+        return false;
+      }
+    }
     sql.exec(
       "INSERT INTO lfs_object (oid, size, r2_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (oid) DO NOTHING",
       oid,
@@ -129,6 +156,7 @@ export class LfsStore {
       now,
     );
     sql.exec("DELETE FROM lfs_upload WHERE oid = ?", oid);
+    return true;
   }
 
   usage(): { objects: number; bytes: number } {

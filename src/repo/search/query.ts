@@ -54,10 +54,21 @@ function tokens(q: string): string[] {
   return out;
 }
 
+/**
+ * GitHub's bounds on a query. Terms, paths and extensions each bind a parameter, and a
+ * Durable Object's SQLite takes at most 100 in a statement (a language names up to 6
+ * extensions).
+ */
+const MAX_QUERY_CHARS = 256;
+const MAX_QUERY_PARTS = 12;
+
 export function parseCodeQuery(q: string): Parsed {
   const query: CodeQuery = { terms: [], paths: [], extensions: [], repos: [] };
   // NUL marks quoted parts inside `tokens`; nobody searches for it.
-  for (const token of tokens(q.replaceAll("\u0000", "").trim())) {
+  const parts = tokens(q.replaceAll("\u0000", "").trim());
+  if (q.length > MAX_QUERY_CHARS) return { ok: false, message: `The search is longer than ${MAX_QUERY_CHARS} characters.` };
+  if (parts.length > MAX_QUERY_PARTS) return { ok: false, message: `The search has more than ${MAX_QUERY_PARTS} terms and qualifiers.` };
+  for (const token of parts) {
     const quoted = token.indexOf("\u0000");
     const qualifier = /^([a-z]+):(.*)$/i.exec(quoted >= 0 ? token.slice(0, quoted) : token);
     if (qualifier) {
