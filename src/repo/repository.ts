@@ -321,7 +321,8 @@ export class Repository extends DurableObject<Env> {
       for (const { kind, count } of pages) {
         for (let seq = 0; seq < count; seq++) {
           const page = (await stub.forkExportPage(token, kind, seq)) as string | Uint8Array | null;
-          if (page === null) throw new Error(`the parent's staged index lost page ${kind} ${seq}`);
+          // The parent was deleted meanwhile: there is nothing left to fork.
+          if (page === null) return false;
           importForkPage(this.fs, this.store, packs, kind, seq, page);
         }
       }
