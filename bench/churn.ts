@@ -5,10 +5,10 @@
 //
 // It runs on its own server and state directory, so that the Durable Object's SQLite file
 // and the local R2 bucket on disk belong to this one repository.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { run } from "./exec";
 import { LocalServer, freePort } from "../e2e/server";
 import { startCgitServer } from "./cgit-server";
 
@@ -55,14 +55,6 @@ export interface ChurnResult {
   /** Maintenance at rest again once the clone ended. */
   after: Reading;
   cgit: { countObjects: string; afterGc: string };
-}
-
-async function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd, env, maxBuffer: 1 << 28 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${cmd} ${args.join(" ")} failed:\n${stderr}`)) : resolve(String(stdout)),
-    );
-  });
 }
 
 /** Bytes of every file under `dir`. */

@@ -6,9 +6,9 @@
 //
 // It runs on its own server and state directory; the repository is generated like the main
 // bench's (bench/generate.ts) or given with `--repo`.
-import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { run, median } from "./exec";
 import { LocalServer } from "../e2e/server";
 import { generateRepo } from "./generate";
 
@@ -28,16 +28,6 @@ export interface PullsResult {
   merges: { method: string; ms: number; status: number; parents: number }[];
   date: string;
 }
-
-async function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd, env, maxBuffer: 1 << 28 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${cmd} ${args.join(" ")} failed:\n${stderr}`)) : resolve(String(stdout)),
-    );
-  });
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function pullsBench(o: PullsOptions): Promise<PullsResult> {
   const work = join(o.work, "pulls");

@@ -6,9 +6,9 @@
 //
 // It runs on its own server and state directory; the repository is generated like the main
 // bench's (bench/generate.ts) or given with `--repo`.
-import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { run, median } from "./exec";
 import { LocalServer } from "../e2e/server";
 import { generateRepo } from "./generate";
 import { mulberry32 } from "../src/util/prng";
@@ -29,16 +29,6 @@ export interface SearchResult {
   page: { firstMs: number; warmMs: number };
   date: string;
 }
-
-async function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd, env, maxBuffer: 1 << 28 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${cmd} ${args.join(" ")} failed:\n${stderr}`)) : resolve(String(stdout)),
-    );
-  });
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function searchBench(o: SearchOptions): Promise<SearchResult> {
   const work = join(o.work, "search");
