@@ -286,3 +286,77 @@ describe("tiering a large file in parts", () => {
     expect(await env.PACKS!.head("packs/changed.pack")).toBeNull();
   });
 });
+
+describe("copies in R2 of files kept in SQLite", () => {
+  const MiB = 1024 * 1024;
+  const digest = async (b: Uint8Array) =>
+    [...new Uint8Array(await crypto.subtle.digest("SHA-256", b))].map((x) => x.toString(16).padStart(2, "0")).join("");
+  const bigFile = () => {
+    const data = new Uint8Array(12 * MiB);
+    for (let i = 0; i < data.byteLength; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+    return data;
+  };
+
+  it("copies a file, keeps reading SQLite, and tiers it later without a second upload", async () => {
+    const stub = freshRepo("copy-then-tier");
+    const data = bigFile();
+    const key = await inRepo(stub, async (_repo, state) => {
+      const fs = new Dofs(state.storage, { bucket: env.PACKS, tierPartBytes: 5 * MiB });
+      fs.writeFile("/big.pack", data);
+      expect(fs.r2Key("/big.pack")).toBeNull();
+      const steps = [];
+      for (let i = 0; i < 5; i++) {
+        const step = await fs.copyStep("/big.pack", "packs/copy-1.pack", 5 * MiB);
+        steps.push(step);
+        if (step !== "more") break;
+      }
+      expect(steps).toEqual(["more", "more", "copied"]);
+      // Still in SQLite, readable synchronously; the copy is whole in R2.
+      expect(fs.isTiered("/big.pack")).toBe(false);
+      expect(fs.read("/big.pack", 0, 4)).toEqual(data.subarray(0, 4));
+      expect(fs.r2Key("/big.pack")).toBe("packs/copy-1.pack");
+      expect(fs.copiedBytes()).toBe(data.byteLength);
+      expect(await fs.copyStep("/big.pack", "packs/copy-2.pack", 5 * MiB)).toBe("copied");
+      // Tiering switches to the copy: nothing is uploaded again.
+      expect(await fs.tierStep("/big.pack", "packs/tier-1.pack", 5 * MiB)).toBe("moved");
+      expect(fs.tierKey("/big.pack")).toBe("packs/copy-1.pack");
+      expect(fs.copiedBytes()).toBe(0);
+      expect(await digest(await fs.readOnce("/big.pack", 0, data.byteLength))).toBe(await digest(data));
+      return fs.tierKey("/big.pack");
+    });
+    expect(key).toBe("packs/copy-1.pack");
+    expect(await env.PACKS!.head("packs/copy-1.pack")).not.toBeNull();
+    expect(await env.PACKS!.head("packs/copy-2.pack")).toBeNull();
+    expect(await env.PACKS!.head("packs/tier-1.pack")).toBeNull();
+  });
+
+  it("drops the copy when the file changes or goes, and deletes it from R2 with the trash", async () => {
+    const stub = freshRepo("copy-dropped");
+    await inRepo(stub, async (_repo, state) => {
+      const fs = new Dofs(state.storage, { bucket: env.PACKS });
+      fs.writeFile("/a.pack", new Uint8Array(1000).fill(1));
+      fs.writeFile("/b.pack", new Uint8Array(1000).fill(2));
+      fs.writeFile("/c.pack", new Uint8Array(1000).fill(3));
+      for (const [path, key] of [
+        ["/a.pack", "packs/copy-a.pack"],
+        ["/b.pack", "packs/copy-b.pack"],
+        ["/c.pack", "packs/copy-c.pack"],
+      ])
+        expect(await fs.copyStep(path, key, MiB)).toBe("copied");
+      // A write to the file, its removal, and a rename (which keeps it).
+      fs.writeAt("/a.pack", 1000, new Uint8Array([9]));
+      fs.unlink("/b.pack");
+      fs.rename("/c.pack", "/d.pack");
+      expect(fs.r2Key("/a.pack")).toBeNull();
+      expect(fs.r2Key("/d.pack")).toBe("packs/copy-c.pack");
+      expect(fs.copiedBytes()).toBe(1000);
+      // A new instance (after an eviction) knows the copies too.
+      const again = new Dofs(state.storage, { bucket: env.PACKS });
+      expect(again.r2Key("/d.pack")).toBe("packs/copy-c.pack");
+      expect(await again.emptyR2Trash()).toBe(2);
+    });
+    expect(await env.PACKS!.head("packs/copy-a.pack")).toBeNull();
+    expect(await env.PACKS!.head("packs/copy-b.pack")).toBeNull();
+    expect(await env.PACKS!.head("packs/copy-c.pack")).not.toBeNull();
+  });
+});

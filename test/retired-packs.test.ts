@@ -310,3 +310,38 @@ function tarNames(tar: Uint8Array): string[] {
   }
   return names;
 }
+
+describe("clones sent from R2", () => {
+  const COPY = { ...NO_TIERING, serveCopyMinBytes: 1 };
+
+  it("keep the packs a repack retires while they may still be read, and fall back when R2 lost the copy", async () => {
+    const { url, stub, tip } = await churned(3);
+    await quiesce(stub, COPY);
+    const copied = await stub.storage();
+    expect(copied.packs.count).toBe(1);
+    expect(copied.r2CopyBytes).toBeGreaterThan(3 * 48 * 1024);
+
+    // Sent from R2 by the Worker: the object only planned it, and noted it.
+    const sent = packOf(new Uint8Array(await (await ownerFetch(`${url}/git-upload-pack`, fetchPost(tip))).arrayBuffer()));
+    expect(await objectsIn(sent)).toBe(9);
+    const noted = await inRepo(stub, (_repo, state) => state.storage.sql.exec("SELECT count(*) AS n FROM git_from_r2").one().n);
+    expect(noted).toBe(1);
+
+    // Pushes and a repack retire the pack the clone was reading from R2: it waits (with no
+    // fetch in flight in the object, it would be deleted at once; see the first test).
+    let next = tip;
+    for (let i = 3; i < 6; i++) next = await pushBulky(url, next, i);
+    await quiesce(stub, COPY);
+    const after = await stub.storage();
+    expect(after.packs.count).toBe(1);
+    // The pack it was reading, and the three pushed since: all retired after that clone began.
+    expect(after.retired.count).toBe(4);
+
+    // R2 lost the new copy (as if maintenance replaced it after the plan): the Worker
+    // asks for the answer the usual way, and the client still gets the whole pack.
+    const key = await inRepo(stub, (_repo, state) => state.storage.sql.exec<{ key: string }>("SELECT key FROM dofs_r2_copy").one().key);
+    await env.PACKS!.delete(key);
+    const again = packOf(new Uint8Array(await (await ownerFetch(`${url}/git-upload-pack`, fetchPost(next))).arrayBuffer()));
+    expect(await objectsIn(again)).toBe(18);
+  });
+});

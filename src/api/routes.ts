@@ -129,7 +129,7 @@ api.get("/repos/:owner/:repo/storage", async (c) => {
   });
   return c.json({
     database_bytes: s.databaseBytes,
-    files: { sqlite_bytes: s.dofsBytes, r2_bytes: s.r2Bytes, r2_shared_bytes: s.r2SharedBytes },
+    files: { sqlite_bytes: s.dofsBytes, r2_bytes: s.r2Bytes, r2_shared_bytes: s.r2SharedBytes, r2_copy_bytes: s.r2CopyBytes },
     packs: tier(s.packs),
     retired_packs: tier(s.retired),
     maintenance_pending: s.pending,

@@ -128,6 +128,8 @@ export class Dofs {
   private symlinkCount = 0;
   private readonly rollbackListeners: (() => void)[] = [];
   private readonly nodes = new Map<string, NodeRow | null>();
+  /** Rows of dofs_r2_copy: while none, writes skip looking for a copy to drop. */
+  private copies = 0;
   readonly bucket: R2Bucket | undefined;
   private readonly r2Blocks: ByteLru<string, Uint8Array>;
   private readonly release: ((keys: string[]) => Promise<string[]>) | undefined;
@@ -167,6 +169,13 @@ export class Dofs {
       ino INTEGER NOT NULL,
       size INTEGER NOT NULL,
       parts TEXT NOT NULL
+    )`);
+    // A copy in R2 of a file whose contents stay in SQLite (see copyStep), for readers
+    // outside this object. It belongs to that version of the file: any change drops it.
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_r2_copy (
+      ino INTEGER PRIMARY KEY,
+      size INTEGER NOT NULL,
+      key TEXT NOT NULL
     )`);
     this.sql.exec("CREATE INDEX IF NOT EXISTS dofs_node_parent ON dofs_node(parent)");
     this.sql.exec(`CREATE TABLE IF NOT EXISTS dofs_chunk (
@@ -215,6 +224,7 @@ export class Dofs {
       else if (row.key === "next_ino") this.nextIno = row.value;
       else if (row.key === "symlinks") this.symlinkCount = row.value;
     }
+    this.copies = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dofs_r2_copy").one().n;
   }
 
   /**
@@ -497,13 +507,29 @@ export class Dofs {
 
   /**
    * Moves a file's contents to R2 and frees its SQLite chunks, at most about `budget`
-   * bytes of upload per call: a large file goes as a multipart upload whose progress is
-   * kept in SQLite, so the next call (or the next instance, after an eviction) continues
-   * it. Readers keep reading the SQLite copy until the switch, one transaction that first
-   * checks the file did not change meanwhile. "more" means call again; "changed" means the
-   * file changed or went away, and the upload was dropped.
+   * bytes of upload per call (see `copyStep`); a file already copied to R2 only switches
+   * to its copy. Readers keep reading the SQLite copy until the switch, one transaction
+   * that first checks the file did not change meanwhile. "more" means call again;
+   * "changed" means the file changed or went away, and the upload was dropped.
    */
   async tierStep(path: string, key: string, budget: number): Promise<"moved" | "more" | "changed"> {
+    const step = await this.copyStep(path, key, budget);
+    if (step !== "copied") return step;
+    const row = this.node(normalizePath(path));
+    const copy = row && row.kind === FILE && !row.tier ? this.copyOf(row) : null;
+    if (!row || !copy) return "changed";
+    return (await this.switchToR2(row, copy)) ? "moved" : "changed";
+  }
+
+  /**
+   * Copies a file's contents to R2 while they stay in SQLite, so that a Worker can read
+   * them without this object (a clone served from R2), at most about `budget` bytes of
+   * upload per call: a large file goes as a multipart upload whose progress is kept in
+   * SQLite, so the next call (or the next instance, after an eviction) continues it. The
+   * copy is recorded only if the file did not change meanwhile, and any later change to
+   * the file drops it. "copied" also when a copy existed already.
+   */
+  async copyStep(path: string, key: string, budget: number): Promise<"copied" | "more" | "changed"> {
     const bucket = this.bucket;
     if (!bucket) return "changed";
     const p = normalizePath(path);
@@ -525,10 +551,11 @@ export class Dofs {
       return "changed";
     }
     if (!current) return "changed";
+    if (this.copyOf(current)) return "copied";
     const part = this.tierPartBytes;
     if (!job && current.size <= part) {
       await bucket.put(key, this.rangeStream(current, 0, current.size));
-      return (await this.switchToR2(current, key)) ? "moved" : "changed";
+      return (await this.recordCopy(current, key)) ? "copied" : "changed";
     }
     let upload: R2MultipartUpload;
     let parts: R2UploadedPart[];
@@ -558,7 +585,53 @@ export class Dofs {
     if (parts.length * part < current.size) return "more";
     await upload.complete(parts);
     this.sql.exec("DELETE FROM dofs_tier_job WHERE path = ?", p);
-    return (await this.switchToR2(current, upload.key)) ? "moved" : "changed";
+    return (await this.recordCopy(current, upload.key)) ? "copied" : "changed";
+  }
+
+  /** The R2 key of a file's copy, if it has one for its current contents. */
+  private copyOf(row: NodeRow): string | null {
+    if (!this.copies) return null;
+    return (
+      this.sql.exec<{ key: string }>("SELECT key FROM dofs_r2_copy WHERE ino = ? AND size = ?", row.ino, row.size).toArray()[0]?.key ?? null
+    );
+  }
+
+  /** Records an uploaded copy, if the file is still the one uploaded; else deletes it. */
+  private async recordCopy(uploaded: NodeRow, key: string): Promise<boolean> {
+    const recorded = this.transaction(() => {
+      const now = this.node(uploaded.path);
+      if (!now || now.ino !== uploaded.ino || now.size !== uploaded.size || now.tier) return false;
+      this.dropCopy(now.ino);
+      this.sql.exec("INSERT INTO dofs_r2_copy (ino, size, key) VALUES (?, ?, ?)", now.ino, now.size, key);
+      this.copies++;
+      return true;
+    });
+    if (!recorded) await this.bucket!.delete(key);
+    return recorded;
+  }
+
+  /** Forgets a file's R2 copy (its contents change or go): the object goes to the trash. */
+  private dropCopy(ino: number): void {
+    if (!this.copies) return;
+    const gone = this.sql.exec<{ key: string }>("DELETE FROM dofs_r2_copy WHERE ino = ? RETURNING key", ino).toArray()[0];
+    if (!gone) return;
+    this.copies--;
+    this.sql.exec("INSERT OR IGNORE INTO dofs_r2_trash (key) VALUES (?)", gone.key);
+  }
+
+  /**
+   * Where a Worker can read a file's contents without this object: its R2 key when tiered,
+   * or the key of its current copy (see `copyStep`); null when only SQLite has them.
+   */
+  r2Key(path: string): string | null {
+    const row = this.fileNode(path, "stat");
+    return row.tier ?? this.copyOf(row);
+  }
+
+  /** Bytes of R2 copies of files still in SQLite. */
+  copiedBytes(): number {
+    if (!this.copies) return 0;
+    return this.sql.exec<{ n: number | null }>("SELECT sum(size) AS n FROM dofs_r2_copy").one().n ?? 0;
   }
 
   /** A byte range of a local file as a stream of known length, read a MiB at a time. */
@@ -589,6 +662,8 @@ export class Dofs {
     const moved = this.transaction(() => {
       const now = this.node(uploaded.path);
       if (!now || now.ino !== uploaded.ino || now.size !== uploaded.size || now.tier) return false;
+      // The copy becomes the file's contents: no longer a copy to drop.
+      if (this.sql.exec("DELETE FROM dofs_r2_copy WHERE ino = ? AND key = ? RETURNING ino", now.ino, key).toArray().length) this.copies--;
       this.nodeExec("UPDATE dofs_node SET tier = ? WHERE path = ?", key, uploaded.path);
       this.dropChunks(uploaded.ino, 0);
       return true;
@@ -672,7 +747,9 @@ export class Dofs {
   async dropR2(): Promise<void> {
     if (!this.bucket) return;
     const keys = this.sql
-      .exec<{ key: string }>("SELECT tier AS key FROM dofs_node WHERE tier IS NOT NULL UNION SELECT key FROM dofs_r2_trash")
+      .exec<{ key: string }>(
+        "SELECT tier AS key FROM dofs_node WHERE tier IS NOT NULL UNION SELECT key FROM dofs_r2_trash UNION SELECT key FROM dofs_r2_copy",
+      )
       .toArray()
       .map((r) => r.key);
     await this.deleteR2(keys);
@@ -875,6 +952,7 @@ export class Dofs {
   }
 
   private dropChunks(ino: number, fromIdx: number): void {
+    this.dropCopy(ino);
     const freed = this.sql
       .exec<{ n: number | null }>("SELECT sum(length(data)) AS n FROM dofs_chunk WHERE ino = ? AND idx >= ?", ino, fromIdx)
       .one().n;
@@ -884,6 +962,7 @@ export class Dofs {
   }
 
   private writeChunks(row: NodeRow, offset: number, data: Uint8Array, cache = true): void {
+    this.dropCopy(row.ino);
     const cs = this.chunkSize;
     const end = offset + data.byteLength;
     const newSize = Math.max(row.size, end);

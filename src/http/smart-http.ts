@@ -6,7 +6,7 @@
 import { hookSite } from "../access/hook-site";
 import { Hono, type Context } from "hono";
 import type { Env } from "../util/env";
-import type { Download, GitService, ProtocolVersion, PushState, Refused, UploadStart } from "../repo/contract";
+import type { Download, GitService, ProtocolVersion, PushState, Refused, UploadFromR2, UploadStart } from "../repo/contract";
 import { type Access, type Refusal, checkAccess, pushToCreate, pushToCreateOwner, stubFor } from "../access/check";
 import { dropPending, markCreated, touchPushed } from "../access/repos";
 import { type Permission, allows } from "../access/roles";
@@ -16,6 +16,7 @@ import { advertiseNoRefs } from "../git/protocol/advertise";
 import { RECEIVE_PACK_CAPS } from "../git/protocol/capabilities";
 import { FLUSH, pktLine } from "../git/protocol/pkt-line";
 import { BadBodyError, BodyTooLargeError, readLimited } from "../util/streams";
+import { packFromR2 } from "./pack-from-r2";
 import { RepoCalls, Segments, pushFailure, receivePackResult, segmentableLength, sendSegment, slicedPush, steppedUpload } from "./steps";
 
 export const smartHttp = new Hono<{ Bindings: Env }>();
@@ -109,8 +110,10 @@ smartHttp.get("/:owner/:repo/info/refs", async (c) => {
     if (creatable && (await pushToCreateOwner(c))) return newRepositoryAdvertisement(protocolVersion(c.req.raw));
     return gitRefusal(access, "GET");
   }
+  const started = Date.now();
   const ad = await access.stub.advertise(service, protocolVersion(c.req.raw));
   if (ad.kind === "refused") return refused(ad);
+  console.log(`info/refs: ${service}, busy ${Date.now() - started} ms`);
   return new Response(ad.bytes, { headers: { "Content-Type": `application/x-${service}-advertisement`, ...GIT_NO_CACHE } });
 });
 
@@ -133,14 +136,36 @@ smartHttp.post("/:owner/:repo/git-upload-pack", async (c) => {
   // The request is here whole, so the first call too can be made again after a restart.
   const calls = new RepoCalls(() => stubFor(c.env, access.repo), access.stub);
   const version = protocolVersion(c.req.raw);
-  const start = await calls.again(async (s): Promise<UploadStart> => s.uploadPack(new Blob([request]).stream(), version));
-  if (start.kind === "refused") return refused(start);
   const headers = { "Content-Type": "application/x-git-upload-pack-result", ...GIT_NO_CACHE };
+  const bucket = c.env.PACKS;
+  if (bucket) {
+    // A clone whose stored pack is in R2 is sent from there; anything else is answered here.
+    const planned = await calls.again(
+      async (s): Promise<UploadStart | UploadFromR2> => s.uploadPackFromR2(new Blob([request]).stream(), version),
+    );
+    if (planned.kind === "r2") {
+      const ms = Date.now() - started;
+      const sent = await packFromR2(bucket, planned, headers, (bytes) =>
+        console.log(
+          `upload-pack: from R2, planned in one invocation, ${ms} ms, busy ${ms} ms; ${bytes} bytes in ${Date.now() - started} ms`,
+        ),
+      );
+      if (sent) return sent;
+    } else return answerUpload(calls, planned, headers, started);
+  }
+  const start = await calls.again(async (s): Promise<UploadStart> => s.uploadPack(new Blob([request]).stream(), version));
+  return answerUpload(calls, start, headers, started);
+});
+
+/** The response to a clone or fetch the object answers: whole, or continued in steps. */
+function answerUpload(calls: RepoCalls, start: UploadStart, headers: Record<string, string>, started: number): Response {
+  if (start.kind === "refused") return refused(start);
   if (start.job) return steppedUpload(calls, start.job, start.bytes, start.sidebandErrors, headers, started);
   // The whole answer was made before the response: this was the only invocation.
-  console.log(`upload-pack: one invocation, ${Date.now() - started} ms`);
+  const ms = Date.now() - started;
+  console.log(`upload-pack: one invocation, ${ms} ms, busy ${ms} ms`);
   return new Response(start.bytes, { headers });
-});
+}
 
 smartHttp.post("/:owner/:repo/git-receive-pack", async (c) => {
   const body = serviceBody(c.req.raw, "git-receive-pack");

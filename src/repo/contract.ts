@@ -9,7 +9,8 @@
 //
 // Work too large for one invocation is a *job* the object holds between calls, and
 // each call that advances it is a *step*, with its own CPU budget:
-// - a clone or fetch answer: `uploadPack` gives the first part, `uploadStep` the rest;
+// - a clone or fetch answer: `uploadPack` gives the first part, `uploadStep` the rest
+//   (a clone whose stored pack is in R2 is planned in one call and sent by the Worker);
 // - a push body larger than a segment: `receivePack` takes the first segment,
 //   `receiveSegment` each next one, `pushUploaded` closes the upload;
 // - indexing a large pack: `pushStep` does one slice at a time until the report.
@@ -26,6 +27,8 @@
 // than its first chunk (the rest of it is gone from the client's body). A job that
 // cannot go on (its record is gone, the repository was deleted, or changed under a
 // resumed answer) ends with `failed`, which the Worker sends in git's own error form.
+
+import type { PackFromR2 } from "../git/protocol/upload-pack";
 
 /** The protocol version the client asked for in `Git-Protocol`. */
 export type ProtocolVersion = 0 | 1 | 2;
@@ -49,6 +52,18 @@ export type Advertisement = { kind: "advertisement"; bytes: Uint8Array } | Refus
  * the answer can be reported on side band 3 (protocol v2 always has it).
  */
 export type UploadStart = { kind: "answer"; bytes: Uint8Array; job?: string; sidebandErrors: boolean } | Refused;
+
+/**
+ * A clone the Worker sends from R2 (an answer to `uploadPackFromR2`): `head`, then the stored pack
+ * `pack` names, read from R2 and framed as pack data (see PackFromR2), then `tail`.
+ */
+export interface UploadFromR2 {
+  kind: "r2";
+  head: Uint8Array;
+  pack: PackFromR2;
+  tail: Uint8Array;
+  sidebandErrors: boolean;
+}
 
 /**
  * One step of a clone or fetch answer: the bytes after the `offset` the Worker gave.

@@ -23,7 +23,18 @@ import {
   resumeIndexing,
   savePush,
 } from "../git/protocol/receive-pack";
-import { STEP_BOUNDARY, UploadPackError, advertiseRefs, advertiseV2, serveV0, serveV2, v0Sideband } from "../git/protocol/upload-pack";
+import {
+  NOT_FROM_R2,
+  type PackFromR2,
+  PackFromR2Marker,
+  STEP_BOUNDARY,
+  UploadPackError,
+  advertiseRefs,
+  advertiseV2,
+  serveV0,
+  serveV2,
+  v0Sideband,
+} from "../git/protocol/upload-pack";
 import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
 import { FLUSH, PktLineError, PktReader, errPkt, pktLine, sidebandError } from "../git/protocol/pkt-line";
 import { fromHex, toHex } from "../git/object/object";
@@ -45,6 +56,7 @@ import type {
   PushStep,
   Refused,
   SegmentStored,
+  UploadFromR2,
   UploadStart,
   UploadStep,
 } from "./contract";
@@ -141,6 +153,14 @@ type PushRecord =
 /** A push in memory, in the phase its record says. */
 type LivePush = { phase: "receiving"; push: PushRequest; upload: PackUpload } | { phase: "indexing"; push: PushRequest; job: PushJob };
 
+/**
+ * How long a clone sent from R2 is taken to be reading its pack there: the Worker does not
+ * say when it ends, and maintenance must not delete a pack under it.
+ */
+const FROM_R2_READING_MS = 3600_000;
+/** How stale the stored end of that window may be, to spare a write per clone. */
+const FROM_R2_NOTE_MS = 60_000;
+
 const DELETED = "the repository was deleted";
 const FETCH_LOST = "fetch interrupted (the repository restarted): please try again";
 const FETCH_CHANGED = "fetch interrupted (the repository restarted and has changed since): please try again";
@@ -158,6 +178,11 @@ export class GitHttp {
   readonly answers: SharedAnswers;
   /** Pushes' reservations, by job id (a push's in-memory state changes with its phase). */
   private readonly pushTickets = new Map<string, Ticket>();
+  /**
+   * Clones sent from R2 one after another, each within FROM_R2_READING_MS of the last:
+   * when the first began and the last (stored, so that it outlives a restart).
+   */
+  private fromR2: { since: number; last: number } | null;
 
   /**
    * @param erased this instance replaces one whose repository was just deleted: a job
@@ -171,6 +196,12 @@ export class GitHttp {
     this.admission = new Admission(config.admission);
     this.answers = new SharedAnswers(host.fs);
     this.jobs = new Jobs(host.sql, host.fs, [INCOMING_DIR]);
+    host.sql.exec(`CREATE TABLE IF NOT EXISTS git_from_r2 (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      since INTEGER NOT NULL,
+      last INTEGER NOT NULL
+    )`);
+    this.fromR2 = host.sql.exec<{ since: number; last: number }>("SELECT since, last FROM git_from_r2").toArray()[0] ?? null;
     // What an earlier instance kept, but the answers its clones in flight read (they resume).
     const reading = this.jobs.records<UploadRecord>("upload").flatMap((r) => (r.answer ? [keyOfName(r.answer)] : []));
     this.answers.sweep(Date.now(), new Set(reading));
@@ -242,11 +273,13 @@ export class GitHttp {
    * leaves a job that `uploadStep` continues, one bounded invocation at a time. The
    * first step runs before anything is answered, so a bad request gets an `ERR` line.
    */
-  async uploadPack(body: ReadableStream<Uint8Array>, version: ProtocolVersion): Promise<UploadStart> {
+  uploadPack(body: ReadableStream<Uint8Array>, version: ProtocolVersion, fromR2?: false): Promise<UploadStart>;
+  uploadPack(body: ReadableStream<Uint8Array>, version: ProtocolVersion, fromR2: true): Promise<UploadStart | UploadFromR2>;
+  async uploadPack(body: ReadableStream<Uint8Array>, version: ProtocolVersion, fromR2 = false): Promise<UploadStart | UploadFromR2> {
     const call = { began: Date.now() };
     this.answering.add(call);
     try {
-      return await this.startUpload(body, version, call.began);
+      return await this.startUpload(body, version, call.began, fromR2);
     } finally {
       this.answering.delete(call);
     }
@@ -260,17 +293,70 @@ export class GitHttp {
   oldestFetch(): number | null {
     let oldest: number | null = null;
     const began = [...[...this.answering].map((c) => c.began), ...this.jobs.records<UploadRecord>("upload").map((r) => r.began)];
+    const r2 = this.fromR2;
+    if (r2 && Date.now() - r2.last <= FROM_R2_READING_MS + FROM_R2_NOTE_MS) began.push(r2.since);
     for (const b of began) oldest = Math.min(oldest ?? b, b);
     return oldest;
   }
 
-  private async startUpload(body: ReadableStream<Uint8Array>, version: ProtocolVersion, began: number): Promise<UploadStart> {
+  /** Counts a clone sent from R2 among the fetches in flight (see `oldestFetch`). */
+  private noteFromR2(now: number): void {
+    const r2 = this.fromR2;
+    if (r2 && now - r2.last <= FROM_R2_READING_MS && now - r2.last < FROM_R2_NOTE_MS) return;
+    const since = r2 && now - r2.last <= FROM_R2_READING_MS ? r2.since : now;
+    this.fromR2 = { since, last: now };
+    this.host.sql.exec("INSERT OR REPLACE INTO git_from_r2 (id, since, last) VALUES (1, ?, ?)", since, now);
+  }
+
+  /**
+   * A clone answered from a stored pack the Worker reads from R2: this call plans it
+   * (head, pack, the objects pushed since, tail) and the object is done with it. Null when
+   * the request is not such a clone, or its pack is not in R2; then it is answered the
+   * usual way. A request it cannot read is left to that way too, which says why.
+   */
+  private async answerFromR2(request: Uint8Array, version: ProtocolVersion): Promise<UploadFromR2 | null> {
+    const { store, fs } = this.host;
+    if (!fs.bucket) return null;
+    const paths = new Map(store.packs().map((p) => [p.id, p.path]));
+    const r2KeyOf = (pack: number) => {
+      const path = paths.get(pack);
+      return path && fs.exists(path) ? fs.r2Key(path) : null;
+    };
+    const view = { ...this.view(), r2KeyOf };
+    const head: Uint8Array[] = [];
+    const tail: Uint8Array[] = [];
+    let pack: PackFromR2 | null = null;
+    try {
+      for await (const part of version === 2 ? serveV2(view, request) : serveV0(view, request)) {
+        if (part === NOT_FROM_R2 || part === STEP_BOUNDARY) return null;
+        if (part instanceof PackFromR2Marker) pack = part.plan;
+        else (pack ? tail : head).push(part);
+      }
+    } catch {
+      return null;
+    }
+    if (!pack) return null;
+    this.noteFromR2(Date.now());
+    const sidebandErrors = version === 2 || v0Sideband(request);
+    return { kind: "r2", head: concatBytes(head), pack, tail: concatBytes(tail), sidebandErrors };
+  }
+
+  private async startUpload(
+    body: ReadableStream<Uint8Array>,
+    version: ProtocolVersion,
+    began: number,
+    fromR2: boolean,
+  ): Promise<UploadStart | UploadFromR2> {
     if (this.closed || !this.host.exists()) {
       await cancel(body);
       return notFound();
     }
     // The Worker has read and checked it (size, encoding): it is small and whole.
     const request = new Uint8Array(await new Response(body).arrayBuffer());
+    if (fromR2) {
+      const planned = await this.answerFromR2(request, version);
+      if (planned) return planned;
+    }
     const walkObjects = this.config.walkObjects;
     const ticket = await this.admitUpload(request, version, walkObjects);
     if (!ticket) return { kind: "answer", bytes: errPkt(BUSY_MESSAGE), sidebandErrors: version === 2 };

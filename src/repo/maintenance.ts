@@ -31,6 +31,11 @@ export interface MaintenanceConfig {
   graceMs: number;
   /** Retired packs at least this large wait in R2 rather than SQLite. */
   retiredTierMinBytes: number;
+  /**
+   * The pack that covers the refs is copied to R2 (keeping its SQLite copy) when at least
+   * this large, so that Workers serve clones from it without the object (0: never).
+   */
+  serveCopyMinBytes: number;
   /** Work per slice. */
   sliceObjects: number;
   sliceBytes: number;
@@ -41,6 +46,7 @@ export const DEFAULT_MAINTENANCE: MaintenanceConfig = {
   tierAgeMs: 7 * 24 * 3600 * 1000,
   graceMs: 3600 * 1000,
   retiredTierMinBytes: 1024 * 1024,
+  serveCopyMinBytes: 1024 * 1024,
   // About a second of copying on a quiet machine: a slice is one alarm, and clones and
   // pushes wait behind it for whatever of it does not yield.
   sliceObjects: 5_000,
@@ -58,6 +64,8 @@ export interface SliceReport {
   deleted: number;
   /** Commits in a commit-graph written by this slice (0: none written). */
   graphed: number;
+  /** 1 when this slice finished copying the covering pack to R2 (see serveCopyMinBytes). */
+  r2Copied?: number;
 }
 
 /** What a repository's storage holds, by where it lives. */
@@ -70,6 +78,8 @@ export interface StorageReport {
   r2Bytes: number;
   /** Of those, objects other repositories read too (a fork's packs, shared with its parent). */
   r2SharedBytes: number;
+  /** R2 copies of files kept in SQLite too (the pack clones are sent from; see serveCopyMinBytes). */
+  r2CopyBytes: number;
   /** Packs that the object index names, and their bytes in each tier. */
   packs: { count: number; sqliteBytes: number; r2Bytes: number };
   /** Packs replaced by a repack, waiting for fetches in flight. */
@@ -103,6 +113,7 @@ export class Maintenance {
       this.choosePacks().length > 1 ||
       this.tierCandidates(now).length > 0 ||
       this.retiredToTier().length > 0 ||
+      this.uncopiedCovering() !== null ||
       this.repack.retired().some((r) => this.deletable(r.at, now)) ||
       this.graphStale()
     );
@@ -159,6 +170,12 @@ export class Maintenance {
       if (step === "moved") report.tiered++;
       report.more = step === "more" || this.tierCandidates(now).length > 0;
     }
+    const covering = this.uncopiedCovering();
+    if (!report.more && covering) {
+      const step = await this.fs.copyStep(covering, `packs/${crypto.randomUUID()}.pack`, this.config.sliceBytes);
+      if (step === "copied") report.r2Copied = 1;
+      report.more = step === "more";
+    }
     await this.fs.emptyR2Trash();
     // Last, so that a graph is written for the packs compaction leaves, not for each on the way.
     if (!report.more && this.graphStale()) report.graphed = this.store.graph.write();
@@ -168,6 +185,19 @@ export class Maintenance {
   /** Whether the commit-graph describes other packs than the live ones (none for an empty repository). */
   private graphStale(): boolean {
     return this.store.packs().length > 0 && !this.store.graph.isCurrent();
+  }
+
+  /**
+   * The pack covering the refs, if it is large enough to be served from R2 and R2 has no
+   * copy of it yet (a tiered pack is there already).
+   */
+  private uncopiedCovering(): string | null {
+    if (!this.fs.bucket || !this.config.serveCopyMinBytes) return null;
+    const covering = this.store.coveringPack();
+    if (!covering || covering.size < this.config.serveCopyMinBytes) return null;
+    const path = this.store.packs().find((p) => p.id === covering.pack)?.path;
+    if (!path || !this.fs.exists(path) || this.fs.r2Key(path)) return null;
+    return path;
   }
 
   /** Retired pack files large enough to move to R2 while they wait, still in SQLite. */
@@ -202,6 +232,7 @@ export class Maintenance {
       dofsBytes: this.fs.usage().usedBytes,
       r2Bytes: this.fs.tieredBytes(),
       r2SharedBytes: this.fs.sharedBytes(),
+      r2CopyBytes: this.fs.copiedBytes(),
       packs: tally(this.store.packs().map((p) => p.path)),
       retired: tally(
         this.repack

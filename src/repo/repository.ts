@@ -53,6 +53,7 @@ import type {
   PushState,
   PushStep,
   SegmentStored,
+  UploadFromR2,
   UploadStart,
   UploadStep,
 } from "./contract";
@@ -65,6 +66,7 @@ function maintenanceConfig(env: Env, overrides: Partial<MaintenanceConfig> = {})
     tierMinBytes: num(env.GITFLARE_TIER_MIN_BYTES, DEFAULT_MAINTENANCE.tierMinBytes),
     tierAgeMs: num(env.GITFLARE_TIER_AGE_DAYS, DEFAULT_MAINTENANCE.tierAgeMs / 86_400_000) * 86_400_000,
     graceMs: num(env.GITFLARE_PRUNE_GRACE_SECONDS, DEFAULT_MAINTENANCE.graceMs / 1000) * 1000,
+    serveCopyMinBytes: num(env.GITFLARE_R2_SERVE_MIN_BYTES, DEFAULT_MAINTENANCE.serveCopyMinBytes),
     ...overrides,
   };
 }
@@ -658,6 +660,11 @@ export class Repository extends DurableObject<Env> {
 
   uploadPack(body: ReadableStream<Uint8Array>, version: ProtocolVersion): Promise<UploadStart> {
     return this.git.uploadPack(body, version);
+  }
+
+  /** Like `uploadPack`, but a clone whose stored pack is in R2 is planned for the Worker to send. */
+  uploadPackFromR2(body: ReadableStream<Uint8Array>, version: ProtocolVersion): Promise<UploadStart | UploadFromR2> {
+    return this.git.uploadPack(body, version, true);
   }
 
   uploadStep(job: string, offset: number): Promise<UploadStep> {

@@ -19,6 +19,11 @@ export interface Env {
   GITFLARE_TIER_AGE_DAYS?: string;
   /** Seconds an object stays unreachable before compaction drops it (default 3600). */
   GITFLARE_PRUNE_GRACE_SECONDS?: string;
+  /**
+   * The pack that covers the refs is copied to R2 when at least this many bytes, so that
+   * Workers send clones from R2 (default 1 MiB; 0: never, every clone is sent by the object).
+   */
+  GITFLARE_R2_SERVE_MIN_BYTES?: string;
   /** Pushes with a pack at least this large are indexed in slices (default 32 MiB). */
   GITFLARE_SLICE_MIN_BYTES?: string;
   /** Work per indexing slice: objects, counting 64 KiB of a large one as one more (default 1000). */

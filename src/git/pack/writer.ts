@@ -27,7 +27,16 @@ export interface PackWriteOptions {
    * the pack that covered the refs, plus what pushes added since). Its entries keep their
    * offsets, since both packs start with a 12-byte header, so a delta may build on them.
    */
-  prefix?: { pack: number; size: number; objects: number };
+  prefix?: {
+    pack: number;
+    size: number;
+    objects: number;
+    /**
+     * Someone else sends the prefix, the header and the trailer (a Worker reading the
+     * stored pack from R2): only the entries after it are written, at their offsets.
+     */
+    external?: boolean;
+  };
 }
 
 export interface PackWriteStats {
@@ -112,8 +121,11 @@ export async function* writePack(
   new DataView(header.buffer).setUint32(4, 2);
   const prefix = options.prefix;
   new DataView(header.buffer).setUint32(8, index.size + (prefix?.objects ?? 0));
-  put(header);
-  if (prefix) {
+  if (prefix?.external) {
+    offset = prefix.size - 20;
+    stats.reused += prefix.objects;
+  } else put(header);
+  if (prefix && !prefix.external) {
     // 4 MiB reads, not cached, the next started before the current is sent (as a whole
     // stored pack is sent): the stored header and trailer are left out.
     const block = 4 << 20;
@@ -221,7 +233,7 @@ export async function* writePack(
     }
   }
   if (filled) yield block.subarray(0, filled);
-  yield new Uint8Array(hash.digest());
+  if (!prefix?.external) yield new Uint8Array(hash.digest());
 }
 
 /**

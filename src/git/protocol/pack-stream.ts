@@ -5,6 +5,7 @@ import type { ObjectStore } from "../store/object-store";
 import { type WalkOptions, type WalkResult, reachesAll, walkObjects } from "../walk";
 import { OBJ_COMMIT } from "../object/object";
 import { sideband } from "./pkt-line";
+import { concatBytes } from "../../util/bytes";
 import type { RepoView } from "./repo-view";
 import type { FetchRequest } from "./upload-request";
 
@@ -73,6 +74,111 @@ function coveringPackFor(repo: RepoView, req: FetchRequest, shallowWalk: Set<str
   return covering;
 }
 
+/**
+ * A stored pack the Worker sends from R2 in the answer's place, framed as the answer's
+ * pack data: with `appended`, its entries keep their offsets under a header counting
+ * both, the appended entries follow, and the Worker writes the trailer (SHA-1 of all).
+ */
+export interface PackFromR2 {
+  key: string;
+  size: number;
+  objects: number;
+  sideband: FetchRequest["sideband"];
+  appended?: { objects: number; entries: Uint8Array };
+}
+
+/** Stands in the answer where a stored pack is to be sent from R2 (see PackFromR2). */
+export class PackFromR2Marker extends Uint8Array {
+  constructor(readonly plan: PackFromR2) {
+    super(0);
+  }
+}
+
+/** Yielded first when an answer asked for from R2 (RepoView.r2KeyOf) cannot be: make it the usual way. */
+export const NOT_FROM_R2 = new Uint8Array(0);
+
+/**
+ * The objects appended to a pack sent from R2 are made in the call that plans it: no
+ * more than a walk of this many objects, and this many bytes of entries.
+ */
+const R2_APPEND_OBJECTS = 20_000;
+const R2_APPEND_BYTES = 8 << 20;
+
+/**
+ * A clone answered from a stored pack in R2: the Worker reads it there, and this object
+ * only finds which pack and makes the few objects pushed since (see PackFromR2).
+ */
+async function* packFromR2(
+  repo: RepoView,
+  r2KeyOf: (pack: number) => string | null,
+  req: FetchRequest,
+  shallowWalk: Set<string>,
+  extraWants: string[],
+): AsyncGenerator<Uint8Array> {
+  const whole = wholePackFor(repo, req, shallowWalk, extraWants);
+  const covering = whole ? null : coveringPackFor(repo, req, shallowWalk, extraWants);
+  const pack = whole ?? covering;
+  const key = pack && r2KeyOf(pack.pack);
+  if (!pack || !key) {
+    yield NOT_FROM_R2;
+    return;
+  }
+  let appended: PackFromR2["appended"];
+  if (covering) {
+    const walk = walkObjects(repo.store, req.wants, { haves: covering.tips, checkpointEvery: R2_APPEND_OBJECTS });
+    const r = await walk.next();
+    if (!r.done) {
+      yield NOT_FROM_R2;
+      return;
+    }
+    const oids = notInPack(repo, covering.pack, withTags(repo, req, r.value.oids));
+    const entries: Uint8Array[] = [];
+    let bytes = 0;
+    const stats: PackWriteStats = { objects: 0, deltas: 0, reused: 0, reusedDeltas: 0 };
+    const prefix = { pack: covering.pack, size: covering.size, objects: covering.objects, external: true };
+    for await (const block of writePack(repo.store, oids, { ofsDelta: req.ofsDelta, prefix }, stats)) {
+      bytes += block.byteLength;
+      if (bytes > R2_APPEND_BYTES) {
+        yield NOT_FROM_R2;
+        return;
+      }
+      entries.push(block);
+    }
+    appended = { objects: oids.length, entries: concatBytes(entries) };
+  }
+  const total = pack.objects + (appended?.objects ?? 0);
+  repo.onPlanned?.(0);
+  yield* progressLine(req, `Enumerating objects: ${total}, done.\n`);
+  yield new PackFromR2Marker({ key, size: pack.size, objects: pack.objects, sideband: req.sideband, appended });
+  yield* progressLine(req, `Total ${total} (delta 0), reused ${total} (delta 0), pack-reused ${pack.objects}\n`);
+}
+
+/** With `include-tag`, the annotated tags of refs whose targets are sent. */
+function withTags(repo: RepoView, req: FetchRequest, oids: string[]): string[] {
+  if (!req.includeTag) return oids;
+  const sent = new Set(oids);
+  const peel = repo.store.peeler();
+  for (const [name, oid] of repo.refs.list()) {
+    if (!name.startsWith("refs/tags/") || sent.has(oid)) continue;
+    // Only annotated tags peel: a lightweight tag's object is sent or not by the walk.
+    const target = peel(oid);
+    if (target && sent.has(target)) {
+      oids.push(oid);
+      sent.add(oid);
+    }
+  }
+  return oids;
+}
+
+/**
+ * Leaves out what a reused pack holds. A walk stopped at its old tips, but the pack may
+ * hold a little more (a file changed back to an older version): that is not sent twice.
+ */
+function notInPack(repo: RepoView, pack: number, oids: string[]): string[] {
+  const inPack = repo.store.packContains(pack, oids);
+  return inPack.size ? oids.filter((o) => !inPack.has(o)) : oids;
+}
+
 /** The packfile itself: counting, then the pack, framed for the side-band if used. */
 export async function* packStream(
   repo: RepoView,
@@ -80,7 +186,11 @@ export async function* packStream(
   shallowWalk: Set<string>,
   extraWants: string[],
 ): AsyncGenerator<Uint8Array> {
-  const { store, refs } = repo;
+  const { store } = repo;
+  if (repo.r2KeyOf) {
+    yield* packFromR2(repo, repo.r2KeyOf, req, shallowWalk, extraWants);
+    return;
+  }
   const max = req.sideband === "64k" ? undefined : req.sideband === "small" ? 999 : 0;
   const whole = wholePackFor(repo, req, shallowWalk, extraWants);
   if (whole) {
@@ -118,26 +228,8 @@ export async function* packStream(
     },
     req,
   );
-  let oids = walk.oids;
-  if (req.includeTag) {
-    const sent = new Set(oids);
-    const peel = store.peeler();
-    for (const [name, oid] of refs.list()) {
-      if (!name.startsWith("refs/tags/") || sent.has(oid)) continue;
-      // Only annotated tags peel: a lightweight tag's object is sent or not by the walk.
-      const target = peel(oid);
-      if (target && sent.has(target)) {
-        oids.push(oid);
-        sent.add(oid);
-      }
-    }
-  }
-  if (covering) {
-    // The walk stops at what the old tips reach, which the pack holds; the pack may hold
-    // a little more (a file changed back to an older version): that is not sent twice.
-    const inPack = store.packContains(covering.pack, oids);
-    if (inPack.size) oids = oids.filter((o) => !inPack.has(o));
-  }
+  let oids = withTags(repo, req, walk.oids);
+  if (covering) oids = notInPack(repo, covering.pack, oids);
   const total = oids.length + (covering?.objects ?? 0);
   repo.onPlanned?.(oids.length);
   yield* progressLine(req, `Enumerating objects: ${total}, done.\n`);

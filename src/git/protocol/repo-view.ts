@@ -12,4 +12,9 @@ export interface RepoView {
    * stored pack is sent as it is): the memory the answer holds from then on.
    */
   onPlanned?(objects: number): void;
+  /**
+   * Set when a clone may be answered from a stored pack in R2 (see PackFromR2): where the
+   * Worker can read a pack there, or null. Such an answer is planned in one call.
+   */
+  r2KeyOf?(pack: number): string | null;
 }

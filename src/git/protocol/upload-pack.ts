@@ -6,7 +6,7 @@
 // This module is the entry point the Repository imports; each concern has its own file.
 export { advertiseRefs, advertiseV2 } from "./advertise";
 export { parseFilter } from "./filter";
-export { STEP_BOUNDARY } from "./pack-stream";
+export { NOT_FROM_R2, type PackFromR2, PackFromR2Marker, STEP_BOUNDARY } from "./pack-stream";
 export type { RepoView } from "./repo-view";
 export { UploadPackError } from "./upload-pack-error";
 export { serveV0, v0Sideband } from "./upload-pack-v0";
