@@ -33,6 +33,7 @@ import {
   advertiseV2,
   serveV0,
   serveV2,
+  mayBeFullClone,
   v0Sideband,
 } from "../git/protocol/upload-pack";
 import { RECEIVE_PACK_CAPS, UPLOAD_PACK_V0_CAPS } from "../git/protocol/capabilities";
@@ -310,13 +311,14 @@ export class GitHttp {
 
   /**
    * A clone answered from a stored pack the Worker reads from R2: this call plans it
-   * (head, pack, the objects pushed since, tail) and the object is done with it. Null when
-   * the request is not such a clone, or its pack is not in R2; then it is answered the
-   * usual way. A request it cannot read is left to that way too, which says why.
+   * (head, pack, the objects pushed since, tail) and the object is done with it. An answer
+   * that is no pack (ls-refs, a round of negotiation) is made here whole. Null when the
+   * request is for a pack that is not such a clone, or whose pack is not in R2: then it
+   * is answered the usual way, as is a request it cannot read (that way says why).
    */
-  private async answerFromR2(request: Uint8Array, version: ProtocolVersion): Promise<UploadFromR2 | null> {
+  private async answerFromR2(request: Uint8Array, version: ProtocolVersion): Promise<UploadStart | UploadFromR2 | null> {
     const { store, fs } = this.host;
-    if (!fs.bucket) return null;
+    if (!fs.bucket || !mayBeFullClone(request)) return null;
     const paths = new Map(store.packs().map((p) => [p.id, p.path]));
     const r2KeyOf = (pack: number) => {
       const path = paths.get(pack);
@@ -335,9 +337,9 @@ export class GitHttp {
     } catch {
       return null;
     }
-    if (!pack) return null;
-    this.noteFromR2(Date.now());
     const sidebandErrors = version === 2 || v0Sideband(request);
+    if (!pack) return { kind: "answer", bytes: concatBytes(head), sidebandErrors };
+    this.noteFromR2(Date.now());
     return { kind: "r2", head: concatBytes(head), pack, tail: concatBytes(tail), sidebandErrors };
   }
 

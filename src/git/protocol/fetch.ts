@@ -33,7 +33,7 @@ function parseFetchArgs(repo: RepoView, args: string[]): { req: FetchRequest; wa
     req.wants.push(oid);
   }
   if (req.wants.length === 0) throw new UploadPackError("fetch: no wants given");
-  checkWants(repo.store, req.wants);
+  checkWants(repo.store, req.wants, repo.refs);
   return { req, wantedRefs };
 }
 

@@ -7,6 +7,9 @@ import { UploadPackError } from "./upload-pack-error";
 import type { FetchRequest } from "./upload-request";
 
 export function shallowPlan(repo: RepoView, req: FetchRequest) {
+  // Without deepening the wants are not looked at: a clone of a thousand refs skips a
+  // thousand lookups.
+  if (!req.deepen) return planShallow(repo.store, [], req.clientShallow, null);
   const wantCommits = req.wants.map((w) => repo.store.peel(w) ?? w).filter((w) => repo.store.typeOf(w) === OBJ_COMMIT);
   try {
     const deepen = req.deepen && req.deepen.depth === INFINITE_DEPTH ? { depth: INFINITE_DEPTH } : req.deepen;

@@ -131,7 +131,7 @@ export async function* serveV0(repo: RepoView, body: Uint8Array): AsyncGenerator
   const pkts = parsePktLines(body);
   const { req, multiAck, noDone, next } = parseUploadRequest(repo, pkts);
   if (req.wants.length === 0) return;
-  checkWants(repo.store, req.wants);
+  checkWants(repo.store, req.wants, repo.refs);
 
   const out: Uint8Array[] = [];
   const plan = shallowPlan(repo, req);

@@ -9,5 +9,6 @@ export { parseFilter } from "./filter";
 export { NOT_FROM_R2, type PackFromR2, PackFromR2Marker, STEP_BOUNDARY } from "./pack-stream";
 export type { RepoView } from "./repo-view";
 export { UploadPackError } from "./upload-pack-error";
+export { mayBeFullClone } from "./upload-request";
 export { serveV0, v0Sideband } from "./upload-pack-v0";
 export { serveV2 } from "./upload-pack-v2";

@@ -2,9 +2,11 @@
 // shallow, deepen and filter lines) and v2's fetch arguments name the same things.
 import { isOid } from "../object/object";
 import type { DeepenRequest } from "../shallow";
+import type { RefStore } from "../refs";
 import type { ObjectStore } from "../store/object-store";
 import type { ObjectFilter } from "../walk";
 import { parseFilter } from "./filter";
+import { parsePktLines, pktText } from "./pkt-line";
 import type { RepoView } from "./repo-view";
 import { UploadPackError } from "./upload-pack-error";
 
@@ -74,8 +76,27 @@ export function parseShallowArg(line: string, req: FetchRequest, repo: RepoView)
   return true;
 }
 
-export function checkWants(store: ObjectStore, wants: string[]): void {
+export function checkWants(store: ObjectStore, wants: string[], refs?: RefStore): void {
+  // A want that is a ref's value is there (the refs name only stored objects): a clone of
+  // a thousand refs costs one read of the refs, not a thousand lookups.
+  const tips = refs && wants.length > 8 ? new Set(refs.list().values()) : null;
   for (const w of wants) {
+    if (tips?.has(w)) continue;
     if (!store.has(w)) throw new UploadPackError(`upload-pack: not our ref ${w}`);
   }
+}
+
+/**
+ * Whether a request may be for a full clone, by a look at its lines: no haves, shallow,
+ * deepen or filter lines. A request that cannot be read is not (it fails the usual way).
+ */
+export function mayBeFullClone(body: Uint8Array): boolean {
+  try {
+    for (const p of parsePktLines(body)) {
+      if (p.kind === "data" && /^(have|shallow|deepen|deepen-since|deepen-not|filter) /.test(pktText(p.data))) return false;
+    }
+  } catch {
+    return false;
+  }
+  return true;
 }
