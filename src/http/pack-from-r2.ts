@@ -8,6 +8,9 @@ import { concatBytes } from "../util/bytes";
 import { sideband, sidebandError } from "../git/protocol/pkt-line";
 import type { UploadFromR2 } from "../repo/contract";
 
+/** Bytes read from R2 at a time: every clone in flight holds a few such pieces. */
+const READ = 256 * 1024;
+
 /** The pack's data framed for the client's side band (or as it is, without one). */
 function framer(mode: UploadFromR2["pack"]["sideband"]): (bytes: Uint8Array) => Uint8Array {
   if (mode === "none") return (bytes) => bytes;
@@ -46,7 +49,9 @@ export async function packFromR2(
   const end = appended ? pack.size - 20 : pack.size;
   const object = await bucket.get(pack.key, { range: { offset: start, length: end - start } });
   if (!object?.body) return null;
-  const reader = object.body.getReader();
+  // Pieces of at least READ bytes: R2's stream comes in pieces of a few KiB here, and
+  // framing and sending each on its own cost more than the bytes.
+  const reader = object.body.getReader({ mode: "byob" });
   const frame = framer(pack.sideband);
   const hash = appended ? createHash("sha1") : null;
   let sent = 0;
@@ -64,7 +69,7 @@ export async function packFromR2(
       async pull(controller) {
         let read: ReadableStreamReadResult<Uint8Array>;
         try {
-          read = await reader.read();
+          read = await reader.readAtLeast(READ, new Uint8Array(READ));
         } catch (e) {
           const why = `fetch failed: reading the pack: ${(e as Error).message}`;
           console.error(`upload-pack: ${why}`);
