@@ -324,7 +324,7 @@ describe("clones sent from R2", () => {
     // Sent from R2 by the Worker: the object only planned it, and noted it.
     const sent = packOf(new Uint8Array(await (await ownerFetch(`${url}/git-upload-pack`, fetchPost(tip))).arrayBuffer()));
     expect(await objectsIn(sent)).toBe(9);
-    const noted = await inRepo(stub, (_repo, state) => state.storage.sql.exec("SELECT count(*) AS n FROM git_from_r2").one().n);
+    const noted = await inRepo(stub, (_repo, state) => state.storage.sql.exec("SELECT count(*) AS n FROM served_from_r2").one().n);
     expect(noted).toBe(1);
 
     // Pushes and a repack retire the pack the clone was reading from R2: it waits (with no

@@ -197,12 +197,12 @@ export class GitHttp {
     this.admission = new Admission(config.admission);
     this.answers = new SharedAnswers(host.fs);
     this.jobs = new Jobs(host.sql, host.fs, [INCOMING_DIR]);
-    host.sql.exec(`CREATE TABLE IF NOT EXISTS git_from_r2 (
+    host.sql.exec(`CREATE TABLE IF NOT EXISTS served_from_r2 (
       id INTEGER PRIMARY KEY CHECK (id = 1),
       since INTEGER NOT NULL,
       last INTEGER NOT NULL
     )`);
-    this.fromR2 = host.sql.exec<{ since: number; last: number }>("SELECT since, last FROM git_from_r2").toArray()[0] ?? null;
+    this.fromR2 = host.sql.exec<{ since: number; last: number }>("SELECT since, last FROM served_from_r2").toArray()[0] ?? null;
     // What an earlier instance kept, but the answers its clones in flight read (they resume).
     const reading = this.jobs.records<UploadRecord>("upload").flatMap((r) => (r.answer ? [keyOfName(r.answer)] : []));
     this.answers.sweep(Date.now(), new Set(reading));
@@ -306,7 +306,7 @@ export class GitHttp {
     if (r2 && now - r2.last <= FROM_R2_READING_MS && now - r2.last < FROM_R2_NOTE_MS) return;
     const since = r2 && now - r2.last <= FROM_R2_READING_MS ? r2.since : now;
     this.fromR2 = { since, last: now };
-    this.host.sql.exec("INSERT OR REPLACE INTO git_from_r2 (id, since, last) VALUES (1, ?, ?)", since, now);
+    this.host.sql.exec("INSERT OR REPLACE INTO served_from_r2 (id, since, last) VALUES (1, ?, ?)", since, now);
   }
 
   /**
