@@ -2,7 +2,7 @@
 // and prints what the Worker logged about it (index slices, the longest invocation):
 //   npx tsx bench/push-profile.ts [--commits 6000] [--repo /path/to/bare.git] [--work DIR] [--no-cgit]
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -25,6 +25,28 @@ const work = resolve(args.get("work") ?? mkdtempSync(join(tmpdir(), "push-profil
 
 async function git(cwd: string, ...a: string[]): Promise<string> {
   return (await run("git", a, { cwd, maxBuffer: 1 << 26, env: process.env })).stdout;
+}
+
+/** CPU seconds (user + system) of the workerd processes in a process group. */
+function workerdCpu(group: number): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) !== group || !stat.includes("(workerd)")) continue;
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return ticks / 100;
+}
+
+/** CPU seconds of this process's finished children (git clients, C git's http-backend). */
+function childrenCpu(): number {
+  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 async function main() {
@@ -54,14 +76,18 @@ async function main() {
     Object.assign(process.env, env);
     const mark = server.mark();
     await inspector?.startProfile();
+    const cpu0 = workerdCpu(server.processGroup!);
+    const client0 = childrenCpu();
     let t = performance.now();
     await git(source, "push", "-q", `${server.url}/prof/main.git`, ...refspecs);
     const ours = performance.now() - t;
+    const client = childrenCpu() - client0;
+    const oursCpu = workerdCpu(server.processGroup!) - cpu0;
     if (inspector) printProfile(await inspector.stopProfile());
     await new Promise((r) => setTimeout(r, 300));
     const log = server.outputSince(mark);
     for (const line of log.split("\n")) if (/receive-pack|index-prof/.test(line)) console.log(line.trim());
-    console.log(`gitflare full push: ${(ours / 1000).toFixed(2)} s`);
+    console.log(`gitflare full push: ${(ours / 1000).toFixed(2)} s; workerd CPU ${oursCpu.toFixed(2)} s, client CPU ${client.toFixed(2)} s`);
     if (args.get("no-cgit") !== "true") {
       const root = join(work, `cgit-${Date.now()}`);
       mkdirSync(root);
@@ -70,10 +96,15 @@ async function main() {
       const port = await freePort();
       const cgit = await startCgitServer(root, port);
       try {
+        const c0 = childrenCpu();
         t = performance.now();
         await git(source, "push", "-q", `http://127.0.0.1:${port}/main.git`, ...refspecs);
         const theirs = performance.now() - t;
-        console.log(`C git full push: ${(theirs / 1000).toFixed(2)} s; ratio ${(ours / theirs).toFixed(2)}x`);
+        const serverCpu = childrenCpu() - c0 - client;
+        console.log(
+          `C git full push: ${(theirs / 1000).toFixed(2)} s; ratio ${(ours / theirs).toFixed(2)}x; ` +
+            `server CPU about ${serverCpu.toFixed(2)} s (ratio ${(oursCpu / serverCpu).toFixed(2)}x)`,
+        );
       } finally {
         cgit.close();
       }
