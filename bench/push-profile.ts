@@ -87,7 +87,9 @@ async function main() {
     await new Promise((r) => setTimeout(r, 300));
     const log = server.outputSince(mark);
     for (const line of log.split("\n")) if (/receive-pack|index-prof/.test(line)) console.log(line.trim());
-    console.log(`gitflare full push: ${(ours / 1000).toFixed(2)} s; workerd CPU ${oursCpu.toFixed(2)} s, client CPU ${client.toFixed(2)} s`);
+    console.log(
+      `gitflare full push: ${(ours / 1000).toFixed(2)} s; workerd CPU ${oursCpu.toFixed(2)} s, client CPU ${client.toFixed(2)} s`,
+    );
     if (args.get("no-cgit") !== "true") {
       const root = join(work, `cgit-${Date.now()}`);
       mkdirSync(root);

@@ -627,7 +627,7 @@ export class GitHttp {
       if (live.phase !== "indexing") return { done: true, failed: PUSH_LOST };
       const job = live.job;
       try {
-        if (!job.step(this.config.sliceUnits)) return { done: false, progress: job.progress() };
+        if (!(await job.step(this.config.sliceUnits))) return { done: false, progress: job.progress() };
       } catch (e) {
         this.jobs.abandon(id);
         throw e;

@@ -1,5 +1,6 @@
 // Git objects: ids, types, and parsers for the object kinds the server reads.
 import { createHash } from "node:crypto";
+import { SMALL_HASH_BYTES, sha1Hex } from "../../util/sha1";
 
 export type ObjectType = "commit" | "tree" | "blob" | "tag";
 
@@ -51,6 +52,7 @@ export function objectHeader(type: ObjectType, size: number): Uint8Array {
 }
 
 export function hashObject(type: ObjectType, data: Uint8Array): string {
+  if (data.byteLength <= SMALL_HASH_BYTES) return sha1Hex(objectHeader(type, data.byteLength), data);
   return createHash("sha1").update(objectHeader(type, data.byteLength)).update(data).digest("hex");
 }
 

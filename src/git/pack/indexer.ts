@@ -168,7 +168,16 @@ function inflateAt(
   }
 }
 
-type Frame = { index: number | null; data: Uint8Array; oid: string; type: number; offset: number | null; kids: Pending[]; next: number; depth: number };
+type Frame = {
+  index: number | null;
+  data: Uint8Array;
+  oid: string;
+  type: number;
+  offset: number | null;
+  kids: Pending[];
+  next: number;
+  depth: number;
+};
 
 /**
  * The indexer as resumable work: `step(budget)` does about `budget` units of work (an
@@ -198,7 +207,9 @@ export class PackIndexer {
   private readonly kept = new Map<number, Uint8Array>();
   private keptBytes = 0;
   /** Resolved objects by index, the bases of the deltas that follow them. */
-  private readonly bases = new ByteLru<number, Uint8Array>(BASE_CACHE_BUDGET, (d) => (d.byteLength > BASE_CACHE_BUDGET / 8 ? BASE_CACHE_BUDGET + 1 : d.byteLength + 64));
+  private readonly bases = new ByteLru<number, Uint8Array>(BASE_CACHE_BUDGET, (d) =>
+    d.byteLength > BASE_CACHE_BUDGET / 8 ? BASE_CACHE_BUDGET + 1 : d.byteLength + 64,
+  );
   /** Index of a resolved delta's base in the pack; -1 for whole objects and bases from outside it. */
   private readonly baseOf: Int32Array;
   private readonly depth: Uint16Array;
@@ -233,7 +244,8 @@ export class PackIndexer {
     if (version !== 2 && version !== 3) throw new PackFormatError(`unsupported pack version ${version}`);
     this.count = new DataView(h.buffer, h.byteOffset, 12).getUint32(8);
     // A count no pack of this size can hold is a lie: each entry takes at least two bytes.
-    if (this.count > (this.packSize - 32) / 2 + 1) throw new PackFormatError(`pack is truncated: it claims ${this.count} objects, more than its size can hold`);
+    if (this.count > (this.packSize - 32) / 2 + 1)
+      throw new PackFormatError(`pack is truncated: it claims ${this.count} objects, more than its size can hold`);
     this.baseOf = new Int32Array(this.count).fill(-1);
     this.depth = new Uint16Array(this.count);
   }
@@ -328,7 +340,8 @@ export class PackIndexer {
           const depth = this.depth[baseIndex] + 1;
           if (depth > MAX_DELTA_DEPTH) throw new PackFormatError(`delta chain deeper than ${MAX_DELTA_DEPTH}`);
           const result = applyDelta(this.baseData(baseIndex), data);
-          if (result.byteLength > maxSize) throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${maxSize}-byte limit`);
+          if (result.byteLength > maxSize)
+            throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${maxSize}-byte limit`);
           const b = objects[baseIndex];
           this.resolvedAs(i, b.type, result, baseIndex, b.oid, depth);
           this.bases.set(i, result);
@@ -371,7 +384,8 @@ export class PackIndexer {
         break;
       }
       if (this.baseOf[cur] < 0) {
-        if (this.objects[cur].base !== null) throw new PackFormatError(`delta ${this.objects[cur].oid} has no base in the pack to rebuild it from`);
+        if (this.objects[cur].base !== null)
+          throw new PackFormatError(`delta ${this.objects[cur].oid} has no base in the pack to rebuild it from`);
         data = this.readEntry(cur);
         this.bases.set(cur, data);
         break;
@@ -437,7 +451,16 @@ export class PackIndexer {
       const o = objects[i];
       if (!o.oid) continue;
       if (!this.childrenByOffset.has(o.offset) && !this.childrenByOid.has(o.oid)) continue;
-      this.stack.push({ index: i, data: this.baseData(i), oid: o.oid, type: o.type, offset: o.offset, kids: this.kidsOf(o.offset, o.oid), next: 0, depth: this.depth[i] });
+      this.stack.push({
+        index: i,
+        data: this.baseData(i),
+        oid: o.oid,
+        type: o.type,
+        offset: o.offset,
+        kids: this.kidsOf(o.offset, o.oid),
+        next: 0,
+        depth: this.depth[i],
+      });
       return true;
     }
     return false;
@@ -482,7 +505,16 @@ export class PackIndexer {
       const found = this.options.fixThin === false ? null : await this.base.readObject(oid);
       if (!found) throw new PackFormatError(`delta base ${oid} is missing`);
       thin.push({ oid, type: found.type, data: found.data });
-      this.stack.push({ index: null, data: found.data, oid, type: found.type, offset: null, kids: this.kidsOf(null, oid), next: 0, depth: 0 });
+      this.stack.push({
+        index: null,
+        data: found.data,
+        oid,
+        type: found.type,
+        offset: null,
+        kids: this.kidsOf(null, oid),
+        next: 0,
+        depth: 0,
+      });
       this.descend(Number.POSITIVE_INFINITY);
     }
     if (this.childrenByOffset.size || this.resolved !== this.pending.length) {

@@ -100,7 +100,8 @@ class ReusedInflater {
     }
     const [outLeft, inLeft] = this.state;
     if (outLeft === 0) throw new PackFormatError(`object inflates past its declared size of ${expected} bytes`);
-    if (outLeft !== 1) throw new PackFormatError(`object size mismatch: header says ${expected}, data inflates to ${expected + 1 - outLeft}`);
+    if (outLeft !== 1)
+      throw new PackFormatError(`object size mismatch: header says ${expected}, data inflates to ${expected + 1 - outLeft}`);
     return { buffer: out.subarray(0, expected), consumed: input.byteLength - inLeft };
   }
 }
