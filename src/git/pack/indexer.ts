@@ -24,7 +24,6 @@ import {
   parseCommit,
   parseTag,
   toHex,
-  treeChildren,
   typeCode,
   typeName,
 } from "../object/object";
@@ -285,7 +284,7 @@ export class PackIndexer {
         this.referenced.add(c.tree);
         for (const p of c.parents) this.referenced.add(p);
       } else if (type === OBJ_TREE) {
-        for (const child of treeChildren(data)) this.referenced.add(child.oid);
+        noteTreeChildren(data, this.referenced);
       } else if (type === OBJ_TAG) {
         const t = parseTag(data);
         this.tags.push({ oid, object: t.object, type: typeCode(t.type) });
@@ -549,6 +548,49 @@ export class PackIndexer {
 
 export async function indexPack(fs: Dofs, path: string, base: BaseSource, options: IndexOptions = {}): Promise<IndexResult> {
   return new PackIndexer(fs, path, base, options).finish();
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * Adds the ids a tree names to `into`, as `treeChildren` reads them (gitlinks skipped),
+ * without a record per entry: trees are most of a large pack's objects.
+ */
+function noteTreeChildren(data: Uint8Array, into: Set<string>): void {
+  let i = 0;
+  const n = data.byteLength;
+  while (i < n) {
+    const sp = data.indexOf(32, i);
+    const nul = sp < 0 ? -1 : data.indexOf(0, sp);
+    if (sp < 0 || nul < 0 || nul + 21 > n) throw new ObjectFormatError("truncated tree entry");
+    if (!(sp - i === 6 && data[i] === 49 && data[i + 1] === 54)) {
+      const d = data;
+      const o = nul + 1;
+      into.add(
+        HEX[d[o]] +
+          HEX[d[o + 1]] +
+          HEX[d[o + 2]] +
+          HEX[d[o + 3]] +
+          HEX[d[o + 4]] +
+          HEX[d[o + 5]] +
+          HEX[d[o + 6]] +
+          HEX[d[o + 7]] +
+          HEX[d[o + 8]] +
+          HEX[d[o + 9]] +
+          HEX[d[o + 10]] +
+          HEX[d[o + 11]] +
+          HEX[d[o + 12]] +
+          HEX[d[o + 13]] +
+          HEX[d[o + 14]] +
+          HEX[d[o + 15]] +
+          HEX[d[o + 16]] +
+          HEX[d[o + 17]] +
+          HEX[d[o + 18]] +
+          HEX[d[o + 19]],
+      );
+    }
+    i = nul + 21;
+  }
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
