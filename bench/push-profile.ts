@@ -65,7 +65,8 @@ async function main() {
   const server = new LocalServer(state);
   const inspectorPort = await freePort();
   await server.start({ inspectorPort });
-  const inspector = args.get("profile") === "true" ? await Inspector.connect(inspectorPort) : null;
+  const inspector = await Inspector.connect(inspectorPort);
+  const profiling = args.get("profile") === "true";
   try {
     const account = await server.signUpAndUse("prof");
     const env = {
@@ -75,7 +76,14 @@ async function main() {
     };
     Object.assign(process.env, env);
     const mark = server.mark();
-    await inspector?.startProfile();
+    if (profiling) await inspector.startProfile();
+    // The isolate's JS heap and ArrayBuffers, the figure Cloudflare's 128 MB limit counts.
+    let peakHeap = 0;
+    const sampler = setInterval(() => {
+      void inspector.heap().then((h) => {
+        peakHeap = Math.max(peakHeap, h.js + h.buffers);
+      });
+    }, 100);
     const cpu0 = workerdCpu(server.processGroup!);
     const client0 = childrenCpu();
     let t = performance.now();
@@ -83,7 +91,8 @@ async function main() {
     const ours = performance.now() - t;
     const client = childrenCpu() - client0;
     const oursCpu = workerdCpu(server.processGroup!) - cpu0;
-    if (inspector) printProfile(await inspector.stopProfile());
+    clearInterval(sampler);
+    if (profiling) printProfile(await inspector.stopProfile());
     await new Promise((r) => setTimeout(r, 300));
     const log = server.outputSince(mark);
     for (const line of log.split("\n")) if (/receive-pack|index-prof/.test(line)) console.log(line.trim());
@@ -112,6 +121,7 @@ async function main() {
       }
     }
   } finally {
+    inspector.close();
     await server.stop();
   }
 }
