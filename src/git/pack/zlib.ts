@@ -59,6 +59,8 @@ class ReusedInflater {
   private failure: unknown[] | null = null;
 
   private constructor(
+    /** The stream the engine belongs to, held so that nothing it owns is collected. */
+    readonly stream: unknown,
     private readonly handle: ZlibHandle,
     /** [output bytes left, input bytes left] after each write. */
     private readonly state: Uint32Array,
@@ -77,7 +79,7 @@ class ReusedInflater {
       const h = stream._handle;
       if (!h || typeof h.writeSync !== "function" || typeof h.reset !== "function" || typeof h.setErrorHandler !== "function") return null;
       if (!(stream._writeState instanceof Uint32Array)) return null;
-      return new ReusedInflater(h as ZlibHandle, stream._writeState);
+      return new ReusedInflater(stream, h as ZlibHandle, stream._writeState);
     } catch {
       return null;
     }
