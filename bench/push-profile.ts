@@ -97,7 +97,7 @@ async function main() {
     const log = server.outputSince(mark);
     for (const line of log.split("\n")) if (/receive-pack|index-prof/.test(line)) console.log(line.trim());
     console.log(
-      `gitflare full push: ${(ours / 1000).toFixed(2)} s; workerd CPU ${oursCpu.toFixed(2)} s, client CPU ${client.toFixed(2)} s`,
+      `gitflare full push: ${(ours / 1000).toFixed(2)} s; workerd CPU ${oursCpu.toFixed(2)} s, client CPU ${client.toFixed(2)} s, peak isolate heap ${(peakHeap / 2 ** 20).toFixed(0)} MiB`,
     );
     if (args.get("no-cgit") !== "true") {
       const root = join(work, `cgit-${Date.now()}`);
