@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { fromHex, toHex } from "../src/git/object/object";
 import { sha1Hex } from "../src/util/sha1";
 
 describe("sha1Hex", () => {
@@ -10,5 +11,13 @@ describe("sha1Hex", () => {
       for (let i = 0; i < n; i++) body[i] = (i * 31 + n) & 0xff;
       expect(sha1Hex(head, body)).toBe(createHash("sha1").update(head).update(body).digest("hex"));
     }
+  });
+});
+
+describe("fromHex", () => {
+  it("reads upper- and lower-case ids back into the bytes toHex wrote", () => {
+    const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+    expect(fromHex(toHex(bytes))).toEqual(bytes);
+    expect(fromHex(toHex(bytes).toUpperCase())).toEqual(bytes);
   });
 });
