@@ -59,6 +59,18 @@ export class Inspector {
   }
   private heapProfiler = false;
 
+  /** Starts V8's sampling CPU profiler on the isolate. */
+  async startProfile(intervalUs = 500): Promise<void> {
+    await this.send("Profiler.enable");
+    await this.send("Profiler.setSamplingInterval", { interval: intervalUs });
+    await this.send("Profiler.start");
+  }
+
+  async stopProfile(): Promise<{ nodes: never[]; samples: number[]; timeDeltas: number[] }> {
+    const r = await this.send("Profiler.stop");
+    return r.profile as { nodes: never[]; samples: number[]; timeDeltas: number[] };
+  }
+
   close(): void {
     this.ws.close();
   }

@@ -4,6 +4,7 @@ import { concatBytes } from "../src/util/bytes";
 import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { pktLine } from "../src/git/protocol/pkt-line";
+import type { Repository } from "../src/repo/repository";
 import { fromBase64, inRepo, ownerFetch } from "./helpers";
 
 const fixtures = inject("fixtures");
@@ -43,6 +44,48 @@ describe("sliced indexing of large pushes", () => {
     // The result is an ordinary repository: a fetch reads it back.
     const fetch = await ownerFetch(`${url}/info/refs?service=git-upload-pack`);
     expect(dec(await fetch.arrayBuffer())).toContain(`${fixtures.head} refs/heads/main`);
+  });
+
+  it("records the same rows as a push indexed at once, and leaves nothing staged", async () => {
+    const rows = (stub: DurableObjectStub<Repository>) =>
+      inRepo(stub, (_repo, state) => ({
+        objects: state.storage.sql.exec("SELECT oid, offset, length, type, size, base FROM git_object ORDER BY oid").toArray(),
+        commits: state.storage.sql.exec("SELECT oid, tree, parents, time FROM git_commit ORDER BY oid").toArray(),
+        staged:
+          state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM git_staged_object").one().n +
+          state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM git_staged_commit").one().n,
+      }));
+    const sliced = await slicedRepo();
+    const whole = `whole/r${Date.now().toString(36)}${n++}`;
+    for (const url of [sliced.url, `http://gitflare.test/${whole}`]) {
+      const text = dec(await (await push(url, fromBase64(fixtures.ofsPack.pack), "report-status")).arrayBuffer());
+      expect(text).toContain("ok refs/heads/main");
+    }
+    const a = await rows(sliced.stub);
+    const b = await rows(env.REPO.getByName(whole));
+    expect(a.objects.length).toBeGreaterThan(10);
+    expect(a.objects).toEqual(b.objects);
+    expect(a.commits).toEqual(b.commits);
+    expect(a.staged).toBe(0);
+  });
+
+  it("drops the staged rows of a push whose ref update is refused", async () => {
+    const { url, stub } = await slicedRepo();
+    const res = await ownerFetch(`${url}/git-receive-pack`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-git-receive-pack-request" },
+      // The ref does not exist, so an update from a non-zero old value fails its compare-and-swap.
+      body: concatBytes([
+        pktLine(`${"1".repeat(40)} ${fixtures.head} refs/heads/main\0report-status\n`),
+        enc("0000"),
+        fromBase64(fixtures.ofsPack.pack),
+      ]),
+    });
+    expect(dec(await res.arrayBuffer())).toContain("ng refs/heads/main");
+    await inRepo(stub, (_repo, state) => {
+      for (const table of ["git_staged_object", "git_staged_commit", "git_object"])
+        expect(state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n).toBe(0);
+    });
   });
 
   it("reports a corrupt pack found in a later slice with unpack, and changes nothing", async () => {

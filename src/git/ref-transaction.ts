@@ -45,6 +45,10 @@ export interface RefPolicy {
 export interface StagedPack {
   tempPath: string;
   indexed: IndexResult;
+  /** Its rows were staged with `ObjectStore.stageRows` (a large push). */
+  staged?: boolean;
+  /** Its `.idx`, when written ahead of the transaction. */
+  idx?: Uint8Array;
 }
 
 export interface NewObject {
@@ -143,7 +147,8 @@ export function applyRefTransaction(ctx: RefTransactionContext, tx: RefTransacti
       const allowed = tx.updates.filter((u) => !refused.has(u.name));
       const pack = tx.pack;
       if (pack && pack.indexed.objects.length > 0 && allowed.some((u) => u.new !== ZERO_OID)) {
-        packName = store.commitPack(pack.tempPath, pack.indexed, writeIdxV2(pack.indexed.objects, pack.indexed.packChecksum));
+        const idx = pack.idx ?? writeIdxV2(pack.indexed.objects, pack.indexed.packChecksum);
+        packName = store.commitPack(pack.tempPath, pack.indexed, idx, pack.staged);
       }
       tx.before?.();
       const applied = new Map(refs.update(allowed, tx.atomic).map((r) => [r.name, r]));
@@ -155,11 +160,14 @@ export function applyRefTransaction(ctx: RefTransactionContext, tx: RefTransacti
     packName = null;
     if (!(e instanceof NothingApplied)) {
       dropTemp(fs, tx.pack);
+      if (tx.pack?.staged) store.dropStaged(tx.pack.tempPath);
       if (isFsError(e, "ENOSPC")) return { kind: "quota", message: QUOTA_MESSAGE };
       throw e;
     }
   }
   dropTemp(fs, tx.pack);
+  // Committed rows left the staging table with the transaction; a refused pack's go now.
+  if (tx.pack?.staged) store.dropStaged(tx.pack.tempPath);
   return results.some((r) => r.ok) ? { kind: "applied", results, pack: packName } : { kind: "refused", results };
 }
 

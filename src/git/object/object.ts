@@ -1,5 +1,6 @@
 // Git objects: ids, types, and parsers for the object kinds the server reads.
 import { createHash } from "node:crypto";
+import { SMALL_HASH_BYTES, sha1Hex } from "../../util/sha1";
 
 export type ObjectType = "commit" | "tree" | "blob" | "tag";
 
@@ -37,10 +38,21 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
+/** Nibble values by character code; 0 for what is not a hex digit (as `parseInt` gave NaN, stored as 0). */
+const NIBBLE = new Uint8Array(128);
+for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i;
+for (let i = 0; i < 6; i++) NIBBLE[65 + i] = NIBBLE[97 + i] = 10 + i;
+
 export function fromHex(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  fromHexInto(hex, out, 0);
   return out;
+}
+
+/** Writes the bytes of `hex` into `out` at `at`, without a new array: for tables of many ids. */
+export function fromHexInto(hex: string, out: Uint8Array, at: number): void {
+  const n = hex.length >> 1;
+  for (let i = 0; i < n; i++) out[at + i] = (NIBBLE[hex.charCodeAt(2 * i) & 127] << 4) | NIBBLE[hex.charCodeAt(2 * i + 1) & 127];
 }
 
 const encoder = new TextEncoder();
@@ -51,6 +63,7 @@ export function objectHeader(type: ObjectType, size: number): Uint8Array {
 }
 
 export function hashObject(type: ObjectType, data: Uint8Array): string {
+  if (data.byteLength <= SMALL_HASH_BYTES) return sha1Hex(objectHeader(type, data.byteLength), data);
   return createHash("sha1").update(objectHeader(type, data.byteLength)).update(data).digest("hex");
 }
 

@@ -1,6 +1,6 @@
 // Pack index version 2 (gitformat-pack): what `git index-pack` writes, byte for byte.
 import { createHash } from "node:crypto";
-import { fromHex, toHex } from "../object/object";
+import { fromHexInto, toHex } from "../object/object";
 import { PackFormatError } from "./entry";
 
 export interface IdxEntry {
@@ -29,7 +29,7 @@ export function writeIdxV2(entries: IdxEntry[], packChecksum: Uint8Array): Uint8
   }
   let at = 8 + 1024;
   for (const e of sorted) {
-    out.set(fromHex(e.oid), at);
+    fromHexInto(e.oid, out, at);
     at += 20;
   }
   for (const e of sorted) {

@@ -2,9 +2,11 @@
 //
 // Pass 1 walks the pack once, in order, through a window of a few MB: it finds each
 // entry's end by inflating it (the only way to find it), checks sizes and the trailer
-// checksum, computes CRC-32s, and hashes every whole object.
-// Pass 2 resolves deltas base-first, as git does: each base is inflated once and its
-// children are applied to it, so memory holds one delta chain, not the pack.
+// checksum, computes CRC-32s, hashes every whole object, and resolves every delta whose
+// base it has met, from a byte-budgeted cache of recent objects.
+// Pass 2 resolves the deltas left (bases later in the pack, or outside it) base-first,
+// as git does: each base is inflated once and its children are applied to it, so
+// memory holds one delta chain, not the pack.
 // Ref-deltas whose base is not in the pack (a thin pack) are completed from the
 // repository's object store and those bases are appended, so the stored pack is
 // self-contained, as git requires of packs on disk.
@@ -22,21 +24,23 @@ import {
   parseCommit,
   parseTag,
   toHex,
-  treeChildren,
   typeCode,
   typeName,
 } from "../object/object";
 import { applyDelta } from "./delta";
 import type { BaseSource } from "./source";
 import { PackFormatError, encodeWholeEntry, parseEntryHeader } from "./entry";
-import { inflateCounting, inflateExact } from "./zlib";
-import { compact } from "../../util/lru";
+import { inflateEntry, inflateExact } from "./zlib";
+import { ByteLru, compact } from "../../util/lru";
 import { yieldToEventLoop } from "../../util/pace";
 
 export const MAX_OBJECT_SIZE = 256 * 1024 * 1024;
 export const MAX_DELTA_DEPTH = 4095;
 const WINDOW_BLOCK = 1024 * 1024;
-const KEEP_DELTAS_BUDGET = 24 * 1024 * 1024;
+/** Deltas kept inflated for pass 2 (few: most resolve in pass 1). */
+const KEEP_DELTAS_BUDGET = 8 * 1024 * 1024;
+/** Resolved objects kept as bases for the deltas after them. */
+const BASE_CACHE_BUDGET = 24 * 1024 * 1024;
 
 export interface IndexedObject {
   oid: string;
@@ -150,34 +154,41 @@ function inflateAt(
   let need = expected + 64 + (expected >> 6);
   for (;;) {
     const { bytes, at } = win.view(pos, need, entryStart);
+    let r: ReturnType<typeof inflateEntry>;
     try {
-      const r = inflateCounting(bytes.subarray(at), expected);
-      if (r.buffer.byteLength !== expected) {
-        throw new PackFormatError(`object size mismatch: header says ${expected}, data inflates to ${r.buffer.byteLength}`);
-      }
-      return { data: r.buffer, consumed: r.consumed };
+      r = inflateEntry(bytes.subarray(at, at + need), expected);
     } catch (e) {
-      if (e instanceof PackFormatError) throw e;
-      const msg = (e as Error).message ?? String(e);
-      if (/unexpected end/i.test(msg) && !win.atEof(pos, need)) {
-        need *= 2;
-        continue;
-      }
-      if (/memory limit|maxOutputLength|buffer/i.test(msg) || e instanceof RangeError) {
-        throw new PackFormatError(`object inflates past its declared size of ${expected} bytes`);
-      }
-      throw new PackFormatError(`corrupt zlib stream at offset ${pos}: ${msg}`);
+      if (e instanceof PackFormatError) throw new PackFormatError(`${e.message} (entry at offset ${entryStart})`);
+      throw e;
     }
+    if (r !== "short") return { data: r.buffer, consumed: r.consumed };
+    if (win.atEof(pos, need)) throw new PackFormatError(`corrupt zlib stream at offset ${pos}: unexpected end of file`);
+    need *= 2;
   }
 }
 
-type Frame = { data: Uint8Array; oid: string; offset: number | null; kids: Pending[]; next: number; depth: number };
+type Frame = {
+  index: number | null;
+  data: Uint8Array;
+  oid: string;
+  type: number;
+  offset: number | null;
+  kids: Pending[];
+  next: number;
+  depth: number;
+};
 
 /**
- * The indexer as resumable work: `step(budget)` does about `budget` objects of pass 1
- * or pass 2 and returns, keeping its place, so that a large pack can be indexed over
- * several invocations of the Durable Object (each with its own CPU budget) while the
- * instance stays in memory. `finish()` completes thin packs and returns the result.
+ * The indexer as resumable work: `step(budget)` does about `budget` units of work (an
+ * object, or 64 KiB of one) and returns, keeping its place, so that a large pack can be
+ * indexed over several invocations of the Durable Object (each with its own CPU budget)
+ * while the instance stays in memory. `finish()` completes thin packs and returns the result.
+ *
+ * Deltas are resolved as the scan reaches them, from a byte-budgeted cache of the objects
+ * just resolved: git writes a delta after its base and mostly near it, so the base is
+ * usually cached, and otherwise rebuilt from its entries, whose places are known by then.
+ * Only deltas whose base is not yet resolved (a ref-delta to a later or missing object,
+ * and deltas on those) wait for pass 2, which resolves them base first.
  */
 export class PackIndexer {
   private readonly maxSize: number;
@@ -189,10 +200,20 @@ export class PackIndexer {
   private readonly commits: CommitLinks[] = [];
   private readonly tags: TagLink[] = [];
   private readonly referenced = new Set<string>();
+  /** Deltas left for pass 2. */
   private readonly pending: Pending[] = [];
   private readonly byOffset = new Map<number, number>();
   private readonly kept = new Map<number, Uint8Array>();
   private keptBytes = 0;
+  /** Resolved objects by index, the bases of the deltas that follow them. */
+  private readonly bases = new ByteLru<number, Uint8Array>(BASE_CACHE_BUDGET, (d) =>
+    d.byteLength > BASE_CACHE_BUDGET / 8 ? BASE_CACHE_BUDGET + 1 : d.byteLength + 64,
+  );
+  /** Index of a resolved delta's base in the pack; -1 for whole objects and bases from outside it. */
+  private readonly baseOf: Int32Array;
+  private readonly depth: Uint16Array;
+  /** Work done rebuilding bases, counted against the slice that needed them. */
+  private rebuilt = 0;
   private pos = 12;
   private scanned = 0;
   private computed: Uint8Array | null = null;
@@ -201,6 +222,8 @@ export class PackIndexer {
   private readonly oidIndex = new Map<string, number>();
   private resolved = 0;
   private rootCursor = 0;
+  /** Pass 2's place: the delta tree under one base, kept across steps. */
+  private stack: Frame[] = [];
   private phase: "scan" | "resolve" | "thin" = "scan";
 
   constructor(
@@ -219,6 +242,11 @@ export class PackIndexer {
     const version = new DataView(h.buffer, h.byteOffset, 12).getUint32(4);
     if (version !== 2 && version !== 3) throw new PackFormatError(`unsupported pack version ${version}`);
     this.count = new DataView(h.buffer, h.byteOffset, 12).getUint32(8);
+    // A count no pack of this size can hold is a lie: each entry takes at least two bytes.
+    if (this.count > (this.packSize - 32) / 2 + 1)
+      throw new PackFormatError(`pack is truncated: it claims ${this.count} objects, more than its size can hold`);
+    this.baseOf = new Int32Array(this.count).fill(-1);
+    this.depth = new Uint16Array(this.count);
   }
 
   /** Where the work stands, for progress messages. */
@@ -228,7 +256,7 @@ export class PackIndexer {
       : { phase: "resolving", done: this.resolved, total: this.pending.length };
   }
 
-  /** About `budget` objects of work; true when only `finish()` is left. */
+  /** About `budget` units of work; true when only `finish()` is left. */
   step(budget: number): boolean {
     let left = budget;
     if (this.phase === "scan") {
@@ -238,13 +266,10 @@ export class PackIndexer {
       this.phase = "resolve";
     }
     if (this.phase === "resolve") {
-      while (this.rootCursor < this.objects.length) {
+      for (;;) {
         if (left <= 0) return false;
-        const i = this.rootCursor++;
-        const o = this.objects[i];
-        if (o.base !== null || !o.oid) continue;
-        if (!this.childrenByOffset.has(o.offset) && !this.childrenByOid.has(o.oid)) continue;
-        left -= 1 + this.resolveFrom(i, o.oid, o.type, this.readEntry(i));
+        if (!this.stack.length && !this.nextRoot()) break;
+        left -= this.descend(left);
       }
       this.phase = "thin";
     }
@@ -259,7 +284,7 @@ export class PackIndexer {
         this.referenced.add(c.tree);
         for (const p of c.parents) this.referenced.add(p);
       } else if (type === OBJ_TREE) {
-        for (const child of treeChildren(data)) this.referenced.add(child.oid);
+        noteTreeChildren(data, this.referenced);
       } else if (type === OBJ_TAG) {
         const t = parseTag(data);
         this.tags.push({ oid, object: t.object, type: typeCode(t.type) });
@@ -271,11 +296,25 @@ export class PackIndexer {
     }
   }
 
-  /** Pass 1 over up to `budget` entries; returns how many it read. */
+  /** Records object `i` as resolved to `data` of `type`, on the base at `baseIndex` (-1: none in the pack). */
+  private resolvedAs(i: number, type: number, data: Uint8Array, baseIndex: number, baseOid: string | null, depth: number): void {
+    const o = this.objects[i];
+    o.type = type;
+    o.size = data.byteLength;
+    o.oid = hashObject(typeName(type), data);
+    o.base = baseOid;
+    this.baseOf[i] = baseIndex;
+    this.depth[i] = depth;
+    this.noteObject(o.oid, type, data);
+    if (!this.oidIndex.has(o.oid)) this.oidIndex.set(o.oid, i);
+  }
+
+  /** Pass 1 over up to `budget` units; returns how many it used. */
   private scan(budget: number): number {
-    const { win, packSize, count, maxSize, options } = this;
+    const { win, packSize, count, maxSize, options, objects } = this;
     let n = 0;
-    for (; this.scanned < count && n < budget; n++) {
+    this.rebuilt = 0;
+    for (; this.scanned < count && n + this.rebuilt < budget; n++) {
       const i = this.scanned;
       const pos = this.pos;
       if (pos >= packSize - 20) throw new PackFormatError(`pack is truncated: ${count - i} of ${count} objects missing`);
@@ -294,16 +333,29 @@ export class PackIndexer {
         if (baseOffset !== undefined && (baseOffset < 12 || !this.byOffset.has(baseOffset))) {
           throw new PackFormatError(`delta at offset ${pos} names a base at ${baseOffset}, which is not an entry`);
         }
-        this.objects.push({ oid: "", offset: pos, length: end - pos, crc32: crc, type: 0, size: 0, base: header.baseOid ?? null });
-        this.pending.push({ index: i, headerLength: header.headerLength, deltaSize: header.size, baseOffset, baseOid: header.baseOid });
-        if (this.keptBytes + data.byteLength <= KEEP_DELTAS_BUDGET) {
-          this.kept.set(i, compact(data));
-          this.keptBytes += data.byteLength;
+        objects.push({ oid: "", offset: pos, length: end - pos, crc32: crc, type: 0, size: 0, base: header.baseOid ?? null });
+        const baseIndex = baseOffset !== undefined ? this.byOffset.get(baseOffset)! : this.oidIndex.get(header.baseOid!);
+        if (baseIndex !== undefined && objects[baseIndex].oid) {
+          const depth = this.depth[baseIndex] + 1;
+          if (depth > MAX_DELTA_DEPTH) throw new PackFormatError(`delta chain deeper than ${MAX_DELTA_DEPTH}`);
+          const result = applyDelta(this.baseData(baseIndex), data);
+          if (result.byteLength > maxSize)
+            throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${maxSize}-byte limit`);
+          const b = objects[baseIndex];
+          this.resolvedAs(i, b.type, result, baseIndex, b.oid, depth);
+          this.bases.set(i, result);
+          n += result.byteLength >> 16;
+        } else {
+          this.pending.push({ index: i, headerLength: header.headerLength, deltaSize: header.size, baseOffset, baseOid: header.baseOid });
+          if (this.keptBytes + data.byteLength <= KEEP_DELTAS_BUDGET) {
+            this.kept.set(i, compact(data));
+            this.keptBytes += data.byteLength;
+          }
         }
       } else {
-        const oid = hashObject(typeName(header.type), data);
-        this.objects.push({ oid, offset: pos, length: end - pos, crc32: crc, type: header.type, size: data.byteLength, base: null });
-        this.noteObject(oid, header.type, data);
+        objects.push({ oid: "", offset: pos, length: end - pos, crc32: crc, type: header.type, size: data.byteLength, base: null });
+        this.resolvedAs(i, header.type, data, -1, null, 0);
+        this.bases.set(i, data);
       }
       this.pos = end;
       this.scanned++;
@@ -311,7 +363,41 @@ export class PackIndexer {
       n += header.size >> 16;
       if (options.onProgress && (i & 1023) === 0) options.onProgress("receiving", i, count);
     }
-    return n;
+    return n + this.rebuilt;
+  }
+
+  /**
+   * A resolved object's data: from the cache, or rebuilt from its entries down from the
+   * nearest cached (or whole) object of its chain.
+   */
+  private baseData(index: number): Uint8Array {
+    const hit = this.bases.get(index);
+    if (hit) return hit;
+    const chain: number[] = [];
+    let cur = index;
+    let data: Uint8Array;
+    for (;;) {
+      const cached = this.bases.get(cur);
+      if (cached) {
+        data = cached;
+        break;
+      }
+      if (this.baseOf[cur] < 0) {
+        if (this.objects[cur].base !== null)
+          throw new PackFormatError(`delta ${this.objects[cur].oid} has no base in the pack to rebuild it from`);
+        data = this.readEntry(cur);
+        this.bases.set(cur, data);
+        break;
+      }
+      chain.push(cur);
+      cur = this.baseOf[cur];
+    }
+    for (let k = chain.length - 1; k >= 0; k--) {
+      data = applyDelta(data, this.readEntry(chain[k]));
+      this.bases.set(chain[k], data);
+      this.rebuilt += 1 + (data.byteLength >> 16);
+    }
+    return data;
   }
 
   /** The trailer check, and the maps pass 2 walks. */
@@ -326,7 +412,6 @@ export class PackIndexer {
       if (p.baseOffset !== undefined) push(this.childrenByOffset, p.baseOffset, p);
       else push(this.childrenByOid, p.baseOid!, p);
     }
-    for (let i = 0; i < this.objects.length; i++) if (this.objects[i].oid) this.oidIndex.set(this.objects[i].oid, i);
   }
 
   private deltaData(p: Pending): Uint8Array {
@@ -340,6 +425,7 @@ export class PackIndexer {
     return inflateExact(raw, p.deltaSize);
   }
 
+  /** Entry `i` inflated: the object, or for a delta entry the delta. */
   private readEntry(i: number): Uint8Array {
     const o = this.objects[i];
     const raw = this.fs.read(this.path, o.offset, o.length);
@@ -348,46 +434,62 @@ export class PackIndexer {
   }
 
   private kidsOf(offset: number | null, oid: string): Pending[] {
-    return [...(offset !== null ? (this.childrenByOffset.get(offset) ?? []) : []), ...(this.childrenByOid.get(oid) ?? [])];
+    const byOffset = offset !== null ? this.childrenByOffset.get(offset) : undefined;
+    const byOid = this.childrenByOid.get(oid);
+    if (offset !== null) this.childrenByOffset.delete(offset);
+    this.childrenByOid.delete(oid);
+    if (!byOid) return byOffset ?? [];
+    return byOffset ? [...byOffset, ...byOid] : byOid;
   }
 
-  /** Resolves every delta under one base, depth first; returns how many. */
-  private resolveFrom(rootIndex: number | null, rootOid: string, rootType: number, rootData: Uint8Array): number {
-    const { objects, options } = this;
-    const before = this.resolved;
-    // Explicit stack: chains may be thousands deep.
-    const rootOffset = rootIndex !== null ? objects[rootIndex].offset : null;
-    const stack: Frame[] = [
-      { data: rootData, oid: rootOid, offset: rootOffset, kids: this.kidsOf(rootOffset, rootOid), next: 0, depth: 0 },
-    ];
-    if (rootOffset !== null) this.childrenByOffset.delete(rootOffset);
-    this.childrenByOid.delete(rootOid);
-    while (stack.length) {
+  /** Starts pass 2 on the next resolved object that waiting deltas name; false when none is left. */
+  private nextRoot(): boolean {
+    const { objects } = this;
+    while (this.rootCursor < objects.length) {
+      const i = this.rootCursor++;
+      const o = objects[i];
+      if (!o.oid) continue;
+      if (!this.childrenByOffset.has(o.offset) && !this.childrenByOid.has(o.oid)) continue;
+      this.stack.push({
+        index: i,
+        data: this.baseData(i),
+        oid: o.oid,
+        type: o.type,
+        offset: o.offset,
+        kids: this.kidsOf(o.offset, o.oid),
+        next: 0,
+        depth: this.depth[i],
+      });
+      return true;
+    }
+    return false;
+  }
+
+  /** Resolves deltas of the tree on the stack, depth first, for up to `budget` units; returns how many it used. */
+  private descend(budget: number): number {
+    const { objects, options, stack } = this;
+    let used = 0;
+    while (stack.length && used < budget) {
       const top = stack[stack.length - 1];
       if (top.next >= top.kids.length) {
         stack.pop();
         continue;
       }
       const child = top.kids[top.next++];
-      if (top.depth + 1 > MAX_DELTA_DEPTH) throw new PackFormatError(`delta chain deeper than ${MAX_DELTA_DEPTH}`);
+      const depth = top.depth + 1;
+      if (depth > MAX_DELTA_DEPTH) throw new PackFormatError(`delta chain deeper than ${MAX_DELTA_DEPTH}`);
       const result = applyDelta(top.data, this.deltaData(child));
       if (result.byteLength > this.maxSize)
         throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${this.maxSize}-byte limit`);
+      this.resolvedAs(child.index, top.type, result, top.index ?? -1, top.oid, depth);
       const o = objects[child.index];
-      o.type = rootType;
-      o.size = result.byteLength;
-      o.oid = hashObject(typeName(rootType), result);
-      o.base = top.oid;
-      this.noteObject(o.oid, rootType, result);
-      if (!this.oidIndex.has(o.oid)) this.oidIndex.set(o.oid, child.index);
       this.resolved++;
+      used += 1 + (result.byteLength >> 16);
       if (options.onProgress && (this.resolved & 1023) === 0) options.onProgress("resolving", this.resolved, this.pending.length);
       const kids = this.kidsOf(o.offset, o.oid);
-      this.childrenByOffset.delete(o.offset);
-      this.childrenByOid.delete(o.oid);
-      if (kids.length) stack.push({ data: result, oid: o.oid, offset: o.offset, kids, next: 0, depth: top.depth + 1 });
+      if (kids.length) stack.push({ index: child.index, data: result, oid: o.oid, type: top.type, offset: o.offset, kids, next: 0, depth });
     }
-    return this.resolved - before;
+    return used;
   }
 
   /** Completes the indexing (a thin pack from the repository) and returns the index. */
@@ -402,7 +504,17 @@ export class PackIndexer {
       const found = this.options.fixThin === false ? null : await this.base.readObject(oid);
       if (!found) throw new PackFormatError(`delta base ${oid} is missing`);
       thin.push({ oid, type: found.type, data: found.data });
-      this.resolveFrom(null, oid, found.type, found.data);
+      this.stack.push({
+        index: null,
+        data: found.data,
+        oid,
+        type: found.type,
+        offset: null,
+        kids: this.kidsOf(null, oid),
+        next: 0,
+        depth: 0,
+      });
+      this.descend(Number.POSITIVE_INFINITY);
     }
     if (this.childrenByOffset.size || this.resolved !== this.pending.length) {
       throw new PackFormatError("pack has deltas that cannot be resolved (a delta cycle)");
@@ -413,8 +525,9 @@ export class PackIndexer {
       ({ checksum, size } = appendBases(this.fs, this.path, this.packSize, this.count, thin, objects));
     }
     let closed = true;
+    const thinOids = new Set(thin.map((t) => t.oid));
     for (const r of this.referenced) {
-      if (!this.oidIndex.has(r) && !thin.some((t) => t.oid === r)) {
+      if (!this.oidIndex.has(r) && !thinOids.has(r)) {
         closed = false;
         break;
       }
@@ -435,6 +548,49 @@ export class PackIndexer {
 
 export async function indexPack(fs: Dofs, path: string, base: BaseSource, options: IndexOptions = {}): Promise<IndexResult> {
   return new PackIndexer(fs, path, base, options).finish();
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * Adds the ids a tree names to `into`, as `treeChildren` reads them (gitlinks skipped),
+ * without a record per entry: trees are most of a large pack's objects.
+ */
+function noteTreeChildren(data: Uint8Array, into: Set<string>): void {
+  let i = 0;
+  const n = data.byteLength;
+  while (i < n) {
+    const sp = data.indexOf(32, i);
+    const nul = sp < 0 ? -1 : data.indexOf(0, sp);
+    if (sp < 0 || nul < 0 || nul + 21 > n) throw new ObjectFormatError("truncated tree entry");
+    if (!(sp - i === 6 && data[i] === 49 && data[i + 1] === 54)) {
+      const d = data;
+      const o = nul + 1;
+      into.add(
+        HEX[d[o]] +
+          HEX[d[o + 1]] +
+          HEX[d[o + 2]] +
+          HEX[d[o + 3]] +
+          HEX[d[o + 4]] +
+          HEX[d[o + 5]] +
+          HEX[d[o + 6]] +
+          HEX[d[o + 7]] +
+          HEX[d[o + 8]] +
+          HEX[d[o + 9]] +
+          HEX[d[o + 10]] +
+          HEX[d[o + 11]] +
+          HEX[d[o + 12]] +
+          HEX[d[o + 13]] +
+          HEX[d[o + 14]] +
+          HEX[d[o + 15]] +
+          HEX[d[o + 16]] +
+          HEX[d[o + 17]] +
+          HEX[d[o + 18]] +
+          HEX[d[o + 19]],
+      );
+    }
+    i = nul + 21;
+  }
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -1,6 +1,6 @@
 // zlib for pack entries. When the compressed length is known (from the index),
 // `inflateSync` on exactly that stream is the fast path measured in DESIGN.md.
-import { inflateSync } from "node:zlib";
+import { constants, createInflate, inflateSync } from "node:zlib";
 import { PackFormatError } from "./entry";
 
 /**
@@ -25,6 +25,12 @@ export function inflateChunk(expected: number): number {
 
 /** Inflates one whole zlib stream that must produce exactly `expected` bytes. */
 export function inflateExact(bytes: Uint8Array, expected: number): Uint8Array {
+  const e = engine();
+  if (e) {
+    const r = e.inflate(bytes, expected);
+    if (r === "short") throw new PackFormatError("corrupt zlib stream: unexpected end of file");
+    return r.buffer;
+  }
   let out: Uint8Array;
   try {
     // The cap stops a zlib bomb at its declared size instead of at the isolate's limit.
@@ -36,9 +42,108 @@ export function inflateExact(bytes: Uint8Array, expected: number): Uint8Array {
   return out;
 }
 
+/** The zlib engine under a `node:zlib` stream, as Node and workerd both expose it. */
+interface ZlibHandle {
+  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+  reset(): void;
+  setErrorHandler(handler: (...args: unknown[]) => void): void;
+}
+
+/**
+ * One zlib engine, reused for every entry of a pack: it inflates into a buffer of the
+ * declared size and says where the stream ended (the input it left), in one pass.
+ * `inflateSync` makes and finalizes an engine per call, and cannot say where the
+ * stream ended without keeping each engine alive (see `inflateCounting`).
+ */
+class ReusedInflater {
+  private failure: unknown[] | null = null;
+
+  private constructor(
+    /** The stream the engine belongs to, held so that nothing it owns is collected. */
+    readonly stream: unknown,
+    private readonly handle: ZlibHandle,
+    /** [output bytes left, input bytes left] after each write. */
+    private readonly state: Uint32Array,
+  ) {
+    // The stream's own handler destroys the engine on the first corrupt input; this one
+    // only records the error, and `reset` readies the engine for the next entry.
+    handle.setErrorHandler((...args: unknown[]) => {
+      this.failure = args;
+    });
+  }
+
+  /** The engine, if this runtime exposes it as Node does; else null (and `inflateSync` serves). */
+  static create(): ReusedInflater | null {
+    try {
+      const stream = createInflate() as unknown as { _handle?: Partial<ZlibHandle>; _writeState?: unknown };
+      const h = stream._handle;
+      if (!h || typeof h.writeSync !== "function" || typeof h.reset !== "function" || typeof h.setErrorHandler !== "function") return null;
+      if (!(stream._writeState instanceof Uint32Array)) return null;
+      return new ReusedInflater(stream, h as ZlibHandle, stream._writeState);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Inflates the stream at the start of `input` into exactly `expected` bytes. "short"
+   * when `input` ends before the stream does.
+   */
+  inflate(input: Uint8Array, expected: number): { buffer: Uint8Array; consumed: number } | "short" {
+    // One byte more than declared: a stream that fills it is longer than its header says.
+    const out = new Uint8Array(expected + 1);
+    this.failure = null;
+    this.handle.reset();
+    this.handle.writeSync(constants.Z_FINISH, input, 0, input.byteLength, out, 0, out.byteLength);
+    const failure = this.failure as unknown[] | null;
+    if (failure) {
+      if (failure.includes(constants.Z_BUF_ERROR) || failure.includes("Z_BUF_ERROR")) return "short";
+      throw new PackFormatError(`corrupt zlib stream: ${failure.filter((a) => typeof a === "string").join(" ") || String(failure[0])}`);
+    }
+    const [outLeft, inLeft] = this.state;
+    if (outLeft === 0) throw new PackFormatError(`object inflates past its declared size of ${expected} bytes`);
+    if (outLeft !== 1)
+      throw new PackFormatError(`object size mismatch: header says ${expected}, data inflates to ${expected + 1 - outLeft}`);
+    return { buffer: out.subarray(0, expected), consumed: input.byteLength - inLeft };
+  }
+}
+
+let reused: ReusedInflater | null | undefined;
+
+function engine(): ReusedInflater | null {
+  if (reused === undefined) reused = ReusedInflater.create();
+  return reused;
+}
+
+/**
+ * Inflates the zlib stream at the start of `input` (other data may follow it) into
+ * exactly `expected` bytes, and says how many input bytes it used; "short" when `input`
+ * ends first. Throws PackFormatError on corrupt data or a wrong size.
+ */
+export function inflateEntry(input: Uint8Array, expected: number): { buffer: Uint8Array; consumed: number } | "short" {
+  const e = engine();
+  if (e) return e.inflate(input, expected);
+  try {
+    const r = inflateCounting(input, expected);
+    if (r.buffer.byteLength !== expected) {
+      throw new PackFormatError(`object size mismatch: header says ${expected}, data inflates to ${r.buffer.byteLength}`);
+    }
+    return r;
+  } catch (e) {
+    if (e instanceof PackFormatError) throw e;
+    const msg = (e as Error).message ?? String(e);
+    if (/unexpected end/i.test(msg)) return "short";
+    if (/memory limit|maxOutputLength|buffer/i.test(msg) || e instanceof RangeError) {
+      throw new PackFormatError(`object inflates past its declared size of ${expected} bytes`);
+    }
+    throw new PackFormatError(`corrupt zlib stream: ${msg}`);
+  }
+}
+
 /**
  * Inflates one zlib stream that may be followed by other data, and says how many input
- * bytes it used. `inflateSync(…, { info: true })` would say, but in workerd every
+ * bytes it used: the fallback for a runtime without `ReusedInflater`'s engine.
+ * `inflateSync(…, { info: true })` would say, but in workerd every
  * engine used that way stays reachable for the isolate's life (about 16 KiB each), so
  * the end is found from the stream's own trailer instead: a zlib stream ends with the
  * Adler-32 of its output, and the first place those four bytes occur after which the

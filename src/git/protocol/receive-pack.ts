@@ -24,6 +24,7 @@ import { PackFormatError } from "../pack/entry";
 import type { IndexResult, PackIndexer } from "../pack/indexer";
 import type { RefStore, RefUpdate } from "../refs";
 import { INCOMING_DIR, type RefPolicy, applyRefTransaction } from "../ref-transaction";
+import { writeIdxV2 } from "../pack/idx";
 import { parseCapabilities } from "./capabilities";
 import { FLUSH, PktLineError, type PktReader, errPkt, pktLine, pktText, sideband, sidebandError } from "./pkt-line";
 
@@ -290,6 +291,11 @@ export class PackUpload {
 export class PushJob {
   /** Why indexing failed, once a step has found the pack bad. */
   private failure: string | null = null;
+  /** The index, once the indexer has finished; then its rows are staged a slice at a time. */
+  private indexed: IndexResult | null = null;
+  private stagedObjects = 0;
+  private stagedCommits = 0;
+  private idx: Uint8Array | null = null;
   /** Why the job was dropped (`abandon`) while it may still be running. */
   private ended: string | null = null;
 
@@ -317,16 +323,43 @@ export class PushJob {
     return `${p.phase === "receiving" ? "Indexing objects" : "Resolving deltas"}: ${pct}% (${p.done}/${p.total})`;
   }
 
-  /** About `budget` units of indexing (an object, or 64 KiB of one); true when only `finish` is left. */
-  step(budget: number): boolean {
-    if (!this.indexer || this.failure) return true;
+  /**
+   * About `budget` units of indexing (an object, or 64 KiB of one), then of staging the
+   * index's rows (a unit per few rows), then the `.idx`; true when only `finish` is left,
+   * whose transaction is then short whatever the pack's size.
+   */
+  async step(budget: number): Promise<boolean> {
+    const { indexer, tempPath } = this;
+    if (!indexer || !tempPath || this.failure) return true;
     try {
-      return this.indexer.step(budget);
+      if (!this.indexed) {
+        if (!indexer.step(budget)) return false;
+        // Completing a thin pack reads bases: a step of its own.
+        this.indexed = await indexer.finish();
+        return false;
+      }
     } catch (e) {
       if (!(e instanceof PackFormatError)) throw e;
       this.failure = e.message;
       return true;
     }
+    const { objects, commits } = this.indexed;
+    if (this.stagedObjects < objects.length || this.stagedCommits < commits.length) {
+      // Writing a row costs about a quarter of indexing an object.
+      let rows = budget * 4;
+      const toObjects = Math.min(objects.length, this.stagedObjects + rows);
+      rows -= toObjects - this.stagedObjects;
+      const toCommits = Math.min(commits.length, this.stagedCommits + Math.max(0, rows));
+      this.ctx.store.stageRows(tempPath, this.indexed, this.stagedObjects, toObjects, this.stagedCommits, toCommits);
+      this.stagedObjects = toObjects;
+      this.stagedCommits = toCommits;
+      return false;
+    }
+    if (!this.idx) {
+      this.idx = writeIdxV2(objects, this.indexed.packChecksum);
+      return false;
+    }
+    return true;
   }
 
   /** The rest of the indexing, the ref updates, and the report to send. */
@@ -336,8 +369,9 @@ export class PushJob {
     if (this.indexer) {
       try {
         if (this.failure) throw new PackFormatError(this.failure);
-        indexed = await this.indexer.finish();
+        indexed = this.indexed ?? (await this.indexer.finish());
       } catch (e) {
+        this.dropStaged();
         if (this.stopped()) return unpackFailed(push, this.stopped()!);
         ctx.fs.unlink(tempPath!);
         if (!(e instanceof PackFormatError)) throw e;
@@ -362,7 +396,9 @@ export class PushJob {
         break;
       }
     }
-    const final = commit(ctx, push, results, tempPath, indexed, atomic);
+    const staged = indexed !== null && indexed === this.indexed && this.staged();
+    const final = commit(ctx, push, results, tempPath, indexed, atomic, staged ? this.idx : null);
+    if (!staged) this.dropStaged();
     for (const hook of ctx.hooks ?? []) hook.postReceive?.(push, final, ctx.session);
     const messages = (ctx.hooks ?? []).flatMap((hook) => hook.pushMessages?.(push, final, ctx.session) ?? []);
     return report(push, "ok", final, messages);
@@ -372,10 +408,21 @@ export class PushJob {
     return this.ended ?? this.ctx.ended?.() ?? null;
   }
 
+  /** Every row staged and the `.idx` written: the commit copies rows instead of writing them. */
+  private staged(): boolean {
+    const i = this.indexed;
+    return i !== null && this.idx !== null && this.stagedObjects === i.objects.length && this.stagedCommits === i.commits.length;
+  }
+
+  private dropStaged(): void {
+    if (this.tempPath && (this.stagedObjects || this.stagedCommits)) this.ctx.store.dropStaged(this.tempPath);
+  }
+
   /** Drops the stored pack of a push that will not be finished. */
   abandon(why = "push abandoned"): void {
     this.ended ??= why;
     try {
+      this.dropStaged();
       if (this.tempPath && this.ctx.fs.exists(this.tempPath)) this.ctx.fs.unlink(this.tempPath);
     } catch {
       // The storage is being erased (the repository was deleted): the pack goes with it.
@@ -481,6 +528,7 @@ function commit(
   tempPath: string | null,
   indexed: IndexResult | null,
   atomic: boolean,
+  idx: Uint8Array | null,
 ): CommandResult[] {
   const updates: RefUpdate[] = pending.filter((p) => !p.reason).map((p) => ({ name: p.cmd.ref, old: p.cmd.old, new: p.cmd.new }));
   const hadRefs = ctx.refs.list().size > 0;
@@ -488,7 +536,7 @@ function commit(
     updates,
     atomic,
     actor: { via: "push", user: ctx.user ?? ctx.session?.pusher?.login, admin: ctx.session?.admin },
-    pack: tempPath && indexed ? { tempPath, indexed } : null,
+    pack: tempPath && indexed ? { tempPath, indexed, ...(idx ? { staged: true, idx } : {}) } : null,
     before: () => {
       if (!hadRefs && updates.length) ctx.onFirstPush?.();
     },

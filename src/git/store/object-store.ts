@@ -143,6 +143,26 @@ export class ObjectStore implements BaseSource, PackSource {
       parents TEXT NOT NULL,
       time INTEGER NOT NULL
     ) WITHOUT ROWID`);
+    // Rows of a pack still being indexed, by its temporary path: see `stageRows`.
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS git_staged_object (
+      path TEXT NOT NULL,
+      offset INTEGER NOT NULL,
+      oid TEXT NOT NULL,
+      length INTEGER NOT NULL,
+      type INTEGER NOT NULL,
+      size INTEGER NOT NULL,
+      base TEXT,
+      appended INTEGER NOT NULL,
+      PRIMARY KEY (path, offset)
+    ) WITHOUT ROWID`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS git_staged_commit (
+      path TEXT NOT NULL,
+      oid TEXT NOT NULL,
+      tree TEXT NOT NULL,
+      parents TEXT NOT NULL,
+      time INTEGER NOT NULL,
+      PRIMARY KEY (path, oid)
+    ) WITHOUT ROWID`);
     this.graph = new CommitGraphFile(fs, sql);
     this.loadPacks();
     fs.onRollback(() => {
@@ -531,13 +551,14 @@ export class ObjectStore implements BaseSource, PackSource {
    * Moves an indexed pack into objects/pack with its .idx, and records its objects.
    * Runs inside the caller's transaction so that objects exist before refs name them.
    */
-  commitPack(tempPath: string, result: IndexResult, idx: Uint8Array): string {
+  commitPack(tempPath: string, result: IndexResult, idx: Uint8Array, staged = false): string {
     const name = `pack-${toHex(result.packChecksum)}`;
     const packPath = `${PACK_DIR}/${name}.pack`;
     const existing = this.sql.exec<{ id: number }>("SELECT id FROM git_pack WHERE name = ?", name).toArray()[0];
     if (existing) {
       // The same pack again (a retried push): its objects are already recorded.
       this.fs.unlink(tempPath);
+      if (staged) this.dropStaged(tempPath);
       return name;
     }
     this.fs.mkdir(PACK_DIR, { recursive: true });
@@ -557,24 +578,92 @@ export class ObjectStore implements BaseSource, PackSource {
     // Except the bases appended to complete a thin pack: those are whole copies of objects
     // already stored, often as small deltas, and a fetch of the versions of a file pushed
     // one at a time would send each whole. A delta on them resolves through the older copy.
-    const appended = new Set(result.appended ?? []);
-    for (const o of result.objects) {
+    if (staged) {
+      // One statement per table: SQLite copies rows far faster than statements arrive one
+      // by one, which keeps this transaction short for a pack of hundreds of thousands.
+      for (const [appended, verb] of [
+        [0, "REPLACE"],
+        [1, "IGNORE"],
+      ] as const) {
+        this.sql.exec(
+          `INSERT OR ${verb} INTO git_object (oid, pack, offset, length, type, size, base)
+           SELECT oid, ?, offset, length, type, size, base FROM git_staged_object WHERE path = ? AND appended = ? ORDER BY oid, offset`,
+          id,
+          tempPath,
+          appended,
+        );
+      }
       this.sql.exec(
-        `INSERT OR ${appended.has(o.oid) ? "IGNORE" : "REPLACE"} INTO git_object (oid, pack, offset, length, type, size, base) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        o.oid,
-        id,
-        o.offset,
-        o.length,
-        o.type,
-        o.size,
-        o.base,
+        "INSERT OR IGNORE INTO git_commit (oid, tree, parents, time) SELECT oid, tree, parents, time FROM git_staged_commit WHERE path = ? ORDER BY oid",
+        tempPath,
       );
+      this.dropStaged(tempPath);
+    } else {
+      const appended = new Set(result.appended ?? []);
+      for (const o of result.objects) {
+        this.sql.exec(
+          `INSERT OR ${appended.has(o.oid) ? "IGNORE" : "REPLACE"} INTO git_object (oid, pack, offset, length, type, size, base) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          o.oid,
+          id,
+          o.offset,
+          o.length,
+          o.type,
+          o.size,
+          o.base,
+        );
+      }
+      for (const c of result.commits) this.recordCommit(c.oid, c.tree, c.parents, c.time);
     }
-    for (const c of result.commits) this.recordCommit(c.oid, c.tree, c.parents, c.time);
     for (const t of result.tags)
       this.sql.exec("INSERT OR IGNORE INTO git_tag (oid, object, type) VALUES (?, ?, ?)", t.oid, t.object, t.type);
     this.packPaths.set(id, packPath);
     return name;
+  }
+
+  /**
+   * Records rows `from`..`to` of an indexed pack's objects (and of its commits) for
+   * `commitPack(…, staged)`, a slice of work at a time, so that the transaction that
+   * commits a large pack copies its rows in one statement instead of writing each.
+   * `from` 0 starts over, and forgets rows that pushes which never finished left behind.
+   */
+  stageRows(tempPath: string, result: IndexResult, from: number, to: number, commitsFrom: number, commitsTo: number): void {
+    if (from === 0 && commitsFrom === 0) {
+      for (const { path } of this.sql.exec<{ path: string }>("SELECT DISTINCT path FROM git_staged_object").toArray()) {
+        if (path === tempPath || !this.fs.exists(path)) this.dropStaged(path);
+      }
+    }
+    const appended = new Set(result.appended ?? []);
+    for (let i = from; i < to; i++) {
+      const o = result.objects[i];
+      this.sql.exec(
+        "INSERT OR REPLACE INTO git_staged_object (path, offset, oid, length, type, size, base, appended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        tempPath,
+        o.offset,
+        o.oid,
+        o.length,
+        o.type,
+        o.size,
+        o.base,
+        appended.size && appended.has(o.oid) ? 1 : 0,
+      );
+    }
+    for (let i = commitsFrom; i < commitsTo; i++) {
+      const c = result.commits[i];
+      this.sql.exec(
+        "INSERT OR IGNORE INTO git_staged_commit (path, oid, tree, parents, time) VALUES (?, ?, ?, ?, ?)",
+        tempPath,
+        c.oid,
+        c.tree,
+        c.parents.join(" "),
+        c.time,
+      );
+    }
+  }
+
+  /** Forgets the staged rows of a pack that will not be committed. */
+  dropStaged(tempPath: string): void {
+    this.sql.exec("DELETE FROM git_staged_object WHERE path = ?", tempPath);
+    this.sql.exec("DELETE FROM git_staged_commit WHERE path = ?", tempPath);
   }
 
   private recordCommit(oid: string, tree: string, parents: string[], time: number): void {

@@ -1,0 +1,88 @@
+// SHA-1 in JavaScript, for the many small objects of a pack: `node:crypto` costs a few
+// microseconds per hash before it reads a byte (a native object, a copy into a Buffer,
+// a hex string), which is most of the time a small tree or commit takes to hash.
+
+const w = new Int32Array(80);
+let scratch = new Uint8Array(1024);
+
+/** Up to this many bytes the JavaScript hash is the faster (measured in workerd: 9 µs against 16 µs for a few hundred bytes, 66 µs against 16 µs for 4 KiB). */
+export const SMALL_HASH_BYTES = 1024;
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** The SHA-1 of `head` followed by `body`, in lower-case hex. */
+export function sha1Hex(head: Uint8Array, body: Uint8Array): string {
+  const len = head.byteLength + body.byteLength;
+  const padded = (len + 9 + 63) & ~63;
+  if (scratch.byteLength < padded) scratch = new Uint8Array(Math.max(padded, scratch.byteLength * 2));
+  const m = scratch;
+  m.set(head, 0);
+  m.set(body, head.byteLength);
+  m[len] = 0x80;
+  m.fill(0, len + 1, padded);
+  // The message length in bits, big-endian in the last 8 bytes (lengths here fit in 2^53).
+  const bits = len * 8;
+  const hi = Math.floor(bits / 2 ** 32);
+  const lo = bits >>> 0;
+  m[padded - 8] = hi >>> 24;
+  m[padded - 7] = (hi >>> 16) & 0xff;
+  m[padded - 6] = (hi >>> 8) & 0xff;
+  m[padded - 5] = hi & 0xff;
+  m[padded - 4] = lo >>> 24;
+  m[padded - 3] = (lo >>> 16) & 0xff;
+  m[padded - 2] = (lo >>> 8) & 0xff;
+  m[padded - 1] = lo & 0xff;
+  let h0 = 0x67452301;
+  let h1 = 0xefcdab89 | 0;
+  let h2 = 0x98badcfe | 0;
+  let h3 = 0x10325476;
+  let h4 = 0xc3d2e1f0 | 0;
+  for (let off = 0; off < padded; off += 64) {
+    for (let i = 0; i < 16; i++) {
+      const j = off + i * 4;
+      w[i] = (m[j] << 24) | (m[j + 1] << 16) | (m[j + 2] << 8) | m[j + 3];
+    }
+    for (let i = 16; i < 80; i++) {
+      const x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
+      w[i] = (x << 1) | (x >>> 31);
+    }
+    let a = h0;
+    let b = h1;
+    let c = h2;
+    let d = h3;
+    let e = h4;
+    for (let i = 0; i < 80; i++) {
+      let f: number;
+      let k: number;
+      if (i < 20) {
+        f = (b & c) | (~b & d);
+        k = 0x5a827999;
+      } else if (i < 40) {
+        f = b ^ c ^ d;
+        k = 0x6ed9eba1;
+      } else if (i < 60) {
+        f = (b & c) | (b & d) | (c & d);
+        k = 0x8f1bbcdc | 0;
+      } else {
+        f = b ^ c ^ d;
+        k = 0xca62c1d6 | 0;
+      }
+      const t = (((a << 5) | (a >>> 27)) + f + e + k + w[i]) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = t;
+    }
+    h0 = (h0 + a) | 0;
+    h1 = (h1 + b) | 0;
+    h2 = (h2 + c) | 0;
+    h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0;
+  }
+  return word(h0) + word(h1) + word(h2) + word(h3) + word(h4);
+}
+
+function word(x: number): string {
+  return HEX[x >>> 24] + HEX[(x >>> 16) & 0xff] + HEX[(x >>> 8) & 0xff] + HEX[x & 0xff];
+}
