@@ -4,6 +4,7 @@
 // - tiering: pack files past a size or age threshold move from DOFS to R2;
 // - commit-graph: once nothing else is left, `objects/info/commit-graph` is rewritten if
 //   the packs changed since it was written, so that an export carries it for C git;
+// - bitmaps: then the covering pack's `.bitmap`, computed over several slices;
 // - cleanup: a repack retires the packs it merged. A clone, fetch or export that began
 //   before may still read them, so they are deleted once none such is in flight (at once,
 //   usually), and after the grace period in any case; while they wait they move to R2,
@@ -58,6 +59,8 @@ export interface SliceReport {
   deleted: number;
   /** Commits in a commit-graph written by this slice (0: none written). */
   graphed: number;
+  /** Reachability bitmaps computed by this slice for the covering pack's `.bitmap`. */
+  bitmaps?: number;
 }
 
 /** What a repository's storage holds, by where it lives. */
@@ -104,7 +107,8 @@ export class Maintenance {
       this.tierCandidates(now).length > 0 ||
       this.retiredToTier().length > 0 ||
       this.repack.retired().some((r) => this.deletable(r.at, now)) ||
-      this.graphStale()
+      this.graphStale() ||
+      this.store.bitmaps.stale()
     );
   }
 
@@ -162,6 +166,12 @@ export class Maintenance {
     await this.fs.emptyR2Trash();
     // Last, so that a graph is written for the packs compaction leaves, not for each on the way.
     if (!report.more && this.graphStale()) report.graphed = this.store.graph.write();
+    // Then the covering pack's bitmaps, a few commits' worth per slice (see store/bitmap.ts).
+    if (!report.more && this.store.bitmaps.stale()) {
+      const step = await this.store.bitmaps.step(this.store, this.config.sliceObjects);
+      report.bitmaps = step.computed;
+      report.more = !step.done;
+    }
     return report;
   }
 

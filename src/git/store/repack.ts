@@ -259,7 +259,8 @@ export class Repack {
       // objects in them, and one that began after does not.
       const at = Math.max(now, Date.now());
       for (const p of retired) {
-        for (const ext of ["pack", "idx"]) {
+        // The bitmap, if the pack had one, describes it alone and goes with it.
+        for (const ext of ["pack", "idx", "bitmap"]) {
           this.sql.exec("INSERT OR REPLACE INTO git_retired (path, at) VALUES (?, ?)", `${PACK_DIR}/${p.name}.${ext}`, at);
         }
       }
