@@ -102,15 +102,22 @@ function xorInto(target: Bitset, other: Bitset): void {
   for (let i = 0; i < other.words.length; i++) target.words[i] ^= other.words[i];
 }
 
-/** A bitmap file, parsed whole: small beside its pack (a few bits per object). */
+/**
+ * A bitmap file, read: the type bitmaps decoded, the entries left compressed and decoded
+ * when asked for (a few hundred full bitmaps of a large pack would not fit the memory).
+ */
 export class PackBitmap {
   readonly packChecksum: Uint8Array;
   readonly commits: Bitset;
   readonly trees: Bitset;
   readonly blobs: Bitset;
   readonly tags: Bitset;
-  /** Each entry's full bitmap (XORs undone), by the commit's .idx position. */
-  readonly entries = new Map<number, Bitset>();
+  private readonly bytes: Uint8Array;
+  /** Where each entry's bitmap starts, and the entry it is XORed with (-1: none), by order. */
+  private readonly at: Uint32Array;
+  private readonly xorWith: Int32Array;
+  /** Entry order by the commit's .idx position. */
+  private readonly byPosition = new Map<number, number>();
 
   constructor(bytes: Uint8Array) {
     if (bytes.byteLength < 12 + 2 * HASH || SIGNATURE.some((b, i) => bytes[i] !== b)) throw new BitmapFormatError("not a bitmap file");
@@ -121,11 +128,12 @@ export class PackBitmap {
     const body = bytes.byteLength - HASH;
     const sum = createHash("sha1").update(bytes.subarray(0, body)).digest();
     if (Buffer.compare(sum, bytes.subarray(body)) !== 0) throw new BitmapFormatError("bitmap checksum mismatch");
+    this.bytes = bytes.subarray(0, body);
     const count = view.getUint32(8);
     this.packChecksum = bytes.slice(12, 12 + HASH);
     let at = 12 + HASH;
     const next = (): Bitset => {
-      const r = decodeEwah(bytes.subarray(0, body), at);
+      const r = decodeEwah(this.bytes, at);
       at += r.length;
       return r.bits;
     };
@@ -133,20 +141,50 @@ export class PackBitmap {
     this.trees = next();
     this.blobs = next();
     this.tags = next();
-    const recent: Bitset[] = [];
+    this.at = new Uint32Array(count);
+    this.xorWith = new Int32Array(count);
     for (let i = 0; i < count; i++) {
       if (at + 6 > body) throw new BitmapFormatError("truncated bitmap entry");
       const position = view.getUint32(at);
       const xor = bytes[at + 4];
-      at += 6;
-      const bits = next();
-      if (xor > recent.length) throw new BitmapFormatError(`entry ${i} XORs with one before the first`);
-      if (xor) xorInto(bits, recent[recent.length - xor]);
-      recent.push(bits);
-      this.entries.set(position, bits);
+      if (xor > i) throw new BitmapFormatError(`entry ${i} XORs with one before the first`);
+      this.xorWith[i] = xor ? i - xor : -1;
+      this.at[i] = at + 6;
+      // Only the length: the words are read when the entry is asked for.
+      if (at + 14 > body) throw new BitmapFormatError("truncated bitmap entry");
+      at += 6 + 8 + view.getUint32(at + 10) * 8 + 4;
+      if (at > body) throw new BitmapFormatError("truncated bitmap entry");
+      this.byPosition.set(position, i);
     }
     if (flags & OPT_HASH_CACHE) at += 4 * this.objectCount();
     if (at !== body) throw new BitmapFormatError("bytes left after the bitmap entries");
+  }
+
+  get size(): number {
+    return this.at.length;
+  }
+
+  /** The .idx positions of the commits that have bitmaps. */
+  positions(): IterableIterator<number> {
+    return this.byPosition.keys();
+  }
+
+  has(idxPosition: number): boolean {
+    return this.byPosition.has(idxPosition);
+  }
+
+  /** The full bitmap of the commit at this .idx position (XORs undone), or null. */
+  get(idxPosition: number): Bitset | null {
+    const i = this.byPosition.get(idxPosition);
+    return i === undefined ? null : this.entry(i);
+  }
+
+  private entry(i: number): Bitset {
+    const chain: number[] = [];
+    for (let k = i; k >= 0; k = this.xorWith[k]) chain.push(k);
+    const bits = decodeEwah(this.bytes, this.at[chain[chain.length - 1]]).bits;
+    for (let c = chain.length - 2; c >= 0; c--) xorInto(bits, decodeEwah(this.bytes, this.at[chain[c]]).bits);
+    return bits;
   }
 
   /** Objects in the pack, as the type bitmaps count them. */

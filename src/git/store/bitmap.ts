@@ -90,6 +90,13 @@ export class PackPositions {
   }
 }
 
+/** A covering pack's bitmaps, ready for walks. */
+export interface LoadedBitmap {
+  pack: number;
+  positions: PackPositions;
+  bitmap: PackBitmap;
+}
+
 export interface BitmapStep {
   /** Bitmaps computed in this step. */
   computed: number;
@@ -143,14 +150,22 @@ export class PackBitmaps {
     return !this.fs.exists(PackBitmaps.pathOf(target.name));
   }
 
+  /** The last `load`, kept while its pack is the covering one: reading it is the slow part. */
+  private loaded: (LoadedBitmap & { name: string }) | null = null;
+
   /** The covering pack's bitmaps, when written: its id, positions and parsed file. */
-  load(): { pack: number; positions: PackPositions; bitmap: PackBitmap } | null {
+  load(): LoadedBitmap | null {
     const target = this.target();
     if (!target) return null;
     const path = PackBitmaps.pathOf(target.name);
     if (!this.fs.exists(path)) return null;
-    const positions = new PackPositions(this.fs.readFile(`${PACK_DIR}/${target.name}.idx`));
-    return { pack: target.id, positions, bitmap: new PackBitmap(this.fs.readFile(path)) };
+    if (this.loaded?.name !== target.name) {
+      // The old one goes first: both at once would double the memory this holds.
+      this.loaded = null;
+      const positions = new PackPositions(this.fs.readFile(`${PACK_DIR}/${target.name}.idx`));
+      this.loaded = { name: target.name, pack: target.id, positions, bitmap: new PackBitmap(this.fs.readFile(path)) };
+    }
+    return this.loaded;
   }
 
   /**
