@@ -259,10 +259,12 @@ export class Repack {
       // objects in them, and one that began after does not.
       const at = Math.max(now, Date.now());
       for (const p of retired) {
-        // The bitmap, if the pack had one, describes it alone and goes with it.
-        for (const ext of ["pack", "idx", "bitmap"]) {
+        for (const ext of ["pack", "idx"]) {
           this.sql.exec("INSERT OR REPLACE INTO git_retired (path, at) VALUES (?, ?)", `${PACK_DIR}/${p.name}.${ext}`, at);
         }
+        // The bitmap, if the pack has one, describes it alone and goes with it.
+        const bitmap = `${PACK_DIR}/${p.name}.bitmap`;
+        if (this.fs.exists(bitmap)) this.sql.exec("INSERT OR REPLACE INTO git_retired (path, at) VALUES (?, ?)", bitmap, at);
       }
       this.sql.exec("DELETE FROM git_repack_todo");
       this.sql.exec("DELETE FROM git_repack_done");
