@@ -9,11 +9,17 @@
 // wait in `git_bitmap_entry` (compressed) until the last, then the file is written in one
 // go. The file is derived: losing it loses nothing but speed; maintenance writes it again.
 import type { Dofs } from "../../fs/dofs";
-import { OBJ_COMMIT, OBJ_TAG, OBJ_TREE, fromHex, toHex, treeChildren } from "../object/object";
+import { OBJ_COMMIT, OBJ_TAG, OBJ_TREE, toHex, treeChildren } from "../object/object";
 import { PackBitmap, writeBitmap } from "../pack/bitmap";
 import { Bitset, decodeEwah, encodeEwah } from "../pack/ewah";
 
 const PACK_DIR = "/objects/pack";
+/** Hex digit values by character code. */
+const HEX = new Uint8Array(128);
+for (let i = 0; i < 16; i++) {
+  HEX["0123456789abcdef".charCodeAt(i)] = i;
+  HEX["0123456789ABCDEF".charCodeAt(i)] = i;
+}
 const HASH = 20;
 /** Every commit gets a bitmap below this many; above, git's spacing (see `selectCommits`). */
 const SELECT_ALL_BELOW = 100;
@@ -26,6 +32,8 @@ export interface BitmapSource {
   commit(oid: string): { tree: string; parents: string[]; time: number };
   typeOf(oid: string): number | null;
   tagTarget(oid: string): string | null;
+  prefetchLocations(oids: string[]): void;
+  forgetPrefetched(): void;
 }
 
 /** The pack reaches outside itself: it cannot carry bitmaps. */
@@ -38,6 +46,8 @@ export class PackPositions {
   readonly count: number;
   readonly checksum: Uint8Array;
   private readonly names: Uint8Array;
+  private readonly fanout: Uint32Array;
+  private readonly scratch = new Uint8Array(HASH);
   /** Pack position (rank by offset) of each .idx position. */
   readonly packPosition: Uint32Array;
   /** .idx position of each pack position. */
@@ -47,6 +57,8 @@ export class PackPositions {
     const view = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
     const n = view.getUint32(8 + 255 * 4);
     this.count = n;
+    this.fanout = new Uint32Array(256);
+    for (let b = 0; b < 256; b++) this.fanout[b] = view.getUint32(8 + b * 4);
     const namesAt = 8 + 1024;
     this.names = idx.subarray(namesAt, namesAt + n * HASH);
     const offAt = namesAt + n * (HASH + 4);
@@ -64,14 +76,21 @@ export class PackPositions {
     this.checksum = idx.slice(idx.byteLength - 2 * HASH, idx.byteLength - HASH);
   }
 
-  /** The .idx position of `oid`, or -1. */
+  /**
+   * The .idx position of `oid`, or -1: a binary search within the fanout's range for its
+   * first byte, comparing bytes in place (this runs for every entry of every tree walked).
+   */
   find(oid: string): number {
-    const want = fromHex(oid);
-    let lo = 0;
-    let hi = this.count;
+    const want = this.scratch;
+    for (let i = 0; i < HASH; i++) want[i] = (HEX[oid.charCodeAt(2 * i)] << 4) | HEX[oid.charCodeAt(2 * i + 1)];
+    const names = this.names;
+    let lo = want[0] ? this.fanout[want[0] - 1] : 0;
+    let hi = this.fanout[want[0]];
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = Buffer.compare(this.names.subarray(mid * HASH, mid * HASH + HASH), want);
+      const at = mid * HASH;
+      let c = 0;
+      for (let i = 1; i < HASH && c === 0; i++) c = names[at + i] - want[i];
       if (c === 0) return mid;
       if (c < 0) lo = mid + 1;
       else hi = mid;
@@ -202,13 +221,17 @@ export class PackBitmaps {
       const reader = new ReachWalk(source, positions, done);
       let computed = 0;
       for (const { seq, oid } of todo) {
-        if (reader.treesRead >= budget) return { computed, done: false };
+        if (reader.treesRead >= budget) {
+          source.forgetPrefetched();
+          return { computed, done: false };
+        }
         const bits = await reader.reach(oid);
         const bytes = encodeEwah(bits);
         this.sql.exec("UPDATE git_bitmap_entry SET bits = ? WHERE seq = ?", bytes, seq);
         done.set(oid, bytes);
         computed++;
       }
+      source.forgetPrefetched();
       this.writeFile(target.name, positions, done);
       return { computed, done: true };
     } catch (e) {
@@ -340,6 +363,8 @@ class ReachWalk {
   async reach(commit: string): Promise<Bitset> {
     const bits = new Bitset(this.positions.count);
     const commits = [commit];
+    // Commits first, trees after: the bitmaps met on the way set most trees' bits, and a
+    // tree whose bit is set is not read.
     const trees: string[] = [];
     while (commits.length) {
       const c = commits.pop()!;
@@ -360,8 +385,8 @@ class ReachWalk {
         if (bm && !bits.get(pat)) bits.or(decodeEwah(bm).bits);
       }
       for (const p of info.parents) if (!bits.get(this.position(p))) commits.push(p);
-      await this.trees(trees, bits);
     }
+    await this.trees(trees, bits);
     return bits;
   }
 
@@ -374,10 +399,16 @@ class ReachWalk {
       const o = await this.source.readObject(t);
       if (!o || o.type !== OBJ_TREE) throw new PackNotClosedError(`tree ${t} is unreadable`);
       this.treesRead++;
-      for (const child of treeChildren(o.data)) {
-        if (child.isTree) stack.push(child.oid);
-        else bits.set(this.position(child.oid));
+      const children = treeChildren(o.data);
+      const next: string[] = [];
+      for (const child of children) {
+        const p = this.position(child.oid);
+        if (!child.isTree) bits.set(p);
+        else if (!bits.get(p)) next.push(child.oid);
       }
+      // The subtrees to read next, located in one query rather than one each.
+      this.source.prefetchLocations(next);
+      stack.push(...next);
     }
   }
 }
