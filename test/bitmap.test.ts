@@ -235,7 +235,7 @@ describe("EWAH", () => {
       for (let k = 0; k < 5; k++) bits.set(Math.floor(rnd() * 500));
       return { idxPosition: i * 7, bits };
     });
-    const file = new PackBitmap(writeBitmap({ packChecksum: new Uint8Array(20).fill(9), types, entries }));
+    const file = new PackBitmap(writeBitmap({ packChecksum: new Uint8Array(20).fill(9), types, entries, entryCount: entries.length }));
     expect(file.objectCount()).toBe(500);
     for (const e of entries) expect(file.get(e.idxPosition)!.equals(e.bits)).toBe(true);
     expect(file.size).toBe(30);

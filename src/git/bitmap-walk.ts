@@ -159,7 +159,9 @@ export async function bitmapObjects(store: ObjectStore, wants: string[], haves: 
       } else if (p < n ? tagBits.get(p) : store.typeOf(oid) === OBJ_TAG) extraTags.push(oid);
       else rest.push(oid);
     }
-    out.push(...extraTags, ...rest);
+    // One at a time: spreading hundreds of thousands of arguments overflows the stack.
+    for (const o of extraTags) out.push(o);
+    for (const o of rest) out.push(o);
     return { oids: out, commits, edges: [...edges].filter((e) => store.has(e)) };
   } catch (e) {
     if (e instanceof TooFar) return null;

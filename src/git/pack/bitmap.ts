@@ -34,7 +34,9 @@ export interface BitmapInput {
   packChecksum: Uint8Array;
   /** Each object's type code (1 commit, 2 tree, 3 blob, 4 tag), in pack order. */
   types: Uint8Array;
-  entries: BitmapEntry[];
+  /** Read once, in order: a caller may decode each as it is asked for. */
+  entries: Iterable<BitmapEntry>;
+  entryCount: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export function writeBitmap(input: BitmapInput): Uint8Array {
   header.set(SIGNATURE, 0);
   view.setUint16(4, 1);
   view.setUint16(6, OPT_FULL_DAG);
-  view.setUint32(8, input.entries.length);
+  view.setUint32(8, input.entryCount);
   header.set(input.packChecksum, 12);
   parts.push(header);
   const byType = [
@@ -64,12 +66,15 @@ export function writeBitmap(input: BitmapInput): Uint8Array {
     byType[t - 1].set(i);
   }
   for (const b of byType) parts.push(encodeEwah(b));
-  input.entries.forEach((e, i) => {
+  // Only the last few entries' bitmaps are held, the ones an entry may be XORed with.
+  const window: Bitset[] = [];
+  let written = 0;
+  for (const e of input.entries) {
     let best = encodeEwah(e.bits);
     let offset = 0;
-    for (let back = 1; back <= Math.min(XOR_WINDOW, i); back++) {
+    for (let back = 1; back <= window.length; back++) {
       const x = e.bits.clone();
-      xorInto(x, input.entries[i - back].bits);
+      xorInto(x, window[window.length - back]);
       const bytes = encodeEwah(x);
       if (bytes.byteLength < best.byteLength) {
         best = bytes;
@@ -81,7 +86,11 @@ export function writeBitmap(input: BitmapInput): Uint8Array {
     head[4] = offset;
     head[5] = 0;
     parts.push(head, best);
-  });
+    window.push(e.bits);
+    if (window.length > XOR_WINDOW) window.shift();
+    written++;
+  }
+  if (written !== input.entryCount) throw new BitmapFormatError(`${written} entries for a count of ${input.entryCount}`);
   const size = parts.reduce((s, p) => s + p.byteLength, 0);
   const out = new Uint8Array(size + HASH);
   let at = 0;
