@@ -9,8 +9,11 @@ import { Bitset } from "./pack/ewah";
 import type { LoadedBitmap } from "./store/bitmap";
 import type { ObjectStore } from "./store/object-store";
 
-/** Objects walked outside bitmaps before the walk gives up (the plain walk then answers, in steps). */
-const WALK_LIMIT = 50_000;
+/**
+ * Objects walked outside bitmaps before the walk gives up and the plain walk answers, in
+ * steps: about one of its steps' worth (CHECKPOINT_OBJECTS), so a giving up wastes no more.
+ */
+const WALK_LIMIT = 16_384;
 
 export interface BitmapWalkResult {
   oids: string[];

@@ -166,9 +166,13 @@ export class Maintenance {
     await this.fs.emptyR2Trash();
     // Last, so that a graph is written for the packs compaction leaves, not for each on the way.
     if (!report.more && this.graphStale()) report.graphed = this.store.graph.write();
-    // Then the covering pack's bitmaps, a few commits' worth per slice (see store/bitmap.ts).
+    // Then the covering pack's bitmaps, a few commits' worth per slice (see store/bitmap.ts),
+    // from the slice after the graph's: each is heavy enough alone.
+    if (report.graphed && this.store.bitmaps.stale()) report.more = true;
     if (!report.more && this.store.bitmaps.stale()) {
-      const step = await this.store.bitmaps.step(this.store, this.config.sliceObjects);
+      // Trees read, not copied: each costs more than an object of compaction (it is located,
+      // inflated and parsed, often from R2), hence half the budget.
+      const step = await this.store.bitmaps.step(this.store, this.config.sliceObjects / 2);
       report.bitmaps = step.computed;
       report.more = !step.done;
     }
