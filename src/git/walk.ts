@@ -3,6 +3,7 @@
 import { MissingObjectError, type ObjectStore } from "./store/object-store";
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_TAG, OBJ_TREE, treeChildren } from "./object/object";
 import { Pacer } from "../util/pace";
+import { bitmapObjects } from "./bitmap-walk";
 
 /** A max-heap of commits by committer time: the order git's revision walk uses. */
 export class CommitQueue {
@@ -127,6 +128,21 @@ export async function* walkObjects(
   // Between checkpoints (or through a whole walk without them) the event loop still gets
   // a turn: see util/pace.ts.
   const pacer = new Pacer();
+
+  // With the covering pack's bitmaps, the common case is bitmap arithmetic (bitmap-walk.ts).
+  // They know nothing of depth or filters, and when too much lies above them the walk below
+  // answers, in steps.
+  if (!options.shallow?.size && !options.filter) {
+    // Both may be read twice: once here, once by the walk if this gives up.
+    wants = [...wants];
+    options = { ...options, haves: [...(options.haves ?? [])] };
+    const fast = await bitmapObjects(store, wants as string[], options.haves!);
+    if (fast) {
+      const clientHas = new Set<string>();
+      for (const edge of fast.edges) await markTree(store, store.commit(edge).tree, clientHas, pacer);
+      return { oids: fast.oids, commits: fast.commits, clientHas };
+    }
+  }
 
   const uninteresting = new Set<string>();
   const queue = new CommitQueue();

@@ -759,7 +759,9 @@ export class GitHttp {
     // The live packs are those when the export begins streaming (its first pull).
     let live: Set<string> | undefined;
     const skip = (p: string) => {
-      live ??= new Set(this.host.store.packs().flatMap((k) => [k.path, k.path.replace(/\.pack$/, ".idx")]));
+      live ??= new Set(
+        this.host.store.packs().flatMap((k) => ["pack", "idx", "bitmap"].map((ext) => k.path.replace(/\.pack$/, `.${ext}`))),
+      );
       return (
         [INCOMING_DIR, "/objects/compact", ANSWERS_DIR].some((d) => p === d || p.startsWith(`${d}/`)) ||
         (p.startsWith(`${PACK_DIR}/`) && !live.has(p))

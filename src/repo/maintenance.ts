@@ -4,6 +4,7 @@
 // - tiering: pack files past a size or age threshold move from DOFS to R2;
 // - commit-graph: once nothing else is left, `objects/info/commit-graph` is rewritten if
 //   the packs changed since it was written, so that an export carries it for C git;
+// - bitmaps: then the covering pack's `.bitmap`, computed over several slices;
 // - cleanup: a repack retires the packs it merged. A clone, fetch or export that began
 //   before may still read them, so they are deleted once none such is in flight (at once,
 //   usually), and after the grace period in any case; while they wait they move to R2,
@@ -66,6 +67,8 @@ export interface SliceReport {
   graphed: number;
   /** 1 when this slice finished copying the covering pack to R2 (see serveCopyMinBytes). */
   r2Copied?: number;
+  /** Reachability bitmaps computed by this slice for the covering pack's `.bitmap`. */
+  bitmaps?: number;
 }
 
 /** What a repository's storage holds, by where it lives. */
@@ -115,7 +118,8 @@ export class Maintenance {
       this.retiredToTier().length > 0 ||
       this.uncopiedCovering() !== null ||
       this.repack.retired().some((r) => this.deletable(r.at, now)) ||
-      this.graphStale()
+      this.graphStale() ||
+      this.store.bitmaps.stale()
     );
   }
 
@@ -179,6 +183,16 @@ export class Maintenance {
     await this.fs.emptyR2Trash();
     // Last, so that a graph is written for the packs compaction leaves, not for each on the way.
     if (!report.more && this.graphStale()) report.graphed = this.store.graph.write();
+    // Then the covering pack's bitmaps, a few commits' worth per slice (see store/bitmap.ts),
+    // from the slice after the graph's: each is heavy enough alone.
+    if (report.graphed && this.store.bitmaps.stale()) report.more = true;
+    if (!report.more && this.store.bitmaps.stale()) {
+      // Trees read, not copied: each costs more than an object of compaction (it is located,
+      // inflated and parsed, often from R2), hence half the budget.
+      const step = await this.store.bitmaps.step(this.store, this.config.sliceObjects / 2);
+      report.bitmaps = step.computed;
+      report.more = !step.done;
+    }
     return report;
   }
 

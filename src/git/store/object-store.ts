@@ -28,6 +28,7 @@ import { readIdxV2 } from "../pack/idx";
 import { inflateExact } from "../pack/zlib";
 import { type IndexOptions, type IndexResult, indexPack, PackIndexer } from "../pack/indexer";
 import type { BaseSource, ObjectLocation, PackSource } from "../pack/source";
+import { PackBitmaps } from "./bitmap";
 import { CommitGraphFile } from "./commit-graph";
 
 export { MissingObjectError };
@@ -93,6 +94,8 @@ export class ObjectStore implements BaseSource, PackSource {
   private packPaths = new Map<number, string>();
   /** `objects/info/commit-graph`, for C git after export; derived from the commit table. */
   readonly graph: CommitGraphFile;
+  /** The covering pack's `.bitmap`, for C git after export and for our walks; derived. */
+  readonly bitmaps: PackBitmaps;
 
   constructor(
     private readonly fs: Dofs,
@@ -164,6 +167,7 @@ export class ObjectStore implements BaseSource, PackSource {
       PRIMARY KEY (path, oid)
     ) WITHOUT ROWID`);
     this.graph = new CommitGraphFile(fs, sql);
+    this.bitmaps = new PackBitmaps(fs, sql);
     this.loadPacks();
     fs.onRollback(() => {
       this.objects.clear();

@@ -262,6 +262,9 @@ export class Repack {
         for (const ext of ["pack", "idx"]) {
           this.sql.exec("INSERT OR REPLACE INTO git_retired (path, at) VALUES (?, ?)", `${PACK_DIR}/${p.name}.${ext}`, at);
         }
+        // The bitmap, if the pack has one, describes it alone and goes with it.
+        const bitmap = `${PACK_DIR}/${p.name}.bitmap`;
+        if (this.fs.exists(bitmap)) this.sql.exec("INSERT OR REPLACE INTO git_retired (path, at) VALUES (?, ?)", bitmap, at);
       }
       this.sql.exec("DELETE FROM git_repack_todo");
       this.sql.exec("DELETE FROM git_repack_done");
