@@ -24,6 +24,8 @@ export interface LargeOptions {
   work: string;
   /** The bare repository pushed to both servers. */
   source: string;
+  /** How the table names it. */
+  label: string;
   afterPushes: number;
   /** How many full clones run at once, each its own measurement. */
   concurrency: number[];
@@ -60,6 +62,7 @@ export interface ConcurrentRow {
 }
 
 export interface LargeResult {
+  label: string;
   repository: { objects: number; byType: Record<string, number>; packMiB: number; refs: number; files: number; directories: number };
   machine: Record<string, unknown>;
   idleRss: number;
@@ -298,6 +301,7 @@ export async function largeBench(options: LargeOptions, log: (line: string) => v
 
     writeFileSync(join(work, "large-gitflare.log"), server.output());
     return {
+      label: options.label,
       repository,
       machine: machine(),
       idleRss,
@@ -361,7 +365,7 @@ export function largeMarkdown(r: LargeResult): string {
   const busy = (m: Invocations, uploads: number) =>
     m.uploadBusyMs === null || !uploads ? "–" : `${Math.round(m.uploadBusyMs / uploads)} ms`;
   const lines = [
-    `Repository (\`--preset large\`): ${r.repository.objects.toLocaleString("en-US")} objects (${types}), ${r.repository.packMiB.toFixed(1)} MiB pack after \`git gc\`, ${r.repository.refs} refs; ${r.repository.files.toLocaleString("en-US")} files in ${r.repository.directories} directories at the tip.`,
+    `Repository (${r.label}): ${r.repository.objects.toLocaleString("en-US")} objects (${types}), ${r.repository.packMiB.toFixed(1)} MiB pack after \`git gc\`, ${r.repository.refs} refs; ${r.repository.files.toLocaleString("en-US")} files in ${r.repository.directories} directories at the tip.`,
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores (shared with other work while it ran: expect noise), ${r.machine.memoryGiB} GiB, ${r.machine.node}, ${r.machine.git}, ${String(r.machine.date).slice(0, 10)}. workerd resident memory when idle: ${mb(r.idleRss)} MiB.`,
     "",
     '"Isolate peak" is the V8 isolate\'s JS heap plus ArrayBuffers, sampled every 50 ms (garbage not yet collected included): what the 128 MB limit counts. "Longest invocation" is the longest Durable Object invocation as the Worker timed it; "steps" counts the invocations stepped work took; "object busy" is the sum of the object\'s invocations for one clone, as the Worker logs it ("–" where it does not).',
