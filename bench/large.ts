@@ -43,6 +43,8 @@ export interface LargeMeasure extends Invocations {
   peakHeap?: number;
   /** Gitflare only: the workerd processes' resident memory. */
   peakRss?: number;
+  /** Gitflare only: the longest the inspector went unanswered (the isolate busy, its memory unsampled). */
+  silentMs?: number;
   steps?: string[];
 }
 
@@ -125,7 +127,7 @@ export async function largeBench(options: LargeOptions, log: (line: string) => v
   const cgitPort = await freePort();
   const cgit = await startCgitServer(cgitRoot, cgitPort);
   const proxies: Record<Target, CountingProxy> = {
-    gitflare: new CountingProxy(Number(new URL(await server.directUrl()).port)),
+    gitflare: new CountingProxy(Number(new URL(await server.directUrl()).port), { fresh: true }),
     cgit: new CountingProxy(cgitPort),
   };
   const ports: Record<Target, number> = { gitflare: await freePort(), cgit: await freePort() };
@@ -149,7 +151,7 @@ export async function largeBench(options: LargeOptions, log: (line: string) => v
     const idleRss = workerdRss(server.processGroup!);
 
     /** Samples Gitflare's isolate and process while `fn` runs. */
-    async function sampled<T>(fn: () => Promise<T>): Promise<{ value: T; peakHeap: number; peakRss: number }> {
+    async function sampled<T>(fn: () => Promise<T>): Promise<{ value: T; peakHeap: number; peakRss: number; silentMs: number }> {
       const heap = new HeapSampler(() => inspector.heap(), 50);
       let peakRss = 0;
       const rss = setInterval(() => {
@@ -158,7 +160,12 @@ export async function largeBench(options: LargeOptions, log: (line: string) => v
       heap.start();
       try {
         const value = await fn();
-        return { value, peakHeap: heap.peakBytes, peakRss: Math.max(peakRss, workerdRss(server.processGroup!)) };
+        return {
+          value,
+          peakHeap: heap.peakBytes,
+          peakRss: Math.max(peakRss, workerdRss(server.processGroup!)),
+          silentMs: Math.round(heap.longestSilenceMs),
+        };
       } finally {
         heap.stop();
         clearInterval(rss);
@@ -172,7 +179,7 @@ export async function largeBench(options: LargeOptions, log: (line: string) => v
         proxies[t].take();
         const mark = server.mark();
         const started = performance.now();
-        const s = t === "gitflare" ? await sampled(() => fn(t)) : { value: await fn(t), peakHeap: 0, peakRss: 0 };
+        const s = t === "gitflare" ? await sampled(() => fn(t)) : { value: await fn(t), peakHeap: 0, peakRss: 0, silentMs: 0 };
         const ms = performance.now() - started;
         // Let the proxy see the end of the last response before reading its records.
         await new Promise((r) => setTimeout(r, 50));
@@ -183,14 +190,14 @@ export async function largeBench(options: LargeOptions, log: (line: string) => v
           bytes: bytesOf(recs),
           longestRequestMs: Math.max(0, ...recs.map((r) => r.ms)),
           ...invocations(recs, logText),
-          ...(t === "gitflare" ? { peakHeap: s.peakHeap, peakRss: s.peakRss, steps: stepLines(logText ?? "") } : {}),
+          ...(t === "gitflare" ? { peakHeap: s.peakHeap, peakRss: s.peakRss, silentMs: s.silentMs, steps: stepLines(logText ?? "") } : {}),
         };
       }
       rows.push(row);
       const g = row.gitflare;
       log(
         `${op.padEnd(34)} gitflare ${g.ms.toFixed(0).padStart(7)} ms  cgit ${row.cgit.ms.toFixed(0).padStart(7)} ms  ratio ${(g.ms / row.cgit.ms).toFixed(2)}  ` +
-          `bytes ${g.bytes} (${(g.bytes / Math.max(1, row.cgit.bytes)).toFixed(3)}×)  isolate peak ${(g.peakHeap! / 2 ** 20).toFixed(1)} MiB  ` +
+          `bytes ${g.bytes} (${(g.bytes / Math.max(1, row.cgit.bytes)).toFixed(3)}×)  isolate peak ${(g.peakHeap! / 2 ** 20).toFixed(1)} MiB (unsampled for ${g.silentMs} ms at most)  ` +
           `longest invocation ${g.longestInvocationMs} ms${g.steppedInvocations ? ` of ${g.steppedInvocations} in steps` : ""}` +
           (g.uploadBusyMs !== null ? `  object busy ${g.uploadBusyMs} ms` : ""),
       );
@@ -253,7 +260,7 @@ export async function largeBench(options: LargeOptions, log: (line: string) => v
         proxies[t].take();
         const started = performance.now();
         const go = () => Promise.all(Array.from({ length: n }, (_, i) => cloneOnce(runner, work, url(t), `${t}-c${n}-${i}.git`)));
-        const s = t === "gitflare" ? await sampled(go) : { value: await go(), peakHeap: 0, peakRss: 0 };
+        const s = t === "gitflare" ? await sampled(go) : { value: await go(), peakHeap: 0, peakRss: 0, silentMs: 0 };
         const ms = performance.now() - started;
         await new Promise((r) => setTimeout(r, 50));
         const recs = proxies[t].take();
@@ -368,16 +375,16 @@ export function largeMarkdown(r: LargeResult): string {
     `Repository (${r.label}): ${r.repository.objects.toLocaleString("en-US")} objects (${types}), ${r.repository.packMiB.toFixed(1)} MiB pack after \`git gc\`, ${r.repository.refs} refs; ${r.repository.files.toLocaleString("en-US")} files in ${r.repository.directories} directories at the tip.`,
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores (shared with other work while it ran: expect noise), ${r.machine.memoryGiB} GiB, ${r.machine.node}, ${r.machine.git}, ${String(r.machine.date).slice(0, 10)}. workerd resident memory when idle: ${mb(r.idleRss)} MiB.`,
     "",
-    '"Isolate peak" is the V8 isolate\'s JS heap plus ArrayBuffers, sampled every 50 ms (garbage not yet collected included): what the 128 MB limit counts. "Longest invocation" is the longest Durable Object invocation as the Worker timed it; "steps" counts the invocations stepped work took; "object busy" is the sum of the object\'s invocations for one clone, as the Worker logs it ("–" where it does not).',
+    '"Isolate peak" is the V8 isolate\'s JS heap plus ArrayBuffers, sampled every 50 ms (garbage not yet collected included): what the 128 MB limit counts. "Longest invocation" is the longest Durable Object invocation as the Worker timed it; "steps" counts the invocations stepped work took; "object busy" is the sum of the object\'s invocations for one clone, as the Worker logs it ("–" where it does not). The inspector that samples the isolate is answered only between invocations: the longest it went unanswered is in brackets, and memory inside that time is not seen.',
     "",
-    "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest invocation (steps) | object busy (per clone or fetch) | isolate peak | workerd peak RSS |",
+    "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest invocation (steps) | object busy (per clone or fetch) | isolate peak (longest unsampled) | workerd peak RSS |",
     "|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const row of r.rows) {
     const g = row.gitflare;
     const c = row.cgit;
     lines.push(
-      `| ${row.op} | ${g.ms.toFixed(0)} ms | ${c.ms.toFixed(0)} ms | ${(g.ms / c.ms).toFixed(2)}× | ${g.bytes.toLocaleString("en-US")} | ${c.bytes ? `${(g.bytes / c.bytes).toFixed(3)}×` : "–"} | ${g.longestInvocationMs} ms${g.steppedInvocations ? ` (${g.steppedInvocations})` : ""} | ${busy(g, row.uploads)} | ${mb(g.peakHeap ?? 0)} MiB | ${mb(g.peakRss ?? 0)} MiB |`,
+      `| ${row.op} | ${g.ms.toFixed(0)} ms | ${c.ms.toFixed(0)} ms | ${(g.ms / c.ms).toFixed(2)}× | ${g.bytes.toLocaleString("en-US")} | ${c.bytes ? `${(g.bytes / c.bytes).toFixed(3)}×` : "–"} | ${g.longestInvocationMs} ms${g.steppedInvocations ? ` (${g.steppedInvocations})` : ""} | ${busy(g, row.uploads)} | ${mb(g.peakHeap ?? 0)} MiB (${g.silentMs} ms) | ${mb(g.peakRss ?? 0)} MiB |`,
     );
   }
   lines.push(

@@ -144,7 +144,7 @@ async function large() {
   const result = await largeBench({
     work,
     source,
-    label: args.get("large-repo") ? source : "the generator's `large` preset",
+    label: args.get("large-label") ?? (args.get("large-repo") ? source : "the generator's `large` preset"),
     afterPushes,
     concurrency: (args.get("large-clones") ?? "1,8,32").split(",").map(Number),
     snapshotOverBytes: Number(args.get("large-snapshot-mib") ?? 0) * 2 ** 20,
