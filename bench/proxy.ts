@@ -8,6 +8,8 @@ export interface RequestRecord {
   requestBytes: number;
   responseBytes: number;
   ms: number;
+  /** Why the request failed upstream (answered 502), if it did. */
+  error?: string;
 }
 
 export class CountingProxy {
@@ -56,6 +58,7 @@ export class CountingProxy {
         },
       );
       out.on("error", (e) => {
+        rec.error = String(e);
         res.writeHead(502);
         res.end(String(e));
       });
