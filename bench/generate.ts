@@ -6,6 +6,11 @@ import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import { mulberry32 } from "../src/util/prng";
 
+const WORDS =
+  "the of and to in is it that for on with as was by this be are from or at an not have which but they one all their has more can will would about there other when into some could them these than then its also after only".split(
+    " ",
+  );
+
 export interface GenerateOptions {
   commits: number;
   /** Files at the start. */
@@ -16,12 +21,47 @@ export interface GenerateOptions {
   /** Extra lightweight refs under refs/tags/bench/ (for ls-remote). */
   extraRefs?: number;
   seed?: number;
+  /** Directories files live in (default: seven shallow ones). */
+  dirs?: string[];
+  /** Lines of a file at the start: at least `min`, fewer than `min + spread`. */
+  fileLines?: { min: number; spread: number };
+  /** Files edited by one commit: 1 to this many (default 3). */
+  maxEdits?: number;
+  /** Chance that a topic branch starts at a commit on main (default 0.04). */
+  topicChance?: number;
+  /** An annotated tag every N commits (default 50). */
+  tagEvery?: number;
 }
 
-const WORDS =
-  "the of and to in is it that for on with as was by this be are from or at an not have which but they one all their has more can will would about there other when into some could them these than then its also after only".split(
-    " ",
-  );
+/**
+ * Presets shaped like real repositories. `large` is issue 15's: about 72k commits and
+ * 440k objects, trees the most numerous kind (as in any big real history), because a
+ * commit editing a file three directories down writes four trees; about 5k files in
+ * about 200 nested directories at the tip, and about 1,000 refs.
+ */
+export const PRESETS: Record<string, GenerateOptions> = {
+  large: {
+    commits: 72_000,
+    files: 1500,
+    dirs: nestedDirs(["src", "lib", "docs", "test", "tools", "drivers", "net", "ui"], [4, 5]),
+    fileLines: { min: 8, spread: 40 },
+    maxEdits: 1,
+    topicChance: 0.008,
+    tagEvery: 250,
+    extraRefs: 180,
+  },
+};
+
+/** Directories nested under each top one, `fanout[d]` children at depth d; all of them. */
+function nestedDirs(top: string[], fanout: number[]): string[] {
+  const out: string[] = [];
+  const grow = (dir: string, depth: number) => {
+    out.push(dir);
+    for (let i = 0; i < (fanout[depth] ?? 0); i++) grow(`${dir}/${WORDS[(depth * 7 + i * 3) % WORDS.length]}${i}`, depth + 1);
+  };
+  for (const t of top) grow(t, 0);
+  return out;
+}
 
 export async function generateRepo(dir: string, options: GenerateOptions): Promise<void> {
   const rand = mulberry32(options.seed ?? 42);
@@ -42,11 +82,19 @@ export async function generateRepo(dir: string, options: GenerateOptions): Promi
 
   let mark = 0;
   const files = new Map<string, string[]>();
-  const dirs = ["src", "src/lib", "docs", "test", "tools", "src/core", "src/ui"];
+  // The keys of \`files\` in insertion order, kept beside it: copying them per commit
+  // costs minutes at 75k commits.
+  const paths: string[] = [];
+  const dirs = options.dirs ?? ["src", "src/lib", "docs", "test", "tools", "src/core", "src/ui"];
+  const fileLines = options.fileLines ?? { min: 40, spread: 300 };
   const exts = [".js", ".ts", ".md", ".c", ".h", ".py"];
   const newPath = () => `${pick(dirs)}/${pick(WORDS)}_${files.size}${pick(exts)}`;
+  const addFile = (path: string, lines: string[]) => {
+    files.set(path, lines);
+    paths.push(path);
+  };
   for (let i = 0; i < (options.files ?? 60); i++) {
-    files.set(newPath(), Array.from({ length: 40 + Math.floor(rand() * 300) }, line));
+    addFile(newPath(), Array.from({ length: fileLines.min + Math.floor(rand() * fileLines.spread) }, line));
   }
 
   let time = 1_500_000_000;
@@ -80,8 +128,7 @@ export async function generateRepo(dir: string, options: GenerateOptions): Promi
    */
   async function edits(structural: boolean): Promise<string[]> {
     const changes: string[] = [];
-    const paths = [...files.keys()];
-    const n = 1 + Math.floor(rand() * 3);
+    const n = 1 + Math.floor(rand() * (options.maxEdits ?? 3));
     for (let k = 0; k < n; k++) {
       const path = pick(paths);
       const lines = files.get(path)!;
@@ -98,14 +145,15 @@ export async function generateRepo(dir: string, options: GenerateOptions): Promi
     if (r < 0.05) {
       const path = newPath();
       const lines = Array.from({ length: 20 + Math.floor(rand() * 100) }, line);
-      files.set(path, lines);
+      addFile(path, lines);
       changes.push(`M 100644 :${await blob(lines.join("\n") + "\n")} ${path}\n`);
     } else if (r < 0.08 && paths.length > 10) {
       const from = pick(paths);
       if (!changes.some((c) => c.endsWith(` ${from}\n`))) {
         const to = newPath();
-        files.set(to, files.get(from)!);
+        addFile(to, files.get(from)!);
         files.delete(from);
+        paths.splice(paths.indexOf(from), 1);
         changes.push(`R ${from} ${to}\n`);
       }
     }
@@ -118,7 +166,7 @@ export async function generateRepo(dir: string, options: GenerateOptions): Promi
   commitMarks.push(mainTip);
 
   for (let i = 1; i < options.commits; i++) {
-    if (topic === null && rand() < 0.04) topic = { name: `refs/heads/topic/${i}`, tip: mainTip };
+    if (topic === null && rand() < (options.topicChance ?? 0.04)) topic = { name: `refs/heads/topic/${i}`, tip: mainTip };
     const onTopic = topic !== null && rand() < 0.5;
     const changes = await edits(!onTopic);
     if (options.binaryEvery && i % options.binaryEvery === options.binaryEvery - 1) {
@@ -136,9 +184,10 @@ export async function generateRepo(dir: string, options: GenerateOptions): Promi
     }
     mainTip = await commit("refs/heads/main", mainTip, null, changes, `change ${i}: ${line()}\n\n${line()}\n`);
     commitMarks.push(mainTip);
-    if (i % 50 === 49) {
-      await write(`tag v${(i + 1) / 50}.0\nfrom :${mainTip}\ntagger Release <rel@example.com> ${time} +0000\n`);
-      await data(`release ${(i + 1) / 50}\n`);
+    const tagEvery = options.tagEvery ?? 50;
+    if (i % tagEvery === tagEvery - 1) {
+      await write(`tag v${(i + 1) / tagEvery}.0\nfrom :${mainTip}\ntagger Release <rel@example.com> ${time} +0000\n`);
+      await data(`release ${(i + 1) / tagEvery}\n`);
     }
   }
   for (let r = 0; r < (options.extraRefs ?? 0); r++) {
@@ -153,7 +202,10 @@ export async function generateRepo(dir: string, options: GenerateOptions): Promi
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [dir, commits] = process.argv.slice(2);
-  await generateRepo(dir, { commits: Number(commits ?? 1000), binaryEvery: 250, extraRefs: 100 });
+  // tsx bench/generate.ts DIR [COMMITS | PRESET]
+  const [dir, what] = process.argv.slice(2);
+  const started = performance.now();
+  await generateRepo(dir, PRESETS[what] ?? { commits: Number(what ?? 1000), binaryEvery: 250, extraRefs: 100 });
+  console.log(`generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   console.log(execFileSync("git", ["count-objects", "-vH"], { cwd: dir }).toString());
 }

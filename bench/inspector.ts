@@ -1,6 +1,7 @@
 // The V8 inspector of the local workerd, for the benchmark's memory figures: the
 // isolate's JS heap and ArrayBuffer backing stores, which is what Cloudflare's 128 MB
 // per-isolate limit counts (the process's RSS also holds SQLite and the runtime).
+import { type WriteStream, createWriteStream } from "node:fs";
 import WebSocket from "ws";
 
 export interface IsolateHeap {
@@ -13,10 +14,19 @@ export interface IsolateHeap {
 export class Inspector {
   private nextId = 0;
   private pending = new Map<number, (v: Record<string, unknown>) => void>();
+  /** Where the chunks of a heap snapshot being taken go. */
+  private snapshotOut: WriteStream | null = null;
 
   private constructor(private readonly ws: WebSocket) {
     ws.on("message", (m: Buffer) => {
-      const msg = JSON.parse(String(m)) as { id?: number; result?: Record<string, unknown>; error?: Record<string, unknown> };
+      const msg = JSON.parse(String(m)) as {
+        id?: number;
+        method?: string;
+        params?: { chunk?: string };
+        result?: Record<string, unknown>;
+        error?: Record<string, unknown>;
+      };
+      if (msg.method === "HeapProfiler.addHeapSnapshotChunk") this.snapshotOut?.write(msg.params?.chunk ?? "");
       if (msg.id !== undefined) {
         this.pending.get(msg.id)?.(msg.result ?? msg.error ?? {});
         this.pending.delete(msg.id);
@@ -69,6 +79,15 @@ export class Inspector {
   async stopProfile(): Promise<{ nodes: never[]; samples: number[]; timeDeltas: number[] }> {
     const r = await this.send("Profiler.stop");
     return r.profile as { nodes: never[]; samples: number[]; timeDeltas: number[] };
+  }
+
+  /** Writes a heap snapshot of the isolate to `file` (Chrome DevTools' .heapsnapshot format). */
+  async heapSnapshot(file: string): Promise<void> {
+    const out = createWriteStream(file);
+    this.snapshotOut = out;
+    await this.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+    this.snapshotOut = null;
+    await new Promise((resolve) => out.end(resolve));
   }
 
   close(): void {

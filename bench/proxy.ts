@@ -1,6 +1,6 @@
 // A counting HTTP proxy put in front of both servers, so both are measured the same
 // way: bytes each way, and the duration of every request (first byte in to last out).
-import { type Server, createServer, request } from "node:http";
+import { Agent, type Server, createServer, request } from "node:http";
 
 export interface RequestRecord {
   method: string;
@@ -8,13 +8,25 @@ export interface RequestRecord {
   requestBytes: number;
   responseBytes: number;
   ms: number;
+  /** Why the request failed upstream (answered 502), if it did. */
+  error?: string;
 }
 
 export class CountingProxy {
   records: RequestRecord[] = [];
   private server: Server | null = null;
 
-  constructor(private readonly target: number) {}
+  /**
+   * `fresh`: a new connection upstream per request. workerd's runtime closes a connection
+   * idle for 5 s, and a request sent into a pooled one as it closes fails (see
+   * LocalServer.directUrl), which a proxy straight to the runtime meets.
+   */
+  constructor(
+    private readonly target: number,
+    private readonly options: { fresh?: boolean } = {},
+  ) {}
+
+  private readonly agent = new Agent({ keepAlive: false });
 
   start(port: number): Promise<void> {
     this.server = createServer((req, res) => {
@@ -24,18 +36,29 @@ export class CountingProxy {
       this.records.push(rec);
       // The proxy has already answered any `Expect: 100-continue` itself.
       const { expect: _expect, ...headers } = req.headers;
-      const out = request({ host: "127.0.0.1", port: this.target, method: req.method, path: req.url, headers }, (upstream) => {
-        res.writeHead(upstream.statusCode ?? 502, upstream.headers);
-        upstream.on("data", (c: Buffer) => {
-          rec.responseBytes += c.length;
-          res.write(c);
-        });
-        upstream.on("end", () => {
-          rec.ms = performance.now() - started;
-          res.end();
-        });
-      });
+      const out = request(
+        {
+          host: "127.0.0.1",
+          port: this.target,
+          method: req.method,
+          path: req.url,
+          headers,
+          ...(this.options.fresh ? { agent: this.agent } : {}),
+        },
+        (upstream) => {
+          res.writeHead(upstream.statusCode ?? 502, upstream.headers);
+          upstream.on("data", (c: Buffer) => {
+            rec.responseBytes += c.length;
+            res.write(c);
+          });
+          upstream.on("end", () => {
+            rec.ms = performance.now() - started;
+            res.end();
+          });
+        },
+      );
       out.on("error", (e) => {
+        rec.error = String(e);
         res.writeHead(502);
         res.end(String(e));
       });

@@ -4,7 +4,7 @@
 //
 //   npm run bench -- [--commits 3000] [--repo /path/to/repo] [--refs 1000] [--out docs/bench]
 //                    [--churn-pushes 30] [--churn-mib 2] [--pulls-commits 6000] [--search-commits 6000]
-//                    [--only transfer|churn|pulls|search|load]
+//                    [--only transfer|churn|pulls|search|load|large]
 //                    [--load-commits 5000] [--load-rounds 4] [--load-clones 16] [--after-pushes 100]
 //
 // `--only transfer` runs only the push, clone and fetch table (and the pages);
@@ -16,6 +16,12 @@
 // The load test (bench/load.ts, issue 12) runs last, on its own repository: an
 // express-sized history grown by 20 pushes of a 5 MiB blob each, then rounds of
 // concurrent clones with pushes in flight; `--only load` runs only it.
+//
+// `--only large` (bench/large.ts, issue 15) runs the large-repository table alone, on the
+// generator's `large` preset (or `--large-repo DIR`): push, clones, fetch after
+// `--after-pushes` pushes, and `--large-clones 1,8,32` concurrent clones; it writes
+// large.json and large.md. `--large-snapshot-mib N` adds an untimed clone that takes a heap
+// snapshot once the isolate holds N MiB.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
@@ -23,12 +29,14 @@ import { join, resolve } from "node:path";
 import { LocalServer, freePort } from "../e2e/server";
 import { startCgitServer } from "./cgit-server";
 import { CountingProxy, type RequestRecord } from "./proxy";
-import { generateRepo } from "./generate";
+import { PRESETS, generateRepo } from "./generate";
+import { largeBench, largeMarkdown } from "./large";
 import { renderChart } from "./chart";
 import { Inspector } from "./inspector";
 import { churnBench, churnMarkdown } from "./churn";
 import { pullsBench, pullsMarkdown } from "./pulls";
 import { searchBench, searchMarkdown } from "./search";
+import { type Invocations, invocations, stepLines } from "./worker-log";
 import { type GrowOptions, type LoadOptions, type TargetResult, gitRunner, loadMarkdown, loadTargets } from "./load";
 
 const args = new Map<string, string>();
@@ -68,17 +76,10 @@ function workerdRss(group: number): number {
   return total;
 }
 
-interface Measure {
+interface Measure extends Invocations {
   ms: number;
   bytes: number;
   longestRequestMs: number;
-  /**
-   * The longest single Durable Object invocation, as the Worker timed them: for work done
-   * in steps (segments, slices, clone steps) the longest step, else the request.
-   */
-  longestInvocationMs: number;
-  /** Invocations that stepped work took (0 when every request was one invocation). */
-  steppedInvocations: number;
   /** The Worker's log lines about stepped work, as printed. */
   steps?: string[];
   peakRss?: number;
@@ -92,42 +93,6 @@ interface Row {
   op: string;
   gitflare: Measure;
   cgit: Measure;
-}
-
-/**
- * The longest Durable Object invocation of an operation. The Worker logs how it timed the
- * invocations behind each git POST (one, or the steps of a segmented/sliced push or a
- * stepped clone); GET requests are one short invocation each, timed by the proxy. For
- * C git (no log) it is the longest request.
- */
-function stepLines(log: string): string[] {
-  return log
-    .split("\n")
-    .filter((l) => /(receive|upload)-pack: (upload|first part)/.test(l))
-    .map((l) => l.trim());
-}
-
-function invocations(recs: RequestRecord[], log: string | null): { longestInvocationMs: number; steppedInvocations: number } {
-  const longestGet = Math.max(0, ...recs.filter((r) => r.method === "GET").map((r) => r.ms));
-  if (log === null) return { longestInvocationMs: Math.round(Math.max(0, ...recs.map((r) => r.ms))), steppedInvocations: 0 };
-  let longest = longestGet;
-  let stepped = 0;
-  for (const m of log.matchAll(/(?:upload-pack|receive-pack): one invocation, (\d+) ms/g)) longest = Math.max(longest, Number(m[1]));
-  for (const m of log.matchAll(/receive-pack: upload (\d+) ms/g)) longest = Math.max(longest, Number(m[1]));
-  for (const m of log.matchAll(/receive-pack: upload (\d+) segments, longest (\d+) ms/g)) {
-    // The segments, and the call that completes the upload.
-    stepped += Number(m[1]) + 1;
-    longest = Math.max(longest, Number(m[2]));
-  }
-  for (const m of log.matchAll(/(\d+) index slices, longest (\d+) ms/g)) {
-    stepped += Number(m[1]);
-    longest = Math.max(longest, Number(m[2]));
-  }
-  for (const m of log.matchAll(/upload-pack: first part (\d+) ms, (\d+) steps, longest (\d+) ms/g)) {
-    stepped += Number(m[2]) + 1;
-    longest = Math.max(longest, Number(m[1]), Number(m[3]));
-  }
-  return { longestInvocationMs: Math.round(longest), steppedInvocations: stepped };
 }
 
 /** Storage after churn: measured on its own server, written beside the other results. */
@@ -162,6 +127,32 @@ async function search() {
   writeFileSync(join(outDir, "search.json"), JSON.stringify(result, null, 2) + "\n");
   writeFileSync(join(outDir, "search.md"), md);
   if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "search", md);
+  console.log("\n" + md);
+}
+
+/** The large-repository table (issue 15): on its own server, written beside the other results. */
+async function large() {
+  let source = args.get("large-repo");
+  if (source) source = resolve(source);
+  else {
+    source = join(work, "large-source.git");
+    console.log("generating the large preset…");
+    const t = performance.now();
+    await generateRepo(source, PRESETS.large);
+    console.log(`generated in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  const result = await largeBench({
+    work,
+    source,
+    label: args.get("large-label") ?? (args.get("large-repo") ? source : "the generator's `large` preset"),
+    afterPushes,
+    concurrency: (args.get("large-clones") ?? "1,8,32").split(",").map(Number),
+    snapshotOverBytes: Number(args.get("large-snapshot-mib") ?? 0) * 2 ** 20,
+  });
+  const md = largeMarkdown(result);
+  writeFileSync(join(outDir, "large.json"), JSON.stringify(result, null, 2) + "\n");
+  writeFileSync(join(outDir, "large.md"), md);
+  if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "bench-large", md);
   console.log("\n" + md);
 }
 
@@ -256,11 +247,12 @@ async function main() {
   if (only === "churn") return churn();
   if (only === "pulls") return pulls();
   if (only === "search") return search();
+  if (only === "large") return large();
   if (only === "load") {
     await loadSection();
     return;
   }
-  if (only && only !== "transfer") throw new Error(`--only takes "transfer", "churn", "pulls", "search" or "load", not ${only}`);
+  if (only && only !== "transfer") throw new Error(`--only takes "transfer", "churn", "pulls", "search", "load" or "large", not ${only}`);
   let source = args.get("repo");
   if (!source) {
     source = join(work, "source.git");
@@ -361,7 +353,8 @@ async function main() {
         `ratio ${(r.gitflare.ms / r.cgit.ms).toFixed(2)}  bytes ${(r.gitflare.bytes / Math.max(1, r.cgit.bytes)).toFixed(3)}  ` +
         `isolate heap peak ${((r.gitflare.peakHeap ?? 0) / 2 ** 20).toFixed(1)} MiB, live ${((r.gitflare.peakLive ?? 0) / 2 ** 20).toFixed(1)} MiB` +
         `  longest invocation ${r.gitflare.longestInvocationMs} ms` +
-        (r.gitflare.steppedInvocations ? ` of ${r.gitflare.steppedInvocations} in steps` : ""),
+        (r.gitflare.steppedInvocations ? ` of ${r.gitflare.steppedInvocations} in steps` : "") +
+        (r.gitflare.uploadBusyMs !== null ? `  object busy ${r.gitflare.uploadBusyMs} ms` : ""),
     );
     for (const line of r.gitflare.steps ?? []) console.log(`    ${line}`);
   }
@@ -539,16 +532,16 @@ function markdown(r: {
     "",
     'Isolate memory is the V8 isolate\'s JS heap plus ArrayBuffers, which is what the 128 MB limit counts: "peak" is sampled every 50 ms with garbage not yet collected included; "live" is read after a full collection forced each second while the operation runs ("–" for operations shorter than that). RSS is the whole workerd process, SQLite included.',
     "",
-    'Large work is done in steps, each its own Durable Object invocation: a push body over 64 MiB (or of unknown length) is received in 64 MiB segments, a pack of 32 MiB or more is indexed in slices, and a clone or fetch answer over 1 MiB is produced 4 MiB per step (the object walk before it pausing every 16,384 objects). "Longest invocation" is the longest of those (or of a whole request done in one), as the Worker timed them; "steps" counts the invocations stepped work took.',
+    'Large work is done in steps, each its own Durable Object invocation: a push body over 64 MiB (or of unknown length) is received in 64 MiB segments, a pack of 32 MiB or more is indexed in slices, and a clone or fetch answer over 1 MiB is produced 4 MiB per step (the object walk before it pausing every 16,384 objects). "Longest invocation" is the longest of those (or of a whole request done in one), as the Worker timed them; "steps" counts the invocations stepped work took. "Object busy" is the sum of the Durable Object\'s invocations for the upload-pack requests of a clone or fetch, as the Worker logs it ("–" where it logs none).',
     "",
-    "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest request | longest invocation (steps) | isolate live peak | isolate heap peak | workerd peak RSS (above idle) |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| operation | Gitflare | C git | time ratio | bytes (Gitflare) | bytes ratio | longest request | longest invocation (steps) | object busy | isolate live peak | isolate heap peak | workerd peak RSS (above idle) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const row of r.rows) {
     const g = row.gitflare;
     const c = row.cgit;
     lines.push(
-      `| ${row.op} | ${g.ms.toFixed(0)} ms | ${c.ms.toFixed(0)} ms | ${(g.ms / c.ms).toFixed(2)}× | ${g.bytes.toLocaleString("en-US")} | ${c.bytes ? (g.bytes / c.bytes).toFixed(3) + "×" : "–"} | ${g.longestRequestMs.toFixed(0)} ms | ${g.longestInvocationMs} ms${g.steppedInvocations ? ` (${g.steppedInvocations})` : ""} | ${g.peakLive ? `${mb(g.peakLive)} MiB` : "–"} | ${mb(g.peakHeap ?? 0)} MiB | ${mb(g.peakRss ?? 0)} MiB (+${mb(Math.max(0, (g.peakRss ?? 0) - r.idleRss))}) |`,
+      `| ${row.op} | ${g.ms.toFixed(0)} ms | ${c.ms.toFixed(0)} ms | ${(g.ms / c.ms).toFixed(2)}× | ${g.bytes.toLocaleString("en-US")} | ${c.bytes ? (g.bytes / c.bytes).toFixed(3) + "×" : "–"} | ${g.longestRequestMs.toFixed(0)} ms | ${g.longestInvocationMs} ms${g.steppedInvocations ? ` (${g.steppedInvocations})` : ""} | ${g.uploadBusyMs !== null ? `${g.uploadBusyMs} ms` : "–"} | ${g.peakLive ? `${mb(g.peakLive)} MiB` : "–"} | ${mb(g.peakHeap ?? 0)} MiB | ${mb(g.peakRss ?? 0)} MiB (+${mb(Math.max(0, (g.peakRss ?? 0) - r.idleRss))}) |`,
     );
   }
   lines.push("", "| web page | first request | warm (median of 5) |", "|---|---|---|");
