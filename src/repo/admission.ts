@@ -100,7 +100,8 @@ export class Ticket {
 }
 
 interface Waiter {
-  bytes: number;
+  /** What it needs, asked again each time it may be let in: it can shrink while it waits. */
+  bytes: () => number;
   label: string;
   admit: (t: Ticket) => void;
 }
@@ -161,8 +162,9 @@ export class Admission {
    * saturated (the queue is full, or no room came within `maxWaitMs`). A job larger than
    * the whole budget is admitted alone.
    */
-  async admit(bytes: number, label: string): Promise<Ticket | null> {
-    if (!this.waiting.length && this.fits(bytes)) return this.issue(bytes, label);
+  async admit(needs: number | (() => number), label: string): Promise<Ticket | null> {
+    const bytes = typeof needs === "number" ? () => needs : needs;
+    if (!this.waiting.length && this.fits(bytes())) return this.issue(bytes(), label);
     if (this.waiting.length >= this.config.maxWaiting) return null;
     return new Promise<Ticket | null>((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -206,9 +208,11 @@ export class Admission {
   wake(): void {
     const now = Date.now();
     for (const t of this.tickets) if (!t.counts(now, this.config.idleMs)) this.tickets.delete(t);
-    while (this.waiting.length && this.fits(this.waiting[0].bytes)) {
+    while (this.waiting.length) {
+      const bytes = this.waiting[0].bytes();
+      if (!this.fits(bytes)) break;
       const w = this.waiting.shift()!;
-      w.admit(this.issue(w.bytes, w.label));
+      w.admit(this.issue(bytes, w.label));
     }
   }
 

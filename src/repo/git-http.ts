@@ -255,12 +255,16 @@ export class GitHttp {
   /**
    * Room for an answer among the repository's jobs, waiting for it if need be: null when
    * the repository is saturated. A request that follows an answer under way reads it
-   * and holds only its steps.
+   * and holds only its steps, which is asked again while it waits: identical clones
+   * queued behind the first follow it once it has started, instead of one at a time.
    */
   private admitUpload(request: Uint8Array, version: ProtocolVersion, walkObjects: number): Promise<Ticket | null> {
     const key = this.answerKey(request, version, walkObjects);
-    const follows = key !== null && this.answers.has(key);
-    return this.admission.admit(uploadEstimate(follows ? 0 : this.objectCount(), this.config.stepBytes), "upload-pack");
+    const needs = () => {
+      const follows = key !== null && this.answers.has(key);
+      return uploadEstimate(follows ? 0 : this.objectCount(), this.config.stepBytes);
+    };
+    return this.admission.admit(needs, "upload-pack");
   }
 
   private answerKey(request: Uint8Array, version: ProtocolVersion, walkObjects: number): string | null {
