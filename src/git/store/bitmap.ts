@@ -123,6 +123,9 @@ export interface BitmapStep {
   done: boolean;
 }
 
+/** Packs larger than this get no bitmaps for now (see `target`). */
+export const BITMAP_MAX_OBJECTS = 120_000;
+
 export class PackBitmaps {
   constructor(
     private readonly fs: Dofs,
@@ -142,14 +145,20 @@ export class PackBitmaps {
     )`);
   }
 
-  /** The covering pack: the one to carry bitmaps. */
+  /**
+   * The covering pack: the one to carry bitmaps, if it has at most BITMAP_MAX_OBJECTS.
+   * Past that, a step's fixed work (reading the .idx, the bitmaps so far) and the
+   * selection over the whole history each held the object for tens of seconds on a
+   * 439k-object repository, and every clone waited behind them.
+   */
   private target(): { id: number; name: string; tips: string[] } | null {
     const row = this.sql
-      .exec<{ id: number; name: string; tips: string }>(
-        "SELECT id, name, covers_tips AS tips FROM git_pack WHERE covers_tips IS NOT NULL ORDER BY id DESC LIMIT 1",
+      .exec<{ id: number; name: string; tips: string; objects: number }>(
+        "SELECT id, name, covers_tips AS tips, objects FROM git_pack WHERE covers_tips IS NOT NULL ORDER BY id DESC LIMIT 1",
       )
       .toArray()[0];
-    return row ? { id: row.id, name: row.name, tips: row.tips ? row.tips.split(" ") : [] } : null;
+    if (!row || row.objects > BITMAP_MAX_OBJECTS) return null;
+    return { id: row.id, name: row.name, tips: row.tips ? row.tips.split(" ") : [] };
   }
 
   private job(): { pack: string; state: string } | null {
