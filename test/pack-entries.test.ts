@@ -15,7 +15,9 @@ describe("compact indexer state", () => {
     for (const id of [...all, ...all]) set.addHex(id);
     expect(set.size).toBe(5000);
     const seen: string[] = [];
-    set.forEach((b, at) => seen.push(Buffer.from(b.subarray(at, at + 20)).toString("hex")));
+    set.forEach((b, at) => {
+      seen.push(Buffer.from(b.subarray(at, at + 20)).toString("hex"));
+    });
     expect(seen).toEqual(all);
   });
 
