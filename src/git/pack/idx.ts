@@ -11,40 +11,67 @@ export interface IdxEntry {
 
 const MAGIC = [0xff, 0x74, 0x4f, 0x63];
 
-export function writeIdxV2(entries: IdxEntry[], packChecksum: Uint8Array): Uint8Array {
-  const sorted = [...entries].sort((a, b) => (a.oid < b.oid ? -1 : a.oid > b.oid ? 1 : 0));
-  const n = sorted.length;
-  const large = sorted.filter((e) => e.offset >= 0x80000000).length;
+/** Entries as the indexer keeps them: ids side by side in one array, no string per entry. */
+export interface IdxTable {
+  readonly length: number;
+  /** Entry i's id is bytes [20 i, 20 i + 20). */
+  readonly ids: Uint8Array;
+  offset(i: number): number;
+  crc(i: number): number;
+}
+
+function tableOf(entries: IdxEntry[]): IdxTable {
+  const ids = new Uint8Array(entries.length * 20);
+  for (let i = 0; i < entries.length; i++) fromHexInto(entries[i].oid, ids, i * 20);
+  return { length: entries.length, ids, offset: (i) => entries[i].offset, crc: (i) => entries[i].crc32 };
+}
+
+export function writeIdxV2(entries: IdxEntry[] | IdxTable, packChecksum: Uint8Array): Uint8Array {
+  const t = Array.isArray(entries) ? tableOf(entries) : entries;
+  const ids = t.ids;
+  const n = t.length;
+  // Sorted by id through a permutation: sorting records with hex ids costs ~100 bytes an entry.
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => {
+    const x = a * 20;
+    const y = b * 20;
+    for (let k = 0; k < 20; k++) if (ids[x + k] !== ids[y + k]) return ids[x + k] - ids[y + k];
+    return a - b;
+  });
+  let large = 0;
+  for (let i = 0; i < n; i++) if (t.offset(i) >= 0x80000000) large++;
   const size = 8 + 256 * 4 + n * 20 + n * 4 + n * 4 + large * 8 + 40;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
   view.setUint32(4, 2);
   const fanout = new Uint32Array(256);
-  for (const e of sorted) fanout[parseInt(e.oid.slice(0, 2), 16)]++;
+  for (let i = 0; i < n; i++) fanout[ids[i * 20]]++;
   let total = 0;
   for (let i = 0; i < 256; i++) {
     total += fanout[i];
     view.setUint32(8 + i * 4, total);
   }
   let at = 8 + 1024;
-  for (const e of sorted) {
-    fromHexInto(e.oid, out, at);
+  for (const e of order) {
+    out.set(ids.subarray(e * 20, e * 20 + 20), at);
     at += 20;
   }
-  for (const e of sorted) {
-    view.setUint32(at, e.crc32 >>> 0);
+  for (const e of order) {
+    view.setUint32(at, t.crc(e) >>> 0);
     at += 4;
   }
   let largeIdx = 0;
   const largeAt = at + n * 4;
-  for (const e of sorted) {
-    if (e.offset >= 0x80000000) {
+  for (const e of order) {
+    const offset = t.offset(e);
+    if (offset >= 0x80000000) {
       view.setUint32(at, (0x80000000 | largeIdx) >>> 0);
-      view.setBigUint64(largeAt + largeIdx * 8, BigInt(e.offset));
+      view.setBigUint64(largeAt + largeIdx * 8, BigInt(offset));
       largeIdx++;
     } else {
-      view.setUint32(at, e.offset);
+      view.setUint32(at, offset);
     }
     at += 4;
   }

@@ -33,6 +33,7 @@ import { PackFormatError, encodeWholeEntry, parseEntryHeader } from "./entry";
 import { inflateEntry, inflateExact } from "./zlib";
 import { ByteLru, compact } from "../../util/lru";
 import { yieldToEventLoop } from "../../util/pace";
+import { IdSet, PackEntries } from "./entries";
 
 export const MAX_OBJECT_SIZE = 256 * 1024 * 1024;
 export const MAX_DELTA_DEPTH = 4095;
@@ -42,19 +43,7 @@ const KEEP_DELTAS_BUDGET = 8 * 1024 * 1024;
 /** Resolved objects kept as bases for the deltas after them. */
 const BASE_CACHE_BUDGET = 24 * 1024 * 1024;
 
-export interface IndexedObject {
-  oid: string;
-  offset: number;
-  /** Bytes of the whole entry: header and zlib stream. */
-  length: number;
-  crc32: number;
-  /** Resolved object type, 1..4. */
-  type: number;
-  /** Resolved object size. */
-  size: number;
-  /** Delta base id for delta entries. */
-  base: string | null;
-}
+export type { IndexedObject } from "./entries";
 
 export interface CommitLinks {
   oid: string;
@@ -73,10 +62,10 @@ export interface TagLink {
 export interface IndexResult {
   packChecksum: Uint8Array;
   packSize: number;
-  objects: IndexedObject[];
+  objects: PackEntries;
   commits: CommitLinks[];
   tags: TagLink[];
-  /** Ids that objects in this pack refer to (trees, parents, blobs, tag targets). */
+  /** Ids that objects in this pack refer to (trees, parents, blobs, tag targets) and that it lacks. */
   referenced: Set<string>;
   /** Bases appended to complete a thin pack. */
   thinBases: number;
@@ -196,21 +185,19 @@ export class PackIndexer {
   private readonly hash = createHash("sha1");
   private readonly win: PackWindow;
   readonly count: number;
-  private readonly objects: IndexedObject[] = [];
+  private readonly objects: PackEntries;
   private readonly commits: CommitLinks[] = [];
   private readonly tags: TagLink[] = [];
-  private readonly referenced = new Set<string>();
+  /** Ids that objects refer to; the size of the pack's id list again, so binary. */
+  private referenced: IdSet | null;
   /** Deltas left for pass 2. */
   private readonly pending: Pending[] = [];
-  private readonly byOffset = new Map<number, number>();
   private readonly kept = new Map<number, Uint8Array>();
   private keptBytes = 0;
   /** Resolved objects by index, the bases of the deltas that follow them. */
   private readonly bases = new ByteLru<number, Uint8Array>(BASE_CACHE_BUDGET, (d) =>
     d.byteLength > BASE_CACHE_BUDGET / 8 ? BASE_CACHE_BUDGET + 1 : d.byteLength + 64,
   );
-  /** Index of a resolved delta's base in the pack; -1 for whole objects and bases from outside it. */
-  private readonly baseOf: Int32Array;
   private readonly depth: Uint16Array;
   /** Work done rebuilding bases, counted against the slice that needed them. */
   private rebuilt = 0;
@@ -219,7 +206,6 @@ export class PackIndexer {
   private computed: Uint8Array | null = null;
   private readonly childrenByOffset = new Map<number, Pending[]>();
   private readonly childrenByOid = new Map<string, Pending[]>();
-  private readonly oidIndex = new Map<string, number>();
   private resolved = 0;
   private rootCursor = 0;
   /** Pass 2's place: the delta tree under one base, kept across steps. */
@@ -245,7 +231,8 @@ export class PackIndexer {
     // A count no pack of this size can hold is a lie: each entry takes at least two bytes.
     if (this.count > (this.packSize - 32) / 2 + 1)
       throw new PackFormatError(`pack is truncated: it claims ${this.count} objects, more than its size can hold`);
-    this.baseOf = new Int32Array(this.count).fill(-1);
+    this.objects = new PackEntries(this.count);
+    this.referenced = new IdSet(this.count);
     this.depth = new Uint16Array(this.count);
   }
 
@@ -277,18 +264,19 @@ export class PackIndexer {
   }
 
   private noteObject(oid: string, type: number, data: Uint8Array): void {
+    const referenced = this.referenced!;
     try {
       if (type === OBJ_COMMIT) {
         const c = parseCommit(data);
         this.commits.push({ oid, tree: c.tree, parents: c.parents, time: c.committer.timestamp });
-        this.referenced.add(c.tree);
-        for (const p of c.parents) this.referenced.add(p);
+        referenced.addHex(c.tree);
+        for (const p of c.parents) referenced.addHex(p);
       } else if (type === OBJ_TREE) {
-        noteTreeChildren(data, this.referenced);
+        noteTreeChildren(data, referenced);
       } else if (type === OBJ_TAG) {
         const t = parseTag(data);
         this.tags.push({ oid, object: t.object, type: typeCode(t.type) });
-        this.referenced.add(t.object);
+        referenced.addHex(t.object);
       }
     } catch (e) {
       if (e instanceof ObjectFormatError) throw new PackFormatError(`malformed ${typeName(type)} ${oid}: ${e.message}`);
@@ -298,15 +286,10 @@ export class PackIndexer {
 
   /** Records object `i` as resolved to `data` of `type`, on the base at `baseIndex` (-1: none in the pack). */
   private resolvedAs(i: number, type: number, data: Uint8Array, baseIndex: number, baseOid: string | null, depth: number): void {
-    const o = this.objects[i];
-    o.type = type;
-    o.size = data.byteLength;
-    o.oid = hashObject(typeName(type), data);
-    o.base = baseOid;
-    this.baseOf[i] = baseIndex;
+    const oid = hashObject(typeName(type), data);
+    this.objects.resolve(i, oid, type, data.byteLength, baseIndex, baseOid);
     this.depth[i] = depth;
-    this.noteObject(o.oid, type, data);
-    if (!this.oidIndex.has(o.oid)) this.oidIndex.set(o.oid, i);
+    this.noteObject(oid, type, data);
   }
 
   /** Pass 1 over up to `budget` units; returns how many it used. */
@@ -327,22 +310,21 @@ export class PackIndexer {
       if (end > packSize - 20) throw new PackFormatError("pack is truncated inside an object");
       const raw = win.view(pos, end - pos);
       const crc = crc32(raw.bytes.subarray(raw.at, raw.at + (end - pos)));
-      this.byOffset.set(pos, i);
       if (header.type === OBJ_OFS_DELTA || header.type === OBJ_REF_DELTA) {
         const baseOffset = header.baseDistance !== undefined ? pos - header.baseDistance : undefined;
-        if (baseOffset !== undefined && (baseOffset < 12 || !this.byOffset.has(baseOffset))) {
+        const baseIndex =
+          baseOffset !== undefined ? (baseOffset < 12 ? -1 : objects.atOffset(baseOffset)) : objects.findHex(header.baseOid!);
+        if (baseOffset !== undefined && baseIndex < 0) {
           throw new PackFormatError(`delta at offset ${pos} names a base at ${baseOffset}, which is not an entry`);
         }
-        objects.push({ oid: "", offset: pos, length: end - pos, crc32: crc, type: 0, size: 0, base: header.baseOid ?? null });
-        const baseIndex = baseOffset !== undefined ? this.byOffset.get(baseOffset)! : this.oidIndex.get(header.baseOid!);
-        if (baseIndex !== undefined && objects[baseIndex].oid) {
+        objects.push(pos, end - pos, crc, header.baseOid ?? null);
+        if (baseIndex >= 0 && objects.isResolved(baseIndex)) {
           const depth = this.depth[baseIndex] + 1;
           if (depth > MAX_DELTA_DEPTH) throw new PackFormatError(`delta chain deeper than ${MAX_DELTA_DEPTH}`);
           const result = applyDelta(this.baseData(baseIndex), data);
           if (result.byteLength > maxSize)
             throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${maxSize}-byte limit`);
-          const b = objects[baseIndex];
-          this.resolvedAs(i, b.type, result, baseIndex, b.oid, depth);
+          this.resolvedAs(i, objects.type(baseIndex), result, baseIndex, null, depth);
           this.bases.set(i, result);
           n += result.byteLength >> 16;
         } else {
@@ -353,7 +335,7 @@ export class PackIndexer {
           }
         }
       } else {
-        objects.push({ oid: "", offset: pos, length: end - pos, crc32: crc, type: header.type, size: data.byteLength, base: null });
+        objects.push(pos, end - pos, crc, null);
         this.resolvedAs(i, header.type, data, -1, null, 0);
         this.bases.set(i, data);
       }
@@ -382,15 +364,16 @@ export class PackIndexer {
         data = cached;
         break;
       }
-      if (this.baseOf[cur] < 0) {
-        if (this.objects[cur].base !== null)
-          throw new PackFormatError(`delta ${this.objects[cur].oid} has no base in the pack to rebuild it from`);
+      const baseOf = this.objects.baseOf[cur];
+      if (baseOf < 0) {
+        if (this.objects.isDelta(cur))
+          throw new PackFormatError(`delta ${this.objects.oid(cur)} has no base in the pack to rebuild it from`);
         data = this.readEntry(cur);
         this.bases.set(cur, data);
         break;
       }
       chain.push(cur);
-      cur = this.baseOf[cur];
+      cur = baseOf;
     }
     for (let k = chain.length - 1; k >= 0; k--) {
       data = applyDelta(data, this.readEntry(chain[k]));
@@ -420,15 +403,14 @@ export class PackIndexer {
       this.kept.delete(p.index);
       return k;
     }
-    const o = this.objects[p.index];
-    const raw = this.fs.read(this.path, o.offset + p.headerLength, o.length - p.headerLength);
+    const { objects } = this;
+    const raw = this.fs.read(this.path, objects.offset(p.index) + p.headerLength, objects.entryLength(p.index) - p.headerLength);
     return inflateExact(raw, p.deltaSize);
   }
 
   /** Entry `i` inflated: the object, or for a delta entry the delta. */
   private readEntry(i: number): Uint8Array {
-    const o = this.objects[i];
-    const raw = this.fs.read(this.path, o.offset, o.length);
+    const raw = this.fs.read(this.path, this.objects.offset(i), this.objects.entryLength(i));
     const hdr = parseEntryHeader(raw, 0)!;
     return inflateExact(raw.subarray(hdr.headerLength), hdr.size);
   }
@@ -447,16 +429,17 @@ export class PackIndexer {
     const { objects } = this;
     while (this.rootCursor < objects.length) {
       const i = this.rootCursor++;
-      const o = objects[i];
-      if (!o.oid) continue;
-      if (!this.childrenByOffset.has(o.offset) && !this.childrenByOid.has(o.oid)) continue;
+      if (!objects.isResolved(i)) continue;
+      const offset = objects.offset(i);
+      if (!this.childrenByOffset.has(offset) && (!this.childrenByOid.size || !this.childrenByOid.has(objects.oid(i)))) continue;
+      const oid = objects.oid(i);
       this.stack.push({
         index: i,
         data: this.baseData(i),
-        oid: o.oid,
-        type: o.type,
-        offset: o.offset,
-        kids: this.kidsOf(o.offset, o.oid),
+        oid,
+        type: objects.type(i),
+        offset,
+        kids: this.kidsOf(offset, oid),
         next: 0,
         depth: this.depth[i],
       });
@@ -481,13 +464,14 @@ export class PackIndexer {
       const result = applyDelta(top.data, this.deltaData(child));
       if (result.byteLength > this.maxSize)
         throw new PackFormatError(`object of ${result.byteLength} bytes exceeds the ${this.maxSize}-byte limit`);
-      this.resolvedAs(child.index, top.type, result, top.index ?? -1, top.oid, depth);
-      const o = objects[child.index];
+      this.resolvedAs(child.index, top.type, result, top.index ?? -1, top.index === null ? top.oid : null, depth);
+      const offset = objects.offset(child.index);
+      const oid = objects.oid(child.index);
       this.resolved++;
       used += 1 + (result.byteLength >> 16);
       if (options.onProgress && (this.resolved & 1023) === 0) options.onProgress("resolving", this.resolved, this.pending.length);
-      const kids = this.kidsOf(o.offset, o.oid);
-      if (kids.length) stack.push({ index: child.index, data: result, oid: o.oid, type: top.type, offset: o.offset, kids, next: 0, depth });
+      const kids = this.kidsOf(offset, oid);
+      if (kids.length) stack.push({ index: child.index, data: result, oid, type: top.type, offset, kids, next: 0, depth });
     }
     return used;
   }
@@ -524,24 +508,26 @@ export class PackIndexer {
     if (thin.length) {
       ({ checksum, size } = appendBases(this.fs, this.path, this.packSize, this.count, thin, objects));
     }
-    let closed = true;
-    const thinOids = new Set(thin.map((t) => t.oid));
-    for (const r of this.referenced) {
-      if (!this.oidIndex.has(r) && !thinOids.has(r)) {
-        closed = false;
-        break;
-      }
-    }
+    // Only what the pack lacks is worth a string each: the rest is the pack's own ids.
+    const lacking = new Set<string>();
+    this.referenced?.forEach((bytes, at) => {
+      if (objects.find(bytes, at) < 0) lacking.add(toHex(bytes.subarray(at, at + 20)));
+    });
+    // The indexer outlives its result in a push job: let go of what only indexing needed.
+    this.referenced = null;
+    this.bases.clear();
+    this.kept.clear();
+    this.stack = [];
     return {
       packChecksum: checksum,
       packSize: size,
       objects,
       commits: this.commits,
       tags: this.tags,
-      referenced: this.referenced,
+      referenced: lacking,
       thinBases: thin.length,
       appended: thin.map((t) => t.oid),
-      closed,
+      closed: lacking.size === 0,
     };
   }
 }
@@ -550,45 +536,18 @@ export async function indexPack(fs: Dofs, path: string, base: BaseSource, option
   return new PackIndexer(fs, path, base, options).finish();
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
 /**
  * Adds the ids a tree names to `into`, as `treeChildren` reads them (gitlinks skipped),
- * without a record per entry: trees are most of a large pack's objects.
+ * without a record or a string per entry: trees are most of a large pack's objects.
  */
-function noteTreeChildren(data: Uint8Array, into: Set<string>): void {
+function noteTreeChildren(data: Uint8Array, into: IdSet): void {
   let i = 0;
   const n = data.byteLength;
   while (i < n) {
     const sp = data.indexOf(32, i);
     const nul = sp < 0 ? -1 : data.indexOf(0, sp);
     if (sp < 0 || nul < 0 || nul + 21 > n) throw new ObjectFormatError("truncated tree entry");
-    if (!(sp - i === 6 && data[i] === 49 && data[i + 1] === 54)) {
-      const d = data;
-      const o = nul + 1;
-      into.add(
-        HEX[d[o]] +
-          HEX[d[o + 1]] +
-          HEX[d[o + 2]] +
-          HEX[d[o + 3]] +
-          HEX[d[o + 4]] +
-          HEX[d[o + 5]] +
-          HEX[d[o + 6]] +
-          HEX[d[o + 7]] +
-          HEX[d[o + 8]] +
-          HEX[d[o + 9]] +
-          HEX[d[o + 10]] +
-          HEX[d[o + 11]] +
-          HEX[d[o + 12]] +
-          HEX[d[o + 13]] +
-          HEX[d[o + 14]] +
-          HEX[d[o + 15]] +
-          HEX[d[o + 16]] +
-          HEX[d[o + 17]] +
-          HEX[d[o + 18]] +
-          HEX[d[o + 19]],
-      );
-    }
+    if (!(sp - i === 6 && data[i] === 49 && data[i + 1] === 54)) into.add(data, nul + 1);
     i = nul + 21;
   }
 }
@@ -606,22 +565,15 @@ function appendBases(
   packSize: number,
   count: number,
   bases: { oid: string; type: number; data: Uint8Array }[],
-  objects: IndexedObject[],
+  objects: PackEntries,
 ): { checksum: Uint8Array; size: number } {
   fs.truncate(path, packSize - 20);
   let pos = packSize - 20;
   for (const b of bases) {
     const entry = encodeWholeEntry(b.type, b.data);
     fs.writeAt(path, pos, entry);
-    objects.push({
-      oid: b.oid,
-      offset: pos,
-      length: entry.byteLength,
-      crc32: crc32(entry),
-      type: b.type,
-      size: b.data.byteLength,
-      base: null,
-    });
+    const i = objects.push(pos, entry.byteLength, crc32(entry), null);
+    objects.resolve(i, b.oid, b.type, b.data.byteLength, -1, null);
     pos += entry.byteLength;
   }
   const countBytes = new Uint8Array(4);

@@ -638,7 +638,7 @@ export class ObjectStore implements BaseSource, PackSource {
     }
     const appended = new Set(result.appended ?? []);
     for (let i = from; i < to; i++) {
-      const o = result.objects[i];
+      const o = result.objects.get(i);
       this.sql.exec(
         "INSERT OR REPLACE INTO git_staged_object (path, offset, oid, length, type, size, base, appended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         tempPath,

@@ -8,6 +8,7 @@
 // that appends it, so a repack resumes where it stopped after an eviction.
 import { crc32 } from "node:zlib";
 import type { Dofs } from "../../fs/dofs";
+import { PackEntries } from "../pack/entries";
 import { writeIdxV2 } from "../pack/idx";
 import { copyEntry, geometricRun, packHeader, type RepackTarget, sealPack } from "../pack/repack";
 import { type ObjectStore, PACK_DIR } from "./object-store";
@@ -239,7 +240,7 @@ export class Repack {
       done.map((d) => ({ oid: d.oid, offset: d.offset, crc32: d.crc >>> 0 })),
       checksum,
     );
-    const objects = done.map((d) => ({ ...d, crc32: d.crc >>> 0 }));
+    const objects = PackEntries.of(done.map((d) => ({ ...d, crc32: d.crc >>> 0 })));
     return this.fs.transaction(() => {
       const { name, dropped, retired } = this.store.replacePacks(
         job.packs,
