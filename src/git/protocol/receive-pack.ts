@@ -485,8 +485,12 @@ type Pending = CommandResult & { cmd: PushCommand; reason?: string };
 
 /** Per-command checks before any write: names, objects, connectivity. */
 function decide(ctx: ReceiveContext, push: PushRequest, indexed: IndexResult | null): Pending[] {
-  const inPack = new Map<string, number>();
-  for (const o of indexed?.objects ?? []) inPack.set(o.oid, o.type);
+  // The pack's own table answers by id: no map of every id (420k of them on a large push).
+  const typeInPack = (oid: string): number | undefined => {
+    const at = indexed ? indexed.objects.findHex(oid) : -1;
+    return at >= 0 ? indexed!.objects.type(at) : undefined;
+  };
+  const inPack = { has: (oid: string) => typeInPack(oid) !== undefined, get: typeInPack };
   // Objects the pack refers to must be in it or already stored: else it is incomplete.
   let incomplete = false;
   for (const oid of indexed?.referenced ?? []) {
