@@ -78,10 +78,9 @@ export async function packFromR2(
           controller.close();
           return;
         }
-        if (!read.done) {
-          if (read.value.byteLength) data(controller, read.value);
-          return;
-        }
+        // The last piece may come with `done`.
+        if (read.value?.byteLength) data(controller, read.value);
+        if (!read.done) return;
         if (appended) {
           if (appended.entries.byteLength) data(controller, appended.entries);
           controller.enqueue(frame(new Uint8Array(hash!.digest())));
