@@ -56,6 +56,8 @@ function concrete(path: string, owner: string, name: string): string {
 }
 
 describe("the access check", () => {
+  // Every route, as several callers: a few hundred requests, many of which render pages of the
+  // repository; on a shared 2-core runner that took over a minute.
   it("covers every repository route: a private repository is invisible to strangers and anonymous callers", async () => {
     const owner = "vault";
     const name = `secret${seq++}`;
@@ -178,7 +180,7 @@ describe("the access check", () => {
     const after = await ownerFetch(`${BASE}/api/repos/${owner}/${name}`);
     expect(after.status).toBe(200);
     expect(((await after.json()) as { default_branch: string }).default_branch).toBe("main");
-  });
+  }, 240_000);
 
   it("asks for write on every editor route: on a public repository anonymous callers sign in, others are refused", async () => {
     const owner = "vault";

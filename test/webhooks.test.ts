@@ -305,6 +305,8 @@ describe("hooks in the repository", () => {
     const made = await stub.createHook({ url: "http://127.0.0.1:9/hook", events: ["issues"] }, site(name), null);
     if (!made?.ok) throw new Error("no hook");
     await inRepo(stub as never, async (repo, state) => {
+      // Maintenance first comes to rest (the commit-graph, the pack's bitmaps).
+      for (let i = 0; i < 50 && (await repo.maintenanceSlice()).more; i++);
       // A far alarm is moved earlier for the ping; a hook never moves it later.
       await state.storage.setAlarm(Date.now() + 3_600_000);
       await repo.emitHookEvent("issues", "opened", { issue: { number: 1 } }, site(name), null);
