@@ -10,6 +10,14 @@ import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object/objec
 import type { Repository } from "../src/repo/repository";
 import { buildPack, oidOf } from "./pack-builder";
 import { accountAuth, inRepo } from "./helpers";
+import { DEFAULT_INDEX, distinctTrigrams } from "../src/repo/search/code-index";
+
+/** `length` characters of base64 of random bytes: text whose trigrams are nearly all distinct. */
+function randomBase64(length: number): string {
+  const bytes = new Uint8Array(Math.ceil((length * 3) / 4));
+  for (let at = 0; at < bytes.length; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536));
+  return btoa(String.fromCharCode(...bytes)).slice(0, length);
+}
 
 const BASE = "http://gitflare.test";
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -320,6 +328,43 @@ describe("code search", () => {
       `/api/v3/search/code?q=${encodeURIComponent(`manyNeedle repo:${path}`)}&per_page=100&page=11`,
     );
     expect(((await past.json()) as Json).items).toEqual([]);
+  });
+
+  it("counts a text's distinct trigrams closely enough to bound a slice by them", () => {
+    const exact = (t: string) => {
+      const seen = new Set<string>();
+      for (let i = 0; i + 2 < t.length; i++) seen.add(t.slice(i, i + 3));
+      return seen.size;
+    };
+    const texts = ["", "ab", "abc", "a".repeat(1000), APP, ROUTER.repeat(50), randomBase64(3_000), randomBase64(150_000)];
+    for (let i = 0; i < 20; i++) texts.push(`${APP}${randomBase64(i * 997)}${"é€😀".repeat(i * 31)}`);
+    for (const t of texts) {
+      const n = exact(t);
+      expect(Math.abs(distinctTrigrams(t) - n), `${t.length} characters, ${n} trigrams`).toBeLessThanOrEqual(Math.max(2, n * 0.03));
+    }
+  });
+
+  it("cuts the slices of texts with many trigrams (random base64) by trigrams, not bytes, and still indexes them all", async () => {
+    const { path, stub } = await makeRepo("searcher", false);
+    const files = Array.from({ length: 12 }, (_, i) => ({
+      kind: "create" as const,
+      path: `blob${i}.txt`,
+      content: `marker${i}x ${randomBase64(100_000)}`,
+    }));
+    await commit(stub, null, files);
+    const reports = await catchUp(stub);
+    // The first slice stops at the first text past the bound (about 75,000 trigrams each
+    // here, 1.2 MB in all: under the byte bound); the index's timers may run the others.
+    const [first] = reports;
+    expect(first.more).toBe(true);
+    expect(first.indexed).toBeGreaterThan(1);
+    expect(first.indexed).toBeLessThan(12);
+    expect(first.trigrams).toBeGreaterThanOrEqual(DEFAULT_INDEX.sliceTrigrams);
+    expect(first.trigrams - DEFAULT_INDEX.sliceTrigrams).toBeLessThan(100_000);
+    for (const i of [0, 11]) {
+      const found = await codeSearch("searcher", `marker${i}x repo:${path}`);
+      expect(paths(found.json)).toEqual([`blob${i}.txt`]);
+    }
   });
 
   it("is deleted with the repository", async () => {
