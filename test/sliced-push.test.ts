@@ -22,6 +22,27 @@ async function slicedRepo() {
   return { url: `http://gitflare.test/${name}`, stub };
 }
 
+const stagedCount = (stub: DurableObjectStub<Repository>) =>
+  inRepo(stub, (_repo, state) => ({
+    rows:
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM git_staged_object").one().n +
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM git_staged_commit").one().n,
+    gone: state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM git_staged_gone").one().n,
+  }));
+
+/**
+ * The push's last transaction leaves its staged rows for maintenance to delete: runs
+ * slices of `rows` rows each until none are left; the slices it took.
+ */
+async function sweepStaged(stub: DurableObjectStub<Repository>, rows: number): Promise<number> {
+  for (let slices = 0; ; slices++) {
+    const left = await stagedCount(stub);
+    if (!left.rows && !left.gone) return slices;
+    expect(slices).toBeLessThan(1000);
+    await stub.maintenanceSlice({ sliceObjects: rows / 10 });
+  }
+}
+
 function push(url: string, pack: Uint8Array, caps = "report-status side-band-64k") {
   return ownerFetch(`${url}/git-receive-pack`, {
     method: "POST",
@@ -46,7 +67,7 @@ describe("sliced indexing of large pushes", () => {
     expect(dec(await fetch.arrayBuffer())).toContain(`${fixtures.head} refs/heads/main`);
   });
 
-  it("records the same rows as a push indexed at once, and leaves nothing staged", async () => {
+  it("records the same rows as a push indexed at once; maintenance then deletes the staged rows, a bounded number per slice", async () => {
     const rows = (stub: DurableObjectStub<Repository>) =>
       inRepo(stub, (_repo, state) => ({
         objects: state.storage.sql.exec("SELECT oid, offset, length, type, size, base FROM git_object ORDER BY oid").toArray(),
@@ -66,7 +87,11 @@ describe("sliced indexing of large pushes", () => {
     expect(a.objects.length).toBeGreaterThan(10);
     expect(a.objects).toEqual(b.objects);
     expect(a.commits).toEqual(b.commits);
-    expect(a.staged).toBe(0);
+    // Left to maintenance, which deletes them a bounded number at a time.
+    const before = await stagedCount(sliced.stub);
+    expect(before).toEqual({ rows: a.staged, gone: 1 });
+    expect(await sweepStaged(sliced.stub, 20)).toBeGreaterThanOrEqual(Math.floor(a.staged / 20));
+    expect((await rows(sliced.stub)).objects).toEqual(b.objects);
   });
 
   it("drops the staged rows of a push whose ref update is refused", async () => {
@@ -82,9 +107,15 @@ describe("sliced indexing of large pushes", () => {
       ]),
     });
     expect(dec(await res.arrayBuffer())).toContain("ng refs/heads/main");
+    expect((await stagedCount(stub)).gone).toBe(1);
+    await sweepStaged(stub, 1000);
     await inRepo(stub, (_repo, state) => {
-      for (const table of ["git_staged_object", "git_staged_commit", "git_object"])
+      for (const table of ["git_staged_object", "git_staged_commit", "git_staged_gone", "git_object"])
         expect(state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n).toBe(0);
+      // Nor its .idx, written beside the pack before the refused update.
+      expect(
+        state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dofs_node WHERE path LIKE '/objects/incoming/%'").one().n,
+      ).toBe(0);
     });
   });
 

@@ -14,7 +14,7 @@ import { encodeWholeEntry } from "./pack/entry";
 import { writeIdxV2 } from "./pack/idx";
 import type { IndexResult } from "./pack/indexer";
 import type { RefStore, RefUpdate, RefUpdateResult } from "./refs";
-import type { ObjectStore } from "./store/object-store";
+import { type ObjectStore, stagedIdxPath } from "./store/object-store";
 
 /** Where packs wait until their refs move; not part of the repository (export skips it). */
 export const INCOMING_DIR = "/objects/incoming";
@@ -47,8 +47,8 @@ export interface StagedPack {
   indexed: IndexResult;
   /** Its rows were staged with `ObjectStore.stageRows` (a large push). */
   staged?: boolean;
-  /** Its `.idx`, when written ahead of the transaction. */
-  idx?: Uint8Array;
+  /** Its `.idx`, when made ahead of the transaction; "written" when in its file already (see `ObjectStore.writeStagedIdx`). */
+  idx?: Uint8Array | "written";
 }
 
 export interface NewObject {
@@ -173,6 +173,7 @@ export function applyRefTransaction(ctx: RefTransactionContext, tx: RefTransacti
 
 function dropTemp(fs: Dofs, pack: StagedPack | null | undefined): void {
   if (pack && fs.exists(pack.tempPath)) fs.unlink(pack.tempPath);
+  if (pack?.idx === "written" && fs.exists(stagedIdxPath(pack.tempPath))) fs.unlink(stagedIdxPath(pack.tempPath));
 }
 
 /**

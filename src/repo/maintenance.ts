@@ -119,7 +119,8 @@ export class Maintenance {
       this.uncopiedCovering() !== null ||
       this.repack.retired().some((r) => this.deletable(r.at, now)) ||
       this.graphStale() ||
-      this.store.bitmaps.stale()
+      this.store.bitmaps.stale() ||
+      this.store.stagedGarbage()
     );
   }
 
@@ -181,6 +182,9 @@ export class Maintenance {
       report.more = step === "more";
     }
     await this.fs.emptyR2Trash();
+    // What large pushes staged (see ObjectStore.stageRows): a row costs a tenth of an object copied.
+    this.store.sweepStaged(this.config.sliceObjects * 10);
+    if (this.store.stagedGarbage()) report.more = true;
     // Last, so that a graph is written for the packs compaction leaves, not for each on the way.
     if (!report.more && this.graphStale()) report.graphed = this.store.graph.write();
     // Then the covering pack's bitmaps, a few commits' worth per slice (see store/bitmap.ts),

@@ -18,7 +18,7 @@ import { concatBytes } from "../../util/bytes";
 import type { Dofs, FileWriter } from "../../fs/dofs";
 import { isFsError } from "../../fs/errors";
 import { BadBodyError } from "../../util/streams";
-import type { ObjectStore } from "../store/object-store";
+import { type ObjectStore, stagedIdxPath } from "../store/object-store";
 import { OBJ_COMMIT, ZERO_OID, isOid } from "../object/object";
 import { PackFormatError } from "../pack/entry";
 import type { IndexResult, PackIndexer } from "../pack/indexer";
@@ -295,7 +295,7 @@ export class PushJob {
   private indexed: IndexResult | null = null;
   private stagedObjects = 0;
   private stagedCommits = 0;
-  private idx: Uint8Array | null = null;
+  private idxWritten = false;
   /** Why the job was dropped (`abandon`) while it may still be running. */
   private ended: string | null = null;
 
@@ -355,8 +355,10 @@ export class PushJob {
       this.stagedCommits = toCommits;
       return false;
     }
-    if (!this.idx) {
-      this.idx = writeIdxV2(objects, this.indexed.packChecksum);
+    if (!this.idxWritten) {
+      // Written to its file here, so that the commit's transaction only renames it.
+      this.ctx.store.writeStagedIdx(tempPath, writeIdxV2(objects, this.indexed.packChecksum));
+      this.idxWritten = true;
       return false;
     }
     return true;
@@ -397,7 +399,7 @@ export class PushJob {
       }
     }
     const staged = indexed !== null && indexed === this.indexed && this.staged();
-    const final = commit(ctx, push, results, tempPath, indexed, atomic, staged ? this.idx : null);
+    const final = commit(ctx, push, results, tempPath, indexed, atomic, staged);
     if (!staged) this.dropStaged();
     for (const hook of ctx.hooks ?? []) hook.postReceive?.(push, final, ctx.session);
     const messages = (ctx.hooks ?? []).flatMap((hook) => hook.pushMessages?.(push, final, ctx.session) ?? []);
@@ -411,11 +413,13 @@ export class PushJob {
   /** Every row staged and the `.idx` written: the commit copies rows instead of writing them. */
   private staged(): boolean {
     const i = this.indexed;
-    return i !== null && this.idx !== null && this.stagedObjects === i.objects.length && this.stagedCommits === i.commits.length;
+    return i !== null && this.idxWritten && this.stagedObjects === i.objects.length && this.stagedCommits === i.commits.length;
   }
 
   private dropStaged(): void {
-    if (this.tempPath && (this.stagedObjects || this.stagedCommits)) this.ctx.store.dropStaged(this.tempPath);
+    if (!this.tempPath) return;
+    if (this.stagedObjects || this.stagedCommits) this.ctx.store.dropStaged(this.tempPath);
+    if (this.idxWritten && this.ctx.fs.exists(stagedIdxPath(this.tempPath))) this.ctx.fs.unlink(stagedIdxPath(this.tempPath));
   }
 
   /** Drops the stored pack of a push that will not be finished. */
@@ -532,7 +536,7 @@ function commit(
   tempPath: string | null,
   indexed: IndexResult | null,
   atomic: boolean,
-  idx: Uint8Array | null,
+  staged: boolean,
 ): CommandResult[] {
   const updates: RefUpdate[] = pending.filter((p) => !p.reason).map((p) => ({ name: p.cmd.ref, old: p.cmd.old, new: p.cmd.new }));
   const hadRefs = ctx.refs.list().size > 0;
@@ -540,7 +544,7 @@ function commit(
     updates,
     atomic,
     actor: { via: "push", user: ctx.user ?? ctx.session?.pusher?.login, admin: ctx.session?.admin },
-    pack: tempPath && indexed ? { tempPath, indexed, ...(idx ? { staged: true, idx } : {}) } : null,
+    pack: tempPath && indexed ? { tempPath, indexed, ...(staged ? { staged: true, idx: "written" as const } : {}) } : null,
     before: () => {
       if (!hadRefs && updates.length) ctx.onFirstPush?.();
     },

@@ -36,6 +36,11 @@ export type { ObjectLocation } from "../pack/source";
 
 export const PACK_DIR = "/objects/pack";
 
+/** Where a staged pack's `.idx` waits (see `writeStagedIdx`). */
+export function stagedIdxPath(tempPath: string): string {
+  return tempPath.replace(/\.pack$/, ".idx");
+}
+
 export interface GitObject {
   type: ObjectType;
   data: Uint8Array;
@@ -146,7 +151,16 @@ export class ObjectStore implements BaseSource, PackSource {
       parents TEXT NOT NULL,
       time INTEGER NOT NULL
     ) WITHOUT ROWID`);
-    // Rows of a pack still being indexed, by its temporary path: see `stageRows`.
+    // Rows of a pack still being indexed, by its temporary path: see `stageRows`. Keyed so
+    // that the commit reads them in the object table's order (by oid), without sorting
+    // hundreds of thousands of rows inside its transaction. An empty table of the first
+    // layout, keyed (path, offset), is made again in this one.
+    const stagedKey = this.sql
+      .exec<{ name: string; pk: number }>("PRAGMA table_info(git_staged_object)")
+      .toArray()
+      .find((c) => c.name === "appended");
+    if (stagedKey && stagedKey.pk === 0 && !this.sql.exec("SELECT 1 FROM git_staged_object LIMIT 1").toArray().length)
+      this.sql.exec("DROP TABLE git_staged_object");
     this.sql.exec(`CREATE TABLE IF NOT EXISTS git_staged_object (
       path TEXT NOT NULL,
       offset INTEGER NOT NULL,
@@ -156,8 +170,11 @@ export class ObjectStore implements BaseSource, PackSource {
       size INTEGER NOT NULL,
       base TEXT,
       appended INTEGER NOT NULL,
-      PRIMARY KEY (path, offset)
+      PRIMARY KEY (path, appended, oid, offset)
     ) WITHOUT ROWID`);
+    // Temporary paths whose staged rows are left to drop (a pack committed or refused):
+    // maintenance drops them a slice at a time, not the push's last transaction.
+    this.sql.exec("CREATE TABLE IF NOT EXISTS git_staged_gone (path TEXT PRIMARY KEY) WITHOUT ROWID");
     this.sql.exec(`CREATE TABLE IF NOT EXISTS git_staged_commit (
       path TEXT NOT NULL,
       oid TEXT NOT NULL,
@@ -555,19 +572,21 @@ export class ObjectStore implements BaseSource, PackSource {
    * Moves an indexed pack into objects/pack with its .idx, and records its objects.
    * Runs inside the caller's transaction so that objects exist before refs name them.
    */
-  commitPack(tempPath: string, result: IndexResult, idx: Uint8Array, staged = false): string {
+  commitPack(tempPath: string, result: IndexResult, idx: Uint8Array | "written", staged = false): string {
     const name = `pack-${toHex(result.packChecksum)}`;
     const packPath = `${PACK_DIR}/${name}.pack`;
     const existing = this.sql.exec<{ id: number }>("SELECT id FROM git_pack WHERE name = ?", name).toArray()[0];
     if (existing) {
       // The same pack again (a retried push): its objects are already recorded.
       this.fs.unlink(tempPath);
+      if (idx === "written") this.fs.unlink(stagedIdxPath(tempPath));
       if (staged) this.dropStaged(tempPath);
       return name;
     }
     this.fs.mkdir(PACK_DIR, { recursive: true });
     this.fs.rename(tempPath, packPath);
-    this.fs.writeFile(`${PACK_DIR}/${name}.idx`, idx, { mode: 0o444 });
+    if (idx === "written") this.fs.rename(stagedIdxPath(tempPath), `${PACK_DIR}/${name}.idx`);
+    else this.fs.writeFile(`${PACK_DIR}/${name}.idx`, idx, { mode: 0o444 });
     const id = this.sql
       .exec<{ id: number }>(
         "INSERT INTO git_pack (name, size, objects, created) VALUES (?, ?, ?, ?) RETURNING id",
@@ -591,14 +610,14 @@ export class ObjectStore implements BaseSource, PackSource {
       ] as const) {
         this.sql.exec(
           `INSERT OR ${verb} INTO git_object (oid, pack, offset, length, type, size, base)
-           SELECT oid, ?, offset, length, type, size, base FROM git_staged_object WHERE path = ? AND appended = ? ORDER BY oid, offset`,
+           SELECT oid, ?, offset, length, type, size, base FROM git_staged_object WHERE path = ? AND appended = ? ORDER BY path, appended, oid, offset`,
           id,
           tempPath,
           appended,
         );
       }
       this.sql.exec(
-        "INSERT OR IGNORE INTO git_commit (oid, tree, parents, time) SELECT oid, tree, parents, time FROM git_staged_commit WHERE path = ? ORDER BY oid",
+        "INSERT OR IGNORE INTO git_commit (oid, tree, parents, time) SELECT oid, tree, parents, time FROM git_staged_commit WHERE path = ? ORDER BY path, oid",
         tempPath,
       );
       this.dropStaged(tempPath);
@@ -632,8 +651,9 @@ export class ObjectStore implements BaseSource, PackSource {
    */
   stageRows(tempPath: string, result: IndexResult, from: number, to: number, commitsFrom: number, commitsTo: number): void {
     if (from === 0 && commitsFrom === 0) {
+      // Rows of this path from an earlier start are the same rows: staging replaces them.
       for (const { path } of this.sql.exec<{ path: string }>("SELECT DISTINCT path FROM git_staged_object").toArray()) {
-        if (path === tempPath || !this.fs.exists(path)) this.dropStaged(path);
+        if (path !== tempPath && !this.fs.exists(path)) this.dropStaged(path);
       }
     }
     const appended = new Set(result.appended ?? []);
@@ -664,10 +684,42 @@ export class ObjectStore implements BaseSource, PackSource {
     }
   }
 
-  /** Forgets the staged rows of a pack that will not be committed. */
+  /**
+   * Forgets the staged rows of a pack, committed (copied) or not to be: they are no
+   * longer read, and `sweepStaged` deletes them later. Deleting the rows of a large
+   * pack took most of a second, in the transaction that ends the push.
+   */
   dropStaged(tempPath: string): void {
-    this.sql.exec("DELETE FROM git_staged_object WHERE path = ?", tempPath);
-    this.sql.exec("DELETE FROM git_staged_commit WHERE path = ?", tempPath);
+    this.sql.exec("INSERT OR IGNORE INTO git_staged_gone (path) VALUES (?)", tempPath);
+  }
+
+  /** Whether staged rows of finished pushes wait to be deleted. */
+  stagedGarbage(): boolean {
+    return this.sql.exec("SELECT 1 FROM git_staged_gone LIMIT 1").toArray().length > 0;
+  }
+
+  /** Deletes about `rows` staged rows of finished pushes; the number deleted. */
+  sweepStaged(rows: number): number {
+    let deleted = 0;
+    for (const { path } of this.sql.exec<{ path: string }>("SELECT path FROM git_staged_gone").toArray()) {
+      for (const table of ["git_staged_object", "git_staged_commit"]) {
+        if (deleted >= rows) return deleted;
+        const key = table === "git_staged_object" ? "appended, oid, offset" : "oid";
+        deleted += this.sql.exec(
+          `DELETE FROM ${table} WHERE (path, ${key}) IN (SELECT path, ${key} FROM ${table} WHERE path = ? LIMIT ?)`,
+          path,
+          rows - deleted,
+        ).rowsWritten;
+      }
+      if (deleted >= rows) return deleted;
+      this.sql.exec("DELETE FROM git_staged_gone WHERE path = ?", path);
+    }
+    return deleted;
+  }
+
+  /** Writes a staged pack's `.idx` beside it, ahead of the transaction that commits it. */
+  writeStagedIdx(tempPath: string, idx: Uint8Array): void {
+    this.fs.writeFile(stagedIdxPath(tempPath), idx);
   }
 
   private recordCommit(oid: string, tree: string, parents: string[], time: number): void {
