@@ -39,7 +39,7 @@ async function sweepStaged(stub: DurableObjectStub<Repository>, rows: number): P
     const left = await stagedCount(stub);
     if (!left.rows && !left.gone) return slices;
     expect(slices).toBeLessThan(1000);
-    await stub.maintenanceSlice({ sliceObjects: rows / 10 });
+    await stub.maintenanceSlice({ sliceObjects: rows / 2 });
   }
 }
 

@@ -9,6 +9,7 @@ import { ObjectStore } from "../git/store/object-store";
 import { RefStore } from "../git/refs";
 import { PushLog, type PushRecord } from "./push-log";
 import { Views } from "./views";
+import { GitFirst } from "./git-first";
 import { DEFAULT_MAINTENANCE, Maintenance, type MaintenanceConfig, type SliceReport, type StorageReport } from "./maintenance";
 import { GitHttp, stepConfig } from "./git-http";
 import { type MergeabilityAnswer, PullMerges, type PullMergeRequest, type PullMergeResult, closesIssues } from "./pulls";
@@ -89,6 +90,8 @@ export class Repository extends DurableObject<Env> {
   private codeIndex!: CodeIndex;
   private issueMirror!: IssueMirror;
   private maintaining = false;
+  /** Background work waits while clones, fetches and pushes call (see ./git-first.ts). */
+  private readonly gitFirst = new GitFirst();
   /** Git over HTTP; its jobs are recorded in SQLite between steps, and survive a restart. */
   git!: GitHttp;
 
@@ -530,19 +533,25 @@ export class Repository extends DurableObject<Env> {
    */
   async alarm(): Promise<void> {
     const now = Date.now();
+    const needsWork = this.maintenance.needsWork(now);
     const [hooksNext, maintenanceNext] = await Promise.all([
       this.exists() ? this.webhooks.run(now) : Promise.resolve(null),
-      this.maintenance.needsWork(now)
-        ? this.maintenanceSlice().then((report) => (report.more ? Date.now() + 1000 : this.maintenance.nextWake()))
-        : Promise.resolve(this.maintenance.nextWake()),
+      needsWork && !this.gitFirst.mayRun("maintenance", now)
+        ? Promise.resolve(now + 1000)
+        : needsWork
+          ? this.maintenanceSlice().then((report) => (report.more ? Date.now() + 1000 : this.maintenance.nextWake()))
+          : Promise.resolve(this.maintenance.nextWake()),
     ]);
     // After compaction's slice, not beside it: both read packs that compaction may retire.
     let indexNext: number | null = null;
     try {
-      // While timers drive the index (followIndex), they finish it.
-      if (this.exists() && !this.indexing && this.codeIndex.needsWork() && (await this.indexSlice()).more) {
-        void this.followIndex();
-        indexNext = Date.now() + INDEX_BACKUP_MS;
+      // While timers drive the index (followIndex), they finish it; so they do the rest
+      // after a slice here, or all of it while git calls come in.
+      if (this.exists() && !this.indexing && this.codeIndex.needsWork()) {
+        if (!this.gitFirst.mayRun("index", now) || (await this.indexSlice()).more) {
+          void this.followIndex();
+          indexNext = Date.now() + INDEX_BACKUP_MS;
+        }
       }
     } catch (e) {
       // The index is derived and can wait; the alarm's other work must not.
@@ -587,7 +596,7 @@ export class Repository extends DurableObject<Env> {
           await scheduler.wait(INDEX_DELAY_MS);
           if (!this.exists() || !this.codeIndex.needsWork()) return;
           // Not beside a compaction slice: both read packs that compaction may retire.
-          if (this.maintaining) continue;
+          if (this.maintaining || !this.gitFirst.mayRun("index")) continue;
           if (!(await this.indexSlice()).more) return;
         }
       } catch (e) {
@@ -655,20 +664,21 @@ export class Repository extends DurableObject<Env> {
   // ---- git over HTTP (RPC; see ./contract.ts) ----------------------------------
 
   advertise(service: GitService, version: ProtocolVersion): Advertisement {
+    this.gitFirst.noteCall();
     return this.git.advertise(service, version);
   }
 
   uploadPack(body: ReadableStream<Uint8Array>, version: ProtocolVersion): Promise<UploadStart> {
-    return this.git.uploadPack(body, version);
+    return this.gitFirst.track(this.git.uploadPack(body, version));
   }
 
   /** Like `uploadPack`, but a clone whose stored pack is in R2 is planned for the Worker to send. */
   uploadPackFromR2(body: ReadableStream<Uint8Array>, version: ProtocolVersion): Promise<UploadStart | UploadFromR2> {
-    return this.git.uploadPack(body, version, true);
+    return this.gitFirst.track(this.git.uploadPack(body, version, true));
   }
 
   uploadStep(job: string, offset: number): Promise<UploadStep> {
-    return this.git.uploadStep(job, offset);
+    return this.gitFirst.track(this.git.uploadStep(job, offset));
   }
 
   abandonUpload(job: string): void {
@@ -677,19 +687,19 @@ export class Repository extends DurableObject<Env> {
 
   /** `session`: who pushes and the repository's web address (for the pull-request link git prints). */
   receivePack(body: ReadableStream<Uint8Array>, segmented: boolean, session?: PushSession): Promise<PushState> {
-    return this.git.receivePack(body, segmented, session);
+    return this.gitFirst.track(this.git.receivePack(body, segmented, session));
   }
 
   receiveSegment(upload: string, stored: number, body: ReadableStream<Uint8Array>): Promise<SegmentStored> {
-    return this.git.receiveSegment(upload, stored, body);
+    return this.gitFirst.track(this.git.receiveSegment(upload, stored, body));
   }
 
   pushUploaded(upload: string, stored: number): Promise<PushState> {
-    return this.git.pushUploaded(upload, stored);
+    return this.gitFirst.track(this.git.pushUploaded(upload, stored));
   }
 
   pushStep(job: string): Promise<PushStep> {
-    return this.git.pushStep(job);
+    return this.gitFirst.track(this.git.pushStep(job));
   }
 
   abandonPush(id: string): void {

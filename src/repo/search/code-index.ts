@@ -29,12 +29,12 @@ export interface IndexConfig {
 
 export const DEFAULT_INDEX: IndexConfig = {
   maxFileBytes: 384 * 1024,
-  // About a second of inflating and indexing on a quiet machine (bench/search.ts), as
-  // compaction's slices: pushes and clones wait behind what of it does not yield.
+  // About half a second of inflating and indexing on a quiet machine (bench/search.ts):
+  // a clone or push that arrives during a slice waits it out (see ../git-first.ts).
   sliceEntries: 4000,
-  sliceBytes: 8 * 1024 * 1024,
-  // About a second too: 8 MiB of source code has about as many (40 files of 200 KB).
-  sliceTrigrams: 500_000,
+  sliceBytes: 4 * 1024 * 1024,
+  // About as long: 4 MiB of source code has about as many (20 files of 200 KB).
+  sliceTrigrams: 250_000,
   extraBranches: 4,
 };
 
@@ -44,7 +44,7 @@ export interface IndexSlice {
   indexed: number;
   removed: number;
   bytes: number;
-  /** Distinct trigrams of the texts indexed, each text counted apart (estimated). */
+  /** Distinct trigrams of the texts indexed, each text counted apart (estimated), plus each text's fixed cost. */
   trigrams: number;
 }
 
@@ -304,7 +304,7 @@ export class CodeIndex {
         report.bytes += data.byteLength;
         if (!isBinary(data)) {
           text = new TextDecoder().decode(data);
-          report.trigrams += distinctTrigrams(text);
+          report.trigrams += distinctTrigrams(text) + TEXT_TRIGRAMS;
         }
       }
     }
@@ -401,6 +401,12 @@ function like(s: string): string {
 }
 
 /** NUL in the first 8000 bytes: binary, as git decides. */
+/**
+ * What a text costs besides its trigrams (its transaction and rows), in trigrams' worth:
+ * 760 texts of 2.6 KB, 250,000 trigrams, took a second, twice what their trigrams alone do.
+ */
+const TEXT_TRIGRAMS = 500;
+
 const TRIGRAM_MAX_BITS = 1 << 20;
 const trigramSeen = new Uint32Array(TRIGRAM_MAX_BITS / 32);
 
