@@ -532,7 +532,7 @@ export class Repository extends DurableObject<Env> {
     const now = Date.now();
     const [hooksNext, maintenanceNext] = await Promise.all([
       this.exists() ? this.webhooks.run(now) : Promise.resolve(null),
-      this.maintenance.needsWork(now)
+      this.env.GITFLARE_MAINTENANCE_ALARM !== "off" && this.maintenance.needsWork(now)
         ? this.maintenanceSlice().then((report) => (report.more ? Date.now() + 1000 : this.maintenance.nextWake()))
         : Promise.resolve(this.maintenance.nextWake()),
     ]);
