@@ -4,6 +4,7 @@
 // time and report, and the longest and total. The alarm runs no maintenance meanwhile
 // (GITFLARE_MAINTENANCE_ALARM=off), so every slice is one of ours.
 //   npx tsx bench/maintenance-profile.ts [--repo /tmp/large-src.git] [--snapshot DIR] [--runs 1]
+//     [--vars GITFLARE_TIER_MIN_BYTES=1e12,...] [--max-slices N]
 // With --snapshot, the server's state right after the push is kept in DIR (made on the
 // first run, copied from on later ones), so that a change to maintenance is measured
 // again without pushing again.
@@ -26,7 +27,13 @@ for (let i = 2; i < process.argv.length; i++) {
 const source = resolve(args.get("repo") ?? "/tmp/large-src.git");
 const snapshot = args.get("snapshot") ? resolve(args.get("snapshot")!) : null;
 const runs = Number(args.get("runs") ?? 1);
-const vars = { GITFLARE_MAINTENANCE_ALARM: "off" };
+// --var K=V (repeatable as --vars "K=V,K2=V2") sets more of the Worker's variables for the slices.
+const vars: Record<string, string> = { GITFLARE_MAINTENANCE_ALARM: "off" };
+for (const kv of (args.get("vars") ?? "").split(",").filter(Boolean)) {
+  const [k, v] = kv.split("=");
+  vars[k] = v;
+}
+const maxSlices = Number(args.get("max-slices") ?? 2000);
 
 interface Slice {
   ms: number;
@@ -72,7 +79,7 @@ async function slices(state: string, auth: string): Promise<Slice[]> {
   const base = await server.directUrl();
   let failures = 0;
   try {
-    for (let i = 0; i < 2000; i++) {
+    for (let i = 0; i < maxSlices; i++) {
       const t = performance.now();
       const res = await fetch(`${base}/api/repos/prof/main/maintenance`, {
         method: "POST",

@@ -194,6 +194,11 @@ export interface BitmapStep {
 
 /** Objects whose types one step reads from the object table. */
 const TYPES_PER_STEP = 100_000;
+/**
+ * How long a step's tree reads may wait on I/O (R2, when the pack is tiered: a read there
+ * costs a block fetch, a read from SQLite next to nothing) before the step stops.
+ */
+const WAIT_MS = 700;
 /** Compressed bitmaps of selected commits kept in memory while walking: they are read when met. */
 const DONE_CACHE = 64;
 
@@ -210,14 +215,17 @@ export class PackBitmaps {
       state TEXT NOT NULL
     )`);
     // The selected commits, oldest first: `bits`, the full bitmap (what later walks start
-    // from), and `stored`, the same as the file holds it (XORed `xor` entries back or not).
+    // from), and `stored`, the same as the file holds it (XORed `xor` entries back or not);
+    // for a walk cut short by the end of a step, `partial` bits and `pending` trees.
     this.sql.exec("DROP TABLE IF EXISTS git_bitmap_entry");
     this.sql.exec(`CREATE TABLE IF NOT EXISTS git_bitmap_selected (
       seq INTEGER PRIMARY KEY,
       oid TEXT NOT NULL,
       bits BLOB,
       xor INTEGER,
-      stored BLOB
+      stored BLOB,
+      partial BLOB,
+      pending TEXT
     )`);
     // Object types of the pack by .idx position, a range per row.
     this.sql.exec("CREATE TABLE IF NOT EXISTS git_bitmap_types (start INTEGER PRIMARY KEY, types BLOB NOT NULL)");
@@ -343,7 +351,11 @@ export class PackBitmaps {
     }
   }
 
-  /** Bitmaps of the next selected commits, until about `budget` trees have been read. */
+  /**
+   * Bitmaps of the next selected commits, until about `budget` trees have been read or
+   * the reads have waited WAIT_MS; a commit whose walk is cut short keeps its place (bits
+   * so far and trees to read) for the next step.
+   */
   private async compute(source: BitmapSource, positions: PackPositions, budget: number): Promise<number> {
     const rows = this.sql
       .exec<{ seq: number; oid: string; done: number }>("SELECT seq, oid, stored IS NOT NULL AS done FROM git_bitmap_selected ORDER BY seq")
@@ -351,19 +363,42 @@ export class PackBitmaps {
     const seqOf = new Map<string, number>();
     for (const r of rows) if (r.done) seqOf.set(r.oid, r.seq);
     const done = new DoneBitmaps(this.sql, seqOf);
-    const reader = new ReachWalk(source, positions, done);
+    const reader = new ReachWalk(source, positions, done, budget, WAIT_MS);
     let computed = 0;
     try {
       for (const { seq, oid, done: finished } of rows) {
         if (finished) continue;
-        if (computed && reader.treesRead >= budget) break;
-        const bits = await reader.reach(oid);
+        if (reader.spent()) break;
+        const paused = this.sql
+          .exec<{ partial: ArrayBuffer; pending: string }>(
+            "SELECT partial, pending FROM git_bitmap_selected WHERE seq = ? AND partial IS NOT NULL",
+            seq,
+          )
+          .toArray()[0];
+        const walk = paused
+          ? await reader.resume(decodeEwah(new Uint8Array(paused.partial)).bits, paused.pending ? paused.pending.split(" ") : [])
+          : await reader.reach(oid);
+        if (!walk.finished) {
+          this.sql.exec(
+            "UPDATE git_bitmap_selected SET partial = ?, pending = ? WHERE seq = ?",
+            encodeEwah(walk.bits),
+            walk.trees.join(" "),
+            seq,
+          );
+          break;
+        }
         // The file XORs an entry with one of the few before it, in this order.
         const window: Bitset[] = [];
         for (const r of rows.slice(Math.max(0, seq - XOR_WINDOW), seq)) window.push(done.bits(r.oid));
-        const { xorOffset, bytes } = storedBits(bits, window);
-        const plain = encodeEwah(bits);
-        this.sql.exec("UPDATE git_bitmap_selected SET bits = ?, xor = ?, stored = ? WHERE seq = ?", plain, xorOffset, bytes, seq);
+        const { xorOffset, bytes } = storedBits(walk.bits, window);
+        const plain = encodeEwah(walk.bits);
+        this.sql.exec(
+          "UPDATE git_bitmap_selected SET bits = ?, xor = ?, stored = ?, partial = NULL, pending = NULL WHERE seq = ?",
+          plain,
+          xorOffset,
+          bytes,
+          seq,
+        );
         done.add(oid, seq, plain);
         computed++;
       }
@@ -618,12 +653,22 @@ function nextCommitIndex(i: number, total: number): number {
  */
 class ReachWalk {
   treesRead = 0;
+  private readonly started = Date.now();
 
   constructor(
     private readonly source: BitmapSource,
     private readonly positions: PackPositions,
     private readonly done: DoneBitmaps,
+    /** Trees to read before pausing (between trees) ... */
+    private readonly budget: number,
+    /** ...or ms of waiting on I/O (R2 reads: the clock advances only across I/O in workerd). */
+    private readonly waitMs: number,
   ) {}
+
+  /** Whether this step has done its share (never before its first tree: each step gets somewhere). */
+  spent(): boolean {
+    return this.treesRead > 0 && (this.treesRead >= this.budget || Date.now() - this.started >= this.waitMs);
+  }
 
   private position(oid: string): number {
     const p = this.positions.position(oid);
@@ -631,7 +676,11 @@ class ReachWalk {
     return p;
   }
 
-  async reach(commit: string): Promise<Bitset> {
+  /**
+   * The objects `commit` reaches, or, when the step's share is spent first, where the walk
+   * stands: its bits so far and the trees still to read (see `resume`).
+   */
+  async reach(commit: string): Promise<{ bits: Bitset; trees: string[]; finished: boolean }> {
     const bits = new Bitset(this.positions.count);
     const commits = [commit];
     // Commits first, trees after: the bitmaps met on the way set most trees' bits, and a
@@ -654,12 +703,13 @@ class ReachWalk {
       }
       for (const p of info.parents) if (!bits.get(this.position(p))) commits.push(p);
     }
-    await this.trees(trees, bits);
-    return bits;
+    return this.resume(bits, trees);
   }
 
-  private async trees(stack: string[], bits: Bitset): Promise<void> {
+  /** Reads trees from `stack` into `bits` until it is empty or the step's share is spent. */
+  async resume(bits: Bitset, stack: string[]): Promise<{ bits: Bitset; trees: string[]; finished: boolean }> {
     while (stack.length) {
+      if (this.spent()) return { bits, trees: stack, finished: false };
       const t = stack.pop()!;
       const at = this.position(t);
       if (bits.get(at)) continue;
@@ -678,5 +728,6 @@ class ReachWalk {
       this.source.prefetchLocations(next);
       stack.push(...next);
     }
+    return { bits, trees: stack, finished: true };
   }
 }
