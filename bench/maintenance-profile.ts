@@ -4,7 +4,7 @@
 // time and report, and the longest and total. The alarm runs no maintenance meanwhile
 // (GITFLARE_MAINTENANCE_ALARM=off), so every slice is one of ours.
 //   npx tsx bench/maintenance-profile.ts [--repo /tmp/large-src.git] [--snapshot DIR] [--runs 1]
-//     [--vars GITFLARE_TIER_MIN_BYTES=1e12,...] [--max-slices N]
+//     [--vars GITFLARE_TIER_MIN_BYTES=1e12,...] [--max-slices N] [--profile 10,13]
 // With --snapshot, the server's state right after the push is kept in DIR (made on the
 // first run, copied from on later ones), so that a change to maintenance is measured
 // again without pushing again.
@@ -13,7 +13,8 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { LocalServer } from "../e2e/server";
+import { LocalServer, freePort } from "../e2e/server";
+import { Inspector } from "./inspector";
 
 const run = promisify(execFile);
 const args = new Map<string, string>();
@@ -34,6 +35,8 @@ for (const kv of (args.get("vars") ?? "").split(",").filter(Boolean)) {
   vars[k] = v;
 }
 const maxSlices = Number(args.get("max-slices") ?? 2000);
+/** Slices (1-based) to take a CPU profile of: --profile 10,13 prints each one's heaviest functions. */
+const profiled = new Set((args.get("profile") ?? "").split(",").filter(Boolean).map(Number));
 
 interface Slice {
   ms: number;
@@ -71,15 +74,37 @@ async function pushed(): Promise<{ state: string; auth: string }> {
   return { state, auth: JSON.parse(readFileSync(join(state, "auth.json"), "utf8")).auth };
 }
 
+/**
+ * Waits for the code search index to catch up with the pushed branch: its slices run in
+ * the same object, and a maintenance slice that waited behind one would be timed with it.
+ */
+async function indexed(base: string, auth: string): Promise<void> {
+  const t = performance.now();
+  for (let i = 0; i < 900; i++) {
+    const res = await fetch(`${base}/api/v3/search/code?q=the+repo:prof/main`, { headers: { Authorization: auth } }).catch(() => null);
+    if (res?.ok && !((await res.json()) as { incomplete_results: boolean }).incomplete_results) {
+      console.log(`search index caught up after ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error("the search index did not catch up");
+}
+
 async function slices(state: string, auth: string): Promise<Slice[]> {
   const server = new LocalServer(state);
-  await server.start({ vars });
+  const inspectorPort = await freePort();
+  await server.start({ vars, inspectorPort });
+  const inspector = profiled.size ? await Inspector.connect(inspectorPort) : null;
   const out: Slice[] = [];
   // The runtime's own address: wrangler's proxy drops POSTs on connections it reused.
   const base = await server.directUrl();
+  await indexed(base, auth);
   let failures = 0;
   try {
     for (let i = 0; i < maxSlices; i++) {
+      const profiling = inspector && profiled.has(i + 1);
+      if (profiling) await inspector.startProfile();
       const t = performance.now();
       const res = await fetch(`${base}/api/repos/prof/main/maintenance`, {
         method: "POST",
@@ -88,6 +113,7 @@ async function slices(state: string, auth: string): Promise<Slice[]> {
       }).catch((e: Error) => e);
       const text = res instanceof Error ? String(res.cause ?? res) : await res.text();
       const ms = performance.now() - t;
+      if (profiling) printProfile(i + 1, await inspector.stopProfile());
       if (res instanceof Error || !res.ok) {
         const status = res instanceof Error ? "no answer" : res.status;
         console.log(`slice ${String(i + 1).padStart(4)}: ${ms.toFixed(0).padStart(6)} ms  failed: ${status} ${text.slice(0, 200)}`);
@@ -108,9 +134,44 @@ async function slices(state: string, auth: string): Promise<Slice[]> {
     const log = server.output();
     for (const line of log.split("\n")) if (/error|Error/.test(line)) console.log(`log: ${line.trim()}`);
   } finally {
+    inspector?.close();
     await server.stop();
   }
   return out;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+/** Self and inclusive time of the heaviest functions of one slice. */
+function printProfile(slice: number, p: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }) {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (n: ProfileNode) =>
+    `${n.callFrame.functionName || "(anon)"} ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber + 1}`;
+  const self = new Map<string, number>();
+  const incl = new Map<string, number>();
+  for (let i = 0; i < p.samples.length; i++) {
+    const us = p.timeDeltas[i] ?? 0;
+    const k = name(byId.get(p.samples[i])!);
+    self.set(k, (self.get(k) ?? 0) + us);
+    const seen = new Set<string>();
+    for (let cur: number | undefined = p.samples[i]; cur !== undefined; cur = parent.get(cur)) {
+      const key = name(byId.get(cur)!);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + us);
+    }
+  }
+  console.log(`profile of slice ${slice}:`);
+  for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15))
+    console.log(`  self ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+  for (const [k, us] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 25))
+    console.log(`  incl ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
 }
 
 for (let r = 0; r < runs; r++) {
