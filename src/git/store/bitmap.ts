@@ -199,6 +199,8 @@ const TYPES_PER_STEP = 100_000;
  * costs a block fetch, a read from SQLite next to nothing) before the step stops.
  */
 const WAIT_MS = 700;
+/** Trees read in pack order at a time (see `ReachWalk.resume`). */
+const TREE_BATCH = 512;
 /** Compressed bitmaps of selected commits kept in memory while walking: they are read when met. */
 const DONE_CACHE = 64;
 
@@ -710,23 +712,38 @@ class ReachWalk {
   async resume(bits: Bitset, stack: string[]): Promise<{ bits: Bitset; trees: string[]; finished: boolean }> {
     while (stack.length) {
       if (this.spent()) return { bits, trees: stack, finished: false };
-      const t = stack.pop()!;
-      const at = this.position(t);
-      if (bits.get(at)) continue;
-      bits.set(at);
-      const o = await this.source.readObject(t);
-      if (!o || o.type !== OBJ_TREE) throw new PackNotClosedError(`tree ${t} is unreadable`);
-      this.treesRead++;
-      const children = treeChildren(o.data);
-      const next: string[] = [];
-      for (const child of children) {
-        const p = this.position(child.oid);
-        if (!child.isTree) bits.set(p);
-        else if (!bits.get(p)) next.push(child.oid);
+      // A batch of pending trees, read in pack order: from a pack in R2 each read fetches
+      // a block, and neighbours in the pack then share it (the walk's own order scatters).
+      const batch: { oid: string; at: number }[] = [];
+      while (stack.length && batch.length < TREE_BATCH) {
+        const oid = stack.pop()!;
+        const at = this.position(oid);
+        if (!bits.get(at)) {
+          bits.set(at);
+          batch.push({ oid, at });
+        }
       }
-      // The subtrees to read next, located in one query rather than one each.
-      this.source.prefetchLocations(next);
-      stack.push(...next);
+      batch.sort((x, y) => x.at - y.at);
+      // Located in one query rather than one each.
+      this.source.prefetchLocations(batch.map((b) => b.oid));
+      for (let k = 0; k < batch.length; k++) {
+        if (k && this.spent()) {
+          // The rest wait for the next step, unread: their bits go until then.
+          for (let r = k; r < batch.length; r++) {
+            bits.clear(batch[r].at);
+            stack.push(batch[r].oid);
+          }
+          return { bits, trees: stack, finished: false };
+        }
+        const o = await this.source.readObject(batch[k].oid);
+        if (!o || o.type !== OBJ_TREE) throw new PackNotClosedError(`tree ${batch[k].oid} is unreadable`);
+        this.treesRead++;
+        for (const child of treeChildren(o.data)) {
+          const p = this.position(child.oid);
+          if (!child.isTree) bits.set(p);
+          else if (!bits.get(p)) stack.push(child.oid);
+        }
+      }
     }
     return { bits, trees: stack, finished: true };
   }
