@@ -4,12 +4,13 @@
 // time and report, and the longest and total. The alarm runs no maintenance meanwhile
 // (GITFLARE_MAINTENANCE_ALARM=off), so every slice is one of ours.
 //   npx tsx bench/maintenance-profile.ts [--repo /tmp/large-src.git] [--snapshot DIR] [--runs 1]
-//     [--vars GITFLARE_TIER_MIN_BYTES=1e12,...] [--max-slices N] [--profile 10,13]
+//     [--vars GITFLARE_TIER_MIN_BYTES=1e12,...] [--max-slices N] [--profile 10,13] [--verify]
+// --verify exports the repository once maintenance rests and runs C git's checks on it.
 // With --snapshot, the server's state right after the push is kept in DIR (made on the
 // first run, copied from on later ones), so that a change to maintenance is measured
 // again without pushing again.
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -131,6 +132,7 @@ async function slices(state: string, auth: string): Promise<Slice[]> {
     }
     const storage = await fetch(`${base}/api/repos/prof/main/storage`, { headers: { Authorization: auth } });
     console.log(`storage: ${await storage.text()}`);
+    if (args.get("verify") === "true") await verify(base, auth);
     const log = server.output();
     for (const line of log.split("\n")) if (/error|Error/.test(line)) console.log(`log: ${line.trim()}`);
   } finally {
@@ -138,6 +140,34 @@ async function slices(state: string, auth: string): Promise<Slice[]> {
     await server.stop();
   }
   return out;
+}
+
+/** C git's checks of the exported repository: the commit-graph, and the bitmap against HEAD's walk. */
+async function verify(base: string, auth: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "maintenance-profile-export-"));
+  try {
+    const tar = await fetch(`${base}/prof/main/export.tar`, { headers: { Authorization: auth } });
+    if (!tar.ok) throw new Error(`export.tar: ${tar.status}`);
+    writeFileSync(join(dir, "repo.tar"), Buffer.from(await tar.arrayBuffer()));
+    await run("tar", ["-xf", "repo.tar"], { cwd: dir });
+    const [bare] = readdirSync(dir).filter((n) => n.endsWith(".git"));
+    const packs = readdirSync(join(dir, bare, "objects/pack"));
+    console.log(`exported pack files: ${packs.join(" ")}`);
+    for (const a of [
+      ["commit-graph", "verify", "--no-progress"],
+      ["rev-list", "--test-bitmap", "HEAD"],
+    ]) {
+      const t = performance.now();
+      const r = await run("git", a, { cwd: join(dir, bare), maxBuffer: 1 << 26 }).catch(
+        (e: { stdout: string; stderr: string; code: number }) => e,
+      );
+      console.log(
+        `git ${a.join(" ")}: ${"code" in r ? `failed (${r.code})` : "ok"} in ${((performance.now() - t) / 1000).toFixed(1)} s ${(r.stderr ?? "").trim().split("\n").slice(-2).join(" | ")}`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 interface ProfileNode {
