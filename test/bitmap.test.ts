@@ -3,7 +3,7 @@
 // (branches, merges, annotated and nested tags, lightweight tags, nested trees, objects in
 // shuffled pack order): `rev-list --test-bitmap` passes for every branch tip, and
 // `rev-list --objects --use-bitmap-index` lists what the plain walk lists.
-import { env } from "cloudflare:test";
+import { abortAllDurableObjects, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_TAG, OBJ_TREE, fromHex } from "../src/git/object/object";
 import { PackBitmap, writeBitmap } from "../src/git/pack/bitmap";
@@ -297,6 +297,63 @@ describe("pack bitmaps", () => {
     expect(await inRepo(stub, (repo) => repo.fs.exists(PackBitmaps.pathOf(firstPack)))).toBe(false);
     await checkWithGit(url, h.branchTips);
   });
+
+  it("is computed in steps that resume after eviction, walks cut short included, and follows a push between steps; its reverse index is C git's", async () => {
+    const h = generate(77, 240);
+    const name = `bitmap/s${Date.now().toString(36)}${n++}`;
+    const url = `http://gitflare.test/${name}`;
+    const first = generate(77, 160);
+    await push(url, first.refs, first.entries);
+    // Three trees a step: most walks stop part way, and the object is evicted after every
+    // slice, so each resumes from what SQLite kept.
+    const tiny = { sliceObjects: 12, graceMs: 0, tierMinBytes: Number.MAX_SAFE_INTEGER, serveCopyMinBytes: 0 };
+    const slice = async () => {
+      const r = await env.REPO.getByName(name).maintenanceSlice(tiny, Date.now() + 1000);
+      await abortAllDurableObjects().catch(() => undefined);
+      return r;
+    };
+    const paused = () =>
+      inRepo(
+        env.REPO.getByName(name),
+        (_repo, state) =>
+          state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM git_bitmap_selected WHERE partial IS NOT NULL").one().n,
+      );
+    let computed = 0;
+    let sawPaused = false;
+    for (let i = 0; i < 400 && computed < 5; i++) {
+      computed += (await slice()).bitmaps ?? 0;
+      if (!sawPaused && (await paused()) > 0) sawPaused = true;
+    }
+    expect(computed).toBeGreaterThanOrEqual(5);
+    expect(sawPaused).toBe(true);
+    // The rest of the history arrives mid-way: compaction makes a new covering pack, and
+    // the bitmaps start again for it.
+    const old = new Map(first.refs);
+    await push(
+      url,
+      h.refs.filter(([ref, oid]) => old.get(ref) !== oid),
+      h.entries,
+      old,
+    );
+    // Larger steps from here, and no more evictions: only the end state is checked.
+    let slices = 0;
+    for (; slices < 1000; slices++) if (!(await env.REPO.getByName(name).maintenanceSlice({ ...tiny, sliceObjects: 400 })).more) break;
+    expect(slices).toBeLessThan(1000);
+    const stub = env.REPO.getByName(name);
+    const packs = await inRepo(stub, (repo) => repo.store.packs().map((p) => p.name));
+    expect(packs).toHaveLength(1);
+    expect(await inRepo(stub, (repo) => repo.fs.exists(PackBitmaps.pathOf(packs[0])))).toBe(true);
+    await checkWithGit(url, h.branchTips);
+    // The reverse index is internal (the export leaves it out), but in git's format: the same
+    // bytes as C git's `index-pack --rev-index` writes for the pack.
+    const rev = await inRepo(stub, (repo) => repo.fs.readFile(PackBitmaps.reversePathOf(packs[0])));
+    const theirs = await exportAndRun(url, [
+      ["-c", "pack.writeReverseIndex=true", "index-pack", "--rev-index", `objects/pack/${packs[0]}.pack`],
+      ["hash-object", `objects/pack/${packs[0]}.rev`],
+    ]);
+    expect(theirs.map((r) => r.code)).toEqual([0, 0]);
+    expect(theirs[1].stdout.trim()).toBe(oidOf(OBJ_BLOB, rev));
+  }, 180_000);
 
   it("answers rev-list --objects wants --not haves as C git does, for objects in and above the covering pack", async () => {
     for (let seed = 60; seed < 66; seed++) {

@@ -1,8 +1,9 @@
 // The commit-graph that maintenance writes agrees with C git's, byte for byte, on many
 // generated histories (roots, merges, octopus merges, committer times past 2^32), passes
 // `git commit-graph verify` and `git fsck --strict` after export, and is dropped when a
-// prune removes commits it names.
-import { env } from "cloudflare:test";
+// prune removes commits it names. It is written in bounded steps that survive eviction and
+// start again when the packs change between them.
+import { abortAllDurableObjects, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, fromHex } from "../src/git/object/object";
 import { CommitGraph } from "../src/git/pack/commit-graph";
@@ -125,6 +126,63 @@ describe("commit-graph", () => {
         expect(e.time).toBe(c.time);
       }
     }
+  });
+
+  it("is written in steps that resume after eviction, and starts again when a push lands between them", async () => {
+    const h = generate(7, 150);
+    const { url } = await pushHistory(h);
+    const name = url.slice("http://gitflare.test/".length);
+    // 5 objects a slice: 20 commit rows a step, so the graph takes 8 read steps and a write.
+    const small = { sliceObjects: 5, tierMinBytes: Number.MAX_SAFE_INTEGER, serveCopyMinBytes: 0 };
+    const slice = async () => {
+      const r = await env.REPO.getByName(name).maintenanceSlice(small);
+      // Evicted after every slice: whatever a step keeps in memory is lost.
+      await abortAllDurableObjects().catch(() => undefined);
+      return r;
+    };
+    let slices = 0;
+    let graphed = 0;
+    while (!graphed && slices < 100) {
+      graphed = (await slice()).graphed;
+      slices++;
+    }
+    expect(graphed).toBe(h.commits.length);
+    expect(slices).toBe(Math.ceil(h.commits.length / 20) + 1);
+
+    const push = async (more: History, ref: string) => {
+      const res = await ownerFetch(`${url}/git-receive-pack`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-git-receive-pack-request" },
+        body: concatBytes([pktLine(`${ZERO} ${more.tips[0]} ${ref}\0report-status\n`), enc("0000"), buildPack(more.entries)]),
+      });
+      expect(dec(await res.arrayBuffer())).toContain(`ok ${ref}`);
+    };
+    const jobRead = () =>
+      inRepo(
+        env.REPO.getByName(name),
+        (_repo, state) => state.storage.sql.exec<{ after: string }>("SELECT after FROM git_commit_graph_job").toArray()[0]?.after ?? "",
+      );
+    // Another push, and maintenance until the graph job has read part of the commits...
+    const more = generate(8, 40);
+    await push(more, "refs/heads/more");
+    for (let i = 0; i < 100 && !(await jobRead()); i++) expect((await slice()).graphed).toBe(0);
+    expect(await jobRead()).not.toBe("");
+    // ...then a third push: the packs change under the job, which starts again.
+    const later = generate(9, 40);
+    await push(later, "refs/heads/later");
+    graphed = 0;
+    for (let i = 0; i < 100 && !graphed; i++) graphed = (await slice()).graphed;
+    expect(graphed).toBe(h.commits.length + more.commits.length + later.commits.length);
+    const runs = await exportAndRun(url, [
+      ["commit-graph", "verify"],
+      ["fsck", "--strict", "--no-progress"],
+      ["hash-object", "objects/info/commit-graph"],
+      ["-c", "commitGraph.generationVersion=1", "commit-graph", "write", "--reachable", "--no-progress"],
+      ["hash-object", "objects/info/commit-graph"],
+    ]);
+    for (const r of runs) expect(r.stderr + r.stdout).not.toMatch(/error|fatal|warning/i);
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0]);
+    expect(runs[2].stdout).toBe(runs[4].stdout);
   });
 
   it("is rewritten after a push and dropped by a prune that removes commits it names", async () => {

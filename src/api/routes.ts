@@ -145,5 +145,15 @@ api.post("/repos/:owner/:repo/maintenance", async (c) => {
   if (a.caller.kind === "anonymous" || !a.caller.user.isAdmin) throw new Forbidden("only a site admin may run maintenance");
   await requireJson(c, "send a JSON object with Content-Type: application/json (it may be {})");
   const r = await a.stub.maintenanceSlice();
-  return c.json({ more: r.more, copied: r.copied, merged: r.merged, pruned: r.pruned, tiered: r.tiered, deleted: r.deleted });
+  return c.json({
+    more: r.more,
+    copied: r.copied,
+    merged: r.merged,
+    pruned: r.pruned,
+    tiered: r.tiered,
+    deleted: r.deleted,
+    graphed: r.graphed,
+    bitmaps: r.bitmaps ?? 0,
+    r2_copied: r.r2Copied ?? 0,
+  });
 });

@@ -2,8 +2,9 @@
 // - compaction: packs accumulate one per push; the object store's repack merges them
 //   geometrically, and drops objects that have been unreachable for a grace period;
 // - tiering: pack files past a size or age threshold move from DOFS to R2;
-// - commit-graph: once nothing else is left, `objects/info/commit-graph` is rewritten if
-//   the packs changed since it was written, so that an export carries it for C git;
+// - commit-graph: once nothing else is left, `objects/info/commit-graph` is rewritten over
+//   a few slices if the packs changed since it was written, so that an export carries it
+//   for C git;
 // - bitmaps: then the covering pack's `.bitmap`, computed over several slices;
 // - cleanup: a repack retires the packs it merged. A clone, fetch or export that began
 //   before may still read them, so they are deleted once none such is in flight (at once,
@@ -90,6 +91,9 @@ export interface StorageReport {
   /** Whether maintenance has work to do now. */
   pending: boolean;
 }
+
+/** Commit rows the commit-graph reads per object of the slice's budget. */
+const GRAPH_ROWS_PER_OBJECT = 4;
 
 /** How often a retired pack that waits for a fetch in flight is looked at again. */
 const RETIRED_RECHECK_MS = 30_000;
@@ -186,14 +190,21 @@ export class Maintenance {
     this.store.sweepStaged(this.config.sliceObjects * 2);
     if (this.store.stagedGarbage()) report.more = true;
     // Last, so that a graph is written for the packs compaction leaves, not for each on the way.
-    if (!report.more && this.graphStale()) report.graphed = this.store.graph.write();
+    // In steps of commits read (a row costs less than an object copied), then one that writes.
+    if (!report.more && this.graphStale()) {
+      const step = this.store.graph.step(this.config.sliceObjects * GRAPH_ROWS_PER_OBJECT);
+      report.graphed = step.written;
+      report.more = !step.done;
+    }
     // Then the covering pack's bitmaps, a few commits' worth per slice (see store/bitmap.ts),
     // from the slice after the graph's: each is heavy enough alone.
     if (report.graphed && this.store.bitmaps.stale()) report.more = true;
     if (!report.more && this.store.bitmaps.stale()) {
       // Trees read, not copied: each costs more than an object of compaction (it is located,
-      // inflated and parsed, often from R2), hence half the budget.
-      const step = await this.store.bitmaps.step(this.store, this.config.sliceObjects / 2);
+      // delta chain and all, inflated and parsed), hence a quarter of the budget: about a
+      // second from SQLite on a 439k-object pack. From R2 a read costs ten times more; the
+      // step also stops once its reads have waited long enough (see store/bitmap.ts).
+      const step = await this.store.bitmaps.step(this.store, this.config.sliceObjects / 4);
       report.bitmaps = step.computed;
       report.more = !step.done;
     }

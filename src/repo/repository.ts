@@ -533,7 +533,7 @@ export class Repository extends DurableObject<Env> {
    */
   async alarm(): Promise<void> {
     const now = Date.now();
-    const needsWork = this.maintenance.needsWork(now);
+    const needsWork = this.env.GITFLARE_MAINTENANCE_ALARM !== "off" && this.maintenance.needsWork(now);
     const [hooksNext, maintenanceNext] = await Promise.all([
       this.exists() ? this.webhooks.run(now) : Promise.resolve(null),
       needsWork && !this.gitFirst.mayRun("maintenance", now)

@@ -24,6 +24,8 @@ export interface Env {
    * Workers send clones from R2 (default 1 MiB; 0: never, every clone is sent by the object).
    */
   GITFLARE_R2_SERVE_MIN_BYTES?: string;
+  /** "off": alarms run no maintenance (a benchmark that drives the slices itself). */
+  GITFLARE_MAINTENANCE_ALARM?: string;
   /** Pushes with a pack at least this large are indexed in slices (default 32 MiB). */
   GITFLARE_SLICE_MIN_BYTES?: string;
   /** Work per indexing slice: objects, counting 64 KiB of a large one as one more (default 1000). */

@@ -17,7 +17,7 @@ const OPT_FULL_DAG = 1;
 const OPT_HASH_CACHE = 4;
 const HASH = 20;
 /** Entries back that an entry's bitmap may be XORed with: git reads up to 160, writes up to 10. */
-const XOR_WINDOW = 10;
+export const XOR_WINDOW = 10;
 
 export class BitmapFormatError extends Error {
   override name = "BitmapFormatError";
@@ -39,58 +39,67 @@ export interface BitmapInput {
   entryCount: number;
 }
 
+/** An entry as the file stores it: XORed with the one `xorOffset` back (0: none), compressed. */
+export interface StoredBitmapEntry {
+  idxPosition: number;
+  xorOffset: number;
+  bytes: Uint8Array;
+}
+
 /**
- * The file's bytes, trailer included. Each entry is XORed with whichever of the few
- * before it makes it smallest, when that beats storing it plain: neighbouring commits
- * reach nearly the same objects.
+ * How an entry is stored: XORed with whichever of the few before it (`window`, newest
+ * last) makes it smallest, when that beats storing it plain: neighbouring commits reach
+ * nearly the same objects.
  */
-export function writeBitmap(input: BitmapInput): Uint8Array {
+export function storedBits(bits: Bitset, window: readonly Bitset[]): { xorOffset: number; bytes: Uint8Array } {
+  let best = encodeEwah(bits);
+  let xorOffset = 0;
+  for (let back = 1; back <= Math.min(window.length, XOR_WINDOW); back++) {
+    const x = bits.clone();
+    xorInto(x, window[window.length - back]);
+    const bytes = encodeEwah(x);
+    if (bytes.byteLength < best.byteLength) {
+      best = bytes;
+      xorOffset = back;
+    }
+  }
+  return { xorOffset, bytes: best };
+}
+
+/** The file's bytes, trailer included, from entries already stored as the file holds them. */
+export function assembleBitmap(
+  packChecksum: Uint8Array,
+  types: Uint8Array,
+  entries: Iterable<StoredBitmapEntry>,
+  entryCount: number,
+): Uint8Array {
   const parts: Uint8Array[] = [];
   const header = new Uint8Array(12 + HASH);
   const view = new DataView(header.buffer);
   header.set(SIGNATURE, 0);
   view.setUint16(4, 1);
   view.setUint16(6, OPT_FULL_DAG);
-  view.setUint32(8, input.entryCount);
-  header.set(input.packChecksum, 12);
+  view.setUint32(8, entryCount);
+  header.set(packChecksum, 12);
   parts.push(header);
-  const byType = [
-    new Bitset(input.types.length),
-    new Bitset(input.types.length),
-    new Bitset(input.types.length),
-    new Bitset(input.types.length),
-  ];
-  for (let i = 0; i < input.types.length; i++) {
-    const t = input.types[i];
+  const byType = [new Bitset(types.length), new Bitset(types.length), new Bitset(types.length), new Bitset(types.length)];
+  for (let i = 0; i < types.length; i++) {
+    const t = types[i];
     if (t < 1 || t > 4) throw new BitmapFormatError(`object ${i} has type ${t}`);
     byType[t - 1].set(i);
   }
   for (const b of byType) parts.push(encodeEwah(b));
-  // Only the last few entries' bitmaps are held, the ones an entry may be XORed with.
-  const window: Bitset[] = [];
   let written = 0;
-  for (const e of input.entries) {
-    let best = encodeEwah(e.bits);
-    let offset = 0;
-    for (let back = 1; back <= window.length; back++) {
-      const x = e.bits.clone();
-      xorInto(x, window[window.length - back]);
-      const bytes = encodeEwah(x);
-      if (bytes.byteLength < best.byteLength) {
-        best = bytes;
-        offset = back;
-      }
-    }
+  for (const e of entries) {
+    if (e.xorOffset > Math.min(written, XOR_WINDOW)) throw new BitmapFormatError(`entry ${written} XORs with one out of reach`);
     const head = new Uint8Array(6);
     new DataView(head.buffer).setUint32(0, e.idxPosition);
-    head[4] = offset;
+    head[4] = e.xorOffset;
     head[5] = 0;
-    parts.push(head, best);
-    window.push(e.bits);
-    if (window.length > XOR_WINDOW) window.shift();
+    parts.push(head, e.bytes);
     written++;
   }
-  if (written !== input.entryCount) throw new BitmapFormatError(`${written} entries for a count of ${input.entryCount}`);
+  if (written !== entryCount) throw new BitmapFormatError(`${written} entries for a count of ${entryCount}`);
   const size = parts.reduce((s, p) => s + p.byteLength, 0);
   const out = new Uint8Array(size + HASH);
   let at = 0;
@@ -100,6 +109,21 @@ export function writeBitmap(input: BitmapInput): Uint8Array {
   }
   out.set(createHash("sha1").update(out.subarray(0, size)).digest(), size);
   return out;
+}
+
+/** The file's bytes, trailer included, from the entries' full bitmaps. */
+export function writeBitmap(input: BitmapInput): Uint8Array {
+  // Only the last few entries' bitmaps are held, the ones an entry may be XORed with.
+  const window: Bitset[] = [];
+  const stored = (function* () {
+    for (const e of input.entries) {
+      const { xorOffset, bytes } = storedBits(e.bits, window);
+      window.push(e.bits);
+      if (window.length > XOR_WINDOW) window.shift();
+      yield { idxPosition: e.idxPosition, xorOffset, bytes };
+    }
+  })();
+  return assembleBitmap(input.packChecksum, input.types, stored, input.entryCount);
 }
 
 function xorInto(target: Bitset, other: Bitset): void {

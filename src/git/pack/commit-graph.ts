@@ -196,6 +196,30 @@ export class CommitGraph {
     return Buffer.from(this.bytes.subarray(this.oidl + i * HASH, this.oidl + (i + 1) * HASH)).toString("hex");
   }
 
+  /** Commit i's parents, as positions, in the commit's own order. */
+  parentsAt(i: number): number[] {
+    const row = this.cdat + i * (HASH + 16);
+    const p1 = this.view.getUint32(row + HASH);
+    const p2 = this.view.getUint32(row + HASH + 4);
+    if (p1 === PARENT_NONE) return [];
+    if (p2 === PARENT_NONE) return [p1];
+    if (!(p2 & PARENT_EXTRA)) return [p1, p2];
+    if (this.edge < 0) throw new CommitGraphError("commit-graph: octopus merge without EDGE chunk");
+    const parents = [p1];
+    for (let k = p2 & ~PARENT_EXTRA; ; k++) {
+      const e = this.view.getUint32(this.edge + k * 4);
+      parents.push(e & ~PARENT_EXTRA);
+      if (e & PARENT_EXTRA) break;
+    }
+    return parents;
+  }
+
+  /** Commit i's committer time. */
+  timeAt(i: number): number {
+    const row = this.cdat + i * (HASH + 16);
+    return (this.view.getUint32(row + HASH + 8) & 3) * 2 ** 32 + this.view.getUint32(row + HASH + 12);
+  }
+
   entry(i: number): GraphEntry {
     const row = this.cdat + i * (HASH + 16);
     const parents: string[] = [];

@@ -40,6 +40,11 @@ export class Bitset {
     this.words[bit >>> 5] |= 1 << (bit & 31);
   }
 
+  clear(bit: number): void {
+    const w = bit >>> 5;
+    if (w < this.words.length) this.words[w] &= ~(1 << (bit & 31));
+  }
+
   get(bit: number): boolean {
     const w = bit >>> 5;
     return w < this.words.length && (this.words[w] & (1 << (bit & 31))) !== 0;

@@ -263,9 +263,11 @@ export class Repack {
         for (const ext of ["pack", "idx"]) {
           this.sql.exec("INSERT OR REPLACE INTO git_retired (path, at) VALUES (?, ?)", `${PACK_DIR}/${p.name}.${ext}`, at);
         }
-        // The bitmap, if the pack has one, describes it alone and goes with it.
-        const bitmap = `${PACK_DIR}/${p.name}.bitmap`;
-        if (this.fs.exists(bitmap)) this.sql.exec("INSERT OR REPLACE INTO git_retired (path, at) VALUES (?, ?)", bitmap, at);
+        // The bitmap and reverse index, if the pack has them, describe it alone and go with it.
+        for (const ext of ["bitmap", "rev"]) {
+          const path = `${PACK_DIR}/${p.name}.${ext}`;
+          if (this.fs.exists(path)) this.sql.exec("INSERT OR REPLACE INTO git_retired (path, at) VALUES (?, ?)", path, at);
+        }
       }
       this.sql.exec("DELETE FROM git_repack_todo");
       this.sql.exec("DELETE FROM git_repack_done");
