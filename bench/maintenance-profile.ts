@@ -118,6 +118,7 @@ async function slices(state: string, auth: string): Promise<Slice[]> {
       if (res instanceof Error || !res.ok) {
         const status = res instanceof Error ? "no answer" : res.status;
         console.log(`slice ${String(i + 1).padStart(4)}: ${ms.toFixed(0).padStart(6)} ms  failed: ${status} ${text.slice(0, 200)}`);
+        if (failures === 0) console.log(`the server's last words:\n${server.output().split("\n").slice(-40).join("\n")}`);
         if (++failures > 3) throw new Error("maintenance keeps failing");
         continue;
       }

@@ -139,7 +139,9 @@ export class Dofs {
     options: DofsOptions = {},
   ) {
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    this.tierPartBytes = options.tierPartBytes ?? 16 * 1024 * 1024;
+    // R2's parts are at least 5 MiB; a part is one maintenance slice's upload (0.5 s of it
+    // at 16 MiB here), which a clone arriving meanwhile waits out.
+    this.tierPartBytes = options.tierPartBytes ?? 8 * 1024 * 1024;
     this.quotaBytes = options.quotaBytes ?? DEFAULT_QUOTA;
     // 4 MiB each: every cache of the object shares the isolate's 128 MB with the jobs of
     // all clients, and reads made once bypass them (readOnce, uncached appends).

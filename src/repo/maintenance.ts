@@ -44,7 +44,13 @@ export interface MaintenanceConfig {
 }
 
 export const DEFAULT_MAINTENANCE: MaintenanceConfig = {
-  tierMinBytes: 64 * 1024 * 1024,
+  // Size alone moves only packs that would crowd SQLite (10 GB per object): a fresh large
+  // pack is the hottest one. Walks, shallow clones, fetches and the bitmaps read it object
+  // by object, and from R2 each read is a block fetch: on a 439k-object repository the
+  // bitmaps took 598 s of slices from R2 against 52 s from SQLite, and a `--depth 1` clone
+  // right after the push waited behind those slices. Full clones are sent from the pack's
+  // R2 copy either way (serveCopyMinBytes).
+  tierMinBytes: 1024 * 1024 * 1024,
   tierAgeMs: 7 * 24 * 3600 * 1000,
   graceMs: 3600 * 1000,
   retiredTierMinBytes: 1024 * 1024,
@@ -52,7 +58,7 @@ export const DEFAULT_MAINTENANCE: MaintenanceConfig = {
   // About a second of copying on a quiet machine: a slice is one alarm, and clones and
   // pushes wait behind it for whatever of it does not yield.
   sliceObjects: 5_000,
-  sliceBytes: 16 * 1024 * 1024,
+  sliceBytes: 8 * 1024 * 1024,
 };
 
 export interface SliceReport {

@@ -594,10 +594,11 @@ export class Repository extends DurableObject<Env> {
       try {
         for (;;) {
           await scheduler.wait(INDEX_DELAY_MS);
-          if (!this.exists() || !this.codeIndex.needsWork()) return;
+          if (!this.exists()) return;
           // Not beside a compaction slice: both read packs that compaction may retire.
+          // Asked before needsWork, which lists the refs: not every half second of a clone.
           if (this.maintaining || !this.gitFirst.mayRun("index")) continue;
-          if (!(await this.indexSlice()).more) return;
+          if (!this.codeIndex.needsWork() || !(await this.indexSlice()).more) return;
         }
       } catch (e) {
         console.error(`search index slice failed: ${e}`);

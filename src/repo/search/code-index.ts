@@ -107,8 +107,9 @@ export class CodeIndex {
     return this.refs.head().symref?.replace(/^refs\/heads\//, "") ?? null;
   }
 
-  private tip(branch: string): string | null {
-    const oid = this.refs.list().get(`refs/heads/${branch}`);
+  /** The commit `branch` points at; `refs` saves listing them again for each of several branches. */
+  private tip(branch: string, refs = this.refs.list()): string | null {
+    const oid = refs.get(`refs/heads/${branch}`);
     return oid ? (this.store.peel(oid) ?? oid) : null;
   }
 
@@ -139,8 +140,9 @@ export class CodeIndex {
   needsWork(): boolean {
     const rows = this.branches();
     const main = this.defaultBranch();
-    if (main && this.tip(main) && !rows.some((r) => r.name === main)) return true;
-    return rows.some((r) => r.dropping === 1 || r.target !== null || r.indexed !== this.tip(r.name));
+    const refs = this.refs.list();
+    if (main && this.tip(main, refs) && !rows.some((r) => r.name === main)) return true;
+    return rows.some((r) => r.dropping === 1 || r.target !== null || r.indexed !== this.tip(r.name, refs));
   }
 
   /** Starts indexing `branch` (if it exists) on its next slice; at most `extraBranches` besides the default. */
