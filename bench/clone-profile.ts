@@ -47,7 +47,12 @@ async function pushedState(): Promise<{ state: string; auth: string }> {
       await run("git", ["push", "-q", `${server.url}/prof/main.git`, "refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*"], {
         cwd: source,
         maxBuffer: 1 << 26,
-        env: { ...process.env, GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: `http.${server.url}/.extraHeader`, GIT_CONFIG_VALUE_0: `Authorization: ${account.auth}` },
+        env: {
+          ...process.env,
+          GIT_CONFIG_COUNT: "1",
+          GIT_CONFIG_KEY_0: `http.${server.url}/.extraHeader`,
+          GIT_CONFIG_VALUE_0: `Authorization: ${account.auth}`,
+        },
       });
       console.log(`push into the snapshot: ${((performance.now() - t) / 1000).toFixed(1)} s`);
       writeFileSync(join(snapshot, "auth.json"), JSON.stringify({ auth: account.auth }));
@@ -83,7 +88,9 @@ async function rest(base: string, auth: string): Promise<void> {
     longest = Math.max(longest, performance.now() - s);
     if (!res.ok) throw new Error(`maintenance: ${res.status} ${JSON.stringify(report)}`);
     if (!report.more) {
-      console.log(`maintenance rests after ${i + 1} slices, ${((performance.now() - t) / 1000).toFixed(1)} s (longest ${longest.toFixed(0)} ms)`);
+      console.log(
+        `maintenance rests after ${i + 1} slices, ${((performance.now() - t) / 1000).toFixed(1)} s (longest ${longest.toFixed(0)} ms)`,
+      );
       return;
     }
   }

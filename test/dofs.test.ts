@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Dofs } from "../src/fs/dofs";
+import { concatBytes } from "../src/util/bytes";
 import { FsError } from "../src/fs/errors";
 import { createIsoGitFs } from "./isogit-fs";
 import { freshRepo, inRepo } from "./helpers";
@@ -90,6 +91,36 @@ describe("DOFS", () => {
       expect(fs.read("/big", 10_500, 1500)).toEqual(new Uint8Array(1500));
       fs.truncate("/big", 1500);
       expect(fs.readFile("/big")).toEqual(expected.subarray(0, 1500));
+    }));
+
+  it("reads a range as its chunks' parts, and appends whole chunks uncached, as one read joined", () =>
+    withFs(async (fs) => {
+      const data = bytes(10_500, 5);
+      // Appended in pieces that start inside a chunk, cover several whole ones, and end inside one.
+      fs.writeFile("/answer", new Uint8Array(0));
+      for (const [from, to] of [
+        [0, 10],
+        [10, 3_700],
+        [3_700, 4_000],
+        [4_000, 10_500],
+      ])
+        fs.append("/answer", data.subarray(from, to), { cache: false });
+      expect(fs.readFile("/answer")).toEqual(data);
+      // A hole past the end reads as zeros, in parts too.
+      fs.writeAt("/answer", 13_000, bytes(100, 9));
+      const whole = fs.readFile("/answer");
+      for (const [off, len] of [
+        [0, 13_100],
+        [999, 2],
+        [995, 1010],
+        [10_400, 2_000],
+        [12_950, 100],
+        [13_099, 5],
+        [13_100, 5],
+      ]) {
+        const parts = await fs.readOnceParts("/answer", off, len);
+        expect(concatBytes(parts), `${off}+${len}`).toEqual(whole.subarray(off, Math.min(off + len, whole.length)));
+      }
     }));
 
   it("streams writes a chunk at a time", () =>

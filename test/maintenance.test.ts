@@ -203,6 +203,20 @@ describe("tiering to R2", () => {
     });
   });
 
+  it("keeps a fresh pack under the size threshold in SQLite, with the covering pack copied to R2", async () => {
+    const { url, stub } = repoFixture();
+    const tip = await pushCommit(url, "refs/heads/main", null, 400);
+    // The configured thresholds but for the copy's minimum size, which this pack is under.
+    for (let i = 0; i < 50; i++) if (!(await stub.maintenanceSlice({ serveCopyMinBytes: 1, sliceObjects: 1_000_000 })).more) break;
+    const packs = await stub.packs();
+    expect(packs.length).toBe(1);
+    expect(packs[0].tier).toBe("sqlite");
+    const storage = await stub.storage();
+    expect(storage.r2Bytes).toBe(0);
+    expect(storage.r2CopyBytes).toBe(packs[0].size);
+    expect(await objectCount(await fetchPack(url, tip))).toBe(3);
+  });
+
   it("serves a fetch that is being read while its pack moves to R2", async () => {
     const { url, stub } = repoFixture();
     // One bigger pack so that the response spans many reads.

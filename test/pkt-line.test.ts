@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PktLineError, PktReader, parsePktLines, pktLine, pktText, sideband } from "../src/git/protocol/pkt-line";
+import { PktLineError, PktReader, parsePktLines, pktLine, pktText, sideband, sidebandParts } from "../src/git/protocol/pkt-line";
 import { concatBytes } from "../src/util/bytes";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -59,5 +59,19 @@ describe("pkt-line", () => {
     expect(a[0]).toBe(1);
     expect(b.byteLength + 4).toBe(70_000 - 65515 + 5);
     expect(concatBytes([a.subarray(1), b.subarray(1)])).toEqual(data);
+  });
+
+  it("frames parts as it frames them joined, packet for packet", () => {
+    let seed = 11;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let round = 0; round < 40; round++) {
+      const parts = Array.from({ length: next(8) }, (_, i) => new Uint8Array(next(3) === 0 ? 0 : next(90_000)).fill(i + round));
+      const max = [undefined, 999, 1, 65515][round % 4];
+      const joined = concatBytes([...sideband(2, concatBytes(parts), max)]);
+      expect(concatBytes([...sidebandParts(2, parts, max)]), `round ${round}`).toEqual(joined);
+    }
   });
 });

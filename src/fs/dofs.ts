@@ -317,6 +317,38 @@ export class Dofs {
     return new Uint8Array(await obj.arrayBuffer());
   }
 
+  /**
+   * `readOnce` as parts, not joined into one buffer: for a local file, views of its chunks
+   * as SQLite hands them over (a stream of a large file copies each byte once less).
+   */
+  async readOnceParts(path: string, offset: number, length: number): Promise<Uint8Array[]> {
+    const row = this.fileNode(path, "read");
+    if (row.tier) return [await this.readOnce(path, offset, length)];
+    const end = Math.min(row.size, offset + length);
+    if (end <= offset) return [];
+    const cs = this.chunkSize;
+    const parts: Uint8Array[] = [];
+    const rows = this.sql.exec<{ idx: number; data: ArrayBuffer }>(
+      "SELECT idx, data FROM dofs_chunk WHERE ino = ? AND idx >= ? AND idx <= ? ORDER BY idx",
+      row.ino,
+      Math.floor(offset / cs),
+      Math.floor((end - 1) / cs),
+    );
+    let at = offset;
+    for (const r of rows) {
+      const chunkStart = r.idx * cs;
+      // A chunk never written (a sparse file) reads as zeros.
+      if (chunkStart > at) parts.push(new Uint8Array(chunkStart - at));
+      const chunk = new Uint8Array(r.data);
+      const from = Math.max(at, chunkStart) - chunkStart;
+      const to = Math.min(end, chunkStart + chunk.byteLength) - chunkStart;
+      if (to > from) parts.push(chunk.subarray(from, to));
+      at = Math.max(at, chunkStart + to);
+    }
+    if (at < end) parts.push(new Uint8Array(end - at));
+    return parts;
+  }
+
   /** Whether a file's contents have moved to R2. */
   isTiered(path: string): boolean {
     return this.fileNode(path, "stat").tier !== null;
@@ -974,7 +1006,14 @@ export class Dofs {
     if (end > start) {
       for (let idx = Math.floor(start / cs); idx <= Math.floor((end - 1) / cs); idx++) {
         const chunkStart = idx * cs;
-        const chunk = new Uint8Array(Math.min(cs, newSize - chunkStart));
+        const chunkEnd = chunkStart + Math.min(cs, newSize - chunkStart);
+        if (!cache && chunkStart >= row.size && offset <= chunkStart && end >= chunkEnd) {
+          // A new chunk wholly of `data`: SQLite copies what it is given, so a view of it
+          // is enough (appending a shared clone answer had copied every byte once more).
+          this.storeChunk(row.ino, idx, data.subarray(chunkStart - offset, chunkEnd - offset), false);
+          continue;
+        }
+        const chunk = new Uint8Array(chunkEnd - chunkStart);
         if (chunkStart < row.size) {
           const existing = this.loadChunk(row.ino, idx, cache);
           chunk.set(existing.subarray(0, Math.min(existing.byteLength, chunk.byteLength)));

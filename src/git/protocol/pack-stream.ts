@@ -4,7 +4,7 @@ import { type PackWriteStats, writePack } from "../pack/writer";
 import type { ObjectStore } from "../store/object-store";
 import { type WalkOptions, type WalkResult, reachesAll, walkObjects } from "../walk";
 import { OBJ_COMMIT, OBJ_TAG } from "../object/object";
-import { sideband } from "./pkt-line";
+import { sideband, sidebandParts } from "./pkt-line";
 import { concatBytes } from "../../util/bytes";
 import type { RepoView } from "./repo-view";
 import type { FetchRequest } from "./upload-request";
@@ -202,19 +202,20 @@ export async function* packStream(
     // 4 MiB reads, not cached: a tiered pack comes back in R2 range reads, which measured
     // faster here than one streamed read of the whole object. The next read is started
     // before the current block is sent, so its latency overlaps the sending.
+    // From SQLite the block comes as its stored chunks, not joined into one buffer.
     const block = 4 << 20;
     const read = (at: number) => {
-      const p = store.packSpan(whole.pack, at, Math.min(block, whole.size - at));
+      const p = store.packSpanParts(whole.pack, at, Math.min(block, whole.size - at));
       // If the client goes away, a read started ahead is never awaited: not an error.
       p.catch(() => undefined);
       return p;
     };
     let next = read(0);
     for (let at = 0; at < whole.size; at += block) {
-      const bytes = await next;
+      const parts = await next;
       if (at + block < whole.size) next = read(at + block);
-      if (max === 0) yield bytes;
-      else yield* sideband(1, bytes, max);
+      if (max === 0) yield* parts;
+      else yield* sidebandParts(1, parts, max);
     }
     yield* progressLine(req, `Total ${whole.objects} (delta 0), reused ${whole.objects} (delta 0), pack-reused ${whole.objects}\n`);
     return;

@@ -169,11 +169,21 @@ export class PktReader {
  * 2 progress, 3 fatal error) and at most `max` payload bytes.
  */
 export function* sideband(band: 1 | 2 | 3, data: Uint8Array, max = LARGE_PACKET_DATA_MAX - 1): Generator<Uint8Array> {
-  // Each packet's header (length and band) and then its payload as a view of `data`:
-  // the pack is not copied here, only where the parts are joined into a step.
-  for (let off = 0; off < data.byteLength; off += max) {
-    const part = data.subarray(off, Math.min(off + max, data.byteLength));
-    const len = part.byteLength + 5;
+  yield* sidebandParts(band, [data], max);
+}
+
+/**
+ * `sideband` over the bytes of `parts` in order, framed as if they were one buffer. Each
+ * packet's header (length and band) and then its payload as views of the parts: the pack
+ * is not copied here, only where the parts are joined into a step.
+ */
+export function* sidebandParts(band: 1 | 2 | 3, parts: Uint8Array[], max = LARGE_PACKET_DATA_MAX - 1): Generator<Uint8Array> {
+  let left = 0;
+  for (const p of parts) left += p.byteLength;
+  let i = 0;
+  let off = 0;
+  while (left > 0) {
+    const len = Math.min(max, left) + 5;
     const head = new Uint8Array(5);
     head[0] = HEX.charCodeAt((len >> 12) & 15);
     head[1] = HEX.charCodeAt((len >> 8) & 15);
@@ -181,7 +191,18 @@ export function* sideband(band: 1 | 2 | 3, data: Uint8Array, max = LARGE_PACKET_
     head[3] = HEX.charCodeAt(len & 15);
     head[4] = band;
     yield head;
-    yield part;
+    for (let need = len - 5; need > 0; ) {
+      const part = parts[i];
+      const take = Math.min(need, part.byteLength - off);
+      if (take > 0) yield part.subarray(off, off + take);
+      off += take;
+      need -= take;
+      left -= take;
+      if (off === part.byteLength) {
+        i++;
+        off = 0;
+      }
+    }
   }
 }
 

@@ -277,6 +277,13 @@ export class ObjectStore implements BaseSource, PackSource {
     return this.fs.readOnce(path, offset, length);
   }
 
+  /** `packSpan` as parts in order (see Dofs.readOnceParts), for streaming a pack as stored. */
+  async packSpanParts(pack: number, offset: number, length: number): Promise<Uint8Array[]> {
+    const path = this.packPaths.get(pack);
+    if (!path) throw new MissingObjectError(`pack ${pack}`);
+    return this.fs.readOnceParts(path, offset, length);
+  }
+
   /** Up to `length` bytes of a pack from `offset` (fewer at its end). */
   async rawSpan(pack: number, offset: number, length: number): Promise<Uint8Array> {
     const path = this.packPaths.get(pack);
