@@ -152,6 +152,7 @@ async function large() {
   const md = largeMarkdown(result);
   writeFileSync(join(outDir, "large.json"), JSON.stringify(result, null, 2) + "\n");
   writeFileSync(join(outDir, "large.md"), md);
+  writeFileSync(join(outDir, "large.svg"), renderChart(result.rows));
   if (outDir === resolve("docs/bench")) replaceBetween(resolve("README.md"), "bench-large", md);
   console.log("\n" + md);
 }
