@@ -26,14 +26,30 @@ export class ByteLru<K, V> {
     return hit.value;
   }
 
+  /**
+   * Where eviction stands in the map's order. Every entry before it was evicted, and what
+   * `get` or `set` adds goes to the end, so the next entry it yields is the oldest. A new
+   * iteration from the start each time walked again over every slot evicted since the map
+   * last compacted itself: 5.5 s of a 439k-object push's 32 s went there.
+   */
+  private cursor: Iterator<[K, { value: V; bytes: number }]> | null = null;
+
   set(key: K, value: V): void {
     const bytes = this.sizeOf(value);
     this.delete(key);
     if (bytes > this.budget) return;
     this.map.set(key, { value, bytes });
     this.used += bytes;
-    for (const [k, v] of this.map) {
-      if (this.used <= this.budget) break;
+    while (this.used > this.budget) {
+      this.cursor ??= this.map.entries();
+      const next = this.cursor.next();
+      if (next.done) {
+        // Ended before the entries added since: start again from the oldest.
+        this.cursor = null;
+        if (!this.map.size) break;
+        continue;
+      }
+      const [k, v] = next.value;
       this.map.delete(k);
       this.used -= v.bytes;
     }
@@ -52,6 +68,7 @@ export class ByteLru<K, V> {
 
   clear(): void {
     this.map.clear();
+    this.cursor = null;
     this.used = 0;
   }
 

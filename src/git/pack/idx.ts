@@ -26,11 +26,12 @@ function tableOf(entries: IdxEntry[]): IdxTable {
   return { length: entries.length, ids, offset: (i) => entries[i].offset, crc: (i) => entries[i].crc32 };
 }
 
-export function writeIdxV2(entries: IdxEntry[] | IdxTable, packChecksum: Uint8Array): Uint8Array {
-  const t = Array.isArray(entries) ? tableOf(entries) : entries;
-  const ids = t.ids;
-  const n = t.length;
-  // Sorted by id through a permutation: sorting records with hex ids costs ~100 bytes an entry.
+/**
+ * The entries' indexes in the order of their ids: a permutation, since sorting records
+ * with hex ids costs ~100 bytes an entry.
+ */
+export function idOrder(t: Pick<IdxTable, "ids" | "length">): Uint32Array {
+  const { ids, length: n } = t;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => {
@@ -39,6 +40,15 @@ export function writeIdxV2(entries: IdxEntry[] | IdxTable, packChecksum: Uint8Ar
     for (let k = 0; k < 20; k++) if (ids[x + k] !== ids[y + k]) return ids[x + k] - ids[y + k];
     return a - b;
   });
+  return order;
+}
+
+/** `order`: the entries' `idOrder`, when the caller has it already. */
+export function writeIdxV2(entries: IdxEntry[] | IdxTable, packChecksum: Uint8Array, order?: Uint32Array): Uint8Array {
+  const t = Array.isArray(entries) ? tableOf(entries) : entries;
+  const ids = t.ids;
+  const n = t.length;
+  order ??= idOrder(t);
   let large = 0;
   for (let i = 0; i < n; i++) if (t.offset(i) >= 0x80000000) large++;
   const size = 8 + 256 * 4 + n * 20 + n * 4 + n * 4 + large * 8 + 40;

@@ -18,7 +18,7 @@ import { concatBytes } from "../../util/bytes";
 import type { Dofs, FileWriter } from "../../fs/dofs";
 import { isFsError } from "../../fs/errors";
 import { BadBodyError } from "../../util/streams";
-import { type ObjectStore, stagedIdxPath } from "../store/object-store";
+import { type ObjectStore, type StagingOrder, stagedIdxPath, stagingOrder } from "../store/object-store";
 import { OBJ_COMMIT, ZERO_OID, isOid } from "../object/object";
 import { PackFormatError } from "../pack/entry";
 import type { IndexResult, PackIndexer } from "../pack/indexer";
@@ -295,6 +295,8 @@ export class PushJob {
   private indexed: IndexResult | null = null;
   private stagedObjects = 0;
   private stagedCommits = 0;
+  /** The order the rows are staged in, made once the pack is indexed (see ObjectStore.stageRows). */
+  private order: StagingOrder | null = null;
   private idxWritten = false;
   /** Why the job was dropped (`abandon`) while it may still be running. */
   private ended: string | null = null;
@@ -350,14 +352,15 @@ export class PushJob {
       const toObjects = Math.min(objects.length, this.stagedObjects + rows);
       rows -= toObjects - this.stagedObjects;
       const toCommits = Math.min(commits.length, this.stagedCommits + Math.max(0, rows));
-      this.ctx.store.stageRows(tempPath, this.indexed, this.stagedObjects, toObjects, this.stagedCommits, toCommits);
+      this.order ??= stagingOrder(this.indexed);
+      this.ctx.store.stageRows(tempPath, this.indexed, this.order, this.stagedObjects, toObjects, this.stagedCommits, toCommits);
       this.stagedObjects = toObjects;
       this.stagedCommits = toCommits;
       return false;
     }
     if (!this.idxWritten) {
       // Written to its file here, so that the commit's transaction only renames it.
-      this.ctx.store.writeStagedIdx(tempPath, writeIdxV2(objects, this.indexed.packChecksum));
+      this.ctx.store.writeStagedIdx(tempPath, writeIdxV2(objects, this.indexed.packChecksum, this.order?.objects));
       this.idxWritten = true;
       return false;
     }

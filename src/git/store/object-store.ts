@@ -24,7 +24,7 @@ import {
 } from "../object/object";
 import { applyDelta } from "../pack/delta";
 import { PackFormatError, parseEntryHeader } from "../pack/entry";
-import { readIdxV2 } from "../pack/idx";
+import { idOrder, readIdxV2 } from "../pack/idx";
 import { inflateExact } from "../pack/zlib";
 import { type IndexOptions, type IndexResult, indexPack, PackIndexer } from "../pack/indexer";
 import type { BaseSource, ObjectLocation, PackSource } from "../pack/source";
@@ -35,6 +35,20 @@ export { MissingObjectError };
 export type { ObjectLocation } from "../pack/source";
 
 export const PACK_DIR = "/objects/pack";
+
+/** The order `stageRows` writes an index result's rows in: its objects' and commits' by id. */
+export interface StagingOrder {
+  objects: Uint32Array;
+  commits: Uint32Array;
+}
+
+export function stagingOrder(result: IndexResult): StagingOrder {
+  const { commits } = result;
+  const byOid = Uint32Array.from(commits.keys()).sort((a, b) =>
+    commits[a].oid < commits[b].oid ? -1 : commits[a].oid > commits[b].oid ? 1 : 0,
+  );
+  return { objects: idOrder(result.objects), commits: byOid };
+}
 
 /** Where a staged pack's `.idx` waits (see `writeStagedIdx`). */
 export function stagedIdxPath(tempPath: string): string {
@@ -656,7 +670,15 @@ export class ObjectStore implements BaseSource, PackSource {
    * commits a large pack copies its rows in one statement instead of writing each.
    * `from` 0 starts over, and forgets rows that pushes which never finished left behind.
    */
-  stageRows(tempPath: string, result: IndexResult, from: number, to: number, commitsFrom: number, commitsTo: number): void {
+  stageRows(
+    tempPath: string,
+    result: IndexResult,
+    order: StagingOrder,
+    from: number,
+    to: number,
+    commitsFrom: number,
+    commitsTo: number,
+  ): void {
     if (from === 0 && commitsFrom === 0) {
       // Rows of this path from an earlier start are the same rows: staging replaces them.
       for (const { path } of this.sql.exec<{ path: string }>("SELECT DISTINCT path FROM git_staged_object").toArray()) {
@@ -664,8 +686,10 @@ export class ObjectStore implements BaseSource, PackSource {
       }
     }
     const appended = new Set(result.appended ?? []);
+    // In the order of the tables' keys (the ids'), each row goes at the end of the tree
+    // instead of anywhere in it: in pack order, staging took 14 s of a 439k-object push.
     for (let i = from; i < to; i++) {
-      const o = result.objects.get(i);
+      const o = result.objects.get(order.objects[i]);
       this.sql.exec(
         "INSERT OR REPLACE INTO git_staged_object (path, offset, oid, length, type, size, base, appended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         tempPath,
@@ -679,7 +703,7 @@ export class ObjectStore implements BaseSource, PackSource {
       );
     }
     for (let i = commitsFrom; i < commitsTo; i++) {
-      const c = result.commits[i];
+      const c = result.commits[order.commits[i]];
       this.sql.exec(
         "INSERT OR IGNORE INTO git_staged_commit (path, oid, tree, parents, time) VALUES (?, ?, ?, ?, ?)",
         tempPath,
