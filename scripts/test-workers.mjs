@@ -4,7 +4,7 @@
 // never ends after its last test: the pool's teardown waits on a Durable Object that was
 // aborted while it logged (workers-sdk issue 14180, fixed in 0.18.6). In one run with the
 // other files, the file after it then never started. So the files that call it each run
-// alone, after the rest, and a run whose every test passed and whose summary is printed,
+// alone, after the rest, and a run in which every file has reported all its tests passed,
 // but which has not exited a minute later, is stopped and counted as passed, saying so.
 // Arguments (files, filters) go to a single plain run.
 import { spawn } from "node:child_process";
@@ -14,26 +14,32 @@ const TEARDOWN_GRACE_MS = 60_000;
 /** Terminal colour codes, around vitest's summary when it thinks it writes to a terminal. */
 const COLOR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
 
-function vitest(args) {
+/** Runs vitest on `args`; `files` are the test files it runs, whose results the watch waits for. */
+function vitest(args, files) {
   return new Promise((resolve) => {
     const child = spawn("npx", ["vitest", "run", "-c", "vitest.workers.config.ts", ...args], {
       stdio: ["inherit", "pipe", "inherit"],
       detached: true,
     });
-    let tail = "";
+    const passed = new Set();
+    let line = "";
     let passedAt = null;
     child.stdout.on("data", (chunk) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4000);
-      const plain = tail.replace(COLOR, "");
-      if (passedAt === null && /Test Files\s+\d+ passed/.test(plain) && !/failed/.test(plain.slice(plain.lastIndexOf("Test Files"))))
-        passedAt = Date.now();
+      const lines = (line + chunk.toString()).split("\n");
+      line = lines.pop() ?? "";
+      for (const l of lines) {
+        // A file's line: "✓ test/x.test.ts (9 tests) …" when every test in it passed.
+        const m = /^\s*✓ (test\/\S+\.test\.ts) \(/.exec(l.replace(COLOR, ""));
+        if (m) passed.add(m[1]);
+      }
+      if (passedAt === null && files.length && files.every((f) => passed.has(f))) passedAt = Date.now();
     });
     const watch = setInterval(() => {
       if (passedAt === null || Date.now() - passedAt < TEARDOWN_GRACE_MS) return;
       clearInterval(watch);
       console.log(
-        `\nEvery test of [${args.join(" ")}] passed, but vitest did not exit ${TEARDOWN_GRACE_MS / 1000} s after its summary: stopped (pool teardown).`,
+        `\nEvery test in ${files.length === 1 ? files[0] : `${files.length} files`} passed, but vitest did not exit ${TEARDOWN_GRACE_MS / 1000} s later: stopped (the pool's teardown).`,
       );
       try {
         process.kill(-child.pid, "SIGKILL");
@@ -50,15 +56,17 @@ function vitest(args) {
 }
 
 async function main() {
-  const passed = process.argv.slice(2);
-  if (passed.length) return vitest(passed);
+  const asked = process.argv.slice(2);
+  // Only files named as such are waited for; with filters, vitest's own exit decides.
+  if (asked.length) return vitest(asked, asked.every((a) => /^test\/\S+\.test\.ts$/.test(a)) ? asked : []);
   const files = readdirSync("test")
     .filter((f) => f.endsWith(".test.ts"))
     .map((f) => `test/${f}`);
   const evicting = files.filter((f) => readFileSync(f, "utf8").includes("abortAllDurableObjects"));
-  const runs = [evicting.flatMap((f) => ["--exclude", f]), ...evicting.map((f) => [f])];
-  for (const args of runs) {
-    const code = await vitest(args);
+  const rest = files.filter((f) => !evicting.includes(f));
+  const runs = [{ args: evicting.flatMap((f) => ["--exclude", f]), files: rest }, ...evicting.map((f) => ({ args: [f], files: [f] }))];
+  for (const run of runs) {
+    const code = await vitest(run.args, run.files);
     if (code !== 0) return code;
   }
   return 0;
