@@ -10,14 +10,19 @@ export const SMALL_HASH_BYTES = 1024;
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-/** The SHA-1 of `head` followed by `body`, in lower-case hex. */
-export function sha1Hex(head: Uint8Array, body: Uint8Array): string {
-  const len = head.byteLength + body.byteLength;
+/**
+ * The SHA-1 of `head` (ASCII, such as git's "tree 123\0") followed by `body`, in
+ * lower-case hex. The head is written straight into the message: encoding it to bytes
+ * first cost as much as hashing a small tree.
+ */
+export function sha1Hex(head: string, body: Uint8Array): string {
+  const h = head.length;
+  const len = h + body.byteLength;
   const padded = (len + 9 + 63) & ~63;
   if (scratch.byteLength < padded) scratch = new Uint8Array(Math.max(padded, scratch.byteLength * 2));
   const m = scratch;
-  m.set(head, 0);
-  m.set(body, head.byteLength);
+  for (let i = 0; i < h; i++) m[i] = head.charCodeAt(i);
+  m.set(body, h);
   m[len] = 0x80;
   m.fill(0, len + 1, padded);
   // The message length in bits, big-endian in the last 8 bytes (lengths here fit in 2^53).
@@ -51,23 +56,34 @@ export function sha1Hex(head: Uint8Array, body: Uint8Array): string {
     let c = h2;
     let d = h3;
     let e = h4;
-    for (let i = 0; i < 80; i++) {
-      let f: number;
-      let k: number;
-      if (i < 20) {
-        f = (b & c) | (~b & d);
-        k = 0x5a827999;
-      } else if (i < 40) {
-        f = b ^ c ^ d;
-        k = 0x6ed9eba1;
-      } else if (i < 60) {
-        f = (b & c) | (b & d) | (c & d);
-        k = 0x8f1bbcdc | 0;
-      } else {
-        f = b ^ c ^ d;
-        k = 0xca62c1d6 | 0;
-      }
-      const t = (((a << 5) | (a >>> 27)) + f + e + k + w[i]) | 0;
+    // Four loops of twenty rounds, not one loop choosing its round function each time:
+    // the branch per round was a third of the hash's time.
+    for (let i = 0; i < 20; i++) {
+      const t = (((a << 5) | (a >>> 27)) + ((b & c) | (~b & d)) + e + 0x5a827999 + w[i]) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = t;
+    }
+    for (let i = 20; i < 40; i++) {
+      const t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + 0x6ed9eba1 + w[i]) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = t;
+    }
+    for (let i = 40; i < 60; i++) {
+      const t = (((a << 5) | (a >>> 27)) + ((b & c) | (b & d) | (c & d)) + e + (0x8f1bbcdc | 0) + w[i]) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = t;
+    }
+    for (let i = 60; i < 80; i++) {
+      const t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + (0xca62c1d6 | 0) + w[i]) | 0;
       e = d;
       d = c;
       c = (b << 30) | (b >>> 2);

@@ -55,16 +55,12 @@ export function fromHexInto(hex: string, out: Uint8Array, at: number): void {
   for (let i = 0; i < n; i++) out[at + i] = (NIBBLE[hex.charCodeAt(2 * i) & 127] << 4) | NIBBLE[hex.charCodeAt(2 * i + 1) & 127];
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function objectHeader(type: ObjectType, size: number): Uint8Array {
-  return encoder.encode(`${type} ${size}\0`);
-}
-
 export function hashObject(type: ObjectType, data: Uint8Array): string {
-  if (data.byteLength <= SMALL_HASH_BYTES) return sha1Hex(objectHeader(type, data.byteLength), data);
-  return createHash("sha1").update(objectHeader(type, data.byteLength)).update(data).digest("hex");
+  const head = `${type} ${data.byteLength}\0`;
+  if (data.byteLength <= SMALL_HASH_BYTES) return sha1Hex(head, data);
+  return createHash("sha1").update(head).update(data).digest("hex");
 }
 
 export interface Signature {

@@ -40,11 +40,14 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
       if (i > delta.byteLength || off + len > base.byteLength || o + len > resultSize) {
         throw new PackFormatError("delta copy out of range");
       }
-      out.set(base.subarray(off, off + len), o);
+      // A short copy byte by byte: a subarray per operation costs more than the copy.
+      if (len < 32) for (let k = 0; k < len; k++) out[o + k] = base[off + k];
+      else out.set(base.subarray(off, off + len), o);
       o += len;
     } else if (op !== 0) {
       if (i + op > delta.byteLength || o + op > resultSize) throw new PackFormatError("delta insert out of range");
-      out.set(delta.subarray(i, i + op), o);
+      if (op < 32) for (let k = 0; k < op; k++) out[o + k] = delta[i + k];
+      else out.set(delta.subarray(i, i + op), o);
       i += op;
       o += op;
     } else {

@@ -544,9 +544,12 @@ function noteTreeChildren(data: Uint8Array, into: IdSet): void {
   let i = 0;
   const n = data.byteLength;
   while (i < n) {
-    const sp = data.indexOf(32, i);
-    const nul = sp < 0 ? -1 : data.indexOf(0, sp);
-    if (sp < 0 || nul < 0 || nul + 21 > n) throw new ObjectFormatError("truncated tree entry");
+    // Loops, not `indexOf`: a mode and a name are a few bytes, shorter than a call costs.
+    let sp = i;
+    while (sp < n && data[sp] !== 32) sp++;
+    let nul = sp;
+    while (nul < n && data[nul] !== 0) nul++;
+    if (sp >= n || nul + 21 > n) throw new ObjectFormatError("truncated tree entry");
     if (!(sp - i === 6 && data[i] === 49 && data[i + 1] === 54)) into.add(data, nul + 1);
     i = nul + 21;
   }

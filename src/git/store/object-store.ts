@@ -38,6 +38,9 @@ export const PACK_DIR = "/objects/pack";
 
 const STAGED_ROWS_A_STATEMENT = 12;
 const STAGED_ROW = ",(?, ?, ?, ?, ?, ?, ?, ?)";
+/** Staged commit rows a statement: twenty of five values, the platform's 100 bound parameters. */
+const STAGED_COMMITS_A_STATEMENT = 20;
+const STAGED_COMMIT_ROW = ",(?, ?, ?, ?, ?)";
 
 /** The order `stageRows` writes an index result's rows in: its objects' and commits' by id. */
 export interface StagingOrder {
@@ -709,17 +712,22 @@ export class ObjectStore implements BaseSource, PackSource {
       if (values.length === 8 * STAGED_ROWS_A_STATEMENT) flush();
     }
     flush();
+    const commits: (string | number)[] = [];
+    const flushCommits = () => {
+      const rows = commits.length / 5;
+      if (!rows) return;
+      this.sql.exec(
+        `INSERT OR IGNORE INTO git_staged_commit (path, oid, tree, parents, time) VALUES ${STAGED_COMMIT_ROW.repeat(rows).slice(1)}`,
+        ...commits,
+      );
+      commits.length = 0;
+    };
     for (let i = commitsFrom; i < commitsTo; i++) {
       const c = result.commits[order.commits[i]];
-      this.sql.exec(
-        "INSERT OR IGNORE INTO git_staged_commit (path, oid, tree, parents, time) VALUES (?, ?, ?, ?, ?)",
-        tempPath,
-        c.oid,
-        c.tree,
-        c.parents.join(" "),
-        c.time,
-      );
+      commits.push(tempPath, c.oid, c.tree, c.parents.join(" "), c.time);
+      if (commits.length === 5 * STAGED_COMMITS_A_STATEMENT) flushCommits();
     }
+    flushCommits();
   }
 
   /**
