@@ -14,6 +14,16 @@ describe("sha1Hex", () => {
   });
 });
 
+describe("toHex", () => {
+  it("writes two lower-case digits a byte, for ids, short input and long input alike", () => {
+    for (const n of [0, 1, 19, 20, 21, 32, 33, 256]) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 97 + n) & 0xff);
+      const expected = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+      expect(toHex(bytes)).toBe(expected);
+    }
+  });
+});
+
 describe("fromHex", () => {
   it("reads upper- and lower-case ids back into the bytes toHex wrote", () => {
     const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);

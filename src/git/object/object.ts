@@ -31,11 +31,24 @@ export function isOid(s: string): boolean {
 }
 
 const HEXES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const HEX_CODES = Uint16Array.from(HEXES.join(""), (c) => c.charCodeAt(0));
+const ID_CODES = new Uint16Array(40);
 
 export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.byteLength; i++) s += HEXES[bytes[i]];
-  return s;
+  const n = bytes.byteLength;
+  if (n > 32) {
+    let s = "";
+    for (let i = 0; i < n; i++) s += HEXES[bytes[i]];
+    return s;
+  }
+  // An id is made as one string from its codes: joined from pieces, it left a chain of
+  // partial strings per id for the collector, and the indexer reads ids by the hundred thousand.
+  const codes = n === 20 ? ID_CODES : new Uint16Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    codes[2 * i] = HEX_CODES[2 * bytes[i]];
+    codes[2 * i + 1] = HEX_CODES[2 * bytes[i] + 1];
+  }
+  return String.fromCharCode.apply(null, codes as unknown as number[]);
 }
 
 /** Nibble values by character code; 0 for what is not a hex digit (as `parseInt` gave NaN, stored as 0). */
