@@ -1,6 +1,7 @@
 // Times one full push into an empty repository against Gitflare and C git's http-backend,
 // and prints what the Worker logged about it (index slices, the longest invocation):
 //   npx tsx bench/push-profile.ts [--commits 6000] [--repo /path/to/bare.git] [--work DIR] [--no-cgit]
+//     [--profile] [--trace]  (a CPU profile; the isolate's largest sample each second)
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -79,9 +80,15 @@ async function main() {
     if (profiling) await inspector.startProfile();
     // The isolate's JS heap and ArrayBuffers, the figure Cloudflare's 128 MB limit counts.
     let peakHeap = 0;
+    const start = performance.now();
+    // With --trace: the largest sample of each second, to tell which phase of the push a peak is in.
+    const bySecond = new Map<number, { js: number; buffers: number }>();
     const sampler = setInterval(() => {
       void inspector.heap().then((h) => {
         peakHeap = Math.max(peakHeap, h.js + h.buffers);
+        const second = Math.floor((performance.now() - start) / 1000);
+        const held = bySecond.get(second);
+        if (!held || held.js + held.buffers < h.js + h.buffers) bySecond.set(second, h);
       });
     }, 100);
     const cpu0 = workerdCpu(server.processGroup!);
@@ -94,6 +101,13 @@ async function main() {
     clearInterval(sampler);
     if (profiling) printProfile(await inspector.stopProfile());
     await new Promise((r) => setTimeout(r, 300));
+    // Samples asked for during the push are answered when the inspector gets a turn:
+    // each is filed under the second its answer came in.
+    if (args.get("trace") === "true") {
+      for (const [second, h] of [...bySecond].sort((a, b) => a[0] - b[0])) {
+        console.log(`  ${second} s: js ${(h.js / 2 ** 20).toFixed(0)} MiB, buffers ${(h.buffers / 2 ** 20).toFixed(0)} MiB`);
+      }
+    }
     const log = server.outputSince(mark);
     for (const line of log.split("\n")) if (/receive-pack|index-prof/.test(line)) console.log(line.trim());
     console.log(
