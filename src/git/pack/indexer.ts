@@ -31,8 +31,7 @@ import { applyDelta } from "./delta";
 import type { BaseSource } from "./source";
 import { PackFormatError, encodeWholeEntry, parseEntryHeader } from "./entry";
 import { inflateEntry, inflateExact } from "./zlib";
-import { compact } from "../../util/lru";
-import { BaseRing } from "./base-ring";
+import { ByteLru, compact } from "../../util/lru";
 import { yieldToEventLoop } from "../../util/pace";
 import { IdSet, PackEntries } from "./entries";
 
@@ -196,7 +195,9 @@ export class PackIndexer {
   private readonly kept = new Map<number, Uint8Array>();
   private keptBytes = 0;
   /** Resolved objects by index, the bases of the deltas that follow them. */
-  private readonly bases: BaseRing;
+  private readonly bases = new ByteLru<number, Uint8Array>(BASE_CACHE_BUDGET, (d) =>
+    d.byteLength > BASE_CACHE_BUDGET / 8 ? BASE_CACHE_BUDGET + 1 : d.byteLength + 64,
+  );
   private readonly depth: Uint16Array;
   /** Work done rebuilding bases, counted against the slice that needed them. */
   private rebuilt = 0;
@@ -231,7 +232,6 @@ export class PackIndexer {
     if (this.count > (this.packSize - 32) / 2 + 1)
       throw new PackFormatError(`pack is truncated: it claims ${this.count} objects, more than its size can hold`);
     this.objects = new PackEntries(this.count);
-    this.bases = new BaseRing(BASE_CACHE_BUDGET, this.count);
     this.referenced = new IdSet(this.count);
     this.depth = new Uint16Array(this.count);
   }
@@ -435,8 +435,7 @@ export class PackIndexer {
       const oid = objects.oid(i);
       this.stack.push({
         index: i,
-        // A copy: the frame outlives the ring's view, down the whole tree of its deltas.
-        data: this.baseData(i).slice(),
+        data: this.baseData(i),
         oid,
         type: objects.type(i),
         offset,
