@@ -295,6 +295,16 @@ export class Dofs {
     return this.readRange(row, offset, length);
   }
 
+  /**
+   * Like `read`, for reading a local file through once, in order: its chunks are not
+   * cached. Cached, each chunk of a large pack outlived V8's young generation and then
+   * waited as garbage for a full collection.
+   */
+  readThrough(path: string, offset: number, length: number): Uint8Array {
+    const row = this.localFile(path, "read");
+    return this.readRange(row, offset, length, false);
+  }
+
   /** Like `read`, for a file in either tier: R2 blocks are fetched and cached. */
   async readAsync(path: string, offset: number, length: number): Promise<Uint8Array> {
     const row = this.fileNode(path, "read");

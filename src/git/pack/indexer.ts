@@ -110,7 +110,7 @@ class PackWindow {
       const have = this.start + this.buf.byteLength;
       const keepFrom = Math.min(keep, have);
       const readTo = Math.min(this.size, Math.max(end, have + WINDOW_BLOCK));
-      const fresh = this.fs.read(this.path, have, readTo - have);
+      const fresh = this.fs.readThrough(this.path, have, readTo - have);
       const kept = this.buf.subarray(keepFrom - this.start);
       const merged = new Uint8Array(kept.byteLength + fresh.byteLength);
       merged.set(kept);
