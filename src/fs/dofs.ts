@@ -139,8 +139,8 @@ export class Dofs {
     options: DofsOptions = {},
   ) {
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    // R2's parts are at least 5 MiB; a part is one maintenance slice's upload (0.5 s of it
-    // at 16 MiB, which a clone arriving meanwhile waited out; half that at 8).
+    // R2's parts are at least 5 MiB; a part is one maintenance slice's upload, which a clone
+    // arriving meanwhile waits out (0.5 s at 16 MiB; 8 MiB halves it).
     this.tierPartBytes = options.tierPartBytes ?? 8 * 1024 * 1024;
     this.quotaBytes = options.quotaBytes ?? DEFAULT_QUOTA;
     // 4 MiB each: every cache of the object shares the isolate's 128 MB with the jobs of
